@@ -1,0 +1,225 @@
+"""The `diary` command: a thin layer over the stages. `diary --help` tells the whole story."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import DiaryError
+
+DESCRIPTION = """\
+Measure the snapshots of a program and publish the diary of making it shorter.
+
+Data flows one way:
+  code/snapshots/<id>/   the program as it stood at each step (snapshot.yml + sources)
+  diary measure          count lines, run each snapshot in a sandbox, run the behavioural tests,
+                         compare stdout with the baseline -> _data/records/<id>.yml (cached by hash)
+  diary generate         records -> _generated/ partials, _variables.yml, chart, snapshots/*.qmd
+  diary build            measure + generate + render the Quarto site into _site/
+  diary check            the freshness gate: exit 1 when anything is stale or a post is wrong
+
+Posts pull generated content in with {{< include /_generated/... >}} and {{< var ... >}}:
+no figure in a post is typed by hand.
+"""
+
+EPILOG = """\
+exit codes: 0 ok; 1 a snapshot is broken unexpectedly (or an expected-broken one passes), or
+'diary check' found problems; 2 bad input (the message names the file and line).
+"""
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return Path(args.root).resolve()
+
+
+def _console_progress(total: int):
+    """A progress callback: a rich bar on a terminal, plain lines otherwise."""
+    if sys.stderr.isatty():
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("measuring"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                       TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
+        task = bar.add_task("", total=total)
+        bar.start()
+
+        def update(event: str, snapshot_id: str, record: dict | None) -> None:
+            if event == "done":
+                bar.update(task, advance=1, description=snapshot_id)
+                if bar.finished:
+                    bar.stop()
+
+        return update
+
+    def plain(event: str, snapshot_id: str, record: dict | None) -> None:
+        if event == "done" and record is not None:
+            print(f"measured {snapshot_id}: {record['verdict']['status']} "
+                  f"({record['run']['wall_s']:.2f} s run, {record['tests']['seconds']:.2f} s tests)",
+                  file=sys.stderr, flush=True)
+
+    return plain
+
+
+def run_measure(args: argparse.Namespace, quiet: bool = False):
+    from .config import load_settings
+    from .measure import measure_all
+    from .sandbox import sandbox_notice
+
+    settings = load_settings(_root(args))
+    progress = None if quiet else _console_progress(len(args.only) if args.only else 0)
+    report = measure_all(settings, only=args.only, force=args.force, jobs=args.jobs,
+                         progress=progress)
+    if report.measured and report.sandbox == "none" and not quiet:
+        print(sandbox_notice(), file=sys.stderr)
+    if not quiet:
+        from .summary import print_summary
+
+        print_summary(report)
+    return report
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    return run_measure(args).exit_code
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .generate import generate_site
+
+    generate_site(_root(args), quiet=args.quiet)
+    return 0
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """measure (cached) + generate; what `project: pre-render:` runs before every render."""
+    from .atomic import build_lock
+    from .generate import generate_site
+
+    with build_lock(_root(args)):
+        report = run_measure(args, quiet=args.quiet)
+        generate_site(_root(args), quiet=args.quiet)
+    return report.exit_code
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from .atomic import build_lock
+    from .generate import generate_site
+    from .render import choose_engine, render_site
+
+    root = _root(args)
+    engine = choose_engine(args.engine)
+    with build_lock(root):
+        report = run_measure(args, quiet=args.quiet)
+        generate_site(root, quiet=args.quiet)
+        # The engine runs `project.pre-render` (diary refresh); it finds the lock held by us and
+        # everything fresh, so it does nothing.
+        env = {**os.environ, "DIARY_PRERENDER_DONE": "1"}
+        render_site(root, engine, quiet=args.quiet, env=env)
+    return report.exit_code
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from .render import choose_engine, preview_site
+
+    cmd_refresh(args)
+    return preview_site(_root(args), choose_engine(args.engine), port=args.port,
+                        open_browser=not args.no_browser)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import run_check
+
+    return run_check(_root(args))
+
+
+def cmd_new_post(args: argparse.Namespace) -> int:
+    from .scaffold import new_post
+
+    path = new_post(_root(args), args.title, snapshots=args.snapshot or [], date=args.date)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_new_snapshot(args: argparse.Namespace) -> int:
+    from .scaffold import new_snapshot
+
+    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="diary", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"diary {__version__}")
+    parser.add_argument("--root", default=".", help="the diary's root folder (default: .)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def measuring(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--force", action="store_true",
+                       help="measure again even when cached; overwrite records that do not load")
+        p.add_argument("--only", action="append", metavar="ID", help="measure only this snapshot (repeatable)")
+        p.add_argument("--jobs", "-j", type=int, default=None, help="parallel jobs (default: one per core)")
+
+    p = sub.add_parser("measure", help="count, run and test every stale snapshot -> _data/records/")
+    measuring(p)
+    p.set_defaults(func=cmd_measure)
+
+    p = sub.add_parser("generate", help="records -> partials, _variables.yml, chart, snapshot pages")
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("refresh", help="measure (cached) + generate: the project's pre-render step")
+    measuring(p)
+    p.add_argument("--quiet", "-q", action="store_true")
+    p.set_defaults(func=cmd_refresh)
+
+    for name, func, text in (("build", cmd_build, "measure + generate + render the site into _site/"),
+                             ("preview", cmd_preview, "build, serve locally, rebuild on change")):
+        p = sub.add_parser(name, help=text)
+        measuring(p)
+        p.add_argument("--engine", default="auto",
+                       help="auto (quarto when installed, else smalldocs), quarto or smalldocs")
+        p.add_argument("--quiet", "-q", action="store_true")
+        if name == "preview":
+            p.add_argument("--port", type=int, default=4200)
+            p.add_argument("--no-browser", action="store_true")
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("check", help="exit 1 when generated files are stale or a post is wrong (changes nothing)")
+    p.set_defaults(func=cmd_check)
+
+    new = sub.add_parser("new", help="scaffold a post or a snapshot")
+    new_sub = new.add_subparsers(dest="what", required=True, metavar="WHAT")
+    p = new_sub.add_parser("post", help='new post: diary new post "Title" [--snapshot ID ...]')
+    p.add_argument("title")
+    p.add_argument("--snapshot", action="append", metavar="ID", help="a snapshot the post covers (repeatable)")
+    p.add_argument("--date", default=None, help="YYYY-MM-DD (default: today)")
+    p.set_defaults(func=cmd_new_post)
+    p = new_sub.add_parser("snapshot", help="new snapshot: diary new snapshot ID --from PARENT")
+    p.add_argument("id")
+    p.add_argument("--from", dest="parent", required=True, metavar="PARENT")
+    p.add_argument("--title", default=None)
+    p.set_defaults(func=cmd_new_snapshot)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "refresh" and os.environ.get("DIARY_PRERENDER_DONE") == "1":
+        return 0  # `diary build` already measured and generated before starting the engine
+    try:
+        return args.func(args)
+    except DiaryError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("diary: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The program's settings, from `code/diary.yml`: every key checked, every mistake named."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import DiaryError
+from .yamlio import Fields, read_yaml
+
+CONFIG_SCHEMA = 1
+CONFIG_NAME = "code/diary.yml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides how a snapshot is run and tested (part of every cache key)."""
+
+    root: Path
+    entry: str = "microgpt.py"
+    python: str = ""  # empty: the interpreter running diary (it has pytest); kept out of cache keys
+    args: tuple[str, ...] = ("--steps", "{steps}", "--samples", "{samples}", "--seed", "{seed}")
+    seed: int = 42
+    steps: int = 20
+    samples: int = 8
+    timeout: float = 60.0
+    memory_mb: int = 1024
+    output_kb: int = 256
+    data_files: tuple[str, ...] = ("data/names.txt",)
+    tests: str = "tests/program"
+    test_timeout: float = 300.0
+    snapshots: str = "code/snapshots"
+    sandbox: str = "auto"  # auto | bwrap | none
+    jobs: int = 0  # 0: one per core
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def code_dir(self) -> Path:
+        return self.root / "code"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.root / self.snapshots
+
+    @property
+    def tests_dir(self) -> Path:
+        return self.root / self.tests
+
+    @property
+    def interpreter(self) -> str:
+        return self.python or sys.executable
+
+    def command_args(self) -> list[str]:
+        """The program's arguments with {seed}, {steps} and {samples} filled in."""
+        values = {"seed": self.seed, "steps": self.steps, "samples": self.samples}
+        return [arg.format(**values) for arg in self.args]
+
+    def run_fingerprint(self) -> str:
+        """A hash of the settings that change what a run prints (not where files live)."""
+        keep = asdict(self)
+        for key in ("root", "extra", "jobs", "snapshots"):
+            keep.pop(key, None)
+        return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+ALLOWED = {
+    "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
+    "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs",
+}
+
+
+def load_settings(root: Path) -> Settings:
+    """Load and validate `code/diary.yml` under `root`; defaults apply when the file is absent."""
+    root = Path(root).resolve()
+    path = root / CONFIG_NAME
+    if not path.exists():
+        return Settings(root=root)
+    located = read_yaml(path)
+    f = Fields(located, "the program settings", ALLOWED)
+    schema = f.get("schema", int, CONFIG_SCHEMA)
+    if schema != CONFIG_SCHEMA:
+        raise f.error("schema", f"this diary reads schema {CONFIG_SCHEMA}, the file says {schema}",
+                      hint="upgrade the diary tool or fix the number")
+    entry = f.get("entry", str, "microgpt.py")
+    if not entry.endswith(".py") or "/" in entry or entry.startswith("."):
+        raise f.error("entry", f"must be a .py file name inside the snapshot, not {entry!r}")
+    args = f.string_list("args", list(Settings.args))
+    settings = Settings(
+        root=root,
+        entry=entry,
+        python=f.get("python", str, ""),
+        args=tuple(args),
+        seed=f.number("seed", 42, 0, 2**32 - 1, integer=True),
+        steps=f.number("steps", 20, 0, 1_000_000, integer=True),
+        samples=f.number("samples", 8, 0, 10_000, integer=True),
+        timeout=float(f.number("timeout", 60, 0.1, 86_400)),
+        memory_mb=f.number("memory_mb", 1024, 16, 1_048_576, integer=True),
+        output_kb=f.number("output_kb", 256, 1, 1_048_576, integer=True),
+        data_files=tuple(f.string_list("data_files", list(Settings.data_files))),
+        tests=f.get("tests", str, "tests/program"),
+        test_timeout=float(f.number("test_timeout", 300, 1, 86_400)),
+        snapshots=f.get("snapshots", str, "code/snapshots"),
+        sandbox=f.get("sandbox", str, "auto"),
+        jobs=f.number("jobs", 0, 0, 256, integer=True),
+    )
+    try:
+        settings.command_args()
+    except (KeyError, IndexError, ValueError) as exc:
+        raise f.error("args", f"unknown placeholder {exc} (use {{seed}}, {{steps}}, {{samples}})") from None
+    if settings.sandbox not in ("auto", "bwrap", "none"):
+        raise f.error("sandbox", f"must be auto, bwrap or none, not {settings.sandbox!r}")
+    for name in settings.data_files:
+        data = settings.code_dir / name
+        if name.startswith("/") or ".." in Path(name).parts:
+            raise f.error("data_files", f"{name!r} must be a path inside code/")
+        if not data.is_file():
+            raise f.error("data_files", f"data file {name!r} does not exist (looked for {data})",
+                          hint="add the file under code/ or remove it from the list")
+    if not settings.tests_dir.is_dir():
+        raise f.error("tests", f"test directory {settings.tests!r} does not exist")
+    if not settings.snapshots_dir.is_dir():
+        raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")
+    return settings
+
+
+def config_error(message: str, root: Path) -> DiaryError:
+    return DiaryError(message, file=Path(root) / CONFIG_NAME)

@@ -1,0 +1,158 @@
+"""Stage 1: find the snapshots under `code/snapshots/`, read their metadata, order them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .errors import DiaryError
+from .yamlio import Fields, read_yaml
+
+META_NAME = "snapshot.yml"
+ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry", "definitions"}
+SKIP_DIRS = {"__pycache__", ".pytest_cache"}
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """One snapshot: where it lives, what its author says about it, and its files."""
+
+    id: str
+    title: str
+    date: dt.date
+    parent: str | None
+    note: str
+    expect: str  # "ok" or "broken"
+    entry: str
+    directory: Path
+    files: tuple[str, ...]  # source files relative to `directory`, sorted
+    meta_path: Path
+
+    @property
+    def expected_broken(self) -> bool:
+        return self.expect == "broken"
+
+    def read_sources(self) -> dict[str, bytes]:
+        return {name: (self.directory / name).read_bytes() for name in self.files}
+
+    def content_hash(self) -> str:
+        """sha256 over file names and bytes, plus the metadata that changes how it is judged."""
+        digest = hashlib.sha256()
+        for name in self.files:
+            data = (self.directory / name).read_bytes()
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
+        digest.update(f"entry={self.entry}\0expect={self.expect}".encode())
+        return digest.hexdigest()
+
+
+def _source_files(directory: Path) -> tuple[str, ...]:
+    files = []
+    for path in sorted(directory.rglob("*")):
+        rel = path.relative_to(directory)
+        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and path.name != META_NAME and not path.name.endswith(".pyc"):
+            files.append(rel.as_posix())
+    return tuple(files)
+
+
+def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
+    """Read one snapshot's `snapshot.yml`; every problem is a DiaryError naming file and line."""
+    meta_path = directory / META_NAME
+    located = read_yaml(meta_path)
+    f = Fields(located, "the snapshot metadata", ALLOWED)
+    snap_id = str(f.get("id", (str, int), directory.name))
+    if not snap_id or any(c in snap_id for c in "/\\ \t") or snap_id.startswith("."):
+        raise f.error("id", f"{snap_id!r} is not a usable id", hint="use letters, digits, '-' and '_'")
+    title = f.get("title", str, required=True)
+    raw_date = f.get("date", (dt.date, str), required=True)
+    if isinstance(raw_date, dt.datetime):
+        raw_date = raw_date.date()
+    if isinstance(raw_date, str):
+        try:
+            raw_date = dt.date.fromisoformat(raw_date)
+        except ValueError:
+            raise f.error("date", f"{raw_date!r} is not an ISO date", hint="write it as YYYY-MM-DD") from None
+    parent = f.get("parent", (str, int), None)
+    expect = f.get("expect", str, "ok")
+    if expect not in ("ok", "broken"):
+        raise f.error("expect", f"must be 'ok' or 'broken', not {expect!r}")
+    entry = f.get("entry", str, settings.entry)
+    files = _source_files(directory)
+    if entry not in files:
+        raise DiaryError(
+            f"entry file '{entry}' is missing from snapshot '{snap_id}'",
+            file=meta_path, line=located.line_of("entry") or 1,
+            hint=f"add {directory / entry} or set 'entry:' to one of: {', '.join(files) or 'no files'}",
+        )
+    return SnapshotMeta(
+        id=snap_id, title=title.strip(), date=raw_date, parent=str(parent) if parent is not None else None,
+        note=str(f.get("note", str, "")).strip(), expect=expect, entry=entry, directory=directory,
+        files=files, meta_path=meta_path,
+    )
+
+
+def discover_snapshots(settings: Settings) -> list[SnapshotMeta]:
+    """Every snapshot, parents before children (siblings by date, then id); exactly one baseline."""
+    base = settings.snapshots_dir
+    dirs = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    snaps: dict[str, SnapshotMeta] = {}
+    for directory in dirs:
+        if not (directory / META_NAME).exists():
+            raise DiaryError(
+                f"snapshot directory '{directory.name}' has no {META_NAME}", file=directory / META_NAME,
+                hint="add one (diary new snapshot ID --from PARENT writes it) or move the directory away",
+            )
+        snap = read_snapshot(directory, settings)
+        if snap.id in snaps:
+            other = snaps[snap.id]
+            raise DiaryError(
+                f"duplicate snapshot id '{snap.id}' (also used by {other.meta_path})", file=snap.meta_path,
+                line=1, hint="give each snapshot its own id",
+            )
+        snaps[snap.id] = snap
+    if not snaps:
+        raise DiaryError("no snapshots found", file=base, hint="add code/snapshots/<id>/snapshot.yml")
+    for snap in snaps.values():
+        if snap.parent is not None and snap.parent not in snaps:
+            raise DiaryError(
+                f"parent '{snap.parent}' of snapshot '{snap.id}' does not exist", file=snap.meta_path,
+                line=_line(snap, "parent"), hint="known ids: " + ", ".join(snaps),
+            )
+    roots = [s for s in snaps.values() if s.parent is None]
+    for snap in snaps.values():  # a cycle never reaches a root
+        seen = [snap.id]
+        current = snap
+        while current.parent is not None:
+            current = snaps[current.parent]
+            if current.id in seen:
+                cycle = " -> ".join([*seen[seen.index(current.id):], current.id])
+                raise DiaryError(
+                    f"snapshot parents form a cycle: {cycle}", file=snap.meta_path, line=_line(snap, "parent"),
+                    hint="one snapshot in the chain must have an earlier parent, or none (the baseline)",
+                )
+            seen.append(current.id)
+    if len(roots) != 1:
+        names = ", ".join(s.id for s in roots)
+        raise DiaryError(
+            f"exactly one snapshot (the baseline) must have no parent; found {len(roots)}: {names}",
+            file=roots[-1].meta_path if roots else base, hint="give the others a 'parent:'",
+        )
+    ordered: list[SnapshotMeta] = []
+
+    def visit(snap: SnapshotMeta) -> None:
+        ordered.append(snap)
+        children = sorted((s for s in snaps.values() if s.parent == snap.id), key=lambda s: (s.date, s.id))
+        for child in children:
+            visit(child)
+
+    visit(roots[0])
+    return ordered
+
+
+def _line(snap: SnapshotMeta, key: str) -> int | None:
+    return read_yaml(snap.meta_path).line_of(key)

@@ -1,0 +1,202 @@
+"""Stage "record": one YAML file per snapshot under `_data/records/`, keyed by what produced it.
+
+Like asv's results, a record carries a schema version and the key of what produced it (content hash
+of the snapshot + settings + measuring code), so an unchanged snapshot is never measured again. A
+record that does not load is never silently replaced: the error names file, line and column, and
+only `--force` overwrites it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .atomic import remove_stale_temporaries, write_text_atomic
+from .errors import DiaryError
+from .yamlio import _Loader, dump_yaml
+
+RECORD_SCHEMA = 1
+RECORDS_DIR = "_data/records"
+
+_COUNTS = {"physical": int, "blank": int, "comment": int, "docstring": int, "code": int}
+_NUM = (int, float)
+_OPT_STR = (str, type(None))
+_OPT_INT = (int, type(None))
+
+# The shape of a record: a dict is a mapping with exactly these keys (extra keys are an error, so a
+# typo in a hand edit is caught), a list of one schema is a list of such items, `dict[str, X]` is
+# written as ("map", X), and a type or tuple of types is a leaf.
+RECORD_SHAPE: dict[str, Any] = {
+    "schema": int,
+    "id": str,
+    "key": str,
+    "produced_by": {"tool": str, "measure": str, "settings": str, "content": str, "baseline": str, "suite": str},
+    "snapshot": {
+        "title": str, "date": str, "parent": _OPT_STR, "note": str, "expect": str, "entry": str, "files": [str],
+    },
+    "lines": {"total": _COUNTS, "files": ("map", _COUNTS)},
+    "definitions": [{"name": str, "kind": str, "file": str, "start": int, "end": int, **_COUNTS}],
+    "comments": {"total": int, "kept": int, "percent": _NUM, "dropped": [str]},
+    "tabs": [{"file": str, "line": int}],
+    "run": {
+        "status": str, "reason": str, "exit_code": _OPT_INT, "signal": _OPT_STR, "wall_s": _NUM, "cpu_s": _NUM,
+        "peak_mb": _NUM, "sandbox": str, "command": str, "stdout_sha256": str, "stdout_truncated": bool,
+        "stdout_lines": [str], "stderr_excerpt": str,
+    },
+    "behaviour": {
+        "identical": bool, "compared_with": str,
+        "first_difference": (type(None), {"line": int, "expected": str, "actual": str}),
+    },
+    "tests": {
+        "status": str, "passed": int, "failed": int, "errors": int, "skipped": int, "seconds": _NUM,
+        "reason": str, "failures": [{"test": str, "message": str}],
+    },
+    "verdict": {"status": str, "expected": str, "surprise": bool, "reasons": [str]},
+}
+
+
+def records_dir(root: Path) -> Path:
+    return Path(root) / RECORDS_DIR
+
+
+def record_path(root: Path, snapshot_id: str) -> Path:
+    return records_dir(root) / f"{snapshot_id}.yml"
+
+
+def _kind_name(kind: Any) -> str:
+    if isinstance(kind, tuple) and kind and kind[0] == "map":
+        return "a mapping"
+    if isinstance(kind, tuple):
+        return " or ".join(_kind_name(k) for k in kind)
+    if isinstance(kind, dict):
+        return "a mapping"
+    if isinstance(kind, list):
+        return "a list"
+    return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
+            "NoneType": "null"}.get(kind.__name__, kind.__name__)
+
+
+def _check(value: Any, node: yaml.Node, kind: Any, path: str, file: Path) -> None:
+    """Walk value and its YAML node together; raise at the node whose value has the wrong shape."""
+
+    def fail(message: str, at: yaml.Node) -> DiaryError:
+        return DiaryError(
+            f"record field '{path}' {message}", file=file, line=at.start_mark.line + 1,
+            column=at.start_mark.column + 1,
+            hint="restore the file from git, or run 'diary measure --force' to measure it again",
+        )
+
+    if isinstance(kind, tuple) and kind and kind[0] == "map":
+        if not isinstance(value, dict):
+            raise fail(f"must be {_kind_name(kind)}", node)
+        for (k_node, v_node), (key, item) in zip(node.value, value.items(), strict=True):
+            _check(item, v_node, kind[1], f"{path}.{key}", file)
+        return
+    if isinstance(kind, tuple) and any(isinstance(k, dict | list) for k in kind):
+        for option in kind:
+            try:
+                _check(value, node, option, path, file)
+                return
+            except DiaryError:
+                continue
+        raise fail(f"must be {_kind_name(kind)}", node)
+    if isinstance(kind, dict):
+        if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
+            raise fail("must be a mapping", node)
+        nodes = {str(k.value): (k, v) for k, v in node.value}
+        for key in value:
+            if key not in kind:
+                raise fail(f"has an unknown key '{key}'", nodes[str(key)][0])
+        for key, sub in kind.items():
+            if key not in value:
+                raise fail(f"is missing the key '{key}'", node)
+            _check(value[key], nodes[key][1], sub, f"{path}.{key}" if path else key, file)
+        return
+    if isinstance(kind, list):
+        if not isinstance(value, list):
+            raise fail("must be a list", node)
+        for index, (item, item_node) in enumerate(zip(value, node.value, strict=True)):
+            _check(item, item_node, kind[0], f"{path}[{index}]", file)
+        return
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        raise fail(f"must be {_kind_name(kind)}, not {value!r}", node)
+    if not isinstance(value, kinds):
+        raise fail(f"must be {_kind_name(kind)}, not {value!r}", node)
+
+
+def parse_record(text: str, file: Path) -> dict:
+    """Parse and validate one record; any problem is a DiaryError naming file, line and column."""
+    hint = "restore the file from git, or run 'diary measure --force' to measure it again"
+    if not text.strip():
+        raise DiaryError("record file is empty (was a write interrupted?)", file=file, line=1, hint=hint)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        value = yaml.load(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise DiaryError(
+            f"record is not valid YAML: {exc.problem or exc.context}", file=file,
+            line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None, hint=hint,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise DiaryError(f"record is not valid YAML: {exc}", file=file, hint=hint) from None
+    if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
+        raise DiaryError("record must be a YAML mapping", file=file, line=1, column=1, hint=hint)
+    schema = value.get("schema")
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > RECORD_SCHEMA:
+        raise DiaryError(
+            f"record has schema {schema}, newer than this tool's {RECORD_SCHEMA}", file=file, line=1,
+            hint="upgrade the diary tool (pip install -U -e .) or run 'diary measure --force'",
+        )
+    if schema != RECORD_SCHEMA:
+        raise DiaryError(f"record has schema {schema!r}, this tool reads {RECORD_SCHEMA}", file=file, line=1,
+                         hint=hint)
+    _check(value, node, RECORD_SHAPE, "", file)
+    if value["id"] != file.stem:
+        raise DiaryError(f"record id '{value['id']}' does not match its file name", file=file, line=2, hint=hint)
+    return value
+
+
+def load_record(path: Path) -> dict:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DiaryError(f"cannot read record: {exc.strerror}", file=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DiaryError("record is not UTF-8 text", file=path, line=raw[: exc.start].count(b"\n") + 1,
+                         hint="restore the file from git, or run 'diary measure --force'") from None
+    return parse_record(text, path)
+
+
+def load_records(root: Path, *, force: bool = False) -> dict[str, dict]:
+    """Every record under `_data/records/`, by id. With `force`, unreadable records are skipped."""
+    folder = records_dir(root)
+    remove_stale_temporaries(folder)
+    records: dict[str, dict] = {}
+    if not folder.is_dir():
+        return records
+    for path in sorted(folder.glob("*.yml")):
+        try:
+            records[path.stem] = load_record(path)
+        except DiaryError:
+            if not force:
+                raise
+    return records
+
+
+def dump_record(record: dict) -> str:
+    return dump_yaml(record)
+
+
+def write_record(root: Path, record: dict) -> bool:
+    """Write one record atomically; return whether the file changed."""
+    return write_text_atomic(record_path(root, record["id"]), dump_record(record))
+
+
+def remove_record(root: Path, snapshot_id: str) -> None:
+    record_path(root, snapshot_id).unlink(missing_ok=True)

@@ -1,0 +1,321 @@
+"""Stage "render": turn the Quarto website at the repository root into `_site`.
+
+Two engines: the Quarto CLI when it is installed and recent enough (CI installs it), else smalldocs, a
+pure-Python engine that reads the same `_quarto.yml` and runs the same pre-render scripts. Either way the
+caller learns which engine, and which version, made the site.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diary.errors import DiaryError
+
+MIN_QUARTO = (1, 4, 0)
+ENGINES = ("auto", "quarto", "smalldocs")
+QUARTO_GET_STARTED = "https://quarto.org/docs/get-started/"
+INSTALL_HINT = f"install Quarto from {QUARTO_GET_STARTED} or use --engine smalldocs"
+# How many of a failed render's last output lines the error repeats: Quarto's error and its context.
+TAIL_LINES = 20
+# `quarto --version` starts Deno; the first run after an install can take a while.
+VERSION_TIMEOUT_SECONDS = 60
+# Time given to an interrupted Quarto to clean up before it is killed.
+STOP_TIMEOUT_SECONDS = 5
+VERSION_PATTERN = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?", re.MULTILINE)
+# Quarto colours its log lines; the colour codes would hide a line's "WARN" prefix.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+QUARTO_WARNING = re.compile(r"^WARN(ING)?\b")
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class Engine:
+    """The engine that renders the site, and what to tell the author about the choice."""
+
+    name: str  # "quarto" or "smalldocs"
+    executable: str | None  # the quarto binary; None for the embedded smalldocs
+    version: str
+    note: str = ""  # shown in brackets after the name: where quarto is, or why smalldocs was chosen
+
+    def label(self) -> str:
+        """The engine as the author reads it, e.g. "smalldocs 0.5.4 (embedded engine; quarto not found)"."""
+        text = f"{self.name} {self.version}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+@dataclass
+class RenderResult:
+    """What a render made, with which engine, how long it took and what the engine warned about."""
+
+    engine: str
+    version: str
+    output_dir: Path
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_quarto() -> str | None:
+    """The quarto binary: QUARTO_PATH when set (as the quarto R package reads it), else `quarto` on PATH."""
+    configured = os.environ.get("QUARTO_PATH")
+    if configured:
+        found = shutil.which(os.path.expanduser(configured))
+        if found is None:
+            # An explicit setting that points nowhere is a mistake to report, not a cue to use another quarto.
+            raise DiaryError(
+                f"QUARTO_PATH is {configured!r}, which is not an executable file",
+                hint="point QUARTO_PATH at the quarto binary, or unset it to use quarto from PATH",
+            )
+        return found
+    return shutil.which("quarto")
+
+
+def quarto_version(executable: str) -> tuple[int, ...]:
+    """The version `executable --version` reports, e.g. (1, 6, 40); (1, 4) is read as (1, 4, 0)."""
+    try:
+        completed = subprocess.run(
+            [executable, "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=VERSION_TIMEOUT_SECONDS,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise DiaryError(f"could not run {executable} --version: {error}", hint=INSTALL_HINT) from error
+    if completed.returncode != 0:
+        output = (completed.stdout + completed.stderr).strip()
+        raise DiaryError(
+            f"{executable} --version failed with exit code {completed.returncode}: {output[-300:]}",
+            hint="`quarto check` diagnoses the installation; or use --engine smalldocs",
+        )
+    match = VERSION_PATTERN.search(completed.stdout)
+    if match is None:
+        raise DiaryError(
+            f"{executable} --version printed {completed.stdout.strip()[:80]!r}, not a version such as 1.6.40",
+            hint=INSTALL_HINT,
+        )
+    return tuple(int(part or 0) for part in match.groups())
+
+
+def _format_version(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def _smalldocs_engine(note: str) -> Engine:
+    import smalldocs  # the package's __init__ only holds the version; the engine itself is imported when used
+
+    return Engine("smalldocs", None, smalldocs.__version__, note)
+
+
+def choose_engine(requested: str = "auto") -> Engine:
+    """The engine for `requested`: quarto, smalldocs or auto (quarto >= 1.4 when found, else smalldocs)."""
+    if requested not in ENGINES:
+        raise DiaryError(f"unknown engine {requested!r}", hint="use auto, quarto or smalldocs")
+    if requested == "smalldocs":
+        return _smalldocs_engine("embedded engine")
+    executable = find_quarto()
+    if executable is None:
+        if requested == "quarto":
+            raise DiaryError(
+                "quarto was requested but is not installed (not on PATH, QUARTO_PATH unset)",
+                hint=INSTALL_HINT,
+            )
+        return _smalldocs_engine("embedded engine; quarto not found")
+    try:
+        version = quarto_version(executable)
+    except DiaryError as error:
+        if requested == "quarto":
+            raise
+        return _smalldocs_engine(f"embedded engine; {executable} is unusable: {error.message}")
+    if version < MIN_QUARTO:
+        oldest = _format_version(MIN_QUARTO)
+        too_old = f"quarto {_format_version(version)} at {executable} is older than {oldest}"
+        if requested == "quarto":
+            raise DiaryError(
+                f"{too_old}, the oldest that renders this site",
+                hint=f"install a newer Quarto from {QUARTO_GET_STARTED} or use --engine smalldocs",
+            )
+        return _smalldocs_engine(f"embedded engine; {too_old}")
+    return Engine("quarto", executable, _format_version(version), executable)
+
+
+def quarto_command(
+    executable: str, action: str, root: Path, *, quiet: bool = False, extra: Sequence[str] = ()
+) -> list[str]:
+    """The command line that runs `quarto render` or `quarto preview` on the project at `root`."""
+    if action not in ("render", "preview"):
+        raise ValueError(f"quarto action must be render or preview, not {action!r}")
+    command = [executable, action, str(root)]
+    if quiet:
+        command.append("--quiet")
+    command.extend(extra)
+    return command
+
+
+def render_site(
+    root: Path, engine: Engine, *, quiet: bool = False, env: dict[str, str] | None = None, echo: Echo = print
+) -> RenderResult:
+    """Render the website at `root` into `_site` with `engine`; `env` is added to the engine's environment.
+
+    Everything the engine prints goes to `echo`, line by line; a failed render raises DiaryError.
+    """
+    if not quiet:
+        echo(f"rendering with {engine.label()}")
+    started = time.perf_counter()
+    if engine.name == "quarto":
+        output_dir = root / "_site"  # Quarto's default output-dir, which this project keeps
+        warnings = _render_with_quarto(root, engine, quiet=quiet, env=env or {}, echo=echo)
+    else:
+        output_dir, warnings = _render_with_smalldocs(root, quiet=quiet, env=env or {}, echo=echo)
+    return RenderResult(engine.name, engine.version, output_dir, time.perf_counter() - started, warnings)
+
+
+def _render_with_quarto(
+    root: Path, engine: Engine, *, quiet: bool, env: dict[str, str], echo: Echo
+) -> list[str]:
+    assert engine.executable is not None  # a quarto Engine always has one
+    command = quarto_command(engine.executable, "render", root, quiet=quiet)
+    tail: deque[str] = deque(maxlen=TAIL_LINES)
+    warnings = []
+    process = _start_quarto(
+        command,
+        root,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # one stream keeps Quarto's errors next to the step they belong to
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    with process:
+        try:
+            for raw_line in process.stdout:
+                line = raw_line.rstrip("\r\n")
+                tail.append(line)
+                if QUARTO_WARNING.match(ANSI_ESCAPE.sub("", line)):
+                    warnings.append(line)
+                echo(line)
+        except BaseException:  # Ctrl-C, or an echo that fails: never leave quarto running behind us
+            _stop(process)
+            raise
+    if process.returncode != 0:
+        last_lines = "\n".join(f"  {line}" for line in tail)
+        raise DiaryError(
+            f"{engine.label()} failed with exit code {process.returncode}; its last lines:\n{last_lines}",
+            file=root,
+            hint="the lines above come from quarto; `quarto check` diagnoses the installation, "
+            "and --engine smalldocs renders without it",
+        )
+    return warnings
+
+
+def _start_quarto(command: list[str], root: Path, **options: object) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(command, cwd=root, **options)
+    except OSError as error:  # missing, not executable, or not a binary at all
+        raise DiaryError(f"could not start {command[0]}: {error.strerror}", hint=INSTALL_HINT) from error
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class _LineEcho(io.TextIOBase):
+    """A text stream that hands each complete line to `echo`: smalldocs prints its progress to sys.stderr."""
+
+    def __init__(self, echo: Echo) -> None:
+        super().__init__()
+        self._echo = echo
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._echo(line)
+        return len(text)
+
+    def flush_pending(self) -> None:
+        if self._pending:
+            self._echo(self._pending)
+            self._pending = ""
+
+
+@contextlib.contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """Add `extra` to os.environ for the duration: smalldocs hands os.environ to the pre-render scripts."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _render_with_smalldocs(
+    root: Path, *, quiet: bool, env: dict[str, str], echo: Echo
+) -> tuple[Path, list[str]]:
+    # Imported here: smalldocs's engine takes a quarter of a second to import, which commands that do not
+    # render should not pay.
+    from smalldocs.config import BuildError, ConfigError
+    from smalldocs.site import build
+
+    progress = _LineEcho(echo)
+    try:
+        with _environment(env), contextlib.redirect_stderr(progress):
+            site = build(root, quiet=quiet)
+    except (BuildError, ConfigError) as error:
+        raise DiaryError(
+            f"smalldocs could not render the site: {error}",
+            file=root,
+            hint="fix what the message names, or render with quarto (--engine quarto)",
+        ) from error
+    except OSError as error:
+        raise DiaryError(f"smalldocs could not render the site: {error}", file=root) from error
+    finally:
+        progress.flush_pending()
+    for warning in site.warnings:
+        echo(f"warning: {warning}")
+    return site.out, list(site.warnings)
+
+
+def preview_site(
+    root: Path, engine: Engine, *, port: int = 4200, open_browser: bool = False, echo: Echo = print
+) -> int:
+    """Serve the site at `root`, re-rendered on each change, until Ctrl-C; return the exit code."""
+    echo(f"previewing with {engine.label()}")
+    if engine.name == "smalldocs":
+        from smalldocs.serve import preview  # imported here for the same reason as in _render_with_smalldocs
+
+        return preview(root, port=port, open_browser=open_browser)
+    assert engine.executable is not None
+    extra = ([] if open_browser else ["--no-browser"]) + ["--port", str(port)]
+    process = _start_quarto(quarto_command(engine.executable, "preview", root, extra=extra), root)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:  # the normal way to end a preview; quarto got the same Ctrl-C from the terminal
+        _stop(process)
+        return 0

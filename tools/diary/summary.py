@@ -1,0 +1,54 @@
+"""The table printed at the end of `diary measure`: one row per snapshot."""
+
+from __future__ import annotations
+
+import sys
+
+from .measure import MeasureReport
+
+COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "run s", "status", "")
+
+
+def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
+    rows = []
+    for snap in report.snapshots:
+        record = report.records[snap.id]
+        total = record["lines"]["total"]
+        tests = record["tests"]
+        verdict = record["verdict"]
+        if verdict["surprise"]:
+            note = "UNEXPECTED" if verdict["status"] == "broken" else "expected broken, but passes"
+        else:
+            note = "cached" if snap.id in report.cached else "measured"
+        rows.append((
+            snap.id, str(total["code"]), str(total["comment"] + total["docstring"]), str(total["blank"]),
+            "yes" if record["behaviour"]["identical"] else "NO",
+            f"{tests['passed']}/{tests['passed'] + tests['failed'] + tests['errors']}",
+            f"{record['run']['wall_s']:.2f}", verdict["status"], note,
+        ))
+    return rows
+
+
+def print_summary(report: MeasureReport) -> None:
+    rows = summary_rows(report)
+    footer = (f"{len(report.measured)} measured, {len(report.cached)} cached"
+              f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s")
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(*COLUMNS, caption=footer)
+        for row in rows:
+            style = "red" if row[-1] == "UNEXPECTED" or row[-1].startswith("expected") else None
+            table.add_row(*row, style=style)
+        Console().print(table)
+        return
+    widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    for row in [COLUMNS, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(footer)
+    for snap in report.snapshots:
+        verdict = report.records[snap.id]["verdict"]
+        if verdict["surprise"]:
+            print(f"{snap.id}: expected {verdict['expected']}, is {verdict['status']}: "
+                  + ("; ".join(verdict["reasons"]) or "all checks pass"))
