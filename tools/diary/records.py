@@ -51,7 +51,7 @@ RECORD_SHAPE: dict[str, Any] = {
     },
     "tests": {
         "status": str, "passed": int, "failed": int, "errors": int, "skipped": int, "seconds": _NUM,
-        "reason": str, "failures": [{"test": str, "message": str}],
+        "cpu_s": _NUM, "reason": str, "failures": [{"test": str, "message": str}],
     },
     "verdict": {"status": str, "expected": str, "surprise": bool, "reasons": [str]},
 }

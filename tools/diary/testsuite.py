@@ -36,7 +36,8 @@ class TestOutcome:
     def as_dict(self) -> dict:
         return {
             "status": self.status, "passed": self.passed, "failed": self.failed, "errors": self.errors,
-            "skipped": self.skipped, "seconds": round(self.seconds, 2), "reason": self.reason,
+            "skipped": self.skipped, "seconds": round(self.seconds, 2), "cpu_s": round(self.cpu_s, 2),
+            "reason": self.reason,
             "failures": self.failures,
         }
 

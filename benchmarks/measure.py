@@ -1,0 +1,101 @@
+"""Budgets of `diary measure`, printed as figures (a script, not a test: timings flake in tests).
+
+    python benchmarks/measure.py [--root .] [--repeat 5]
+
+Prints:
+  - no-op `diary measure` wall time (everything cached)               target <= 0.5 s
+  - full measure: wall time vs the sum of the snapshots' CPU seconds   efficiency target >= 0.85
+  - per-snapshot overhead of the tool (wall not spent in children)    target <= 100 ms
+  - counting throughput of count_lines against cloc on the same files
+It works on a temporary copy of the diary, so the repository's records are not touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+
+from diary.config import load_settings  # noqa: E402
+from diary.count import count_lines  # noqa: E402
+from diary.discover import discover_snapshots  # noqa: E402
+
+
+def copy_diary(root: Path, target: Path) -> Path:
+    for name in ("code", "tests/program", "pyproject.toml"):
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, target / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.exists():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target / name)
+    return target
+
+
+def diary(root: Path, *args: str) -> float:
+    """Run the CLI as a user would (a fresh interpreter: import time counts) and time it."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tools")}
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "diary", "--root", str(root), *args],
+                          env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        sys.exit(f"diary {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=REPO)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="diary-bench-") as tmp:
+        root = copy_diary(args.root.resolve(), Path(tmp))
+        full = diary(root, "measure", "--force")
+        settings = load_settings(root)
+        snapshots = discover_snapshots(settings)
+        import yaml
+
+        records = [yaml.safe_load((root / "_data/records" / f"{s.id}.yml").read_text()) for s in snapshots]
+        child_cpu = sum(r["run"]["cpu_s"] + r["tests"]["cpu_s"] for r in records)
+        child_wall = sum(r["run"]["wall_s"] + r["tests"]["seconds"] for r in records)
+        noop = [diary(root, "measure") for _ in range(args.repeat)]
+        efficiency = child_cpu / (full * min(cores, len(records) * 2))
+        overhead = max(0.0, full * min(cores, len(records) * 2) - child_wall) / len(records)
+
+        print(f"snapshots:                {len(records)} on {cores} cores")
+        print(f"no-op measure (median):   {statistics.median(noop):.3f} s   (target <= 0.5 s)")
+        print(f"full measure wall:        {full:.2f} s")
+        print(f"sum of children's CPU:    {child_cpu:.2f} s  (runs + test suites)")
+        print(f"parallel efficiency:      {efficiency:.2f}     (CPU / (wall x cores); target >= 0.85)")
+        print(f"overhead per snapshot:    {overhead * 1000:.0f} ms   (core-time not spent in children; "
+              "target <= 100 ms)")
+
+    files = [s.directory / name for s in snapshots for name in s.files if name.endswith(".py")]
+    texts = [f.read_text() for f in files]
+    lines = sum(t.count("\n") + 1 for t in texts)
+    started = time.perf_counter()
+    rounds = 20
+    for _ in range(rounds):
+        for text in texts:
+            count_lines(text)
+    ours = (time.perf_counter() - started) / rounds
+    started = time.perf_counter()
+    subprocess.run(["cloc", "--quiet", "--json", *map(str, files)], capture_output=True, check=True)
+    theirs = time.perf_counter() - started
+    print(f"counting {len(files)} files, {lines} lines: count_lines {ours * 1000:.1f} ms "
+          f"({lines / ours:,.0f} lines/s); cloc {theirs * 1000:.0f} ms ({lines / theirs:,.0f} lines/s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,317 @@
+"""End to end in a real browser: the built site opens, its posts show their tables and code, the
+dark-mode toggle works, and no script smuggled in through a snapshot (source, stdout, test messages)
+ever runs.
+
+Needs Playwright from PyPI and Debian's chromium (never `playwright install`); CI installs both, so a
+missing browser is a failure, not a skip. Screenshots go to tests/artifacts/ (gitignored).
+
+The site comes from the `built_site` fixture (tests/conftest.py: the tiny diary fixture, with its
+hostile snapshot). Where no conftest provides it, this file builds the real repository's site into a
+temporary copy with `python -m diary build --engine smalldocs`.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO / "tests" / "artifacts"
+CHROMIUM = os.environ.get("DIARY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# What a copy of the repository leaves out: version control, build output and local clutter.
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git", "_site", ".quarto", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache",
+    ".ruff_cache", ".hypothesis", "artifacts", ".diary.lock", "*.egg-info",
+)
+BUILD_TIMEOUT_S = 1800  # a cold build measures every snapshot; CI's cache (the records) makes it fast
+NAV_TIMEOUT_MS = 30_000
+
+
+# ------------------------------------------------------------------ the site and its server
+
+
+def _build_repo_site(tmp: Path) -> Path:
+    """Copy the repository to `tmp` and build it there with smalldocs; return the `_site` folder."""
+    copy = tmp / "repo"
+    shutil.copytree(REPO, copy, ignore=COPY_IGNORE, symlinks=True)
+    # `project.pre-render` runs `diary refresh`; `diary build` tells it that it has nothing left to do,
+    # but the command must exist. A shim on PATH runs this checkout's package.
+    bin_dir = tmp / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "diary"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m diary "$@"\n', encoding="utf-8")
+    shim.chmod(0o755)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(copy / "tools"), os.environ.get("PYTHONPATH")])),
+        "PATH": os.pathsep.join([str(bin_dir), os.environ.get("PATH", "")]),
+    }
+    env.pop("DIARY_LOCK_HELD", None)
+    env.pop("DIARY_PRERENDER_DONE", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "diary", "build", "--engine", "smalldocs", "--quiet"],
+        cwd=copy, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S,
+    )
+    # exit 1 means a snapshot broke unexpectedly: the site is still built, and it must show it as broken
+    if done.returncode not in (0, 1) or not (copy / "_site" / "index.html").is_file():
+        pytest.fail(f"building the site failed (exit {done.returncode}):\n"
+                    f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return copy / "_site"
+
+
+@pytest.fixture(scope="session")
+def site_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The conftest's `built_site` when there is one, else the real site built into a temporary copy.
+
+    DIARY_BROWSER_SITE=<a built _site folder> skips the build (for looking at a site by hand).
+    """
+    prebuilt = os.environ.get("DIARY_BROWSER_SITE")
+    if prebuilt:
+        site = Path(prebuilt)
+        assert (site / "index.html").is_file(), f"DIARY_BROWSER_SITE={prebuilt} holds no index.html"
+        return site
+    try:
+        site = Path(request.getfixturevalue("built_site"))
+    except pytest.FixtureLookupError:
+        site = _build_repo_site(tmp_path_factory.mktemp("browser-site"))
+    assert (site / "index.html").is_file(), f"{site} holds no index.html"
+    return site
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name
+        pass
+
+
+@pytest.fixture(scope="session")
+def base_url(site_dir: Path) -> Iterator[str]:
+    """Serve the site on 127.0.0.1 (a free port) from a thread, as a static host would."""
+    handler = functools.partial(_QuietHandler, directory=str(site_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------ the browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install 'playwright>=1.45' (the test extra); "
+                    "it drives Debian's chromium, so `playwright install` is not needed")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (or set DIARY_CHROMIUM)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Watch:
+    """Everything a page did that it must not: dialogs, uncaught errors, requests off this host."""
+
+    def __init__(self) -> None:
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.blocked: list[str] = []
+
+    def check(self, where: str) -> None:
+        assert not self.dialogs, f"{where}: a script opened dialogs: {self.dialogs}"
+        assert not self.errors, f"{where}: uncaught script errors: {self.errors}"
+
+
+@pytest.fixture
+def page(browser, base_url: str) -> Iterator[tuple[object, Watch]]:
+    """A fresh page (own storage, so no colour scheme carries over) that records what it must not do."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    context.set_default_timeout(NAV_TIMEOUT_MS)
+    watch = Watch()
+    host = urlparse(base_url).netloc
+
+    def route(r) -> None:  # the site must work offline; fonts or trackers from elsewhere are cut off
+        if urlparse(r.request.url).netloc in (host, "") or r.request.url.startswith(("data:", "blob:")):
+            r.continue_()
+        else:
+            watch.blocked.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    pg = context.new_page()
+
+    def on_dialog(dialog) -> None:
+        watch.dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    pg.on("dialog", on_dialog)
+    pg.on("pageerror", lambda error: watch.errors.append(str(error)))
+    try:
+        yield pg, watch
+    finally:
+        context.close()
+
+
+def shot(pg, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def pwned(pg) -> bool:
+    return pg.evaluate("() => typeof window.__pwned !== 'undefined' || typeof window.pwned !== 'undefined'")
+
+
+def open_page(pg, watch: Watch, url: str) -> None:
+    response = pg.goto(url, wait_until="load")
+    status = response.status if response else "no response"
+    assert response is not None and response.ok, f"{url}: HTTP {status}"
+    watch.check(url)
+    assert not pwned(pg), f"{url}: an injected script ran (window.__pwned is set)"
+
+
+def post_links(pg, base_url: str) -> list[str]:
+    """The absolute addresses of the posts the home page's listing links to, in listing order."""
+    hrefs = pg.eval_on_selector_all(".quarto-post a[href]", "els => els.map(e => e.getAttribute('href'))")
+    links = []
+    for href in hrefs:
+        url = urljoin(base_url, href)
+        if re.search(r"/posts/[^/]+(/index\.html|/|\.html)$", url) and url not in links:
+            links.append(url)
+    return links
+
+
+LISTING_DATES = """() => [...document.querySelectorAll('.quarto-post')].map(post => {
+    const quarto = post.getAttribute('data-listing-date-sort');        // Quarto: milliseconds
+    if (quarto) return Number(quarto);
+    try {                                                               // smalldocs: JSON sort keys
+        const date = JSON.parse(post.getAttribute('data-sort') || '{}').date;
+        return date ? Date.parse(date) : null;
+    } catch (e) { return null; }
+})"""
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def test_home_page_lists_the_posts_newest_first(page, base_url: str) -> None:
+    pg, watch = page
+    open_page(pg, watch, base_url)
+    shot(pg, "home")
+    assert pg.title(), "the home page has no title"
+    links = post_links(pg, base_url)
+    assert links, "the home page's listing shows no posts"
+    assert pg.locator(".quarto-post").first.is_visible()
+    dates = [d for d in pg.evaluate(LISTING_DATES) if d is not None]
+    assert dates == sorted(dates, reverse=True), f"the listing is not newest first: {dates}"
+    for url in links:
+        assert pg.request.get(url).ok, f"the listing links to {url}, which does not load"
+
+
+def test_a_post_shows_its_progress_table_and_code(page, base_url: str) -> None:
+    pg, watch = page
+    open_page(pg, watch, base_url)
+    links = post_links(pg, base_url)
+    assert links, "no posts to open"
+    shown = []
+    for url in links:
+        open_page(pg, watch, url)
+        main = pg.locator("main").first
+        assert "{{<" not in main.inner_text(), f"{url}: a shortcode was left unexpanded"
+        table, code = main.locator("table").first, main.locator("pre").first
+        if table.count() and code.count() and table.is_visible() and code.is_visible():
+            shown.append(url)
+            if len(shown) == 1:
+                shot(pg, "post")
+                assert table.locator("tr").count() >= 2, f"{url}: the progress table has no rows"
+                assert code.inner_text().strip(), f"{url}: an empty code excerpt"
+                code.scroll_into_view_if_needed()
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                pg.screenshot(path=str(ARTIFACTS / "post-code.png"))  # the viewport, at the code
+    assert shown, f"no post shows both a progress table and a code excerpt (opened {len(links)} posts)"
+
+
+def test_dark_mode_toggle(page, base_url: str) -> None:
+    pg, watch = page
+    open_page(pg, watch, base_url)
+    toggle = pg.locator(".quarto-color-scheme-toggle").first
+    assert toggle.count() == 1, "no .quarto-color-scheme-toggle: the theme needs a light and a dark scheme"
+    state = """() => ({
+        dark: document.documentElement.classList.contains('quarto-dark')
+              || document.body.classList.contains('quarto-dark'),
+        background: getComputedStyle(document.body).backgroundColor,
+    })"""
+    before = pg.evaluate(state)
+    shot(pg, "light")
+    toggle.click()
+    pg.wait_for_function(
+        f"(before) => {{ const now = ({state})();"
+        " return now.dark !== before.dark || now.background !== before.background; }",
+        arg=before,
+    )
+    after = pg.evaluate(state)
+    shot(pg, "dark")
+    assert after != before
+    assert after["dark"], f"after the toggle the page is not dark: {after}"
+    # and back again
+    toggle.click()
+    pg.wait_for_function(f"() => !({state})().dark")
+    watch.check("after toggling the colour scheme")
+
+
+def test_no_injected_script_runs_anywhere(page, base_url: str, site_dir: Path) -> None:
+    """Every built page opens without a dialog, an uncaught error or `window.__pwned` being set."""
+    pg, watch = page
+    pages = sorted(p.relative_to(site_dir).as_posix() for p in site_dir.rglob("*.html")
+                   if "site_libs" not in p.parts)
+    assert pages
+    hostile_text_seen = False
+    for rel in pages:
+        url = urljoin(base_url, rel)
+        open_page(pg, watch, url)
+        text = pg.locator("body").inner_text()
+        if "__pwned" in text:  # the hostile snapshot's payload, shown as text: escaped, as it must be
+            hostile_text_seen = True
+            shot(pg, "hostile-" + re.sub(r"[^a-z0-9]+", "-", rel.lower()).strip("-"))
+        # an injected element would be a real <script> or an event handler in the DOM
+        injected = pg.evaluate(
+            """() => [...document.querySelectorAll('script')]
+                       .filter(s => s.textContent.includes('__pwned')).length
+                   + [...document.querySelectorAll('*')]
+                       .filter(e => [...e.attributes]
+                           .some(a => a.name.startsWith('on') && a.value.includes('pwned')))
+                       .length"""
+        )
+        assert injected == 0, f"{rel}: an injected script or handler is part of the page"
+    watch.check("after visiting every page")
+    if os.environ.get("DIARY_EXPECT_HOSTILE") == "1":
+        assert hostile_text_seen, "the hostile snapshot's payload should be visible as text somewhere"

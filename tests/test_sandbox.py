@@ -1,0 +1,357 @@
+"""The sandbox against hostile programs (tests/fixtures/hostile/), with bwrap and without.
+
+Every run must end as a RunResult with the right status and a one-line reason, within its bounds.
+Where a protection holds only under bwrap, the "none" case pins down what happens instead, so the
+table in diary/sandbox.py stays true.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from diary import sandbox
+from diary.errors import DiaryError
+from diary.sandbox import TRUNCATION_MARKER, RunResult, clean_environment, run_sandboxed, sandbox_mode
+
+HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
+BWRAP = Path("/usr/bin/bwrap")
+TIMEOUT_S = 2.0
+MEMORY_MB = 256
+OUTPUT_BYTES = 64 * 1024
+SLACK_S = 3.0  # start-up and teardown a run may add to its timeout
+
+
+@pytest.fixture(params=["bwrap", "none"])
+def mode(request: pytest.FixtureRequest) -> str:
+    if request.param == "bwrap" and not BWRAP.exists():
+        pytest.skip(f"bubblewrap is not installed at {BWRAP}")
+    return request.param
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    # Under /tmp, which bwrap replaces by a tmpfs: the working directory must stay writable anyway.
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+def run(mode: str, workdir: Path, argv: list[str], *, timeout: float = TIMEOUT_S, **options) -> RunResult:
+    options = {"memory_mb": MEMORY_MB, "output_bytes": OUTPUT_BYTES, **options}
+    started = time.monotonic()
+    result = run_sandboxed(argv, workdir=workdir, timeout=timeout, mode=mode, **options)
+    assert time.monotonic() - started < timeout + SLACK_S
+    assert result.sandbox == mode
+    assert "\n" not in result.reason
+    assert (result.reason == "") == (result.status == "ok")
+    return result
+
+
+def run_hostile(mode: str, workdir: Path, script: str, *args: str, **options) -> RunResult:
+    shutil.copy(HOSTILE / script, workdir / script)
+    return run(mode, workdir, [sys.executable, script, *args], **options)
+
+
+def test_infinite_loop_times_out(mode: str, workdir: Path) -> None:
+    result = run_hostile(mode, workdir, "infinite_loop.py")
+    assert (result.status, result.reason) == ("timeout", "timed out after 2.0 s")
+    assert result.wall_s >= TIMEOUT_S
+
+
+@pytest.mark.parametrize("script", ["allocate_50gb.py", "grow_memory.py"])
+def test_allocation_beyond_the_cap_is_a_memory_failure(mode: str, workdir: Path, script: str) -> None:
+    result = run_hostile(mode, workdir, script)
+    assert (result.status, result.reason) == ("memory", "memory limit 256 MB exceeded")
+    assert "MemoryError" in result.stderr_text()
+    assert result.wall_s < TIMEOUT_S
+
+
+def test_printing_1_gb_is_stopped_at_the_cap(mode: str, workdir: Path) -> None:
+    result = run_hostile(mode, workdir, "print_1gb.py")
+    assert (result.status, result.reason) == ("output", "stdout exceeded 64 KB; process stopped")
+    assert result.stdout == b"x" * OUTPUT_BYTES
+    assert result.stdout_truncated and not result.stderr_truncated
+    assert result.stdout_text().endswith(TRUNCATION_MARKER)
+    assert result.stdout_sha256 == hashlib.sha256(result.stdout).hexdigest()
+    assert result.wall_s < 1.5  # stopped after 64 KB, not after 1 GB
+
+
+def test_binary_garbage_on_stdout_is_kept_as_bytes(mode: str, workdir: Path) -> None:
+    result = run_hostile(mode, workdir, "binary_garbage.py", "100")
+    garbage = bytes(range(256)) * 100
+    assert (result.status, result.exit_code) == ("ok", 0)
+    assert result.stdout == garbage and not result.stdout_truncated
+    assert result.stdout_sha256 == hashlib.sha256(garbage).hexdigest()
+    assert "\ufffd" in result.stdout_text() and not result.stdout_text().endswith(TRUNCATION_MARKER)
+
+
+def test_binary_garbage_beyond_the_cap_is_cut_at_the_cap(mode: str, workdir: Path) -> None:
+    result = run_hostile(mode, workdir, "binary_garbage.py", "1000")
+    assert result.status == "output"
+    assert result.stdout == (bytes(range(256)) * 1000)[:OUTPUT_BYTES]
+    assert result.stdout_sha256 == hashlib.sha256(result.stdout).hexdigest()
+
+
+def test_segfault_is_a_crash(mode: str, workdir: Path) -> None:
+    result = run_hostile(mode, workdir, "segfault.py")
+    assert (result.status, result.reason, result.signal) == ("crashed", "killed by SIGSEGV", "SIGSEGV")
+    assert result.exit_code is None
+
+
+def test_exit_code_3_is_a_failure(mode: str, workdir: Path) -> None:
+    result = run_hostile(mode, workdir, "exit_3.py")
+    assert (result.status, result.reason, result.exit_code) == ("failed", "exit code 3", 3)
+    assert result.stdout == b"leaving\n" and result.signal is None
+
+
+@pytest.mark.parametrize(
+    ("script", "error"),
+    [
+        ("syntax_error.py", "SyntaxError"),
+        ("not_utf8.py", "SyntaxError: Non-UTF-8 code"),
+        ("missing_module.py", "ModuleNotFoundError"),
+    ],
+)
+def test_python_errors_are_failures_that_name_the_error(
+    mode: str, workdir: Path, script: str, error: str,
+) -> None:
+    result = run_hostile(mode, workdir, script)
+    assert (result.status, result.exit_code) == ("failed", 1)
+    assert result.reason.startswith("exit code 1: ") and error in result.reason
+    assert error in result.stderr_text()
+
+
+def survivors(marker: str) -> list[int]:
+    """PIDs of live processes whose command line holds `marker` (after a grace for SIGKILL)."""
+    deadline = time.monotonic() + 2.0
+    while True:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                if marker.encode() in Path(f"/proc/{pid}/cmdline").read_bytes():  # empty for zombies
+                    found.append(int(pid))
+            except OSError:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
+
+
+def test_children_left_behind_do_not_survive_the_call(mode: str, workdir: Path) -> None:
+    marker = f"diary-test-{uuid.uuid4().hex}"
+    result = run_hostile(mode, workdir, "spawn_children.py", "200", "leave", marker)
+    assert (result.status, result.stdout) == ("ok", b"spawned 200\n")
+    assert survivors(marker) == []
+
+
+def test_children_of_a_program_that_times_out_do_not_survive(mode: str, workdir: Path) -> None:
+    marker = f"diary-test-{uuid.uuid4().hex}"
+    result = run_hostile(mode, workdir, "spawn_children.py", "200", "stay", marker)
+    assert result.status == "timeout"
+    assert survivors(marker) == []
+
+
+def test_writes_outside_the_working_directory(mode: str, workdir: Path) -> None:
+    name = f"diary-escape-{uuid.uuid4().hex}"
+    outside = [Path("/tmp") / name, Path("/var/tmp") / name]
+    inside = workdir / "inside.txt"
+    try:
+        result = run_hostile(mode, workdir, "write_outside.py", *map(str, [*outside, inside]))
+        lines = result.stdout_text().splitlines()
+        assert result.status == "ok" and lines[-1] == f"{inside} written"
+        assert inside.read_text() == "escaped\n"
+        if mode == "bwrap":
+            # /tmp is a private tmpfs (the write lands there and vanishes); the rest is read-only.
+            assert lines[1] == f"{outside[1]} OSError Read-only file system"
+            assert not any(path.exists() for path in outside)
+        else:  # not prevented without bwrap
+            assert all(path.exists() for path in outside)
+    finally:
+        for path in outside:
+            path.unlink(missing_ok=True)
+
+
+def test_network(mode: str, workdir: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        result = run_hostile(mode, workdir, "network.py", str(port), timeout=5.0)
+    outcomes = dict(line.split(" ", 1) for line in result.stdout_text().splitlines())
+    assert result.status == "ok" and set(outcomes) == {"host-loopback", "internet", "dns"}
+    if mode == "bwrap":
+        assert "connected" not in outcomes.values()
+    else:  # not prevented without bwrap; whether the internet answers depends on the machine
+        assert outcomes["host-loopback"] == "connected"
+
+
+def test_secret_in_our_environment_is_not_visible(
+    mode: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "secret-123")
+    result = run_hostile(mode, workdir, "read_token.py")
+    assert (result.status, result.stdout) == ("ok", b"None\n")
+    assert b"secret-123" not in result.stdout + result.stderr
+
+
+def test_secret_in_our_process_environ_file(
+    mode: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # os.environ changes reach /proc/<pid>/environ only for processes started afterwards: a child
+    # started with the secret stands in for a parent that had it from the start.
+    monkeypatch.setenv("GITHUB_TOKEN", "secret-123")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        result = run_hostile(mode, workdir, "read_parent_environ.py")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.status == "ok"
+    if mode == "bwrap":  # a PID namespace of its own: no other process to read
+        assert b"secret-123" not in result.stdout
+    else:  # not prevented without bwrap
+        assert f"{holder.pid} GITHUB_TOKEN=secret-123" in result.stdout_text()
+
+
+def test_home_directory_is_hidden(mode: str, workdir: Path) -> None:
+    secret = Path.home() / f".diary-test-secret-{uuid.uuid4().hex}"
+    secret.write_text("secret-456")
+    try:
+        result = run_hostile(mode, workdir, "read_file.py", str(secret))
+    finally:
+        secret.unlink()
+    assert result.status == "ok"
+    if mode == "bwrap":
+        assert result.stdout_text().startswith("FileNotFoundError")
+    else:  # not prevented without bwrap
+        assert result.stdout_text() == "secret-456\n"
+
+
+def test_readable_paths_stay_readable_under_bwrap(mode: str, workdir: Path, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"  # under /tmp, hidden by bwrap unless named in `readable`
+    shared.mkdir()
+    (shared / "data.txt").write_text("shared data")
+    read = [sys.executable, "-c", f"print(open({str(shared / 'data.txt')!r}).read())"]
+    assert run(mode, workdir, read, readable=[shared]).stdout == b"shared data\n"
+    write = [sys.executable, "-c", f"open({str(shared / 'new.txt')!r}, 'w')"]
+    assert run(mode, workdir, write, readable=[shared]).status == ("failed" if mode == "bwrap" else "ok")
+
+
+def test_program_is_not_root_inside_bwrap(workdir: Path) -> None:
+    if not BWRAP.exists():
+        pytest.skip(f"bubblewrap is not installed at {BWRAP}")
+    check = "import os; print(os.getuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])"
+    result = run("bwrap", workdir, [sys.executable, "-c", check])
+    assert result.stdout == b"65534 0000000000000000\n"
+
+
+NORMAL_PROGRAM = """
+import sys, time
+block = bytearray(60 * 2**20)
+for page in range(0, len(block), 4096):
+    block[page] = 1  # make every page resident
+while time.process_time() < 0.3:
+    pass
+print("hello")
+print("to stderr", file=sys.stderr)
+"""
+
+
+def test_normal_program_figures(mode: str, workdir: Path) -> None:
+    result = run(mode, workdir, [sys.executable, "-c", NORMAL_PROGRAM])
+    assert (result.status, result.reason, result.exit_code, result.signal) == ("ok", "", 0, None)
+    assert (result.stdout, result.stderr) == (b"hello\n", b"to stderr\n")
+    assert result.stdout_sha256 == hashlib.sha256(b"hello\n").hexdigest()
+    assert 0.3 <= result.cpu_s < 1.0
+    assert result.wall_s >= result.cpu_s * 0.9
+    assert 60 <= result.peak_mb < MEMORY_MB
+
+
+def test_environment_is_clean(mode: str, workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret-789")
+    dump = [sys.executable, "-c", "import json, os; print(json.dumps(dict(os.environ)))"]
+    result = run(mode, workdir, dump)
+    assert json.loads(result.stdout) == clean_environment(workdir)
+    extra = run(mode, workdir, dump, env=clean_environment(workdir, {"DIARY_SNAPSHOT": "s"}))
+    assert json.loads(extra.stdout)["DIARY_SNAPSHOT"] == "s"
+
+
+def test_clean_environment_holds_nothing_of_ours(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "secret-123")
+    environment = clean_environment(tmp_path)
+    assert "GITHUB_TOKEN" not in environment
+    assert environment["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
+    assert environment["HOME"] == environment["TMPDIR"] == str(tmp_path)
+    assert environment["PYTHONHASHSEED"] == "0" and environment["LC_ALL"] == "C.UTF-8"
+
+
+def test_parallel_runs_keep_their_own_figures(mode: str, tmp_path: Path) -> None:
+    burn = "import sys, time\nwhile time.process_time() < float(sys.argv[1]): pass\nprint('run', sys.argv[2])"
+    seconds = [0.1, 0.2, 0.3, 0.4]
+    results: dict[int, RunResult] = {}
+
+    def one(index: int) -> None:
+        work = tmp_path / f"work{index}"
+        work.mkdir()
+        argv = [sys.executable, "-c", burn, str(seconds[index]), str(index)]
+        results[index] = run_sandboxed(argv, workdir=work, timeout=10, memory_mb=MEMORY_MB,
+                                       output_bytes=OUTPUT_BYTES, mode=mode)
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(len(seconds))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for index, burned in enumerate(seconds):
+        assert results[index].stdout == f"run {index}\n".encode()
+        assert burned <= results[index].cpu_s < burned + 0.3
+
+
+def test_program_that_cannot_start_is_an_error(mode: str, workdir: Path) -> None:
+    missing = run(mode, workdir, ["no-such-program", "x"])
+    assert (missing.status, missing.reason) == ("error", "cannot start 'no-such-program': no such program")
+    (workdir / "data.txt").write_text("not a program")
+    assert run(mode, workdir, ["./data.txt"]).status == "error"
+    assert run(mode, workdir, []).status == "error"
+
+
+def test_truncation_marker_only_when_truncated() -> None:
+    result = RunResult(
+        status="output", reason="stderr exceeded 4 bytes; process stopped", exit_code=None,
+        signal="SIGKILL", wall_s=0.1, cpu_s=0.1, peak_mb=1.0, stdout=b"ok\xff", stderr=b"abcd",
+        stdout_truncated=False, stderr_truncated=True, stdout_sha256="", sandbox="none",
+    )
+    assert result.stdout_text() == "ok\ufffd"
+    assert result.stderr_text() == "abcd" + TRUNCATION_MARKER
+
+
+def test_sandbox_mode_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sandbox_mode("none") == "none"
+    with pytest.raises(DiaryError, match="unknown sandbox mode"):
+        sandbox_mode("docker")
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name, **_: None)
+    sandbox._bwrap_problem.cache_clear()
+    try:
+        assert sandbox_mode("auto") == "none"
+        assert sandbox.sandbox_notice() == (
+            "sandbox off: bwrap not found; snapshots run without file-system and network isolation"
+        )
+        with pytest.raises(DiaryError, match="bwrap sandbox was requested, but bwrap not found"):
+            sandbox_mode("bwrap")
+    finally:
+        sandbox._bwrap_problem.cache_clear()
+
+
+def test_bwrap_is_used_when_it_works() -> None:
+    if not BWRAP.exists():
+        pytest.skip(f"bubblewrap is not installed at {BWRAP}")
+    assert sandbox_mode("auto") == sandbox_mode("bwrap") == "bwrap"

@@ -1,0 +1,178 @@
+"""The freshness gate, `diary check` (like `cog --check`): list every problem, change nothing.
+
+Problems, each with file, line and how to fix it:
+  - a record is stale against its snapshot, the settings, the baseline, the suite or the tool;
+  - a generated file (partial, _variables.yml, chart, snapshot page) differs from what
+    `diary generate` would write now;
+  - a post names a snapshot, definition, partial or variable that does not exist;
+  - a post types a measured figure by hand (a number followed by "lines", "%", ...);
+  - a post presents a broken snapshot's savings as progress.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import load_settings
+from .discover import discover_snapshots
+from .errors import DiaryError
+from .generate import find_posts, plan_site
+from .measure import cache_key, suite_hash
+from .records import load_records, record_path
+
+# A figure the data holds: a number followed by a unit the diary measures.
+CLAIM = re.compile(
+    r"(?<![\w.{-])[-+−]?\d[\d,]*(?:\.\d+)?\s*"
+    r"(?:%|percent\b|per\s?cent\b|(?:code\s+|comment\s+|blank\s+|physical\s+)?lines?\b|loc\b|"
+    r"tests?\b|comments?\b|seconds?\b|ms\b|MB\b|steps?\b)",
+    re.IGNORECASE,
+)
+SHORTCODE = re.compile(r"\{\{<.*?>\}\}")
+INLINE_CODE = re.compile(r"`[^`\n]*`")
+HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+# Variables that present a snapshot's change as progress.
+PROGRESS_VAR = re.compile(r"\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline)\s*>\}\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message} (fix: {self.fix})"
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def stale_records(root: Path) -> list[Problem]:
+    settings = load_settings(root)
+    snapshots = discover_snapshots(settings)
+    records = load_records(root)
+    baseline_hash = snapshots[0].content_hash()
+    suite = suite_hash(settings)
+    problems = []
+    for snap in snapshots:
+        key, produced_by = cache_key(snap, baseline_hash, settings, suite)
+        record = records.get(snap.id)
+        path = _rel(record_path(root, snap.id), root)
+        if record is None:
+            problems.append(Problem(path, None, f"snapshot '{snap.id}' has no record", "run 'diary measure'"))
+        elif record["key"] != key:
+            changed = [k for k, v in produced_by.items() if record["produced_by"].get(k) != v]
+            problems.append(Problem(
+                path, 3, f"record of '{snap.id}' is stale ({', '.join(changed) or 'key'} changed)",
+                "run 'diary measure' and commit _data/records/",
+            ))
+    for orphan in sorted(set(records) - {s.id for s in snapshots}):
+        problems.append(Problem(_rel(record_path(root, orphan), root), None,
+                                f"record for a snapshot that no longer exists: '{orphan}'", "run 'diary measure'"))
+    return problems
+
+
+def stale_generated(root: Path) -> list[Problem]:
+    plan = plan_site(root)
+    problems = []
+    for path, content in plan.writes.items():
+        try:
+            current = path.read_bytes()
+        except OSError:
+            current = None
+        if current != content:
+            what = "is missing" if current is None else "is stale"
+            problems.append(Problem(_rel(path, root), None, f"generated file {what}",
+                                    "run 'diary generate' (or 'diary build') and commit the result"))
+    for path in plan.removals:
+        problems.append(Problem(_rel(path, root), None, "generated file is no longer produced",
+                                "run 'diary generate' to remove it"))
+    return problems
+
+
+def _prose_lines(text: str) -> list[tuple[int, str]]:
+    """The post's lines that readers see as prose: no front matter, code blocks or comments."""
+    lines = text.split("\n")
+    start = 0
+    if lines and lines[0].strip() == "---":
+        for index in range(1, len(lines)):
+            if lines[index].strip() in ("---", "..."):
+                start = index + 1
+                break
+    body = "\n".join(lines[start:])
+    body = HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), body)
+    out, fence = [], None
+    for offset, line in enumerate(body.split("\n")):
+        match = FENCE.match(line)
+        if fence:
+            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+                fence = None
+            continue
+        if match:
+            fence = match.group(1)
+            continue
+        out.append((start + offset + 1, line))
+    return out
+
+
+def hand_typed_claims(post: Path, root: Path) -> list[Problem]:
+    problems = []
+    for number, line in _prose_lines(post.read_text(encoding="utf-8")):
+        visible = INLINE_CODE.sub(" ", SHORTCODE.sub(" ", line))
+        for match in CLAIM.finditer(visible):
+            problems.append(Problem(
+                _rel(post, root), number, f"hand-typed figure '{match.group(0).strip()}'",
+                "use {{< var ... >}} from _variables.yml (see docs/generated.md) so the figure comes from the data",
+            ))
+    return problems
+
+
+def broken_as_progress(post: Path, root: Path, records: dict[str, dict]) -> list[Problem]:
+    problems = []
+    for number, line in _prose_lines(post.read_text(encoding="utf-8")):
+        for match in PROGRESS_VAR.finditer(line):
+            snap_id = match.group(1)
+            record = records.get(snap_id)
+            if record and record["verdict"]["status"] == "broken":
+                problems.append(Problem(
+                    _rel(post, root), number,
+                    f"presents the change of broken snapshot '{snap_id}' as progress ({match.group(2)})",
+                    f"say that it is broken ({{{{< var snap.{snap_id}.status >}}}}) or cite a working snapshot",
+                ))
+    return problems
+
+
+def collect_problems(root: Path) -> list[Problem]:
+    root = Path(root).resolve()
+    problems: list[Problem] = []
+    try:
+        problems += stale_records(root)
+        problems += stale_generated(root)
+    except DiaryError as exc:  # a dangling reference in a post, a broken record, ...
+        problems.append(Problem(exc.file or str(root), exc.line, exc.message, exc.hint or "see the message"))
+    records = load_records(root)
+    for post in find_posts(root):
+        problems += hand_typed_claims(post, root)
+        problems += broken_as_progress(post, root, records)
+    return problems
+
+
+def run_check(root: Path) -> int:
+    problems = collect_problems(root)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("diary check: everything is fresh and every figure comes from the data")
+    return 0

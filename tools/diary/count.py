@@ -1,0 +1,425 @@
+r"""Stage "measure: count": line classes, top-level definitions and comments of one Python file.
+
+Physical lines
+    The text is split on "\r\n", "\r" and "\n" (universal newlines: how the interpreter and
+    `Path.read_text` read a source file); a last line without a newline counts, "" has 0 lines and a
+    leading byte order mark is dropped. Unlike `str.splitlines()`, "\x0b", "\x0c", "\x1c" to "\x1e",
+    "\x85", "\u2028" and "\u2029" do not end a line: neither Python's tokenizer nor cloc end a line
+    there. So `physical == len(text.splitlines())` unless the text holds one of those characters.
+
+Line classes (every physical line is exactly one, so they always sum to `physical`)
+    blank      only " ", "\t", "\x0b", "\x0c"; also inside a string, as cloc counts it.
+    docstring  a line of a docstring: the string statement that is the first statement of the
+               module, a class or a function; a docstring line that also holds code is code.
+    comment    a line whose only tokens are comments.
+    code       everything else: code with a trailing comment, the lines of every other string
+               (`x = '''...'''`, a string statement that is not first), a lone "\" line, and the
+               shebang (a first non-blank line starting with "#!", which cloc counts as code too).
+
+The classes come from `tokenize` and `ast`. When the text does not tokenize or parse (syntax error,
+bad indentation, unterminated string, NUL bytes, lone surrogates, garbage) a line scanner takes over:
+it knows comments, quotes and triple-quoted strings but not statements, so it counts every string
+statement that starts a line with triple quotes as a docstring. No function here raises on a str.
+
+Parity with cloc 1.96 (which counts docstrings as comments): `code == cloc.code`,
+`blank == cloc.blank` and `comment + docstring == cloc.comment` on ordinary Python. cloc works with
+regular expressions on lines, not with tokens, and disagrees in these cases, where this module follows
+Python and not cloc:
+
+- cloc reads every triple-quoted string as a comment: the lines of `x = '''...'''` or of a string
+  statement in the middle of a body that hold nothing but the string are comment to cloc, code here.
+- cloc only knows unprefixed (or u-prefixed) triple-quoted strings: a docstring written `"doc"` or
+  `r'''doc'''` is code to cloc and docstring here.
+- cloc leaves trailing comments in place: `'''doc'''  # note` is code to cloc and docstring here.
+- cloc drops every line holding "/*" or "*/" as a comment, even in code or a string.
+- cloc does not count a blank line right after a line ending in a backslash as blank.
+- cloc ends lines on "\n" only, so a lone "\r" does not end a line for it.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+import warnings
+from dataclasses import dataclass
+
+_BLANK = "blank"
+_COMMENT = "comment"
+_DOCSTRING = "docstring"
+_CODE = "code"
+
+_WHITESPACE = " \t\x0b\x0c"
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+_LAYOUT_TOKENS = frozenset(
+    {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING}
+)
+# ast.parse gives up on hostile input with these, not only with SyntaxError: ValueError for a lone
+# surrogate (UnicodeEncodeError), MemoryError and RecursionError for very deep nesting.
+_PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError, tokenize.TokenError)
+
+# The line scanner of the fallback: triple quotes, a whole (or unterminated) one-line string, or "#".
+_SCAN_TOKEN = re.compile(r'"""|\'\'\'|"(?:[^"\\]|\\.)*"?|\'(?:[^\'\\]|\\.)*\'?|#')
+_BARE_TRIPLE_QUOTE = re.compile(r"[ \t\x0b\x0c]*[rRuUbBfF]{0,2}(\"\"\"|''')")
+
+# PEP 263: an encoding declaration is a comment on line 1 or 2 matching this.
+_ENCODING_DECLARATION = re.compile(r"^[ \t\x0c]*#.*?coding[:=][ \t]*[-\w.]+")
+# Tool pragmas say nothing to a reader; a comment is cut where the first one starts.
+_PRAGMA = re.compile(
+    r"#\s*(?:noqa\b|type:\s*ignore\b|pragma:|pylint:|flake8:|fmt:|isort:|mypy:|pyright:|ruff:|nosec\b)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    """How many physical lines a text has, and of which class; the classes sum to `physical`."""
+
+    physical: int
+    blank: int
+    comment: int
+    docstring: int
+    code: int
+
+    def __post_init__(self) -> None:
+        # Counts also come back from YAML records: refuse numbers that cannot describe a file.
+        parts = (self.blank, self.comment, self.docstring, self.code)
+        if min(parts) < 0 or sum(parts) != self.physical:
+            raise ValueError(f"line classes {parts} do not sum to {self.physical} physical lines")
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "physical": self.physical,
+            "blank": self.blank,
+            "comment": self.comment,
+            "docstring": self.docstring,
+            "code": self.code,
+        }
+
+    def __add__(self, other: object) -> LineCounts:
+        if not isinstance(other, LineCounts):
+            return NotImplemented
+        return LineCounts(
+            self.physical + other.physical,
+            self.blank + other.blank,
+            self.comment + other.comment,
+            self.docstring + other.docstring,
+            self.code + other.code,
+        )
+
+
+@dataclass(frozen=True)
+class DefinitionCount:
+    """One top-level definition (or group of statements) and the counts of its lines.
+
+    `start` and `end` are 1-based inclusive physical lines; `start` takes in the decorators and the
+    comment lines directly above (no blank line between).
+    """
+
+    name: str
+    kind: str
+    start: int
+    end: int
+    counts: LineCounts
+
+
+@dataclass
+class _Group:
+    """Top-level statements on their way to one DefinitionCount; `last` grows as statements join."""
+
+    name: str
+    kind: str
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class _Analysis:
+    lines: list[str]
+    kinds: list[str]  # the class of each physical line
+    comments: list[tuple[int, str]]  # (line, text from "#" on) of every comment
+    tree: ast.Module | None  # None when the text does not parse
+
+
+def count_lines(text: str) -> LineCounts:
+    """Count the physical lines of `text` by class (see the module docstring for the rules)."""
+    return _tally(_analyse(text).kinds)
+
+
+def count_definitions(text: str) -> list[DefinitionCount]:
+    """The top-level statements of `text` in order, as definitions; [] when it does not parse.
+
+    class, function (also async), assignment (also annotated and augmented; named after the first
+    target, or the variable it subscripts or takes an attribute of), `if __name__ == "__main__":`
+    ("__main__", kind "main") each make one entry. Consecutive imports make one entry "imports";
+    consecutive other statements (the module docstring among them) make one entry
+    "statements@<line of the first statement>". A statement that shares a line with the one before it
+    (after ";") joins that one's entry. Nested definitions belong to their parent.
+    """
+    analysis = _analyse(text)
+    if analysis.tree is None:
+        return []
+    groups: list[_Group] = []
+    for statement in analysis.tree.body:
+        name, kind = _describe(statement)
+        decorators = getattr(statement, "decorator_list", [])
+        first = min([statement.lineno] + [decorator.lineno for decorator in decorators])
+        last = statement.end_lineno or statement.lineno
+        previous = groups[-1] if groups else None
+        if previous is not None and (
+            first <= previous.last or (kind in ("imports", "statements") and kind == previous.kind)
+        ):
+            previous.last = max(previous.last, last)
+        else:
+            groups.append(_Group(name, kind, first, last))
+
+    definitions = []
+    previous_last = 0
+    for group in groups:
+        start = group.first
+        while start - 1 > previous_last and analysis.kinds[start - 2] == _COMMENT:
+            start -= 1
+        counts = _tally(analysis.kinds[start - 1 : group.last])
+        definitions.append(DefinitionCount(group.name, group.kind, start, group.last, counts))
+        previous_last = group.last
+    return definitions
+
+
+def extract_comments(text: str) -> list[str]:
+    """Every comment of `text`, in order and with duplicates, normalised for comparison.
+
+    Normalised: the leading "#"s and the surrounding whitespace stripped, inner whitespace collapsed to
+    one space, lower-cased. Dropped: the shebang, PEP 263 encoding declarations, tool pragmas (`# noqa`,
+    `# type: ignore`, `# pragma: no cover`, `# fmt: off`, ...; a comment is cut where one starts) and
+    comments that end up empty.
+    """
+    analysis = _analyse(text)
+    shebang_line = _shebang_line(analysis.lines)
+    normalised = []
+    for line, comment in analysis.comments:
+        if line == shebang_line or (line <= 2 and _ENCODING_DECLARATION.match(analysis.lines[line - 1])):
+            continue
+        pragma = _PRAGMA.search(comment)
+        if pragma is not None:
+            comment = comment[: pragma.start()]
+        words = comment.lstrip("#").split()
+        if words:
+            normalised.append(" ".join(words).lower())
+    return normalised
+
+
+def comment_retention(baseline: list[str], current: list[str]) -> tuple[int, int, list[str]]:
+    """How many of the baseline's comments `current` still has: (kept, total, dropped).
+
+    The comments are matched as multisets: a comment that occurs twice in the baseline is kept twice
+    only if `current` has it twice. `dropped` lists the unmatched ones in baseline order (a repeated
+    comment is matched from its first occurrence on).
+    """
+    unmatched: dict[str, int] = {}
+    for comment in current:
+        unmatched[comment] = unmatched.get(comment, 0) + 1
+    dropped = []
+    for comment in baseline:
+        if unmatched.get(comment, 0) > 0:
+            unmatched[comment] -= 1
+        else:
+            dropped.append(comment)
+    return len(baseline) - len(dropped), len(baseline), dropped
+
+
+def tab_indented_lines(text: str) -> list[int]:
+    """The 1-based physical lines whose leading whitespace holds a tab (blank lines included)."""
+    return [
+        number
+        for number, line in enumerate(_physical_lines(text), start=1)
+        if "\t" in line[: len(line) - len(line.lstrip(_WHITESPACE))]
+    ]
+
+
+def _physical_lines(text: str) -> list[str]:
+    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def _is_blank(line: str) -> bool:
+    return not line.strip(_WHITESPACE)
+
+
+def _analyse(text: str) -> _Analysis:
+    lines = _physical_lines(text)
+    source = "".join(line + "\n" for line in lines)
+    try:
+        # The program may hold an invalid escape like "\d": that is its author's business, not ours.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except _PARSE_ERRORS:
+        kinds, comments = _scan_lines(lines)
+        tree = None
+    else:
+        kinds, comments = _classify_tokens(lines, tokens, _docstring_lines(tree))
+    shebang_line = _shebang_line(lines)
+    if shebang_line:
+        kinds[shebang_line - 1] = _CODE
+    return _Analysis(lines, kinds, comments, tree)
+
+
+def _docstring_lines(tree: ast.Module) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                lines.update(range(first.value.lineno, (first.value.end_lineno or first.value.lineno) + 1))
+    return lines
+
+
+def _classify_tokens(
+    lines: list[str], tokens: list[tokenize.TokenInfo], docstring_lines: set[int]
+) -> tuple[list[str], list[tuple[int, str]]]:
+    # A string token on a docstring's line is the docstring (or part of it): any other string on that
+    # line needs code (";" or a "def" header) to be there, and code wins over docstring anyway.
+    has_code = [False] * (len(lines) + 2)
+    has_docstring = [False] * (len(lines) + 2)
+    comments = []
+    for token in tokens:
+        if token.type == tokenize.COMMENT:
+            comments.append((token.start[0], token.string))
+        elif token.type not in _LAYOUT_TOKENS:
+            flags = (
+                has_docstring
+                if token.type == tokenize.STRING and token.start[0] in docstring_lines
+                else has_code
+            )
+            for line in range(token.start[0], token.end[0] + 1):
+                flags[line] = True
+    commented = {line for line, _ in comments}
+    kinds = []
+    for number, line in enumerate(lines, start=1):
+        if _is_blank(line):
+            kinds.append(_BLANK)
+        elif has_code[number]:
+            kinds.append(_CODE)
+        elif has_docstring[number]:
+            kinds.append(_DOCSTRING)
+        elif number in commented:
+            kinds.append(_COMMENT)
+        else:  # no token at all, e.g. a lone "\" continuing the line
+            kinds.append(_CODE)
+    return kinds, comments
+
+
+def _scan_lines(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
+    """The fallback classifier: one pass over the lines, tracking triple-quoted strings."""
+    kinds = []
+    comments = []
+    open_quote = ""  # the delimiter of a triple-quoted string still open at the end of the line
+    open_kind = _CODE
+    for number, line in enumerate(lines, start=1):
+        if _is_blank(line):
+            kinds.append(_BLANK)
+            continue
+        found: set[str] = set()
+        position = 0
+        if open_quote:
+            close = line.find(open_quote)
+            found.add(open_kind)
+            if close < 0:
+                kinds.append(open_kind)
+                continue
+            position = close + 3
+            open_quote = ""
+        else:
+            bare = _BARE_TRIPLE_QUOTE.match(line)
+            if bare is not None:
+                close = line.find(bare.group(1), bare.end())
+                found.add(_DOCSTRING)
+                if close < 0:
+                    open_quote, open_kind = bare.group(1), _DOCSTRING
+                    kinds.append(_DOCSTRING)
+                    continue
+                position = close + 3
+        while True:
+            match = _SCAN_TOKEN.search(line, position)
+            if line[position : match.start() if match else len(line)].strip(_WHITESPACE):
+                found.add(_CODE)
+            if match is None:
+                break
+            if match.group() == "#":
+                comments.append((number, line[match.start() :]))
+                found.add(_COMMENT)
+                break
+            found.add(_CODE)
+            position = match.end()
+            if match.group() in ('"""', "'''"):
+                close = line.find(match.group(), position)
+                if close < 0:
+                    open_quote, open_kind = match.group(), _CODE
+                    break
+                position = close + 3
+        kinds.append(next((kind for kind in (_CODE, _DOCSTRING, _COMMENT) if kind in found), _CODE))
+    return kinds, comments
+
+
+def _shebang_line(lines: list[str]) -> int:
+    """1 (or the line after leading blank lines) if the text opens with "#!", else 0.
+
+    cloc counts this line as code; so do we, since it is an instruction to the system, not a note.
+    """
+    for number, line in enumerate(lines, start=1):
+        if not _is_blank(line):
+            return number if line.startswith("#!") else 0
+    return 0
+
+
+def _tally(kinds: list[str]) -> LineCounts:
+    return LineCounts(
+        physical=len(kinds),
+        blank=kinds.count(_BLANK),
+        comment=kinds.count(_COMMENT),
+        docstring=kinds.count(_DOCSTRING),
+        code=kinds.count(_CODE),
+    )
+
+
+def _describe(statement: ast.stmt) -> tuple[str, str]:
+    if isinstance(statement, ast.ClassDef):
+        return statement.name, "class"
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+        return statement.name, "function"
+    if isinstance(statement, ast.Assign):
+        return _target_name(statement.targets[0]), "assignment"
+    if isinstance(statement, ast.AnnAssign | ast.AugAssign):
+        return _target_name(statement.target), "assignment"
+    if isinstance(statement, ast.Import | ast.ImportFrom):
+        return "imports", "imports"
+    if isinstance(statement, ast.If) and _is_main_guard(statement.test):
+        return "__main__", "main"
+    return f"statements@{statement.lineno}", "statements"
+
+
+def _target_name(target: ast.expr) -> str:
+    if isinstance(target, ast.Attribute | ast.Subscript | ast.Starred):
+        return _target_name(target.value)
+    if isinstance(target, ast.Tuple | ast.List) and target.elts:
+        return _target_name(target.elts[0])
+    if isinstance(target, ast.Name):
+        return target.id
+    return ast.unparse(target)
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = (test.left, test.comparators[0])
+    return any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides) and any(
+        isinstance(side, ast.Constant) and side.value == "__main__" for side in sides
+    )

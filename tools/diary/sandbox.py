@@ -1,0 +1,535 @@
+"""Stage "measure: run": one run of a program in a sandboxed subprocess, with every outcome recorded.
+
+A snapshot is untrusted code whose output is published, so a run must end, within its bounds, as a
+`RunResult` whatever the program does. Two modes:
+
+- "bwrap": bubblewrap with a read-only root, a private /tmp, /run and home directories (tmpfs), the
+  working directory as the only writable place, fresh PID, network, IPC and user namespaces, and
+  the program running as `nobody` without capabilities. Killing the namespace's init kills the tree.
+- "none": a plain subprocess in its own session with the same environment and limits; used when
+  bwrap is missing or unusable (`sandbox_notice()` says so once).
+
+What holds (tests/test_sandbox.py checks each line in both modes):
+
+| protection                                                  | bwrap | none           |
+| ----------------------------------------------------------- | ----- | -------------- |
+| wall-clock timeout; the whole process tree is killed        | yes   | yes (1)        |
+| memory cap (RLIMIT_AS) -> status "memory"                   | yes   | yes            |
+| output cap; the program is stopped at once                  | yes   | yes            |
+| no process the program started survives the call           | yes   | yes (1)        |
+| secrets in our environment (GITHUB_TOKEN) invisible         | yes   | os.environ (2) |
+| writes outside the working directory fail                   | yes   | NO             |
+| home directories, /tmp and /run hidden                      | yes   | NO             |
+| no network, not even the host's loopback                    | yes   | NO             |
+| process count capped (RLIMIT_NPROC)                         | NO (3)| NO (3)         |
+
+(1) a process that leaves our process group (setsid) escapes the kill.
+(2) the environment is clean, but /proc/<our pid>/environ stays readable.
+(3) not enforced for processes that are root outside any user namespace, as ours are here; the
+    timeout and the kill of the whole tree end a fork storm instead.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DiaryError
+
+MODES = ("auto", "bwrap", "none")
+TRUNCATION_MARKER = "\n[... output truncated ...]"
+FILE_SIZE_LIMIT_BYTES = 64 * 2**20
+OPEN_FILES_LIMIT = 512
+NOBODY_ID = 65534
+# Directories that may hold other people's files or secrets (ssh keys, tokens in a checkout's
+# .git/config, sockets such as docker's): hidden behind an empty tmpfs under bwrap.
+HIDDEN_DIRECTORIES = ("/tmp", "/run", "/home", "/root")
+
+# PID 1 of the sandbox. With bwrap's own init, bwrap exits before that init is reaped, so wait4 on
+# bwrap misses the program's CPU time and peak memory; a program that is PID 1 itself would ignore
+# its own abort() and kill(). This init runs the program as an ordinary child (with the signal
+# dispositions Python's startup changed set back), waits for it and exits as bwrap does: 128 + N
+# when the program died of signal N. Killing it kills every process in the namespace.
+_SANDBOX_INIT = """\
+import os, signal, sys
+pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+sys.exit(code if code >= 0 else 128 - code)
+"""
+_READ_CHUNK_BYTES = 65536
+# How long killed processes get to let go of the pipes; only a process that escaped the kill
+# (possible without bwrap) makes the call wait this long.
+_KILL_GRACE_S = 2.0
+_PROBE_TIMEOUT_S = 30.0
+_CRASH_NEAR_CAP = 0.9  # a crash with peak memory above this share of the cap counts as "memory"
+_MEMORY_ERROR_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"out of memory")
+_REASON_MAX_CHARS = 200
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How one run ended and what it printed."""
+
+    status: str  # ok | failed | crashed | timeout | memory | output | error
+    reason: str  # one line for a reader; "" when ok
+    exit_code: int | None
+    signal: str | None  # e.g. "SIGSEGV"
+    wall_s: float
+    cpu_s: float  # user + sys of the program and the descendants it waited for
+    peak_mb: float  # largest resident set of any process in that tree
+    stdout: bytes
+    stderr: bytes
+    stdout_truncated: bool
+    stderr_truncated: bool
+    stdout_sha256: str
+    sandbox: str  # bwrap | none
+
+    def stdout_text(self) -> str:
+        return _as_text(self.stdout, self.stdout_truncated)
+
+    def stderr_text(self) -> str:
+        return _as_text(self.stderr, self.stderr_truncated)
+
+
+def _as_text(data: bytes, truncated: bool) -> str:
+    return data.decode("utf-8", errors="replace") + (TRUNCATION_MARKER if truncated else "")
+
+
+def clean_environment(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The whole environment of a run: fixed values and `extra`, nothing inherited from ours."""
+    # The interpreter running diary comes first, so that "python" inside means the same one.
+    search_path = [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
+    environment = {
+        "PATH": os.pathsep.join(dict.fromkeys(search_path)),
+        "HOME": str(workdir),
+        "PWD": str(workdir),  # bwrap sets it for --chdir; set here too, so both modes agree
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    environment.update(extra or {})
+    return environment
+
+
+def sandbox_mode(requested: str = "auto") -> str:
+    """"bwrap" when requested ("auto" or "bwrap") and bwrap works here, else "none"."""
+    if requested not in MODES:
+        raise DiaryError(f"unknown sandbox mode {requested!r}", hint="use auto, bwrap or none")
+    if requested == "none":
+        return "none"
+    problem = _bwrap_problem()
+    if problem is None:
+        return "bwrap"
+    if requested == "bwrap":
+        raise DiaryError(
+            f"the bwrap sandbox was requested, but {problem}",
+            hint="install bubblewrap (apt-get install bubblewrap), or set sandbox: auto or none "
+            "to run snapshots without isolation",
+        )
+    return "none"
+
+
+def sandbox_notice() -> str:
+    """The one line the CLI prints when snapshots ran without the sandbox."""
+    why = _bwrap_problem() or "sandbox mode 'none' chosen"
+    return f"sandbox off: {why}; snapshots run without file-system and network isolation"
+
+
+@functools.cache
+def _bwrap_problem() -> str | None:
+    """Why bwrap cannot be used here, or None when it can; probed once per process."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bwrap not found"
+    with tempfile.TemporaryDirectory(prefix="diary-bwrap-probe-") as probe_dir:
+        workdir = Path(probe_dir)
+        # The probe uses the very options of a real run and our interpreter, so that "works"
+        # means a snapshot can start.
+        command = _bwrap_command(bwrap, workdir, (), [sys.executable, "-c", "pass"], info_fd=None)
+        try:
+            probe = subprocess.run(
+                command, env=clean_environment(workdir), stdin=subprocess.DEVNULL,
+                capture_output=True, timeout=_PROBE_TIMEOUT_S,
+            )
+        except (OSError, subprocess.SubprocessError) as error:
+            return f"bwrap could not be started ({error})"
+    if probe.returncode != 0:
+        lines = probe.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        return f"bwrap does not work here ({lines[0] if lines else f'exit code {probe.returncode}'})"
+    return None
+
+
+def _bwrap_command(
+    bwrap: str, workdir: Path, readable: Sequence[Path], argv: list[str], info_fd: int | None,
+) -> list[str]:
+    """The command that runs `argv` in the sandbox, under our init (see _SANDBOX_INIT)."""
+    hidden = _hidden_directories()
+    command = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for directory in hidden:
+        command += ["--tmpfs", directory]
+    # Bound after the tmpfs mounts that would hide them; the working directory last, so it stays
+    # writable even under /tmp or under a directory named in `readable`.
+    for path in [*_interpreter_directories(hidden), *map(str, readable)]:
+        command += ["--ro-bind", path, path]
+    work = str(workdir)
+    command += [
+        "--bind", work, work, "--chdir", work,
+        "--unshare-all", "--uid", str(NOBODY_ID), "--gid", str(NOBODY_ID),
+        "--die-with-parent", "--new-session", "--as-pid-1",
+    ]
+    if info_fd is not None:
+        command += ["--info-fd", str(info_fd)]
+    return [*command, "--", sys.executable, "-I", "-S", "-c", _SANDBOX_INIT, *argv]
+
+
+def _hidden_directories() -> list[str]:
+    candidates = [*HIDDEN_DIRECTORIES, str(Path.home())]
+    hidden: list[str] = []
+    for directory in candidates:
+        # A home of "/" or "/var" (service accounts) must not hide the whole system.
+        if len(Path(directory).parts) >= 2 and os.path.isdir(directory) and not _inside(directory, hidden):
+            hidden.append(directory)
+    return hidden
+
+
+def _interpreter_directories(hidden: list[str]) -> list[str]:
+    """Where our interpreter and its packages live, when a hidden directory covers them (pyenv)."""
+    candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                  os.path.dirname(os.path.realpath(sys.executable))]
+    needed: list[str] = []
+    for directory in sorted(set(map(os.path.realpath, candidates)), key=len):
+        if _inside(directory, hidden) and not _inside(directory, needed):
+            needed.append(directory)
+    return needed
+
+
+def _inside(path: str, directories: list[str]) -> bool:
+    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in directories)
+
+
+def run_sandboxed(
+    argv: list[str],
+    *,
+    workdir: Path,
+    timeout: float,
+    memory_mb: int,
+    output_bytes: int,
+    env: dict[str, str] | None = None,
+    mode: str = "auto",
+    readable: Sequence[Path] = (),
+) -> RunResult:
+    """Run `argv` with cwd=`workdir` (prepared by the caller) under the caps; never raises for the program.
+
+    `memory_mb` caps the address space (RLIMIT_AS) of each process, not its resident memory.
+    `readable` names extra paths the program may read under bwrap (ones inside /tmp, /run or a home
+    directory are hidden otherwise). Thread-safe: figures come from wait4 on our own child.
+    Raises DiaryError only for a bad `mode` (see `sandbox_mode`).
+    """
+    sandbox = sandbox_mode(mode)
+    environment = clean_environment(workdir) if env is None else env
+    started = time.monotonic()
+    program = _find_program(argv[0], workdir, environment.get("PATH", os.defpath)) if argv else None
+    if program is None:
+        what = f"{argv[0]!r}: no such program" if argv else "an empty command"
+        return _not_started(f"cannot start {what}", sandbox, started)
+    command = [program, *argv[1:]]
+    info_read = info_write = -1
+    if sandbox == "bwrap":
+        info_read, info_write = os.pipe()
+        bwrap = shutil.which("bwrap") or "bwrap"  # found: sandbox_mode probed it
+        command = _bwrap_command(bwrap, workdir, readable, command, info_fd=info_write)
+    limits = _resource_limits(memory_mb)
+    try:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+            preexec_fn=functools.partial(_apply_limits, limits),
+            pass_fds=(info_write,) if sandbox == "bwrap" else (),
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        if sandbox == "bwrap":
+            os.close(info_read)
+        return _not_started(f"cannot start {argv[0]!r}: {error}", sandbox, started)
+    finally:
+        if sandbox == "bwrap":
+            os.close(info_write)
+    sandbox_init = _SandboxInit.from_info(info_read, process.pid) if sandbox == "bwrap" else None
+    try:
+        stdout, stderr, stop_cause = _collect(process, sandbox_init, started + timeout, output_bytes)
+    finally:
+        if sandbox_init is not None:
+            sandbox_init.close()
+    _, wait_status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(wait_status)  # Popen must not reap it again
+    wall_s = time.monotonic() - started
+    exit_code, signal_name = _decode_exit(process.returncode, sandbox)
+    peak_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    status, reason = _judge(
+        stop_cause, exit_code, signal_name, bytes(stderr.data), sandbox,
+        timeout=timeout, memory_mb=memory_mb, peak_mb=peak_mb,
+    )
+    return RunResult(
+        status=status, reason=reason, exit_code=exit_code, signal=signal_name, wall_s=wall_s,
+        cpu_s=usage.ru_utime + usage.ru_stime, peak_mb=peak_mb,
+        stdout=bytes(stdout.data), stderr=bytes(stderr.data),
+        stdout_truncated=stdout.truncated, stderr_truncated=stderr.truncated,
+        stdout_sha256=hashlib.sha256(stdout.data).hexdigest(), sandbox=sandbox,
+    )
+
+
+def _find_program(name: str, workdir: Path, search_path: str) -> str | None:
+    """The file `name` would execute as, resolved as exec would: by PATH, or against `workdir`."""
+    if os.sep in name:
+        candidate = workdir / name
+        return str(candidate) if candidate.is_file() and os.access(candidate, os.X_OK) else None
+    return shutil.which(name, path=search_path)
+
+
+def _not_started(reason: str, sandbox: str, started: float) -> RunResult:
+    return RunResult(
+        status="error", reason=_one_line(reason), exit_code=None, signal=None,
+        wall_s=time.monotonic() - started, cpu_s=0.0, peak_mb=0.0, stdout=b"", stderr=b"",
+        stdout_truncated=False, stderr_truncated=False, stdout_sha256=hashlib.sha256(b"").hexdigest(),
+        sandbox=sandbox,
+    )
+
+
+def _resource_limits(memory_mb: int) -> list[tuple[int, tuple[int, int]]]:
+    """(resource, (soft, hard)) for the child, never above our own hard limits (we may not raise them).
+
+    No RLIMIT_NPROC: as root it is not enforced, and otherwise it counts every process of the user
+    on the machine; the timeout and the kill of the whole tree end a fork storm instead.
+    """
+    wanted = [
+        (resource.RLIMIT_AS, memory_mb * 2**20),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT_BYTES),
+        (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT),
+    ]
+    limits = []
+    for kind, value in wanted:
+        _, hard = resource.getrlimit(kind)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        limits.append((kind, (value, value)))
+    return limits
+
+
+def _apply_limits(limits: list[tuple[int, tuple[int, int]]]) -> None:
+    # Runs in the child between fork and exec: only system calls on values prepared beforehand.
+    for kind, values in limits:
+        resource.setrlimit(kind, values)
+
+
+@dataclass(frozen=True)
+class _SandboxInit:
+    """The init of a run's PID namespace (see _SANDBOX_INIT), as its PID and a pidfd."""
+
+    pid: int
+    pidfd: int
+
+    @classmethod
+    def from_info(cls, info_read: int, bwrap_pid: int) -> _SandboxInit | None:
+        """Read bwrap's --info-fd; None when bwrap failed or the init is already gone."""
+        with os.fdopen(info_read, "rb") as info:
+            data = info.read()  # one JSON object, written right after the namespace exists
+        try:
+            init_pid = int(json.loads(data)["child-pid"])
+            pidfd = os.pidfd_open(init_pid)
+        except (ValueError, KeyError, TypeError, ProcessLookupError):
+            return None
+        # Signals through the pidfd reach this very process; if bwrap is not its parent, the PID
+        # had been reused before we opened it.
+        if _parent_pid(init_pid) != bwrap_pid:
+            os.close(pidfd)
+            return None
+        return cls(init_pid, pidfd)
+
+    def kill_children(self) -> bool:
+        """SIGKILL the program and whatever was orphaned to the init; True when there was any."""
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            return False
+        for child in children:
+            _kill_quietly(os.kill, int(child))
+        return bool(children)
+
+    def kill(self) -> None:
+        _kill_quietly(signal.pidfd_send_signal, self.pidfd)
+
+    def close(self) -> None:
+        os.close(self.pidfd)
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[1])  # the command name before ")" may hold spaces
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _kill_quietly(send: Callable[[int, int], None], target: int) -> None:
+    try:
+        send(target, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class _Capture:
+    """At most `cap` bytes of one stream; what comes after is read and dropped."""
+
+    def __init__(self, name: str, cap: int) -> None:
+        self.name = name
+        self.cap = cap
+        self.data = bytearray()
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep what fits; True when this chunk is the first to overflow the cap."""
+        room = self.cap - len(self.data)
+        if len(chunk) <= room:
+            self.data += chunk
+            return False
+        self.data += chunk[: max(room, 0)]
+        first_overflow = not self.truncated
+        self.truncated = True
+        return first_overflow
+
+
+def _collect(
+    process: subprocess.Popen, sandbox_init: _SandboxInit | None, deadline: float, output_bytes: int,
+) -> tuple[_Capture, _Capture, str | _Capture | None]:
+    """Read both pipes until the program ends, times out or overflows; always kill what is left.
+
+    Returns the captures and what stopped the run: "timeout", the overflowing capture, or None.
+    The main process is left unreaped (a zombie), so its PID and process group cannot be reused
+    before the kill.
+    """
+    stdout, stderr = _Capture("stdout", output_bytes), _Capture("stderr", output_bytes)
+    exit_pidfd = os.pidfd_open(process.pid)
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ, stdout)
+    selector.register(process.stderr, selectors.EVENT_READ, stderr)
+    selector.register(exit_pidfd, selectors.EVENT_READ, None)
+    stop_cause: str | _Capture | None = None
+    exited = False
+    killed_at: float | None = None
+    try:
+        while True:
+            now = time.monotonic()
+            if killed_at is None and (exited or stop_cause is not None or now >= deadline):
+                if not exited and stop_cause is None:
+                    stop_cause = "timeout"
+                # Even after a clean exit: children it left behind must not outlive the call.
+                _kill_tree(process.pid, exit_pidfd, sandbox_init)
+                killed_at = now
+            if killed_at is not None and (not selector.get_map() or now >= killed_at + _KILL_GRACE_S):
+                break
+            until = deadline if killed_at is None else killed_at + _KILL_GRACE_S
+            for key, _ in selector.select(max(until - now, 0.0)):
+                if key.data is None:
+                    exited = True
+                    selector.unregister(key.fileobj)
+                    continue
+                chunk = os.read(key.fd, _READ_CHUNK_BYTES)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                elif key.data.add(chunk) and stop_cause is None:
+                    stop_cause = key.data
+    finally:
+        selector.close()
+        os.close(exit_pidfd)
+        process.stdout.close()
+        process.stderr.close()
+    return stdout, stderr, stop_cause
+
+
+def _kill_tree(pid: int, exit_pidfd: int, sandbox_init: _SandboxInit | None) -> None:
+    """SIGKILL everything the run started; the main process stays unreaped for wait4."""
+    if sandbox_init is not None:
+        # The init is spared at first: it reaps the program, so wait4 on bwrap covers the program's
+        # usage, and its exit kills every process left in the namespace; bwrap then exits too.
+        if sandbox_init.kill_children():
+            _wait_readable(exit_pidfd, _KILL_GRACE_S)
+        sandbox_init.kill()
+    _kill_quietly(os.killpg, pid)
+
+
+def _wait_readable(fd: int, seconds: float) -> None:
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        selector.select(seconds)
+
+
+def _decode_exit(returncode: int, sandbox: str) -> tuple[int | None, str | None]:
+    """(exit code, signal name); bwrap reports a program killed by signal N as exit code 128 + N."""
+    number = -returncode if returncode < 0 else None
+    if sandbox == "bwrap" and returncode > 128:
+        number = returncode - 128
+    if number is None:
+        return returncode, None
+    try:
+        return None, signal.Signals(number).name
+    except ValueError:
+        return returncode, None
+
+
+def _judge(
+    stop_cause: str | _Capture | None, exit_code: int | None, signal_name: str | None, stderr: bytes,
+    sandbox: str, *, timeout: float, memory_mb: int, peak_mb: float,
+) -> tuple[str, str]:
+    """(status, reason) of a run that started."""
+    if sandbox == "bwrap" and exit_code == 1 and stderr.startswith(b"bwrap: "):
+        return "error", _one_line(stderr.decode("utf-8", errors="replace"))
+    if isinstance(stop_cause, _Capture):
+        return "output", f"{stop_cause.name} exceeded {_size(stop_cause.cap)}; process stopped"
+    if stop_cause == "timeout":
+        return "timeout", f"timed out after {timeout:.1f} s"
+    if exit_code == 0:
+        return "ok", ""
+    tail = stderr[-4096:]
+    if any(marker in tail for marker in _MEMORY_ERROR_MARKERS) or (
+        signal_name is not None and peak_mb >= _CRASH_NEAR_CAP * memory_mb
+    ):
+        return "memory", f"memory limit {memory_mb} MB exceeded"
+    if signal_name is not None:
+        return "crashed", f"killed by {signal_name}"
+    last_line = _last_line(stderr)
+    return "failed", f"exit code {exit_code}" + (f": {last_line}" if last_line else "")
+
+
+def _last_line(data: bytes) -> str:
+    lines = data.decode("utf-8", errors="replace").strip().splitlines()
+    return _one_line(lines[-1]) if lines else ""
+
+
+def _one_line(text: str) -> str:
+    """The first line of `text`, printable and short."""
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    printable = "".join(c if c.isprintable() else "?" for c in first)
+    return printable if len(printable) <= _REASON_MAX_CHARS else printable[: _REASON_MAX_CHARS - 3] + "..."
+
+
+def _size(count: int) -> str:
+    for unit, factor in (("MB", 2**20), ("KB", 2**10)):
+        if count >= factor and count % factor == 0:
+            return f"{count // factor} {unit}"
+    return f"{count} bytes"
