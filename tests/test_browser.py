@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,10 +41,15 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # What a copy of the repository leaves out: version control, build output and local clutter.
-COPY_IGNORE = shutil.ignore_patterns(
-    ".git", "_site", ".quarto", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache",
-    ".ruff_cache", ".hypothesis", "artifacts", ".diary.lock", "*.egg-info",
+COPY_IGNORE_ANYWHERE = shutil.ignore_patterns(
+    ".git", ".quarto", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache",
+    ".hypothesis", ".diary.lock", "*.egg-info",
 )
+COPY_IGNORE_AT_ROOT = {"_site", "build", "tests/artifacts"}
+# Where the copy is built: inside the checkout's gitignored build/ folder rather than /tmp, because the
+# sandbox hides /tmp (and home directories) from the runs and the tests it starts, and a copy of the
+# repository is only as visible to it as the repository itself.
+BUILD_PARENT = REPO / "build"
 BUILD_TIMEOUT_S = 1800  # a cold build measures every snapshot; CI's cache (the records) makes it fast
 NAV_TIMEOUT_MS = 30_000
 
@@ -51,13 +57,19 @@ NAV_TIMEOUT_MS = 30_000
 # ------------------------------------------------------------------ the site and its server
 
 
-def _build_repo_site(tmp: Path) -> Path:
-    """Copy the repository to `tmp` and build it there with smalldocs; return the `_site` folder."""
-    copy = tmp / "repo"
-    shutil.copytree(REPO, copy, ignore=COPY_IGNORE, symlinks=True)
+def _copy_ignore(directory: str, names: list[str]) -> set[str]:
+    ignored = set(COPY_IGNORE_ANYWHERE(directory, names))
+    rel = Path(directory).resolve().relative_to(REPO)
+    return ignored | {name for name in names if (rel / name).as_posix() in COPY_IGNORE_AT_ROOT}
+
+
+def _build_repo_site(work: Path) -> Path:
+    """Copy the repository to `work` and build it there with smalldocs; return the `_site` folder."""
+    copy = work / "repo"
+    shutil.copytree(REPO, copy, ignore=_copy_ignore, symlinks=True)
     # `project.pre-render` runs `diary refresh`; `diary build` tells it that it has nothing left to do,
     # but the command must exist. A shim on PATH runs this checkout's package.
-    bin_dir = tmp / "bin"
+    bin_dir = work / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "diary"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m diary "$@"\n', encoding="utf-8")
@@ -81,7 +93,7 @@ def _build_repo_site(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def site_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def site_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
     """The conftest's `built_site` when there is one, else the real site built into a temporary copy.
 
     DIARY_BROWSER_SITE=<a built _site folder> skips the build (for looking at a site by hand).
@@ -90,13 +102,22 @@ def site_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if prebuilt:
         site = Path(prebuilt)
         assert (site / "index.html").is_file(), f"DIARY_BROWSER_SITE={prebuilt} holds no index.html"
-        return site
+        yield site
+        return
     try:
         site = Path(request.getfixturevalue("built_site"))
     except pytest.FixtureLookupError:
-        site = _build_repo_site(tmp_path_factory.mktemp("browser-site"))
+        BUILD_PARENT.mkdir(exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="browser-site-", dir=BUILD_PARENT))
+        try:
+            site = _build_repo_site(work)
+            assert (site / "index.html").is_file(), f"{site} holds no index.html"
+            yield site
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     assert (site / "index.html").is_file(), f"{site} holds no index.html"
-    return site
+    yield site
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -9,10 +9,12 @@ import shutil
 import subprocess
 import time
 import tokenize
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+
 from diary.count import (
     DefinitionCount,
     LineCounts,
@@ -162,11 +164,12 @@ def test_count_lines_of_a_200_line_file_takes_well_under_5_ms() -> None:
     ]
     text = "".join(line.format(n=n) + "\n" for n in range(20) for line in block)
     assert count_lines(text) == counts(200, 40, 20, 40, 100)
+    # CPU time, the best of 30: other processes on a busy machine must not make this test flaky.
     best = float("inf")
-    for _ in range(20):
-        started = time.perf_counter()
+    for _ in range(30):
+        started = time.process_time()
         count_lines(text)
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     assert best < 0.005, f"count_lines took {best * 1000:.2f} ms on 200 lines"
 
 
@@ -281,15 +284,24 @@ def test_tab_indented_lines() -> None:
 
 # --- parity with cloc ---------------------------------------------------------------------------------
 
-# cloc 1.96's counter for Python, ported line by line (call_counter, rm_blanks, rm_comments and the
-# filters cloc lists for Python) to find out which lines cloc disagrees on; it is checked against the
-# real cloc on every file below. Perl's \s on bytes is ASCII whitespace.
+# cloc 1.96's counter for Python (call_counter, rm_blanks, rm_comments and the filters cloc lists for
+# Python), ported to say which lines cloc disagrees on and why; the port is checked against the real
+# cloc on every file. Perl's \s on bytes is ASCII whitespace.
 _PERL_BLANK = re.compile(r"\s*$", re.ASCII)
 _PERL_COMMENT_LINE = re.compile(r"\s*#", re.ASCII)
 _TRIPLE_QUOTES = re.compile("\"\"\"|'''")
 _OPENING_TRIPLE_QUOTES = re.compile("[uU]?(?:\"\"\"|''')")
 # Regexp::Common's C comment, without its nested quantifier that backtracks forever in Python.
 _C_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
+@dataclass
+class ClocView:
+    """What cloc makes of a file, line by line (only "\\n" ends a line for cloc)."""
+
+    kinds: list[str]  # "blank", "comment" or "code"
+    # For each line cloc still holds when it pairs triple quotes: is one open where the line starts?
+    in_triple_quotes: dict[int, bool]
 
 
 def _drop_blank_lines(entries: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -301,8 +313,7 @@ def _drop_blank_lines(entries: list[tuple[int, str]]) -> list[tuple[int, str]]:
     ]
 
 
-def cloc_line_kinds(text: str) -> list[str]:
-    """What cloc makes of each line ("\\n"-separated): "blank", "comment" or "code"."""
+def cloc_view(text: str) -> ClocView:
     lines = text.removeprefix("\ufeff").split("\n")
     if lines[-1] == "":
         lines.pop()
@@ -319,8 +330,10 @@ def cloc_line_kinds(text: str) -> list[str]:
     remaining = _drop_blank_lines([entry for entry in remaining if "*/" not in entry[1]])
     remaining = _drop_blank_lines([entry for entry in remaining if not _PERL_COMMENT_LINE.match(entry[1])])
     in_docstring = False
+    in_triple_quotes = {}
     converted = []
     for origin, content in remaining:
+        in_triple_quotes[origin + 1] = in_docstring
         while _TRIPLE_QUOTES.search(content):
             if in_docstring:
                 content = _TRIPLE_QUOTES.sub("*/", content, count=1)
@@ -352,41 +365,56 @@ def cloc_line_kinds(text: str) -> list[str]:
         remaining.insert(0, first)
     for origin, _ in remaining:
         kinds[origin] = "code"
-    return kinds
-
-
-def _triple_quoted_lines(text: str) -> set[int]:
-    lines: set[int] = set()
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(text).readline):
-            if token.type == tokenize.STRING and re.match("[a-zA-Z]*(\"\"\"|''')", token.string):
-                lines.update(range(token.start[0], token.end[0] + 1))
-    except (tokenize.TokenError, SyntaxError):
-        return set()  # no token, no allowance: every disagreement on such a file fails the test
-    return lines
+    return ClocView(kinds, in_triple_quotes)
 
 
 def _lines(text: str) -> list[str]:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
 
 
-def _why_cloc_disagrees(text: str, number: int, ours: str, theirs: str) -> str | None:
-    """Which documented difference (see diary.count) explains one line, or None."""
+def _python_triple_quotes(text: str) -> tuple[set[int], set[int]]:
+    """(lines a triple-quoted string covers, lines that start inside one); both empty without tokens."""
+    covered: set[int] = set()
+    inside: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.type == tokenize.STRING and re.match("[a-zA-Z]*(\"\"\"|''')", token.string):
+                covered.update(range(token.start[0], token.end[0] + 1))
+                inside.update(range(token.start[0] + 1, token.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        return set(), set()  # no tokens, no allowance: every disagreement on such a file fails the test
+    return covered, inside
+
+
+def cloc_differences(
+    text: str, our_kinds: list[str], cloc: ClocView
+) -> list[tuple[int, str, str, str | None]]:
+    """The lines cloc classes otherwise, as (line, ours, cloc's, the documented reason or None)."""
     lines = _lines(text)
-    line = lines[number - 1]
-    if theirs == "comment" and ("/*" in line or "*/" in line):
-        return 'cloc drops every line holding "/*" or "*/"'
-    if ours == "blank" and number > 1 and lines[number - 2].endswith("\\"):
-        return "cloc does not count a blank line after a backslash"
-    if (
-        ours == "docstring"
-        and theirs == "code"
-        and ("#" in line or not _OPENING_TRIPLE_QUOTES.match(line.lstrip()))
-    ):
-        return "cloc misses a prefixed or single-quoted docstring or keeps a comment after it"
-    if ours == "code" and theirs == "comment" and number in _triple_quoted_lines(text):
-        return "cloc reads every triple-quoted string as a comment"
-    return None
+    covered, inside = _python_triple_quotes(text)
+    lost_track = min(
+        (number for number, is_open in cloc.in_triple_quotes.items() if is_open != (number in inside)),
+        default=len(lines) + 1,
+    )
+    differences = []
+    for number, (ours, theirs) in enumerate(zip(our_kinds, cloc.kinds, strict=True), start=1):
+        if {"docstring": "comment"}.get(ours, ours) == theirs:
+            continue
+        line = lines[number - 1]
+        reason = None
+        if number >= lost_track:
+            reason = f"cloc pairs triple quotes otherwise than Python from line {lost_track} on"
+        elif theirs == "comment" and ("/*" in line or "*/" in line):
+            reason = 'cloc drops every line holding "/*" or "*/"'
+        elif ours == "blank" and number > 1 and lines[number - 2].endswith("\\"):
+            reason = "cloc does not count a blank line after a backslash as blank"
+        elif ours == "docstring" and theirs == "code":
+            if "#" in line or not _OPENING_TRIPLE_QUOTES.match(line.lstrip()):
+                reason = "cloc misses a prefixed or single-quoted docstring, or keeps a comment after it"
+        elif ours == "code" and theirs == "comment" and number in covered:
+            reason = "cloc reads every triple-quoted string as a comment"
+        differences.append((number, ours, theirs, reason))
+    return differences
 
 
 def _parity_files() -> list[Path]:
@@ -413,34 +441,27 @@ def cloc_report() -> dict[str, dict]:
 @pytest.mark.parametrize("path", _parity_files(), ids=lambda path: path.relative_to(REPO).as_posix())
 def test_cloc_parity(path: Path, cloc_report: dict[str, dict]) -> None:
     text = read_source(path)
-    # cloc leaves out empty files
-    reported = cloc_report.get(str(path), {"blank": 0, "comment": 0, "code": 0})
+    reported = cloc_report.get(str(path), {"blank": 0, "comment": 0, "code": 0})  # cloc skips empty files
     cloc_counts = {key: reported[key] for key in ("blank", "comment", "code")}
-    cloc_kinds = cloc_line_kinds(text)
-    assert {key: cloc_kinds.count(key) for key in cloc_counts} == cloc_counts, (
+    cloc = cloc_view(text)
+    assert {key: cloc.kinds.count(key) for key in cloc_counts} == cloc_counts, (
         "the port of cloc in this test no longer agrees with cloc: fix the port first"
     )
     our_kinds = _analyse(text).kinds
-    assert len(our_kinds) == len(cloc_kinds), (
+    assert len(our_kinds) == len(cloc.kinds), (
         'cloc ends lines on "\\n" only: does the file hold a lone "\\r"?'
     )
     unexplained = [
         f"line {number}: ours {ours}, cloc {theirs}: {_lines(text)[number - 1]!r}"
-        for number, (ours, theirs) in enumerate(zip(our_kinds, cloc_kinds, strict=True), start=1)
-        if {"docstring": "comment"}.get(ours, ours) != theirs
-        and _why_cloc_disagrees(text, number, ours, theirs) is None
+        for number, ours, theirs, reason in cloc_differences(text, our_kinds, cloc)
+        if reason is None
     ]
-    assert not unexplained, "cloc disagrees beyond the differences count.py documents:\n" + "\n".join(
-        unexplained
-    )
+    assert not unexplained, "cloc disagrees beyond what count.py documents:\n" + "\n".join(unexplained)
 
     ours = count_lines(text)
     relative = path.relative_to(FIXTURES).as_posix() if path.is_relative_to(FIXTURES) else None
     if relative in EXPECTED["cloc_differs"]:
         assert cloc_counts == EXPECTED["cloc_differs"][relative]
     elif relative is not None:  # an ordinary fixture: exact parity
-        assert {
-            "blank": ours.blank,
-            "comment": ours.comment + ours.docstring,
-            "code": ours.code,
-        } == cloc_counts
+        ours_as_cloc = {"blank": ours.blank, "comment": ours.comment + ours.docstring, "code": ours.code}
+        assert ours_as_cloc == cloc_counts

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from diary import sandbox
 from diary.errors import DiaryError
 from diary.sandbox import TRUNCATION_MARKER, RunResult, clean_environment, run_sandboxed, sandbox_mode
@@ -69,6 +70,14 @@ def test_infinite_loop_times_out(mode: str, workdir: Path) -> None:
     assert result.wall_s >= TIMEOUT_S
 
 
+def test_killed_program_still_reports_its_figures(mode: str, workdir: Path) -> None:
+    # Under bwrap the namespace's init must reap the killed program, or its usage is lost.
+    burn_then_sleep = "import time\nwhile time.process_time() < 0.2: pass\nheld = b'x' * 2**25\ntime.sleep(9)"
+    result = run(mode, workdir, [sys.executable, "-c", burn_then_sleep])
+    assert result.status == "timeout"
+    assert result.cpu_s >= 0.2 and result.peak_mb >= 32
+
+
 @pytest.mark.parametrize("script", ["allocate_50gb.py", "grow_memory.py"])
 def test_allocation_beyond_the_cap_is_a_memory_failure(mode: str, workdir: Path, script: str) -> None:
     result = run_hostile(mode, workdir, script)
@@ -85,6 +94,13 @@ def test_printing_1_gb_is_stopped_at_the_cap(mode: str, workdir: Path) -> None:
     assert result.stdout_text().endswith(TRUNCATION_MARKER)
     assert result.stdout_sha256 == hashlib.sha256(result.stdout).hexdigest()
     assert result.wall_s < 1.5  # stopped after 64 KB, not after 1 GB
+
+
+def test_endless_stderr_is_stopped_at_the_cap(mode: str, workdir: Path) -> None:
+    spew = "import sys\nwhile True: sys.stderr.write('warning ' * 1000)"
+    result = run(mode, workdir, [sys.executable, "-c", spew])
+    assert (result.status, result.reason) == ("output", "stderr exceeded 64 KB; process stopped")
+    assert len(result.stderr) == OUTPUT_BYTES and result.stderr_truncated and not result.stdout_truncated
 
 
 def test_binary_garbage_on_stdout_is_kept_as_bytes(mode: str, workdir: Path) -> None:
@@ -321,6 +337,10 @@ def test_program_that_cannot_start_is_an_error(mode: str, workdir: Path) -> None
     assert (missing.status, missing.reason) == ("error", "cannot start 'no-such-program': no such program")
     (workdir / "data.txt").write_text("not a program")
     assert run(mode, workdir, ["./data.txt"]).status == "error"
+    (workdir / "no-shebang").write_text("echo hi\n")
+    (workdir / "no-shebang").chmod(0o755)
+    unknown_format = run(mode, workdir, ["./no-shebang"])
+    assert unknown_format.status == "error" and unknown_format.reason.endswith("Exec format error")
     assert run(mode, workdir, []).status == "error"
 
 

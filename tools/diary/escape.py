@@ -30,8 +30,10 @@ _HTML_ENTITIES = {
 _HTML_TABLE = str.maketrans(_HTML_ENTITIES)
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark and in Pandoc's Markdown,
-# and an escaped one is always literal: no emphasis, link, code, HTML, list, table cell or shortcode.
-_MARKDOWN_TABLE = str.maketrans({c: "\\" + c for c in string.punctuation})
+# and an escaped one is always literal: no emphasis, link, code, HTML, list, table cell, shortcode,
+# smart quote or dash. These few start nothing in one line of inline text, so they stay readable.
+_MARKDOWN_LITERAL = set(",;:?%/=()!")
+_MARKDOWN_TABLE = str.maketrans({c: "\\" + c for c in string.punctuation if c not in _MARKDOWN_LITERAL})
 # smalldocs turns `--`, `---` and `...` into dashes and an ellipsis even when escaped; an empty
 # span between the characters of such a run keeps them apart in both engines and shows nothing.
 _TYPOGRAPHIC_RUN = re.compile(r"(?<=\\-)(?=\\-)|(?<=\\\.)(?=\\\.)")
@@ -52,9 +54,11 @@ def escape_markdown_inline(text: str) -> str:
     """Text for one line of Markdown (a table cell, a title, a sentence) that reads exactly as given.
 
     Every ASCII punctuation character is backslash-escaped (so `|` cannot end a table cell and
-    `{{<` cannot start a shortcode); line breaks become spaces, since a cell holds one line.
+    `{{<` cannot start a shortcode); line breaks become spaces, since a cell holds one line, and the
+    spaces and tabs at either end go, since leading ones would start a code block (and HTML shows
+    neither).
     """
-    one_line = _LINE_BREAKS.sub(" ", text)
+    one_line = _LINE_BREAKS.sub(" ", text).strip(" \t")
     return _TYPOGRAPHIC_RUN.sub("<span></span>", one_line.translate(_MARKDOWN_TABLE))
 
 

@@ -62,10 +62,14 @@ HIDDEN_DIRECTORIES = ("/tmp", "/run", "/home", "/root")
 # bwrap misses the program's CPU time and peak memory; a program that is PID 1 itself would ignore
 # its own abort() and kill(). This init runs the program as an ordinary child (with the signal
 # dispositions Python's startup changed set back), waits for it and exits as bwrap does: 128 + N
-# when the program died of signal N. Killing it kills every process in the namespace.
+# when the program died of signal N, or like bwrap's own errors when the program cannot start.
+# Killing it kills every process in the namespace.
 _SANDBOX_INIT = """\
 import os, signal, sys
-pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+try:
+    pid = os.posix_spawn(sys.argv[1], sys.argv[1:], os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+except OSError as error:
+    sys.exit(f"bwrap: cannot start {sys.argv[1]!r}: {error.strerror}")
 code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -265,7 +269,8 @@ def run_sandboxed(
     except (OSError, subprocess.SubprocessError) as error:
         if sandbox == "bwrap":
             os.close(info_read)
-        return _not_started(f"cannot start {argv[0]!r}: {error}", sandbox, started)
+        why = error.strerror if isinstance(error, OSError) and error.strerror else error
+        return _not_started(f"cannot start {argv[0]!r}: {why}", sandbox, started)
     finally:
         if sandbox == "bwrap":
             os.close(info_write)

@@ -116,7 +116,7 @@ def run_test_suite(
         })
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.test_timeout, memory_mb=max(settings.memory_mb, 1024),
-            output_bytes=settings.output_kb * 1024, env=env, mode=mode,
+            output_bytes=settings.output_kb * 1024, env=env, mode=mode, readable=[settings.tests_dir],
         )
         if result.status == "timeout":
             outcome = TestOutcome(status="error", reason=f"test suite {result.reason}")
