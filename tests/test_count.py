@@ -346,14 +346,14 @@ def cloc_view(text: str) -> ClocView:
     joined = "".join(content + "\n" for _, content in converted)
     origins = [origin for origin, _ in converted] + [len(lines)]
     glued: list[tuple[int, str]] = []
-    index, buffer, position = 0, "", 0
+    index, buffer, position, origin = 0, "", 0, origins[0]
     for match in [*_C_COMMENT.finditer(joined), None]:
         parts = joined[position : match.start() if match else len(joined)].split("\n")
         buffer += parts[0]
         for part in parts[1:]:
-            glued.append((origins[index], buffer))
+            glued.append((origin, buffer))
             index += 1
-            buffer = part
+            buffer, origin = part, origins[index]
         if match:
             index += match.group().count("\n")
             position = match.end()

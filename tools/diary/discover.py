@@ -12,7 +12,7 @@ from .errors import DiaryError
 from .yamlio import Fields, read_yaml
 
 META_NAME = "snapshot.yml"
-ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry", "definitions"}
+ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry"}
 SKIP_DIRS = {"__pycache__", ".pytest_cache"}
 
 

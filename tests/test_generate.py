@@ -1,0 +1,346 @@
+"""`diary generate` on a tiny diary, called as a user calls it: partials, tables, variables, chart,
+snapshot pages, stale files, and the errors that stop it before it writes anything."""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import html
+import os
+import re
+import shutil
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diary import generate
+from diary.cli import main
+from diary.generate import generate_site
+
+TINY = Path(__file__).parent / "fixtures" / "tinydiary"
+SNAPSHOTS = ["00-base", "01-broken", "02-fixed"]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The tiny diary, measured for real once and generated: shared, never changed by a test."""
+    root = tmp_path_factory.mktemp("tiny") / "diary"
+    shutil.copytree(TINY, root)
+    assert main(["--root", str(root), "measure"]) == 0
+    assert main(["--root", str(root), "generate", "--quiet"]) == 0
+    return root
+
+
+@pytest.fixture
+def diary(site, tmp_path) -> Path:
+    """A private copy of the generated tiny diary, for a test that changes something."""
+    root = tmp_path / "diary"
+    shutil.copytree(site, root)
+    return root
+
+
+def read(root: Path, path: str) -> str:
+    return (root / path).read_text(encoding="utf-8")
+
+
+def record(root: Path, snapshot_id: str) -> dict:
+    return yaml.safe_load(read(root, f"_data/records/{snapshot_id}.yml"))
+
+
+def code_text(partial: str) -> str:
+    """What a reader sees (and copies) of a code excerpt: the <code> element's text."""
+    body = re.search(r'<code class="sourceCode[^"]*"[^>]*>(.*)</code>', partial, re.S).group(1)
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(root.rglob("*"))
+            if path.is_file() and path.name != ".diary.lock"}
+
+
+def table_rows(table: str) -> dict[str, list[str]]:
+    """The body rows of a generated pipe table, by snapshot id, as stripped cells."""
+    rows = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]]
+        snapshot_id = re.search(r"\[(.*?)\]", cells[0]).group(1).replace("\\", "")
+        rows[snapshot_id] = cells
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Live code
+
+
+def test_whole_file_excerpt_shows_the_source_exactly(site):
+    partial = read(site, "_generated/code/00-base/_prog.py.md")
+    source = read(site, "code/snapshots/00-base/prog.py")
+    assert code_text(partial) == source
+    assert partial.startswith("```{=html}\n") and partial.rstrip().endswith("```")
+    assert '<div class="sourceCode"' in partial and '<pre class="sourceCode numberSource python' in partial
+    assert "prog.py" in partial.split("<code", 2)[1] and "00-base" in partial and "lines 1–" in partial
+
+
+def test_definition_excerpt_is_the_definition_with_its_decorator(site):
+    source = read(site, "code/snapshots/00-base/prog.py")
+    node = next(n for n in ast.parse(source).body if getattr(n, "name", "") == "main")
+    first = min(d.lineno for d in node.decorator_list)
+    expected = "".join(source.splitlines(keepends=True)[first - 1 : node.end_lineno])
+    partial = read(site, "_generated/code/00-base/_def-main.md")
+    assert code_text(partial) == expected
+    assert expected.startswith("@announce\n")
+    assert f'startFrom="{first}"' in partial and f"lines {first}–{node.end_lineno}" in partial
+    for snapshot_id in SNAPSHOTS:  # every top-level function of every snapshot has one
+        assert (site / f"_generated/code/{snapshot_id}/_def-total.md").is_file()
+
+
+def test_hostile_snapshot_text_is_escaped_everywhere(site):
+    for path in (site / "_generated" / "code").rglob("*.md"):
+        partial = path.read_text(encoding="utf-8")
+        inside = partial.split("```{=html}\n", 1)[1].rsplit("```", 1)[0]
+        assert "{{<" not in inside and "{" not in inside.replace("{=html}", "")
+        assert "<script" not in inside and "`" not in inside
+        assert inside.count("</code></pre>") <= 1
+        assert not any(line.startswith(("```", "---", ":::")) for line in inside.splitlines())
+    assert "&#123;&#123;&lt; include /etc/passwd &gt;&#125;&#125;" in read(site, "_generated/code/00-base/_prog.py.md")
+
+
+def test_diffs_against_parent_baseline_and_any_included_pair(site):
+    old = read(site, "code/snapshots/00-base/prog.py").splitlines(keepends=True)
+    new = read(site, "code/snapshots/01-broken/prog.py").splitlines(keepends=True)
+    expected = "".join(difflib.unified_diff(old, new, "a/00-base/prog.py", "b/01-broken/prog.py"))
+    assert code_text(read(site, "_generated/diff/_00-base__01-broken.md")) == expected
+    assert (site / "_generated/diff/_01-broken__02-fixed.md").is_file()  # parent
+    assert (site / "_generated/diff/_00-base__02-fixed.md").is_file()  # baseline
+    reverse = read(site, "_generated/diff/_02-fixed__00-base.md")  # only because day 2 includes it
+    assert "--- a/02-fixed/prog.py" in code_text(reverse)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables and variables
+
+
+def test_post_table_shows_the_records_numbers(site):
+    rows = table_rows(read(site, "_generated/tables/_day-1.md"))
+    assert list(rows) == ["00-base", "01-broken"]  # up to the last snapshot the post covers
+    for snapshot_id, cells in rows.items():
+        total = record(site, snapshot_id)["lines"]["total"]
+        assert cells[2:5] == [str(total["code"]), str(total["comment"] + total["docstring"]), str(total["blank"])]
+        definition = next(d for d in record(site, snapshot_id)["definitions"] if d["name"] == "total")
+        assert cells[8] == str(definition["code"])  # the post's `definitions: [total]`
+    header = read(site, "_generated/tables/_day-1.md").splitlines()[0]
+    assert "total code" in header
+
+
+def test_broken_snapshot_is_marked_and_never_counted(site):
+    base, broken, fixed = (record(site, s)["lines"]["total"]["code"] for s in SNAPSHOTS)
+    rows = table_rows(read(site, "_generated/_progress-table.md"))
+    assert rows["01-broken"][-1].startswith("**broken**: output differs")
+    assert rows["01-broken"][5] == f"~~({broken - base:+d})~~"  # shown, struck, not counted
+    assert rows["01-broken"][7] == str(base)  # best so far ignores it
+    assert rows["02-fixed"][5] == f"{fixed - base:+d}"  # against the nearest ancestor that works
+    assert rows["02-fixed"][7] == str(min(base, fixed))
+    assert rows["00-base"][-1] == "ok"
+
+
+def test_variables_have_the_contract_keys_and_values(site):
+    variables = yaml.safe_load(read(site, "_variables.yml"))
+    assert list(variables) == ["diary", "snap", "def"]
+    assert list(variables["diary"]) == [
+        "snapshots", "broken", "baseline", "final", "baseline_code", "final_code", "saved_code",
+        "saved_percent", "steps", "seed", "samples", "tests_total", "sandbox"]
+    assert list(variables["snap"]) == SNAPSHOTS
+    base, broken, fixed = (record(site, s) for s in SNAPSHOTS)
+    code = [r["lines"]["total"]["code"] for r in (base, broken, fixed)]
+    summary = variables["diary"]
+    assert (summary["snapshots"], summary["broken"], summary["baseline"], summary["final"]) == (3, 1, "00-base",
+                                                                                                "02-fixed")
+    assert summary["saved_code"] == code[0] - code[2] > 0
+    assert summary["saved_percent"] == round(100 * (code[0] - code[2]) / code[0], 1)
+    assert (summary["steps"], summary["seed"], summary["samples"], summary["tests_total"]) == (4, 7, 2, 2)
+    snap = variables["snap"]["01-broken"]
+    assert list(snap)[:21] == [
+        "title", "date", "code", "comment", "blank", "physical", "status", "identical", "tests_passed",
+        "tests_total", "tests_failed", "comments_kept", "comments_total", "comments_percent", "run_s", "cpu_s",
+        "peak_mb", "code_vs_parent", "code_vs_baseline", "percent_vs_baseline", "first_difference_line"]
+    assert (snap["code"], snap["status"], snap["identical"]) == (code[1], "broken", "✗")
+    assert snap["code_vs_parent"] == f"{code[1] - code[0]:+d}" and snap["code_vs_parent"][0] in "+-"
+    assert snap["first_difference_line"] == broken["behaviour"]["first_difference"]["line"]
+    assert variables["snap"]["02-fixed"]["code_vs_parent"] == f"{code[2] - code[0]:+d}"
+    assert "first_difference_line" not in variables["snap"]["02-fixed"]
+    assert variables["snap"]["00-base"]["def"]["main"]["code"] == next(
+        d["code"] for d in base["definitions"] if d["name"] == "main")
+    assert variables["def"]["total"] == {
+        "baseline": variables["snap"]["00-base"]["def"]["total"]["code"],
+        "final": variables["snap"]["02-fixed"]["def"]["total"]["code"],
+        "saved": variables["snap"]["00-base"]["def"]["total"]["code"]
+        - variables["snap"]["02-fixed"]["def"]["total"]["code"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Chart, pages, writes
+
+
+def test_chart_is_valid_svg_and_byte_stable(site, diary):
+    original = (site / "images/progress.svg").read_bytes()
+    assert ET.fromstring(original).tag.endswith("svg")
+    assert "![" in read(site, "_generated/_chart.md") and "fig-alt=" in read(site, "_generated/_chart.md")
+    drawn = []
+    for _ in range(2):
+        (diary / "images/progress.svg").unlink()
+        report = generate_site(diary, quiet=True)
+        assert report.chart_drawn
+        drawn.append((diary / "images/progress.svg").read_bytes())
+    assert drawn[0] == drawn[1] == original
+    assert not generate_site(diary, quiet=True).chart_drawn  # same data: not drawn again
+
+
+def test_second_generate_writes_nothing_and_is_fast(diary):
+    before = {path: path.stat().st_mtime_ns for path in diary.rglob("*") if path.is_file()}
+    started = time.perf_counter()
+    assert main(["--root", str(diary), "generate", "--quiet"]) == 0
+    elapsed = time.perf_counter() - started
+    after = {path: path.stat().st_mtime_ns for path in diary.rglob("*") if path.is_file()}
+    assert {p: t for p, t in after.items() if p.name != ".diary.lock"} == {
+        p: t for p, t in before.items() if p.name != ".diary.lock"}
+    report = generate_site(diary, quiet=True)
+    assert report.written == [] and report.removed == [] and not report.chart_drawn
+    assert elapsed < 2.0, f"a generate that changes nothing took {elapsed:.2f} s"
+
+
+def test_snapshot_pages_and_raw_copies(site):
+    page = read(site, "snapshots/00-base.qmd")
+    front = yaml.safe_load(page.split("---\n")[1])
+    assert "GITHUB_TOKEN" in front["title"] and "{{" not in front["title"]  # shown, not expanded
+    assert front["date"] == "2026-01-01"
+    assert generate.PAGE_MARKER in page
+    assert "{{< include /_generated/code/00-base/_prog.py.md >}}" in page
+    assert "raw/00-base/prog.py" in page
+    broken = read(site, "snapshots/01-broken.qmd")
+    assert "**Broken** (as expected)" in broken and "{{< include /_generated/diff/_00-base__01-broken.md >}}" in broken
+    assert "0 passed, 2 failed" in broken
+    for snapshot_id in SNAPSHOTS:
+        assert (site / f"snapshots/raw/{snapshot_id}/prog.py").read_bytes() == (
+            site / f"code/snapshots/{snapshot_id}/prog.py").read_bytes()
+    index = read(site, "snapshots/index.qmd")
+    assert [index.index(f"[{s.replace('-', chr(92) + '-')}]({s}.qmd)") for s in SNAPSHOTS] == sorted(
+        index.index(f"[{s.replace('-', chr(92) + '-')}]({s}.qmd)") for s in SNAPSHOTS)
+
+
+def test_stale_generated_files_are_removed(diary):
+    stale = ["_generated/code/99-gone/_prog.py.md", "_generated/diff/_a__b.md", "snapshots/raw/99-gone/prog.py"]
+    for path in stale:
+        (diary / path).parent.mkdir(parents=True, exist_ok=True)
+        (diary / path).write_text("old\n")
+    (diary / "snapshots/99-gone.qmd").write_text("---\ntitle: x\n---\n\n" + generate.PAGE_MARKER + "\n")
+    (diary / "snapshots/notes.qmd").write_text("---\ntitle: written by hand\n---\n")
+    report = generate_site(diary, quiet=True)
+    assert sorted(report.removed) == sorted([*stale, "snapshots/99-gone.qmd"])
+    assert not (diary / "_generated/code/99-gone").exists() and not (diary / "snapshots/raw/99-gone").exists()
+    assert (diary / "snapshots/notes.qmd").is_file()  # no marker: not ours
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: exit 2, one message with file and line, nothing written
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    text = read(root, path)
+    assert old in text
+    (root / path).write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(root: Path, path: str, needle: str) -> int:
+    return read(root, path).splitlines().index(needle) + 1
+
+
+def generate_fails(root: Path, capsys) -> str:
+    for generated in ("_generated", "snapshots", "images"):
+        shutil.rmtree(root / generated, ignore_errors=True)
+    (root / "_variables.yml").unlink(missing_ok=True)
+    before = tree(root)
+    capsys.readouterr()
+    assert main(["--root", str(root), "generate"]) == 2
+    message = capsys.readouterr().err
+    assert tree(root) == before, "a failed generate wrote something"
+    assert message.count("\n") == 1 and ": error: " in message
+    return message
+
+
+DAY1 = "posts/day-1/index.qmd"
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ("snapshots: [00-base, 01-broken]", "snapshots: [00-base, 99-nope]", "unknown snapshot '99-nope'"),
+    ("definitions: [total]", "definitions: [total, nope]", "unknown definition 'nope'"),
+    ("snapshots: [00-base, 01-broken]", "snapshots: [00-base, 01-broken", "not valid YAML"),
+    ("{{< include /_generated/tables/_day-1.md >}}", "{{< include /_generated/tables/_nope.md >}}",
+     "the include /_generated/tables/_nope.md is not generated"),
+    ("{{< include /_generated/code/00-base/_def-main.md >}}", "{{< include /_generated/code/00-base/_def-nope.md >}}",
+     "the include /_generated/code/00-base/_def-nope.md is not generated"),
+    ("{{< include /_generated/diff/_00-base__01-broken.md >}}", "{{< include /_generated/diff/_00-base__zz.md >}}",
+     "unknown snapshot 'zz'"),
+    ("{{< var snap.00-base.code >}}", "{{< var snap.00-base.nope >}}", "unknown variable 'snap.00-base.nope'"),
+])
+def test_bad_post_stops_generate_with_file_and_line(diary, capsys, old, new, expected):
+    edit(diary, DAY1, old, new)
+    needle = next(line for line in read(diary, DAY1).splitlines() if new in line)
+    message = generate_fails(diary, capsys)
+    assert expected in message
+    line = line_of(diary, DAY1, needle)
+    assert f"{diary / DAY1}:{line}:" in message
+
+
+def test_post_with_front_matter_key_line(diary, capsys):
+    # The line named is the key's own line, whatever comes before it.
+    edit(diary, DAY1, "title: \"Day 1: a broken attempt\"\n", "title: \"Day 1\"\ncategories: [a, b]\n")
+    edit(diary, DAY1, "definitions: [total]", "definitions: [gone]")
+    message = generate_fails(diary, capsys)
+    assert f"{diary / DAY1}:{line_of(diary, DAY1, 'definitions: [gone]')}:" in message
+
+
+def test_template_error_names_the_template_and_line(diary, capsys, monkeypatch, tmp_path):
+    templates = tmp_path / "templates"
+    shutil.copytree(generate.TEMPLATES_DIR, templates)
+    path = templates / "table.md.j2"
+    lines = path.read_text().splitlines(keepends=True)
+    lines.insert(3, "{% for broken %}\n")
+    path.write_text("".join(lines))
+    monkeypatch.setattr(generate, "TEMPLATES_DIR", templates)
+    message = generate_fails(diary, capsys)
+    assert f"{path}:4:" in message and "template error" in message
+
+
+def test_missing_record_says_to_measure(diary, capsys):
+    (diary / "_data/records/02-fixed.yml").unlink()
+    message = generate_fails(diary, capsys)
+    assert "02-fixed" in message and "diary measure" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: what smalldocs makes of it
+
+
+def test_smalldocs_shows_hostile_text_literally(diary, monkeypatch):
+    from diary.render import choose_engine, render_site
+
+    secret = "s3cr3t-token-value"
+    monkeypatch.setenv("GITHUB_TOKEN", secret)
+    render_site(diary, choose_engine("smalldocs"), quiet=True, env={"GITHUB_TOKEN": secret})
+    pages = {path: path.read_text(encoding="utf-8") for path in (diary / "_site").rglob("*.html")}
+    passwd = Path("/etc/passwd").read_text().splitlines()[0] if Path("/etc/passwd").exists() else "root:x:0:0"
+    for path, page in pages.items():
+        assert secret not in page, path
+        assert passwd not in page, path
+        assert '<script>alert("x")</script>' not in page, path
+    post = pages[diary / "_site/posts/day-1/index.html"]
+    codes = re.findall(r'<code class="sourceCode python"[^>]*>(.*?)</code>', post, re.S)
+    assert html.unescape(re.sub(r"<[^>]+>", "", codes[0])) == read(diary, "code/snapshots/00-base/prog.py")
+    title = pages[diary / "_site/snapshots/00-base.html"]
+    assert "{{&lt; env GITHUB_TOKEN &gt;}}" in title
+    assert os.environ["GITHUB_TOKEN"] == secret
