@@ -12,6 +12,7 @@ temporary copy with `python -m diary build --engine smalldocs`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import os
@@ -115,6 +116,8 @@ def site_dir(request: pytest.FixtureRequest) -> Iterator[Path]:
             yield site
         finally:
             shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(OSError):  # only when nothing else lives there
+                BUILD_PARENT.rmdir()
         return
     assert (site / "index.html").is_file(), f"{site} holds no index.html"
     yield site

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import re
@@ -291,6 +292,8 @@ _PERL_BLANK = re.compile(r"\s*$", re.ASCII)
 _PERL_COMMENT_LINE = re.compile(r"\s*#", re.ASCII)
 _TRIPLE_QUOTES = re.compile("\"\"\"|'''")
 _OPENING_TRIPLE_QUOTES = re.compile("[uU]?(?:\"\"\"|''')")
+# What cloc can leave of a docstring: string prefixes, plain-quoted strings, a comment after it.
+_LEFT_OF_A_DOCSTRING = re.compile(r"""(?:[rRuUbBfF]+|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\s+)*(?:#.*)?""")
 # Regexp::Common's C comment, without its nested quantifier that backtracks forever in Python.
 _C_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
@@ -300,8 +303,9 @@ class ClocView:
     """What cloc makes of a file, line by line (only "\\n" ends a line for cloc)."""
 
     kinds: list[str]  # "blank", "comment" or "code"
-    # For each line cloc still holds when it pairs triple quotes: is one open where the line starts?
-    in_triple_quotes: dict[int, bool]
+    triple_quotes: dict[int, int]  # how many triple quotes cloc pairs up on each line
+    kept: dict[int, str]  # what is left of each line cloc counts as code ...
+    through: dict[int, int]  # ... and the last line whose rest cloc glued onto it
 
 
 def _drop_blank_lines(entries: list[tuple[int, str]]) -> list[tuple[int, str]]:
@@ -330,10 +334,10 @@ def cloc_view(text: str) -> ClocView:
     remaining = _drop_blank_lines([entry for entry in remaining if "*/" not in entry[1]])
     remaining = _drop_blank_lines([entry for entry in remaining if not _PERL_COMMENT_LINE.match(entry[1])])
     in_docstring = False
-    in_triple_quotes = {}
+    triple_quotes = {}
     converted = []
     for origin, content in remaining:
-        in_triple_quotes[origin + 1] = in_docstring
+        triple_quotes[origin + 1] = len(_TRIPLE_QUOTES.findall(content))
         while _TRIPLE_QUOTES.search(content):
             if in_docstring:
                 content = _TRIPLE_QUOTES.sub("*/", content, count=1)
@@ -341,19 +345,21 @@ def cloc_view(text: str) -> ClocView:
                 content = _OPENING_TRIPLE_QUOTES.sub("/*", content, count=1)
             in_docstring = not in_docstring
         converted.append((origin, content))
-    # cloc removes the /* ... */ spans from the joined lines and splits again: a line that a comment
-    # glues to the one before it counts as part of that one.
+    # cloc removes the /* ... */ spans from the joined lines and splits again: the rest of the line a
+    # comment ends on is glued to the line it starts on.
     joined = "".join(content + "\n" for _, content in converted)
     origins = [origin for origin, _ in converted] + [len(lines)]
     glued: list[tuple[int, str]] = []
-    index, buffer, position, origin = 0, "", 0, origins[0]
+    through = {}
+    index, buffer, position, start = 0, "", 0, origins[0]
     for match in [*_C_COMMENT.finditer(joined), None]:
         parts = joined[position : match.start() if match else len(joined)].split("\n")
         buffer += parts[0]
         for part in parts[1:]:
-            glued.append((origin, buffer))
+            glued.append((start, buffer))
+            through[start + 1] = origins[index] + 1
             index += 1
-            buffer, origin = part, origins[index]
+            start, buffer = origins[index], part
         if match:
             index += match.group().count("\n")
             position = match.end()
@@ -365,25 +371,42 @@ def cloc_view(text: str) -> ClocView:
         remaining.insert(0, first)
     for origin, _ in remaining:
         kinds[origin] = "code"
-    return ClocView(kinds, in_triple_quotes)
+    kept = {origin + 1: content for origin, content in remaining}
+    return ClocView(kinds, triple_quotes, kept, through)
 
 
 def _lines(text: str) -> list[str]:
     return text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
 
 
-def _python_triple_quotes(text: str) -> tuple[set[int], set[int]]:
-    """(lines a triple-quoted string covers, lines that start inside one); both empty without tokens."""
+def _python_triple_quotes(text: str) -> tuple[set[int], dict[int, int]]:
+    """The lines triple-quoted strings cover, and how many of their quotes each line holds."""
     covered: set[int] = set()
-    inside: set[int] = set()
+    quotes: dict[int, int] = {}
     try:
         for token in tokenize.generate_tokens(io.StringIO(text).readline):
             if token.type == tokenize.STRING and re.match("[a-zA-Z]*(\"\"\"|''')", token.string):
                 covered.update(range(token.start[0], token.end[0] + 1))
-                inside.update(range(token.start[0] + 1, token.end[0] + 1))
+                for line in (token.start[0], token.end[0]):
+                    quotes[line] = quotes.get(line, 0) + 1
     except (tokenize.TokenError, SyntaxError):
-        return set(), set()  # no tokens, no allowance: every disagreement on such a file fails the test
-    return covered, inside
+        return set(), {}  # no tokens, no allowance: every disagreement on such a file fails the test
+    return covered, quotes
+
+
+def _docstring_lines(text: str) -> set[int]:
+    """The lines of docstrings as ast.get_docstring finds them (none if the text does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return set()
+    return {
+        line
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and ast.get_docstring(node, clean=False) is not None
+        for line in range(node.body[0].lineno, node.body[0].end_lineno + 1)
+    }
 
 
 def cloc_differences(
@@ -391,9 +414,16 @@ def cloc_differences(
 ) -> list[tuple[int, str, str, str | None]]:
     """The lines cloc classes otherwise, as (line, ours, cloc's, the documented reason or None)."""
     lines = _lines(text)
-    covered, inside = _python_triple_quotes(text)
+    covered, quotes = _python_triple_quotes(text)
+    docstrings = _docstring_lines(text)
+    # From the first line where cloc sees other triple quotes than Python (one in a comment or in
+    # another string, or one on a line cloc dropped), cloc pairs them up otherwise.
     lost_track = min(
-        (number for number, is_open in cloc.in_triple_quotes.items() if is_open != (number in inside)),
+        (
+            number
+            for number in range(1, len(lines) + 1)
+            if cloc.triple_quotes.get(number, 0) != quotes.get(number, 0)
+        ),
         default=len(lines) + 1,
     )
     differences = []
@@ -402,16 +432,16 @@ def cloc_differences(
             continue
         line = lines[number - 1]
         reason = None
-        if number >= lost_track:
+        if max(number, cloc.through.get(number, number)) >= lost_track:
             reason = f"cloc pairs triple quotes otherwise than Python from line {lost_track} on"
         elif theirs == "comment" and ("/*" in line or "*/" in line):
             reason = 'cloc drops every line holding "/*" or "*/"'
         elif ours == "blank" and number > 1 and lines[number - 2].endswith("\\"):
             reason = "cloc does not count a blank line after a backslash as blank"
         elif ours == "docstring" and theirs == "code":
-            if "#" in line or not _OPENING_TRIPLE_QUOTES.match(line.lstrip()):
+            if _LEFT_OF_A_DOCSTRING.fullmatch(cloc.kept[number]):
                 reason = "cloc misses a prefixed or single-quoted docstring, or keeps a comment after it"
-        elif ours == "code" and theirs == "comment" and number in covered:
+        elif ours == "code" and theirs == "comment" and number in covered and number not in docstrings:
             reason = "cloc reads every triple-quoted string as a comment"
         differences.append((number, ours, theirs, reason))
     return differences

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from diary import generate
 from diary.cli import main
@@ -107,7 +109,8 @@ def test_hostile_snapshot_text_is_escaped_everywhere(site):
         assert "<script" not in inside and "`" not in inside
         assert inside.count("</code></pre>") <= 1
         assert not any(line.startswith(("```", "---", ":::")) for line in inside.splitlines())
-    assert "&#123;&#123;&lt; include /etc/passwd &gt;&#125;&#125;" in read(site, "_generated/code/00-base/_prog.py.md")
+    whole = read(site, "_generated/code/00-base/_prog.py.md")
+    assert "&#123;&#123;&lt; include /etc/passwd &gt;&#125;&#125;" in whole
 
 
 def test_diffs_against_parent_baseline_and_any_included_pair(site):
@@ -130,7 +133,8 @@ def test_post_table_shows_the_records_numbers(site):
     assert list(rows) == ["00-base", "01-broken"]  # up to the last snapshot the post covers
     for snapshot_id, cells in rows.items():
         total = record(site, snapshot_id)["lines"]["total"]
-        assert cells[2:5] == [str(total["code"]), str(total["comment"] + total["docstring"]), str(total["blank"])]
+        comment = total["comment"] + total["docstring"]
+        assert cells[2:5] == [str(total["code"]), str(comment), str(total["blank"])]
         definition = next(d for d in record(site, snapshot_id)["definitions"] if d["name"] == "total")
         assert cells[8] == str(definition["code"])  # the post's `definitions: [total]`
     header = read(site, "_generated/tables/_day-1.md").splitlines()[0]
@@ -158,16 +162,17 @@ def test_variables_have_the_contract_keys_and_values(site):
     base, broken, fixed = (record(site, s) for s in SNAPSHOTS)
     code = [r["lines"]["total"]["code"] for r in (base, broken, fixed)]
     summary = variables["diary"]
-    assert (summary["snapshots"], summary["broken"], summary["baseline"], summary["final"]) == (3, 1, "00-base",
-                                                                                                "02-fixed")
+    counts = [summary[key] for key in ("snapshots", "broken", "baseline", "final")]
+    assert counts == [3, 1, "00-base", "02-fixed"]
     assert summary["saved_code"] == code[0] - code[2] > 0
     assert summary["saved_percent"] == round(100 * (code[0] - code[2]) / code[0], 1)
     assert (summary["steps"], summary["seed"], summary["samples"], summary["tests_total"]) == (4, 7, 2, 2)
     snap = variables["snap"]["01-broken"]
-    assert list(snap)[:21] == [
+    assert list(snap) == [
         "title", "date", "code", "comment", "blank", "physical", "status", "identical", "tests_passed",
-        "tests_total", "tests_failed", "comments_kept", "comments_total", "comments_percent", "run_s", "cpu_s",
-        "peak_mb", "code_vs_parent", "code_vs_baseline", "percent_vs_baseline", "first_difference_line"]
+        "tests_total", "tests_failed", "comments_kept", "comments_total", "comments_percent", "run_s",
+        "cpu_s", "peak_mb", "code_vs_parent", "code_vs_baseline", "percent_vs_baseline",
+        "first_difference_line", "def"]
     assert (snap["code"], snap["status"], snap["identical"]) == (code[1], "broken", "✗")
     assert snap["code_vs_parent"] == f"{code[1] - code[0]:+d}" and snap["code_vs_parent"][0] in "+-"
     assert snap["first_difference_line"] == broken["behaviour"]["first_difference"]["line"]
@@ -216,13 +221,14 @@ def test_second_generate_writes_nothing_and_is_fast(diary):
 def test_snapshot_pages_and_raw_copies(site):
     page = read(site, "snapshots/00-base.qmd")
     front = yaml.safe_load(page.split("---\n")[1])
-    assert "GITHUB_TOKEN" in front["title"] and "{{" not in front["title"]  # shown, not expanded
+    assert r"\{\{\< env GITHUB\_TOKEN \>\}\}" in front["title"]  # Markdown that shows the text as written
     assert front["date"] == "2026-01-01"
-    assert generate.PAGE_MARKER in page
+    assert page.split("\n")[1] == generate.PAGE_MARKER
     assert "{{< include /_generated/code/00-base/_prog.py.md >}}" in page
     assert "raw/00-base/prog.py" in page
     broken = read(site, "snapshots/01-broken.qmd")
-    assert "**Broken** (as expected)" in broken and "{{< include /_generated/diff/_00-base__01-broken.md >}}" in broken
+    assert "**Broken** (as expected)" in broken
+    assert "{{< include /_generated/diff/_00-base__01-broken.md >}}" in broken
     assert "0 passed, 2 failed" in broken
     for snapshot_id in SNAPSHOTS:
         assert (site / f"snapshots/raw/{snapshot_id}/prog.py").read_bytes() == (
@@ -233,11 +239,12 @@ def test_snapshot_pages_and_raw_copies(site):
 
 
 def test_stale_generated_files_are_removed(diary):
-    stale = ["_generated/code/99-gone/_prog.py.md", "_generated/diff/_a__b.md", "snapshots/raw/99-gone/prog.py"]
+    stale = ["_generated/code/99-gone/_prog.py.md", "_generated/diff/_a__b.md",
+             "snapshots/raw/99-gone/prog.py"]
     for path in stale:
         (diary / path).parent.mkdir(parents=True, exist_ok=True)
         (diary / path).write_text("old\n")
-    (diary / "snapshots/99-gone.qmd").write_text("---\ntitle: x\n---\n\n" + generate.PAGE_MARKER + "\n")
+    (diary / "snapshots/99-gone.qmd").write_text("---\n" + generate.PAGE_MARKER + "\ntitle: x\n---\n")
     (diary / "snapshots/notes.qmd").write_text("---\ntitle: written by hand\n---\n")
     report = generate_site(diary, quiet=True)
     assert sorted(report.removed) == sorted([*stale, "snapshots/99-gone.qmd"])
@@ -278,14 +285,16 @@ DAY1 = "posts/day-1/index.qmd"
 @pytest.mark.parametrize(("old", "new", "expected"), [
     ("snapshots: [00-base, 01-broken]", "snapshots: [00-base, 99-nope]", "unknown snapshot '99-nope'"),
     ("definitions: [total]", "definitions: [total, nope]", "unknown definition 'nope'"),
-    ("snapshots: [00-base, 01-broken]", "snapshots: [00-base, 01-broken", "not valid YAML"),
+    ("snapshots: [00-base, 01-broken]", "snapshots: [00-base, 01-broken]]", "not valid YAML"),
     ("{{< include /_generated/tables/_day-1.md >}}", "{{< include /_generated/tables/_nope.md >}}",
      "the include /_generated/tables/_nope.md is not generated"),
-    ("{{< include /_generated/code/00-base/_def-main.md >}}", "{{< include /_generated/code/00-base/_def-nope.md >}}",
+    ("{{< include /_generated/code/00-base/_def-main.md >}}",
+     "{{< include /_generated/code/00-base/_def-nope.md >}}",
      "the include /_generated/code/00-base/_def-nope.md is not generated"),
-    ("{{< include /_generated/diff/_00-base__01-broken.md >}}", "{{< include /_generated/diff/_00-base__zz.md >}}",
-     "unknown snapshot 'zz'"),
-    ("{{< var snap.00-base.code >}}", "{{< var snap.00-base.nope >}}", "unknown variable 'snap.00-base.nope'"),
+    ("{{< include /_generated/diff/_00-base__01-broken.md >}}",
+     "{{< include /_generated/diff/_00-base__zz.md >}}", "unknown snapshot 'zz'"),
+    ("{{< var snap.00-base.code >}}", "{{< var snap.00-base.nope >}}",
+     "unknown variable 'snap.00-base.nope'"),
 ])
 def test_bad_post_stops_generate_with_file_and_line(diary, capsys, old, new, expected):
     edit(diary, DAY1, old, new)
@@ -344,3 +353,30 @@ def test_smalldocs_shows_hostile_text_literally(diary, monkeypatch):
     title = pages[diary / "_site/snapshots/00-base.html"]
     assert "{{&lt; env GITHUB_TOKEN &gt;}}" in title
     assert os.environ["GITHUB_TOKEN"] == secret
+
+
+# ---------------------------------------------------------------------------------------------
+# The excerpt markup shows any text exactly
+
+
+def excerpt_text(text: str, language: str) -> str:
+    lines, newline_at_end = generate.highlight_lines(text, language)
+    markup = generate.numbered_code(lines, "b", 1, True, newline_at_end)
+    return code_text(f'<code class="sourceCode">{markup}</code>')
+
+
+@pytest.mark.parametrize("text", [
+    "", "\n", "x", "x\n\n", "def f():\r\n\treturn 1\r\n", "\ufeffimport os\n", "a\x0cb\n", "nul\x00byte\n",
+    's = """\n{{< include /etc/passwd >}}\n</code></pre>\n"""\n', "if x:\n  pass", "@dec\ndef f(): ...\n",
+])
+@pytest.mark.parametrize("language", ["python", "diff", ""])
+def test_excerpt_markup_round_trips(text, language):
+    assert excerpt_text(text, language) == text
+
+
+@pytest.mark.fuzz
+@given(st.text(st.characters(blacklist_characters="\r", blacklist_categories=("Cs",))))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_excerpt_markup_round_trips_property(text):
+    for language in ("python", "diff"):
+        assert excerpt_text(text, language) == text

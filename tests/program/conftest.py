@@ -5,7 +5,9 @@ The tool sets three environment variables and runs pytest in a working directory
 
 - `DIARY_SNAPSHOT`: the directory holding the snapshot's files (required);
 - `DIARY_ENTRY`: the entry file name inside it (default `microgpt.py`);
-- `DIARY_BASELINE`: the directory holding the baseline's files, for the comparison tests.
+- `DIARY_BASELINE`: the directory holding the baseline's files, for the comparison tests;
+- `DIARY_BASELINE_ENTRY`: the baseline's entry file name (default: the same as `DIARY_ENTRY`);
+- `DIARY_PYTHON`: the interpreter for the program's subprocess runs (default: this one).
 
 Without `DIARY_SNAPSHOT` nothing in this directory is collected, so the project's own `pytest`
 run skips it. See README.md for the interface the tests rely on.
@@ -25,6 +27,8 @@ import pytest
 SNAPSHOT = os.environ.get("DIARY_SNAPSHOT", "")
 BASELINE = os.environ.get("DIARY_BASELINE", "")
 ENTRY = os.environ.get("DIARY_ENTRY") or "microgpt.py"
+BASELINE_ENTRY = os.environ.get("DIARY_BASELINE_ENTRY") or ENTRY
+PYTHON = os.environ.get("DIARY_PYTHON") or sys.executable
 DATA_FILE = Path("data/names.txt")
 
 if not SNAPSHOT:
@@ -37,9 +41,9 @@ else:
 _module_ids = itertools.count()
 
 
-def load_program(directory: str | Path, label: str):
-    """Import `<directory>/<ENTRY>` under a fresh, unique module name and return the module."""
-    path = (Path(directory) / ENTRY).resolve()
+def load_program(directory: str | Path, label: str, entry: str = ENTRY):
+    """Import `<directory>/<entry>` under a fresh, unique module name and return the module."""
+    path = (Path(directory) / entry).resolve()
     if not path.is_file():
         pytest.fail(f"entry file {path} does not exist", pytrace=False)
     name = f"diary_program_{label}_{next(_module_ids)}"
@@ -78,14 +82,14 @@ def baseline(program):
         pytest.skip("DIARY_BASELINE is not set")
     if _same_dir(BASELINE, SNAPSHOT):
         return program
-    return load_program(BASELINE, "baseline")
+    return load_program(BASELINE, "baseline", BASELINE_ENTRY)
 
 
-def _start(directory: str, args: list[str]) -> subprocess.Popen:
-    entry = str((Path(directory) / ENTRY).resolve())
+def _start(directory: str, entry: str, args: list[str]) -> subprocess.Popen:
+    path = str((Path(directory) / entry).resolve())
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     return subprocess.Popen(
-        [sys.executable, entry, *args],
+        [PYTHON, path, *args],
         cwd=os.getcwd(),
         env=env,
         text=True,
@@ -116,8 +120,9 @@ def short_runs():
     """
     if not DATA_FILE.is_file():
         pytest.fail(f"the working directory {os.getcwd()} has no {DATA_FILE}", pytrace=False)
-    snap = _start(SNAPSHOT, TRAIN_ARGS)
-    base = _start(BASELINE, TRAIN_ARGS) if BASELINE and not _same_dir(BASELINE, SNAPSHOT) else None
+    snap = _start(SNAPSHOT, ENTRY, TRAIN_ARGS)
+    separate = BASELINE and not _same_dir(BASELINE, SNAPSHOT)
+    base = _start(BASELINE, BASELINE_ENTRY, TRAIN_ARGS) if separate else None
     snap_result = _finish(snap)
     base_result = _finish(base) if base is not None else (snap_result if BASELINE else None)
     return snap_result, base_result

@@ -12,6 +12,15 @@ from pathlib import Path
 from .errors import LockedError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()  # read once at import: os.umask is process-wide and not thread-safe
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> bool:
     """Write `data` to `path` through a temporary file and a rename; return False when unchanged.
 
@@ -26,6 +35,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> bool:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files must be world-readable
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()

@@ -19,7 +19,7 @@ from pathlib import Path
 from .config import load_settings
 from .discover import discover_snapshots
 from .errors import DiaryError
-from .generate import find_posts, plan_site
+from .generate import build_outputs, read_pages, stale_files
 from .measure import cache_key, suite_hash
 from .records import load_records, record_path
 
@@ -83,9 +83,10 @@ def stale_records(root: Path) -> list[Problem]:
 
 
 def stale_generated(root: Path) -> list[Problem]:
-    plan = plan_site(root)
+    outputs = build_outputs(root)
     problems = []
-    for path, content in plan.writes.items():
+    for rel, content in outputs.files.items():
+        path = root / rel
         try:
             current = path.read_bytes()
         except OSError:
@@ -94,7 +95,7 @@ def stale_generated(root: Path) -> list[Problem]:
             what = "is missing" if current is None else "is stale"
             problems.append(Problem(_rel(path, root), None, f"generated file {what}",
                                     "run 'diary generate' (or 'diary build') and commit the result"))
-    for path in plan.removals:
+    for path in stale_files(root, set(outputs.files)):
         problems.append(Problem(_rel(path, root), None, "generated file is no longer produced",
                                 "run 'diary generate' to remove it"))
     return problems
@@ -160,8 +161,12 @@ def collect_problems(root: Path) -> list[Problem]:
         problems += stale_generated(root)
     except DiaryError as exc:  # a dangling reference in a post, a broken record, ...
         problems.append(Problem(exc.file or str(root), exc.line, exc.message, exc.hint or "see the message"))
-    records = load_records(root)
-    for post in find_posts(root):
+    records = load_records(root, force=True)
+    try:
+        pages = [page.path for page in read_pages(root)]
+    except DiaryError:
+        pages = []  # already reported above
+    for post in pages:
         problems += hand_typed_claims(post, root)
         problems += broken_as_progress(post, root, records)
     return problems

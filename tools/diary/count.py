@@ -32,6 +32,8 @@ Python and not cloc:
   `r'''doc'''` is code to cloc and docstring here.
 - cloc leaves trailing comments in place: `'''doc'''  # note` is code to cloc and docstring here.
 - cloc drops every line holding "/*" or "*/" as a comment, even in code or a string.
+- cloc pairs triple quotes by text: one in a comment or in another string, or on a line it dropped,
+  throws its pairing off for the rest of the file.
 - cloc does not count a blank line right after a line ending in a backslash as blank.
 - cloc ends lines on "\n" only, so a lone "\r" does not end a line for it.
 """

@@ -5,11 +5,11 @@ A snapshot is untrusted code whose output is published, so a run must end, withi
 
 - "bwrap": bubblewrap with a read-only root, a private /tmp, /run and home directories (tmpfs), the
   working directory as the only writable place, fresh PID, network, IPC and user namespaces, and
-  the program running as `nobody` without capabilities. Killing the namespace's init kills the tree.
+  the program running as `nobody` without capabilities. Nothing outlives the PID namespace.
 - "none": a plain subprocess in its own session with the same environment and limits; used when
   bwrap is missing or unusable (`sandbox_notice()` says so once).
 
-What holds (tests/test_sandbox.py checks each line in both modes):
+What holds (tests/test_sandbox.py checks every line but the last, in both modes):
 
 | protection                                                  | bwrap | none           |
 | ----------------------------------------------------------- | ----- | -------------- |
@@ -25,8 +25,9 @@ What holds (tests/test_sandbox.py checks each line in both modes):
 
 (1) a process that leaves our process group (setsid) escapes the kill.
 (2) the environment is clean, but /proc/<our pid>/environ stays readable.
-(3) not enforced for processes that are root outside any user namespace, as ours are here; the
-    timeout and the kill of the whole tree end a fork storm instead.
+(3) not set: the kernel ignores it for processes that are root outside the sandbox (as in a
+    container), and otherwise it counts every process of the user on the machine; the timeout and
+    the kill of the whole tree end a fork storm instead.
 """
 
 from __future__ import annotations
@@ -318,8 +319,7 @@ def _not_started(reason: str, sandbox: str, started: float) -> RunResult:
 def _resource_limits(memory_mb: int) -> list[tuple[int, tuple[int, int]]]:
     """(resource, (soft, hard)) for the child, never above our own hard limits (we may not raise them).
 
-    No RLIMIT_NPROC: as root it is not enforced, and otherwise it counts every process of the user
-    on the machine; the timeout and the kill of the whole tree end a fork storm instead.
+    No RLIMIT_NPROC: see note (3) of the table at the top.
     """
     wanted = [
         (resource.RLIMIT_AS, memory_mb * 2**20),
