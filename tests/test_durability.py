@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from diarykit import REPO, make_diary, run_diary
-
 from diary.atomic import write_text_atomic
 from diary.errors import DiaryError
 from diary.records import load_records
+from diarykit import REPO, make_diary, run_diary
 
 KILLS = 50
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diarykit import make_diary, run_diary, tree_bytes, write
-
 from diary.records import dump_record, load_record, parse_record
+from diarykit import make_diary, run_diary, tree_bytes, write
 
 
 @pytest.fixture(scope="module")

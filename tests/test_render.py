@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from diary.errors import DiaryError
 from diary.render import (
     Engine,

@@ -35,7 +35,9 @@ INLINE_CODE = re.compile(r"`[^`\n]*`")
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 # Variables that present a snapshot's change as progress.
-PROGRESS_VAR = re.compile(r"\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline)\s*>\}\}")
+PROGRESS_VAR = re.compile(
+    r"\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline)\s*>\}\}"
+)
 
 
 @dataclass(frozen=True)

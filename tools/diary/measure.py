@@ -152,7 +152,8 @@ def _run_dict(result: RunResult, snapshot: SnapshotMeta, settings: Settings) -> 
 
 def compare_behaviour(run: dict, baseline_run: dict, baseline_id: str) -> dict:
     """identical when the stdout hashes agree (and both ran cleanly); else the first differing line."""
-    if run["status"] == "ok" and baseline_run["status"] == "ok" and run["stdout_sha256"] == baseline_run["stdout_sha256"]:
+    both_ran = run["status"] == "ok" and baseline_run["status"] == "ok"
+    if both_ran and run["stdout_sha256"] == baseline_run["stdout_sha256"]:
         return {"identical": True, "compared_with": baseline_id, "first_difference": None}
     expected, actual = baseline_run["stdout_lines"], run["stdout_lines"]
     for index in range(max(len(expected), len(actual))):

@@ -91,7 +91,7 @@ def _check(value: Any, node: yaml.Node, kind: Any, path: str, file: Path) -> Non
     if isinstance(kind, tuple) and kind and kind[0] == "map":
         if not isinstance(value, dict):
             raise fail(f"must be {_kind_name(kind)}", node)
-        for (k_node, v_node), (key, item) in zip(node.value, value.items(), strict=True):
+        for (_key_node, v_node), (key, item) in zip(node.value, value.items(), strict=True):
             _check(item, v_node, kind[1], f"{path}.{key}", file)
         return
     if isinstance(kind, tuple) and any(isinstance(k, dict | list) for k in kind):

@@ -124,9 +124,8 @@ def run_test_suite(
             outcome = parse_junit(junit.read_bytes())
         else:
             tail = result.stderr_text().strip().splitlines()[-1:] or result.stdout_text().strip().splitlines()[-1:]
-            outcome = TestOutcome(
-                status="error", reason=f"pytest wrote no report ({result.reason or 'no reason'}): {''.join(tail)}"[:300],
-            )
+            reason = f"pytest wrote no report ({result.reason or 'no reason'}): {''.join(tail)}"
+            outcome = TestOutcome(status="error", reason=reason[:300])
         outcome.seconds = result.wall_s
         outcome.cpu_s = result.cpu_s
         return outcome, result
