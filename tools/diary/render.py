@@ -297,9 +297,17 @@ def _render_with_smalldocs(
         raise DiaryError(f"smalldocs could not render the site: {error}", file=root) from error
     finally:
         progress.flush_pending()
-    for warning in site.warnings:
+    warnings = [w for w in site.warnings if not _is_written_later(w, Path(site.out))]
+    for warning in warnings:
         echo(f"warning: {warning}")
-    return site.out, list(site.warnings)
+    return site.out, warnings
+
+
+def _is_written_later(warning: str, output_dir: Path) -> bool:
+    """smalldocs checks links before it writes the feed and the sitemap, so a link to either is
+    reported broken on every page; drop the warning when the file is there after the build."""
+    match = re.search(r": broken link /?([\w./-]+\.xml)$", warning)
+    return bool(match) and (output_dir / match.group(1)).is_file()
 
 
 def preview_site(
