@@ -172,21 +172,21 @@ def survivors(marker: str) -> list[int]:
 
 
 def test_children_left_behind_do_not_survive_the_call(mode: str, workdir: Path) -> None:
-    marker = f"diary-test-{uuid.uuid4().hex}"
+    marker = f"sandbox-survivor-{uuid.uuid4().hex}"
     result = run_hostile(mode, workdir, "spawn_children.py", "200", "leave", marker)
     assert (result.status, result.stdout) == ("ok", b"spawned 200\n")
     assert survivors(marker) == []
 
 
 def test_children_of_a_program_that_times_out_do_not_survive(mode: str, workdir: Path) -> None:
-    marker = f"diary-test-{uuid.uuid4().hex}"
+    marker = f"sandbox-survivor-{uuid.uuid4().hex}"
     result = run_hostile(mode, workdir, "spawn_children.py", "200", "stay", marker)
     assert result.status == "timeout"
     assert survivors(marker) == []
 
 
 def test_child_in_a_session_of_its_own(mode: str, workdir: Path) -> None:
-    marker = f"diary-test-{uuid.uuid4().hex}"
+    marker = f"sandbox-survivor-{uuid.uuid4().hex}"
     result = run_hostile(mode, workdir, "escape_session.py", marker)
     escaped = survivors(marker)
     for pid in escaped:

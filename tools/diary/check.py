@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import generate
 from .config import load_settings
 from .discover import discover_snapshots
 from .errors import DiaryError
@@ -23,20 +26,28 @@ from .generate import build_outputs, read_pages, stale_files
 from .measure import cache_key, suite_hash
 from .records import load_records, record_path
 
-# A figure the data holds: a number followed by a unit the diary measures.
+# A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").
 CLAIM = re.compile(
-    r"(?<![\w.{-])[-+−]?\d[\d,]*(?:\.\d+)?\s*"
+    r"(?<![\w.{-])[-+−]?\d[\d,]*(?:\.\d+)?(?:\s*|-)"
     r"(?:%|percent\b|per\s?cent\b|(?:code\s+|comment\s+|blank\s+|physical\s+)?lines?\b|loc\b|"
     r"tests?\b|comments?\b|seconds?\b|ms\b|MB\b|steps?\b)",
     re.IGNORECASE,
 )
 SHORTCODE = re.compile(r"\{\{<.*?>\}\}")
-INLINE_CODE = re.compile(r"`[^`\n]*`")
+# Inline code: a run of backticks up to the next run of the same length (`x`, ``a ` b``).
+INLINE_CODE = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
+# Not prose either: link and image targets, attribute blocks ({width=80%}, {#sec-x .class}), HTML tags.
+LINK_TARGET = re.compile(r"\]\([^()\s]*(?:\s+\"[^\"]*\")?\)")
+ATTRIBUTES = re.compile(r"\{\s*[#.][^{}\n]*\}|\{[^{}\n]*=[^{}\n]*\}")
+HTML_TAG = re.compile(r"</?[A-Za-z][^<>\n]*>")
 HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
-# Variables that present a snapshot's change as progress.
+# A code fence, also inside a list item or a block quote; a closing fence has nothing after it.
+FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$")
+# Code and diff excerpts: reused by `diary generate` while their data-input hash matches.
+EXCERPT_DIRS = (f"{generate.GENERATED_DIR}/code/", f"{generate.GENERATED_DIR}/diff/")
+# Variables that present a snapshot's change as progress (an escaped shortcode, {{{< >}}}, shows as text).
 PROGRESS_VAR = re.compile(
-    r"\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline)\s*>\}\}"
+    r"(?<![{\\])\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline)\s*>\}\}"
 )
 
 
@@ -59,6 +70,15 @@ def _rel(path: Path, root: Path) -> str:
         return str(path)
 
 
+def _key_line(path: Path) -> int | None:
+    """The line of a record's top-level `key:` (what a re-measure rewrites)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    except OSError:
+        return None
+    return next((number for number, line in enumerate(lines, 1) if line.startswith("key:")), None)
+
+
 def stale_records(root: Path) -> list[Problem]:
     settings = load_settings(root)
     snapshots = discover_snapshots(settings)
@@ -71,12 +91,15 @@ def stale_records(root: Path) -> list[Problem]:
         record = records.get(snap.id)
         path = _rel(record_path(root, snap.id), root)
         if record is None:
-            problems.append(Problem(path, None, f"snapshot '{snap.id}' has no record", "run 'diary measure'"))
+            problems.append(Problem(path, None, f"snapshot '{snap.id}' has no record",
+                                    "run 'diary measure', then 'diary generate', and commit the results"))
         elif record["key"] != key:
             changed = [k for k, v in produced_by.items() if record["produced_by"].get(k) != v]
             problems.append(Problem(
-                path, 3, f"record of '{snap.id}' is stale ({', '.join(changed) or 'key'} changed)",
-                "run 'diary measure' and commit _data/records/",
+                path, _key_line(record_path(root, snap.id)),
+                f"record of '{snap.id}' is stale ({', '.join(changed) or 'key'} changed)",
+                "run 'diary measure', then 'diary generate' (or 'diary build' for both), and commit "
+                "_data/records/ and the generated files",
             ))
     for orphan in sorted(set(records) - {s.id for s in snapshots}):
         problems.append(Problem(_rel(record_path(root, orphan), root), None,
@@ -84,8 +107,24 @@ def stale_records(root: Path) -> list[Problem]:
     return problems
 
 
+@contextmanager
+def _fresh_excerpts() -> Iterator[None]:
+    """Highlight every excerpt again instead of reusing the partial on disk.
+
+    `generate` reuses a code or diff partial whose `data-input` hash matches its input (highlighting
+    is the slow part); a hand edit that leaves that hash alone would then pass as fresh.
+    """
+    reuse = generate.reuse
+    generate.reuse = lambda root, path, digest: None
+    try:
+        yield
+    finally:
+        generate.reuse = reuse
+
+
 def stale_generated(root: Path) -> list[Problem]:
-    outputs = build_outputs(root)
+    with _fresh_excerpts():
+        outputs = build_outputs(root)
     problems = []
     for rel, content in outputs.files.items():
         path = root / rel
@@ -95,8 +134,11 @@ def stale_generated(root: Path) -> list[Problem]:
             current = None
         if current != content:
             what = "is missing" if current is None else "is stale"
-            problems.append(Problem(_rel(path, root), None, f"generated file {what}",
-                                    "run 'diary generate' (or 'diary build') and commit the result"))
+            fix = "run 'diary generate' (or 'diary build') and commit the result"
+            if current is not None and rel.startswith(EXCERPT_DIRS):
+                # generate keeps an excerpt whose data-input hash matches, so a hand edit would stay
+                fix = "delete it, run 'diary generate' (or 'diary build') and commit the result"
+            problems.append(Problem(_rel(path, root), None, f"generated file {what}", fix))
     for path in stale_files(root, set(outputs.files)):
         problems.append(Problem(_rel(path, root), None, "generated file is no longer produced",
                                 "run 'diary generate' to remove it"))
@@ -117,8 +159,11 @@ def _prose_lines(text: str) -> list[tuple[int, str]]:
     out, fence = [], None
     for offset, line in enumerate(body.split("\n")):
         match = FENCE.match(line)
+        if match and match.group(1)[0] == "`" and "`" in match.group(2):
+            match = None  # ```x``` is inline code, not a fence (CommonMark)
         if fence:
-            if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
+            marks, rest = match.groups() if match else ("", "")
+            if marks[:1] == fence[0] and len(marks) >= len(fence) and not rest.strip():
                 fence = None
             continue
         if match:
@@ -128,11 +173,20 @@ def _prose_lines(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def hand_typed_claims(post: Path, root: Path) -> list[Problem]:
+def _visible(line: str) -> str:
+    """What a reader sees of a prose line as words: no shortcodes, code, link targets, attributes or tags."""
+    for pattern in (SHORTCODE, INLINE_CODE, LINK_TARGET, ATTRIBUTES, HTML_TAG):
+        line = pattern.sub(" ", line)
+    return line
+
+
+def hand_typed_claims(post: Path, root: Path, text: str | None = None) -> list[Problem]:
+    """Numbers with a measured unit in the prose of `post` (`text`: its content, read when not given)."""
+    if text is None:
+        text = post.read_text(encoding="utf-8-sig")
     problems = []
-    for number, line in _prose_lines(post.read_text(encoding="utf-8")):
-        visible = INLINE_CODE.sub(" ", SHORTCODE.sub(" ", line))
-        for match in CLAIM.finditer(visible):
+    for number, line in _prose_lines(text):
+        for match in CLAIM.finditer(_visible(line)):
             problems.append(Problem(
                 _rel(post, root), number, f"hand-typed figure '{match.group(0).strip()}'",
                 "use {{< var ... >}} from _variables.yml (see docs/generated.md) so the figure comes from the data",
@@ -140,9 +194,11 @@ def hand_typed_claims(post: Path, root: Path) -> list[Problem]:
     return problems
 
 
-def broken_as_progress(post: Path, root: Path, records: dict[str, dict]) -> list[Problem]:
+def broken_as_progress(post: Path, root: Path, records: dict[str, dict], text: str | None = None) -> list[Problem]:
+    if text is None:
+        text = post.read_text(encoding="utf-8-sig")
     problems = []
-    for number, line in _prose_lines(post.read_text(encoding="utf-8")):
+    for number, line in _prose_lines(text):
         for match in PROGRESS_VAR.finditer(line):
             snap_id = match.group(1)
             record = records.get(snap_id)
@@ -155,22 +211,35 @@ def broken_as_progress(post: Path, root: Path, records: dict[str, dict]) -> list
     return problems
 
 
+def _from_error(exc: DiaryError, root: Path) -> Problem:
+    return Problem(_rel(Path(exc.file), root) if exc.file else ".", exc.line, exc.message,
+                   exc.hint or "see the message")
+
+
 def collect_problems(root: Path) -> list[Problem]:
     root = Path(root).resolve()
     problems: list[Problem] = []
     try:
         problems += stale_records(root)
-        problems += stale_generated(root)
+        stale = {problem.file for problem in problems}
+        try:
+            problems += stale_generated(root)
+        except DiaryError as exc:
+            # Generating stops at the first stale record; that record is reported above already.
+            if _from_error(exc, root).file not in stale:
+                raise
     except DiaryError as exc:  # a dangling reference in a post, a broken record, ...
-        problems.append(Problem(exc.file or str(root), exc.line, exc.message, exc.hint or "see the message"))
+        problems.append(_from_error(exc, root))
     records = load_records(root, force=True)
     try:
-        pages = [page.path for page in read_pages(root)]
-    except DiaryError:
-        pages = []  # already reported above
-    for post in pages:
-        problems += hand_typed_claims(post, root)
-        problems += broken_as_progress(post, root, records)
+        pages = read_pages(root)
+    except DiaryError as exc:  # reported above when generating got that far
+        pages = []
+        if _from_error(exc, root) not in problems:
+            problems.append(_from_error(exc, root))
+    for page in pages:
+        problems += hand_typed_claims(page.path, root, page.text)
+        problems += broken_as_progress(page.path, root, records, page.text)
     return problems
 
 

@@ -8,6 +8,7 @@ caller learns which engine, and which version, made the site.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import os
 import re
@@ -275,6 +276,41 @@ def _environment(extra: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+@contextlib.contextmanager
+def _memoised_yaml() -> Iterator[None]:
+    """smalldocs re-reads `_variables.yml` with the pure-Python YAML parser for every page and every
+    include: most of its render time on this diary. During our build, files are read once per
+    (path, size, mtime), with libyaml when available; the originals are restored afterwards."""
+    import yaml
+    from smalldocs import config, shortcodes, site
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    original = config.read_yaml
+    cache: dict[tuple[str, int, int], object] = {}
+
+    def read_yaml(path: Path) -> object:
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            return original(path)
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in cache:
+            try:
+                cache[key] = yaml.load(Path(path).read_text(encoding="utf-8-sig"), Loader=loader)
+            except (yaml.YAMLError, ValueError):
+                cache[key] = original(path)  # let smalldocs raise its own error for a bad file
+        return copy.deepcopy(cache[key])
+
+    modules = (config, shortcodes, site)
+    for module in modules:
+        module.read_yaml = read_yaml
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.read_yaml = original
+
+
 def _render_with_smalldocs(
     root: Path, *, quiet: bool, env: dict[str, str], echo: Echo
 ) -> tuple[Path, list[str]]:
@@ -285,7 +321,7 @@ def _render_with_smalldocs(
 
     progress = _LineEcho(echo)
     try:
-        with _environment(env), contextlib.redirect_stderr(progress):
+        with _environment(env), contextlib.redirect_stderr(progress), _memoised_yaml():
             site = build(root, quiet=quiet)
     except (BuildError, ConfigError) as error:
         raise DiaryError(

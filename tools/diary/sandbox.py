@@ -518,7 +518,8 @@ def _judge(
     if signal_name is not None:
         return "crashed", f"killed by {signal_name}"
     last_line = _last_line(stderr)
-    return "failed", f"exit code {exit_code}" + (f": {last_line}" if last_line else "")
+    # Shortened as a whole: the prefix must not push a long last line past the limit.
+    return "failed", _one_line(f"exit code {exit_code}" + (f": {last_line}" if last_line else ""))
 
 
 def _last_line(data: bytes) -> str:
