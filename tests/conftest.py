@@ -1,0 +1,55 @@
+"""Shared fixtures: the tiny diary, built once per test session (like sphinx-gallery's tinybuild).
+
+`tests/fixtures/tinydiary` is a three-snapshot diary (one of them expected broken) whose sources,
+output, standard error, test failure messages and metadata are hostile to a site generator. It is
+copied to a session temporary folder and built there once, the way a user builds a diary:
+`diary build --engine smalldocs` in a fresh interpreter, which measures every snapshot for real (in
+the bwrap sandbox when it is installed), generates the partials and renders `_site/`. Tests read the
+result and never change it; a test that changes something copies it first.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from diarykit import run_diary
+
+TINY_DIARY = Path(__file__).parent / "fixtures" / "tinydiary"
+# Set in the environment of the build: `{{< env GITHUB_TOKEN >}}` in a snapshot must never show it.
+TINY_SECRET = "diary-secret-123"
+BUILD_TIMEOUT_S = 600
+
+
+def build_tiny_diary(root: Path, engine: str) -> Path:
+    """Copy the tiny diary to `root` and build it with `engine`; fail with the build's output if it fails.
+
+    Exit 0 is the only success: every snapshot of the tiny diary has the verdict it expects (exit 1
+    would mean one broke unexpectedly, or the expected-broken one passed).
+    """
+    shutil.copytree(TINY_DIARY, root)
+    started = time.perf_counter()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GITHUB_TOKEN", TINY_SECRET)
+        done = run_diary(root, "build", "--engine", engine, timeout=BUILD_TIMEOUT_S)
+    seconds = time.perf_counter() - started
+    assert done.returncode == 0, (
+        f"diary build --engine {engine} of the tiny diary exited {done.returncode} after {seconds:.1f} s:\n"
+        f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    assert (root / "_site" / "index.html").is_file(), f"the build wrote no {root / '_site' / 'index.html'}"
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_site_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The root of a built copy of the tiny diary (records, generated files and `_site/`): read only."""
+    return build_tiny_diary(tmp_path_factory.mktemp("tinybuild") / "diary", "smalldocs")
+
+
+@pytest.fixture(scope="session")
+def built_site(tiny_site_root: Path) -> Path:
+    """The tiny diary's `_site/` folder, as smalldocs rendered it."""
+    return tiny_site_root / "_site"

@@ -1,0 +1,402 @@
+"""`diary check`, the freshness gate: exit 1 with every problem (file, line, how to fix it), changing nothing.
+
+Each case breaks one thing in its own copy of this repository's diary and runs the CLI like a user.
+Cases that change the tool itself (a template, the measuring version) run it from a copy of tools/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diary.check import hand_typed_claims
+from diarykit import REPO, copy_repo_diary
+
+BROKEN = "01-value-naive"  # the snapshot the diary shows failing (Day 1)
+MEASURE_FIX = "run 'diary measure'"
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This repository's diary as committed: site sources, snapshots, records, generated files."""
+    return copy_repo_diary(tmp_path_factory.mktemp("repo-diary"))
+
+
+@pytest.fixture
+def diary(repo_copy: Path, tmp_path: Path) -> Path:
+    """A fresh copy for one test to break."""
+    return Path(shutil.copytree(repo_copy, tmp_path / "diary", symlinks=True))
+
+
+@pytest.fixture
+def tools(tmp_path: Path) -> Path:
+    """A copy of tools/ (the `diary` package with its templates) that a test may edit."""
+    return Path(shutil.copytree(REPO / "tools", tmp_path / "tools",
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc")))
+
+
+def run_check(root: Path, tools: Path = REPO / "tools") -> subprocess.CompletedProcess:
+    """`diary check` in a fresh interpreter, importing the `diary` package from `tools`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
+    return subprocess.run([sys.executable, "-m", "diary", "--root", str(root), "check"], capture_output=True,
+                          text=True, timeout=300, env={**env, "PYTHONPATH": str(tools)})
+
+
+def tree_state(root: Path) -> dict[str, str]:
+    """Every file and folder under `root` with a hash of its content: what 'changed nothing' compares."""
+    state = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            state[rel] = "link:" + os.readlink(path)
+        elif path.is_dir():
+            state[rel] = "dir"
+        else:
+            state[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return state
+
+
+def check_fails(root: Path, tools: Path = REPO / "tools") -> list[str]:
+    """Run the check, expect exit 1 and an untouched tree; return the problem lines."""
+    before = tree_state(root)
+    result = run_check(root, tools)
+    assert result.returncode == 1, f"expected exit 1, got {result.returncode}\n{result.stdout}{result.stderr}"
+    assert tree_state(root) == before, "diary check changed files"
+    lines = result.stderr.strip().splitlines()
+    problems = [line for line in lines if not line.startswith("diary check:")]
+    assert lines[-1] == f"diary check: {len(problems)} problem(s)", result.stderr
+    assert problems, result.stderr
+    return problems
+
+
+def problems_at(problems: list[str], where: str) -> list[str]:
+    """The problems reported at `where` ('file' or 'file:line')."""
+    return [problem for problem in problems if problem.startswith(f"{where}: ")]
+
+
+def line_of(path: Path, needle: str) -> int:
+    """The 1-based number of the first line of `path` that contains `needle`."""
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), 1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path}")
+
+
+def append_line(path: Path, line: str) -> int:
+    """Add a paragraph at the end of `path`; return its line number."""
+    text = path.read_text(encoding="utf-8")
+    text = (text if text.endswith("\n") else text + "\n") + "\n" + line + "\n"
+    path.write_text(text, encoding="utf-8")
+    return line_of(path, line)
+
+
+def a_post(root: Path) -> Path:
+    return sorted(root.glob("posts/*/index.qmd"))[-1]
+
+
+def rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def record_ids(root: Path) -> list[str]:
+    return sorted(path.stem for path in (root / "_data/records").glob("*.yml"))
+
+
+# ---------------------------------------------------------------------------------------------
+# The committed state
+
+
+def test_the_committed_diary_is_fresh(repo_copy: Path) -> None:
+    before = tree_state(repo_copy)
+    result = run_check(repo_copy)
+    assert result.returncode == 0, f"the committed diary is not fresh:\n{result.stderr}"
+    assert "everything is fresh" in result.stdout
+    assert result.stderr == ""
+    assert tree_state(repo_copy) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# Stale records
+
+
+def test_a_snapshot_edited_without_measuring(diary: Path) -> None:
+    snapshot = sorted((diary / "code/snapshots").iterdir())[-1]  # not the baseline: only its record goes stale
+    source = snapshot / "microgpt.py"
+    source.write_text(source.read_text(encoding="utf-8") + "# edited after it was measured\n", encoding="utf-8")
+    problems = check_fails(diary)
+    record = diary / "_data/records" / f"{snapshot.name}.yml"
+    where = f"{rel(record, diary)}:{line_of(record, 'key:')}"
+    # One problem, not one from the record check and another from the generator stopping on it.
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{where}: record of '{snapshot.name}' is stale (content changed)")
+    assert MEASURE_FIX in problems[0]
+
+
+def test_changed_settings_make_every_record_stale(diary: Path) -> None:
+    config = diary / "code/diary.yml"
+    text = config.read_text(encoding="utf-8")
+    steps = int(re.search(r"^steps:\s*(\d+)", text, re.M).group(1))
+    config.write_text(re.sub(r"^steps:\s*\d+", f"steps: {steps + 1}", text, flags=re.M), encoding="utf-8")
+    problems = check_fails(diary)
+    for snap_id in record_ids(diary):
+        record = diary / "_data/records" / f"{snap_id}.yml"
+        found = problems_at(problems, f"{rel(record, diary)}:{line_of(record, 'key:')}")
+        assert len(found) == 1, (snap_id, problems)
+        assert "(settings changed)" in found[0] and MEASURE_FIX in found[0]
+
+
+@pytest.mark.parametrize(("name", "changed"), [("MEASURE_VERSION", "measure"), ("__version__", "tool")])
+def test_a_new_tool_version_makes_every_record_stale(diary: Path, tools: Path, name: str, changed: str) -> None:
+    init = tools / "diary/__init__.py"
+    text, count = re.subn(rf'^{name} = "([^"]*)"', rf'{name} = "\1.next"', init.read_text(encoding="utf-8"),
+                          flags=re.M)
+    assert count == 1, f"no {name} in {init}"
+    init.write_text(text, encoding="utf-8")
+    problems = check_fails(diary, tools)
+    assert len(problems) == len(record_ids(diary)), problems
+    for snap_id in record_ids(diary):
+        record = diary / "_data/records" / f"{snap_id}.yml"
+        found = problems_at(problems, f"{rel(record, diary)}:{line_of(record, 'key:')}")
+        assert len(found) == 1 and f"({changed} changed)" in found[0] and MEASURE_FIX in found[0], problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Stale generated files
+
+
+def test_a_changed_template_makes_its_outputs_stale(diary: Path, tools: Path) -> None:
+    template = tools / "diary/templates/table.md.j2"
+    template.write_text(template.read_text(encoding="utf-8") + "<!-- a new line under every table -->\n",
+                        encoding="utf-8")
+    problems = check_fails(diary, tools)
+    tables = ["_generated/_progress-table.md", *(rel(p, diary) for p in (diary / "_generated/tables").glob("*.md"))]
+    for table in tables:
+        found = problems_at(problems, table)
+        assert len(found) == 1 and "generated file is stale" in found[0] and "diary generate" in found[0], table
+    assert all("generated file is stale" in problem for problem in problems), problems
+    assert not any(problem.startswith("_data/") for problem in problems), problems
+
+
+def test_a_template_change_that_changes_no_output_is_fresh(diary: Path, tools: Path) -> None:
+    """Like `cog --check`: the gate compares what would be written, not the inputs' timestamps."""
+    template = tools / "diary/templates/table.md.j2"
+    template.write_text(template.read_text(encoding="utf-8") + "{# a template comment renders as nothing #}",
+                        encoding="utf-8")
+    result = run_check(diary, tools)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_hand_edited_table_partial_is_stale(diary: Path) -> None:
+    partial = diary / "_generated/_progress-table.md"
+    partial.write_text(partial.read_text(encoding="utf-8").replace("|", "| ", 1), encoding="utf-8")
+    problems = check_fails(diary)
+    assert problems == [f"{rel(partial, diary)}: generated file is stale "
+                        "(fix: run 'diary generate' (or 'diary build') and commit the result)"]
+
+
+def test_a_hand_edited_code_excerpt_is_stale(diary: Path) -> None:
+    """An excerpt keeps its data-input hash when edited by hand; generate would reuse it as it is."""
+    partial = sorted((diary / "_generated/code").glob("*/_def-*.md"))[0]
+    text = partial.read_text(encoding="utf-8")
+    assert 'data-input="' in text
+    partial.write_text(text.replace("</p>", " (tidied by hand)</p>", 1), encoding="utf-8")
+    problems = check_fails(diary)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{rel(partial, diary)}: generated file is stale")
+    assert "delete it, run 'diary generate'" in problems[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Posts
+
+
+def test_a_hand_typed_figure(diary: Path) -> None:
+    post = a_post(diary)
+    line = append_line(post, "The class went from 60 to 25 lines, and the whole file saved 14.3%.")
+    problems = check_fails(diary)
+    found = problems_at(problems, f"{rel(post, diary)}:{line}")
+    assert [problem.split(" (fix: ")[0] for problem in found] == [
+        f"{rel(post, diary)}:{line}: hand-typed figure '25 lines'",
+        f"{rel(post, diary)}:{line}: hand-typed figure '14.3%'",
+    ]
+    assert all("{{< var" in problem for problem in found)
+    assert len(problems) == 2, problems
+
+
+def test_an_unknown_definition_in_front_matter(diary: Path) -> None:
+    post = a_post(diary)
+    text = post.read_text(encoding="utf-8")
+    if re.search(r"^definitions:", text, re.M):
+        text = re.sub(r"^definitions:.*$", "definitions: [NoSuchThing]", text, count=1, flags=re.M)
+    else:
+        text = text.replace("---\n", "---\ndefinitions: [NoSuchThing]\n", 1)
+    post.write_text(text, encoding="utf-8")
+    problems = check_fails(diary)
+    found = problems_at(problems, f"{rel(post, diary)}:{line_of(post, 'definitions: [NoSuchThing]')}")
+    assert len(found) == 1 and "unknown definition 'NoSuchThing'" in found[0], problems
+    assert "known definitions:" in found[0]
+
+
+def test_an_include_of_a_partial_that_does_not_exist(diary: Path) -> None:
+    post = a_post(diary)
+    include = "{{< include /_generated/code/00-baseline/_def-NoSuchThing.md >}}"
+    line = append_line(post, include)
+    problems = check_fails(diary)
+    found = problems_at(problems, f"{rel(post, diary)}:{line}")
+    assert len(found) == 1, problems
+    assert "the include /_generated/code/00-baseline/_def-NoSuchThing.md is not generated" in found[0]
+    assert "docs/generated.md" in found[0]
+
+
+def test_an_unknown_variable(diary: Path) -> None:
+    post = a_post(diary)
+    line = append_line(post, "It printed {{< var snap.00-baseline.no_such_key >}}.")
+    problems = check_fails(diary)
+    found = problems_at(problems, f"{rel(post, diary)}:{line}")
+    assert len(found) == 1 and "unknown variable 'snap.00-baseline.no_such_key'" in found[0], problems
+    assert "_variables.yml" in found[0]
+
+
+def test_a_broken_snapshot_presented_as_progress(diary: Path) -> None:
+    record = yaml.safe_load((diary / "_data/records" / f"{BROKEN}.yml").read_text(encoding="utf-8"))
+    assert record["verdict"]["status"] == "broken"
+    post = a_post(diary)
+    line = append_line(post, f"Generating the operators changed the code by "
+                             f"{{{{< var snap.{BROKEN}.code_vs_baseline >}}}}.")
+    problems = check_fails(diary)
+    found = problems_at(problems, f"{rel(post, diary)}:{line}")
+    assert len(found) == 1, problems
+    assert f"presents the change of broken snapshot '{BROKEN}' as progress (code_vs_baseline)" in found[0]
+    assert f"snap.{BROKEN}.status" in found[0]
+
+
+def test_a_broken_snapshot_named_as_broken_is_fine(diary: Path) -> None:
+    post = a_post(diary)
+    append_line(post, f"That snapshot is {{{{< var snap.{BROKEN}.status >}}}}: "
+                      f"`{{{{{{< var snap.{BROKEN}.code_vs_baseline >}}}}}}` would be wrong here.")
+    result = run_check(diary)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_problem_is_listed_at_once(diary: Path) -> None:
+    post = a_post(diary)
+    figure = append_line(post, "It took 12 tests to be sure.")
+    progress = append_line(post, f"It went {{{{< var snap.{BROKEN}.percent_vs_baseline >}}}} per cent down.")
+    partial = diary / "_generated/_progress-table.md"
+    partial.write_text(partial.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    problems = check_fails(diary)
+    assert len(problems_at(problems, rel(partial, diary))) == 1, problems
+    assert "hand-typed figure '12 tests'" in " ".join(problems_at(problems, f"{rel(post, diary)}:{figure}"))
+    assert "broken snapshot" in " ".join(problems_at(problems, f"{rel(post, diary)}:{progress}"))
+    assert len(problems) == 3, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The claims lint on tricky lines
+
+
+def claims(tmp_path: Path, text: str) -> list[tuple[int, str]]:
+    """(line, figure) of every hand-typed figure in a post holding `text`."""
+    post = tmp_path / "post.qmd"
+    post.write_text(text, encoding="utf-8")
+    found = hand_typed_claims(post, tmp_path)
+    assert all(problem.file == "post.qmd" for problem in found)
+    return [(problem.line, re.search(r"'(.*)'", problem.message).group(1)) for problem in found]
+
+
+@pytest.mark.parametrize("line", [
+    "The baseline has {{< var snap.00-baseline.code >}} lines of code.",
+    "It saved {{< var diary.saved_percent >}}% and {{< var diary.saved_code >}} lines.",
+    "Run `head -n 200 lines.txt` to see `12 tests` in the log.",
+    "Double backticks: ``a ` b, 20 lines`` stay code.",
+    "Day 1: the Value class",
+    "## Day 3: Adam and the forward pass",
+    "Written on 2026-02-17, and again on 2026-02-18.",
+    "GPT-2 is a much larger model.",
+    "The 3rd attempt worked; the 2nd did not.",
+    "<!-- a note to self: 200 lines -->",
+    "![the chart](/images/progress.svg){width=80%}",
+    "See [the diff](/snapshots/05-adam.qmd) for details.",
+    '<img src="chart.png" width="80%">',
+    "Python 3.11 and 3.13 both run it.",
+])
+def test_claims_lint_leaves_these_alone(tmp_path: Path, line: str) -> None:
+    assert claims(tmp_path, f"Some prose.\n\n{line}\n") == []
+
+
+@pytest.mark.parametrize(("line", "figure"), [
+    ("The file is 200 lines long.", "200 lines"),
+    ("That is 31.7 % less.", "31.7 %"),
+    ("It saved 14.3% of the code.", "14.3%"),
+    ("All 12 tests pass.", "12 tests"),
+    ("A run takes 1.5 seconds.", "1.5 seconds"),
+    ("The class went from 60 to 25 lines.", "25 lines"),
+    ("A 60-line class became short.", "60-line"),
+    ("It lost 1,234 lines.", "1,234 lines"),
+    ("It shrank by −12 lines.", "−12 lines"),
+    ("About 40 per cent shorter.", "40 per cent"),
+    ("It peaks at 35 MB.", "35 MB"),
+    ("## It keeps 24 comments", "24 comments"),
+    ("| code | 197 code lines |", "197 code lines"),
+    ("[the 200 lines page](/snapshots/00-baseline.qmd)", "200 lines"),
+    ("> A quoted 30 lines are still prose.", "30 lines"),
+])
+def test_claims_lint_flags_these(tmp_path: Path, line: str, figure: str) -> None:
+    assert claims(tmp_path, f"Some prose.\n\n{line}\n") == [(3, figure)]
+
+
+def test_claims_lint_skips_front_matter_code_blocks_and_comments(tmp_path: Path) -> None:
+    text = "\n".join([
+        "---",                                                  # 1
+        'title: "Day 2: 200 lines gone"',                       # 2
+        'description: "It saved 14.3% and 12 tests pass."',     # 3
+        "date: 2026-02-18",                                     # 4
+        "---",                                                  # 5
+        "",                                                     # 6
+        "```python",                                            # 7
+        "x = 200  # 200 lines",                                 # 8
+        "```not a closing fence, 5 lines",                      # 9
+        "print('12 tests')",                                    # 10
+        "```",                                                  # 11
+        "~~~~",                                                 # 12
+        "~~~",                                                  # 13
+        "31.7 % inside a tilde fence",                          # 14
+        "~~~~",                                                 # 15
+        "<!--",                                                 # 16
+        "Drafted: 60 to 25 lines.",                             # 17
+        "-->",                                                  # 18
+        "- a list item:",                                       # 19
+        "",                                                     # 20
+        "    ```",                                              # 21
+        "    1.5 seconds in an indented fence",                 # 22
+        "    ```",                                              # 23
+        "After all that, 7 tests in prose.",                    # 24
+        "```{python}",                                          # 25
+        "# 9 lines",                                            # 26
+        "```",                                                  # 27
+        "And ```inline``` with 8 lines.",                       # 28
+        "",
+    ])
+    assert claims(tmp_path, text) == [(24, "7 tests"), (28, "8 lines")]
+
+
+def test_claims_lint_reads_front_matter_after_a_byte_order_mark(tmp_path: Path) -> None:
+    post = tmp_path / "post.qmd"
+    post.write_bytes('\ufeff---\ntitle: "200 lines gone"\n---\n\nProse with 3 tests.\n'.encode())
+    from diary.generate import read_text
+
+    found = hand_typed_claims(post, tmp_path, read_text(post))
+    assert [(problem.line, problem.message) for problem in found] == [(5, "hand-typed figure '3 tests'")]
+    assert [problem.line for problem in hand_typed_claims(post, tmp_path)] == [5]
