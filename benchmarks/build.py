@@ -27,7 +27,8 @@ from diarykit import copy_repo_diary  # noqa: E402
 
 
 def timed(root: Path, *args: str) -> float:
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tools"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"  # the pre-render step calls `diary`
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tools"), "PATH": path}
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "diary", "--root", str(root), *args], env=env,
                           capture_output=True, text=True)

@@ -6,9 +6,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from diarykit import REPO, run_diary
-
 from diary.cli import build_parser
+from diarykit import REPO, run_diary
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 

@@ -35,18 +35,22 @@ def _root(args: argparse.Namespace) -> Path:
     return Path(args.root).resolve()
 
 
-def _console_progress(total: int):
+def _console_progress():
     """A progress callback: a rich bar on a terminal, plain lines otherwise."""
     if sys.stderr.isatty():
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         bar = Progress(TextColumn("measuring"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                       TextColumn("{task.description}"), TimeElapsedColumn(), transient=True)
-        task = bar.add_task("", total=total)
-        bar.start()
+                       TextColumn("{task.description}"), TimeElapsedColumn(), transient=True,
+                       console=Console(stderr=True))
+        task = bar.add_task("", total=None)
 
         def update(event: str, snapshot_id: str, record: dict | None) -> None:
-            if event == "done":
+            if event == "planned":
+                bar.update(task, total=int(snapshot_id))
+                bar.start()
+            elif event == "done":
                 bar.update(task, advance=1, description=snapshot_id)
                 if bar.finished:
                     bar.stop()
@@ -68,7 +72,7 @@ def run_measure(args: argparse.Namespace, quiet: bool = False):
     from .sandbox import sandbox_notice
 
     settings = load_settings(_root(args))
-    progress = None if quiet else _console_progress(len(args.only) if args.only else 0)
+    progress = None if quiet else _console_progress()
     report = measure_all(settings, only=args.only, force=args.force, jobs=args.jobs,
                          progress=progress)
     if report.measured and report.sandbox == "none" and not quiet:

@@ -222,7 +222,8 @@ def baseline_comments(baseline: SnapshotMeta) -> list[str]:
     return _counts(baseline)[2]
 
 
-Progress = Callable[[str, str, dict | None], None]  # (event, snapshot id, record) -> None
+# (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
+Progress = Callable[[str, str, dict | None], None]
 
 
 def measure_all(
@@ -262,6 +263,8 @@ def measure_all(
                 report.removed.append(orphan)
         if stale:
             report.sandbox = sandbox_mode(settings.sandbox)
+            if progress:
+                progress("planned", str(len(stale)), None)
             _measure(stale, baseline, settings, keys, report, jobs, progress)
         missing = [s.id for s in snapshots if s.id not in report.records]
         if missing:
@@ -295,8 +298,6 @@ def _measure(
         else:
             baseline_run = report.records[baseline.id]["run"]
         for snapshot in stale:
-            if progress:
-                progress("start", snapshot.id, None)
             run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
             outcome, _ = suites[snapshot.id].result()
             key, produced_by = keys[snapshot.id]
