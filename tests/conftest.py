@@ -10,6 +10,7 @@ result and never change it; a test that changes something copies it first.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -22,6 +23,7 @@ TINY_DIARY = Path(__file__).parent / "fixtures" / "tinydiary"
 # Set in the environment of the build: `{{< env GITHUB_TOKEN >}}` in a snapshot must never show it.
 TINY_SECRET = "diary-secret-123"
 BUILD_TIMEOUT_S = 600
+QUARTO_MISSING = "quarto CLI not installed; the publish workflow installs it with quarto-dev/quarto-actions/setup"
 
 
 def build_tiny_diary(root: Path, engine: str) -> Path:
@@ -53,3 +55,17 @@ def tiny_site_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def built_site(tiny_site_root: Path) -> Path:
     """The tiny diary's `_site/` folder, as smalldocs rendered it."""
     return tiny_site_root / "_site"
+
+
+@pytest.fixture(scope="session")
+def tiny_secret() -> str:
+    """The value of GITHUB_TOKEN while the tiny diary is built: no page may ever show it."""
+    return TINY_SECRET
+
+
+@pytest.fixture(scope="session")
+def quarto_site_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny diary built with the real Quarto CLI; skips where it is not installed."""
+    if shutil.which(os.environ.get("QUARTO_PATH") or "quarto") is None:
+        pytest.skip(QUARTO_MISSING)
+    return build_tiny_diary(tmp_path_factory.mktemp("tinybuild-quarto") / "diary", "quarto")

@@ -33,7 +33,7 @@ from .discover import SnapshotMeta, discover_snapshots
 from .errors import DiaryError
 from .records import RECORD_SCHEMA, load_records, records_dir, remove_record, write_record
 from .sandbox import RunResult, run_sandboxed, sandbox_mode
-from .testsuite import TestOutcome, copy_data_files, copy_snapshot, run_test_suite
+from .testsuite import TestOutcome, copy_data_files, copy_snapshot, run_test_suite, scrub
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
 EXCERPT_CHARS = 2000
@@ -114,7 +114,7 @@ def _counts(snapshot: SnapshotMeta) -> tuple[dict, list[dict], list[str], list[d
     return {"total": total.as_dict(), "files": per_file}, definitions, comments, tabs
 
 
-def run_snapshot(snapshot: SnapshotMeta, settings: Settings, mode: str) -> RunResult:
+def run_snapshot(snapshot: SnapshotMeta, settings: Settings, mode: str) -> tuple[RunResult, Path]:
     """One run of the program in a private directory holding its files and the data files."""
     from .sandbox import clean_environment
 
@@ -123,13 +123,15 @@ def run_snapshot(snapshot: SnapshotMeta, settings: Settings, mode: str) -> RunRe
         copy_snapshot(snapshot, work)
         copy_data_files(settings, work)
         argv = [settings.interpreter, snapshot.entry, *settings.command_args()]
-        return run_sandboxed(
+        result = run_sandboxed(
             argv, workdir=work, timeout=settings.timeout, memory_mb=settings.memory_mb,
             output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
         )
+        return result, work
 
 
-def _run_dict(result: RunResult, snapshot: SnapshotMeta, settings: Settings) -> dict:
+def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> dict:
+    result, workdir = outcome
     lines = result.stdout.decode("utf-8", errors="replace").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -146,7 +148,7 @@ def _run_dict(result: RunResult, snapshot: SnapshotMeta, settings: Settings) -> 
         "stdout_sha256": result.stdout_sha256,
         "stdout_truncated": bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
         "stdout_lines": lines[:STDOUT_LINES_KEPT],
-        "stderr_excerpt": result.stderr_text()[-EXCERPT_CHARS:],
+        "stderr_excerpt": scrub(result.stderr_text()[-EXCERPT_CHARS:], workdir),
     }
 
 

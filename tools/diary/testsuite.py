@@ -6,6 +6,7 @@ from pytest's JUnit XML (never from console text, which changes between pytest v
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import xml.etree.ElementTree as ET
@@ -17,6 +18,14 @@ from .discover import SnapshotMeta
 from .sandbox import RunResult, clean_environment, run_sandboxed
 
 MESSAGE_LIMIT = 2000  # characters kept of each failure message
+ADDRESS = re.compile(r"\b0x[0-9a-f]{6,16}\b")
+
+
+def scrub(text: str, workdir: Path) -> str:
+    """Make output reproducible and private: the temporary directory's path and memory addresses
+    change on every run (and would publish the machine's paths), so both become placeholders."""
+    text = text.replace(str(workdir) + "/", "").replace(str(workdir), ".")
+    return ADDRESS.sub("0x…", text)
 
 
 @dataclass
@@ -58,7 +67,7 @@ def copy_data_files(settings: Settings, target: Path) -> None:
         shutil.copyfile(settings.code_dir / name, dest)
 
 
-def parse_junit(xml_bytes: bytes) -> TestOutcome:
+def parse_junit(xml_bytes: bytes, workdir: Path | None = None) -> TestOutcome:
     """Count outcomes from a JUnit XML report; a malformed report is an 'error' outcome."""
     try:
         root = ET.fromstring(xml_bytes)
@@ -75,7 +84,8 @@ def parse_junit(xml_bytes: bytes) -> TestOutcome:
             message = node.get("message") or (node.text or "").strip().splitlines()[-1:] or [""]
             if isinstance(message, list):
                 message = message[0]
-            outcome.failures.append({"test": name, "message": str(message)[:MESSAGE_LIMIT]})
+            message = scrub(str(message), workdir) if workdir else str(message)
+            outcome.failures.append({"test": name, "message": message[:MESSAGE_LIMIT]})
             if failure is not None:
                 outcome.failed += 1
             else:
@@ -121,10 +131,10 @@ def run_test_suite(
         if result.status == "timeout":
             outcome = TestOutcome(status="error", reason=f"test suite {result.reason}")
         elif junit.exists():
-            outcome = parse_junit(junit.read_bytes())
+            outcome = parse_junit(junit.read_bytes(), work)
         else:
             tail = result.stderr_text().strip().splitlines()[-1:] or result.stdout_text().strip().splitlines()[-1:]
-            reason = f"pytest wrote no report ({result.reason or 'no reason'}): {''.join(tail)}"
+            reason = scrub(f"pytest wrote no report ({result.reason or 'no reason'}): {''.join(tail)}", work)
             outcome = TestOutcome(status="error", reason=reason[:300])
         outcome.seconds = result.wall_s
         outcome.cpu_s = result.cpu_s
