@@ -303,6 +303,18 @@ def test_every_problem_is_listed_at_once(diary: Path) -> None:
     assert len(problems) == 3, problems
 
 
+def test_bad_settings_and_an_unreadable_post_are_both_listed(diary: Path) -> None:
+    config = diary / "code/diary.yml"
+    config.write_text(re.sub(r"^steps:.*$", "steps: many", config.read_text(encoding="utf-8"), count=1,
+                             flags=re.M), encoding="utf-8")
+    post = diary / "posts/zz-draft.qmd"
+    post.write_bytes(b"---\ntitle: Draft\n---\n\ncaf\xe9\n")
+    problems = check_fails(diary)
+    assert len(problems_at(problems, f"code/diary.yml:{line_of(config, 'steps: many')}")) == 1, problems
+    assert [p for p in problems_at(problems, "posts/zz-draft.qmd:5") if "not UTF-8" in p], problems
+    assert len(problems) == 2, problems
+
+
 # ---------------------------------------------------------------------------------------------
 # The claims lint on tricky lines
 

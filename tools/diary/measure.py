@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import MEASURE_VERSION, __version__
-from .atomic import build_lock
+from .atomic import build_lock, remove_stale_temporaries
 from .config import Settings
 from .count import (
     LineCounts,
@@ -246,6 +246,8 @@ def measure_all(
             raise DiaryError(f"unknown snapshot '{wanted}'", file=settings.snapshots_dir,
                              hint="known ids: " + ", ".join(by_id))
     with build_lock(root):
+        # Only under the lock: a temporary file outside it may be another process's write in progress.
+        remove_stale_temporaries(records_dir(root))
         existing = load_records(root, force=force)
         baseline = snapshots[0]
         baseline_hash = baseline.content_hash()

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from .atomic import remove_stale_temporaries, write_text_atomic
+from .atomic import write_text_atomic
 from .errors import DiaryError
 from .yamlio import _Loader, dump_yaml
 
@@ -176,7 +176,6 @@ def load_record(path: Path) -> dict:
 def load_records(root: Path, *, force: bool = False) -> dict[str, dict]:
     """Every record under `_data/records/`, by id. With `force`, unreadable records are skipped."""
     folder = records_dir(root)
-    remove_stale_temporaries(folder)
     records: dict[str, dict] = {}
     if not folder.is_dir():
         return records
