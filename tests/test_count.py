@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import subprocess
-import time
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import yaml
 from diary.count import (
     DefinitionCount,
     LineCounts,
-    _analyse,  # the class of every line, to say which lines cloc disagrees on
+    _analyse,  # private: the class of each line, to compare line by line with tokenize and cloc
     comment_retention,
     count_definitions,
     count_lines,
@@ -36,6 +35,16 @@ EXPECTED = yaml.safe_load((FIXTURES / "expected.yml").read_text(encoding="utf-8"
 def read_source(path: Path) -> str:
     """The file's text with its line endings as they are on disk ("\\r\\n" stays)."""
     return path.read_bytes().decode("utf-8")
+
+
+def python_files() -> list[Path]:
+    """Every fixture and every snapshot's .py file, for the tests against tokenize and cloc."""
+    # The snapshots are written while this suite runs: glob them now, and pass when there are none.
+    return sorted(FIXTURES.rglob("*.py")) + sorted(SNAPSHOTS.glob("*/**/*.py"))
+
+
+def path_id(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
 
 
 def counts(physical: int, blank: int, comment: int, docstring: int, code: int) -> LineCounts:
@@ -129,9 +138,7 @@ def test_line_classes(text: str, expected: LineCounts) -> None:
         pytest.param("# \ud800\nx = 1\n", counts(2, 0, 1, 0, 1), id="lone-surrogate"),
         pytest.param("-" * 100_000 + "1\n", counts(1, 0, 0, 0, 1), id="too-deep-for-the-parser"),
         pytest.param("$$ ((\n'''x''' # y\n\n", counts(3, 1, 0, 1, 1), id="garbage"),
-        pytest.param(
-            'def f(:\n    """doc"""  # c\n    "x" # "y"\n', counts(3, 0, 0, 1, 2), id="syntax-error"
-        ),
+        pytest.param('def f(:\n    """doc"""  # c\n    "x" # "y"\n', counts(3, 0, 0, 1, 2), id="syntax-error"),
     ],
 )
 def test_text_that_does_not_parse_falls_back_to_the_line_scanner(text: str, expected: LineCounts) -> None:
@@ -150,28 +157,22 @@ def test_line_counts_as_dict_add_and_invariant() -> None:
         counts(0, 1, -1, 0, 0)
 
 
-def test_count_lines_of_a_200_line_file_takes_well_under_5_ms() -> None:
+def test_count_lines_of_a_dense_200_line_file() -> None:
+    # Its speed is a budget printed by benchmarks/measure.py, not asserted here: timed tests flake.
     block = [
-        "# Helper number {n}, with a comment above it.",
-        "def helper_{n}(x, y=2):",
-        '    """Return a sum; the docstring',
+        "# Helper number {n}: dense lines, like microgpt's.",
+        "def softmax_{n}(xs, weights, bias=0.0):",
+        '    """Return the probabilities; the docstring',
         '    takes two lines."""',
-        "    total = 0  # running total",
-        "    for i in range(x):",
-        "        total += i * y",
+        "    logits = [sum(w * x for w, x in zip(row, xs)) + bias for row in weights]  # matmul",
+        "    peak = max(logits)",
+        "    exps = [math.exp(logit - peak) for logit in logits]",
         "",
-        "    return total",
+        "    return [e / sum(exps) for e in exps]",
         "",
     ]
     text = "".join(line.format(n=n) + "\n" for n in range(20) for line in block)
     assert count_lines(text) == counts(200, 40, 20, 40, 100)
-    # CPU time, the best of 30: other processes on a busy machine must not make this test flaky.
-    best = float("inf")
-    for _ in range(30):
-        started = time.process_time()
-        count_lines(text)
-        best = min(best, time.process_time() - started)
-    assert best < 0.005, f"count_lines took {best * 1000:.2f} ms on 200 lines"
 
 
 # --- definitions --------------------------------------------------------------------------------------
@@ -283,6 +284,54 @@ def test_tab_indented_lines() -> None:
     assert tab_indented_lines("\x0c\tx = 1\r\n  y = '\t'\r\n \t\n") == [1, 3]
 
 
+# --- agreement with tokenize on real files --------------------------------------------------------------
+
+
+def tokenize_line_kinds(text: str) -> list[str]:
+    """The line classes from tokenize's tokens and ast.get_docstring, the slow and sure way."""
+    source = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    docstrings = _docstring_lines(source)
+    code: set[int] = set()
+    in_docstring: set[int] = set()
+    commented: set[int] = set()
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        rows = range(token.start[0], token.end[0] + 1)
+        if token.type == tokenize.COMMENT:
+            commented.add(token.start[0])
+        elif token.type == tokenize.STRING and token.start[0] in docstrings:
+            in_docstring.update(rows)
+        elif token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+            code.update(rows)
+    lines = source.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    first_non_blank = next((number for number, line in enumerate(lines, 1) if line.strip(" \t\x0b\x0c")), 0)
+    kinds = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip(" \t\x0b\x0c"):
+            kinds.append("blank")
+        elif number in code or (number == first_non_blank and line.startswith("#!")):
+            kinds.append("code")
+        elif number in in_docstring:
+            kinds.append("docstring")
+        elif number in commented:
+            kinds.append("comment")
+        else:
+            kinds.append("code")
+    return kinds
+
+
+@pytest.mark.parametrize("path", python_files(), ids=path_id)
+def test_line_classes_agree_with_tokenize(path: Path) -> None:
+    text = read_source(path)
+    analysis = _analyse(text)
+    if analysis.tree is None:  # not Python: the line scanner counted it
+        with pytest.raises(SyntaxError):
+            ast.parse(text)
+    else:
+        assert analysis.kinds == tokenize_line_kinds(text)
+
+
 # --- parity with cloc ---------------------------------------------------------------------------------
 
 # cloc 1.96's counter for Python (call_counter, rm_blanks, rm_comments and the filters cloc lists for
@@ -293,7 +342,7 @@ _PERL_COMMENT_LINE = re.compile(r"\s*#", re.ASCII)
 _TRIPLE_QUOTES = re.compile("\"\"\"|'''")
 _OPENING_TRIPLE_QUOTES = re.compile("[uU]?(?:\"\"\"|''')")
 # What cloc can leave of a docstring: string prefixes, plain-quoted strings, a comment after it.
-_LEFT_OF_A_DOCSTRING = re.compile(r"""(?:[rRuUbBfF]+|"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|\s+)*(?:#.*)?""")
+_LEFT_OF_A_DOCSTRING = re.compile(r"""(?:[rRuUbBfF]++|"(?:[^"\\]|\\.)*+"|'(?:[^'\\]|\\.)*+'|\s++)*+(?:#.*)?""")
 # Regexp::Common's C comment, without its nested quantifier that backtracks forever in Python.
 _C_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
 
@@ -409,9 +458,7 @@ def _docstring_lines(text: str) -> set[int]:
     }
 
 
-def cloc_differences(
-    text: str, our_kinds: list[str], cloc: ClocView
-) -> list[tuple[int, str, str, str | None]]:
+def cloc_differences(text: str, our_kinds: list[str], cloc: ClocView) -> list[tuple[int, str, str, str | None]]:
     """The lines cloc classes otherwise, as (line, ours, cloc's, the documented reason or None)."""
     lines = _lines(text)
     covered, quotes = _python_triple_quotes(text)
@@ -419,11 +466,7 @@ def cloc_differences(
     # From the first line where cloc sees other triple quotes than Python (one in a comment or in
     # another string, or one on a line cloc dropped), cloc pairs them up otherwise.
     lost_track = min(
-        (
-            number
-            for number in range(1, len(lines) + 1)
-            if cloc.triple_quotes.get(number, 0) != quotes.get(number, 0)
-        ),
+        (number for number in range(1, len(lines) + 1) if cloc.triple_quotes.get(number, 0) != quotes.get(number, 0)),
         default=len(lines) + 1,
     )
     differences = []
@@ -447,17 +490,12 @@ def cloc_differences(
     return differences
 
 
-def _parity_files() -> list[Path]:
-    # The snapshots are written while this suite runs: glob them now, and pass when there are none.
-    return sorted(FIXTURES.rglob("*.py")) + sorted(SNAPSHOTS.glob("*/**/*.py"))
-
-
 @pytest.fixture(scope="module")
 def cloc_report() -> dict[str, dict]:
     cloc = shutil.which("cloc")
     if cloc is None:
         pytest.fail("cloc is a required test dependency (Debian package cloc); it is not on PATH")
-    files = [str(path) for path in _parity_files()]
+    files = [str(path) for path in python_files()]
     # --skip-uniqueness: cloc would count only one of several identical files.
     result = subprocess.run(
         [cloc, "--json", "--by-file", "--skip-uniqueness", "--quiet", *files],
@@ -468,7 +506,7 @@ def cloc_report() -> dict[str, dict]:
     return json.loads(result.stdout or "{}")
 
 
-@pytest.mark.parametrize("path", _parity_files(), ids=lambda path: path.relative_to(REPO).as_posix())
+@pytest.mark.parametrize("path", python_files(), ids=path_id)
 def test_cloc_parity(path: Path, cloc_report: dict[str, dict]) -> None:
     text = read_source(path)
     reported = cloc_report.get(str(path), {"blank": 0, "comment": 0, "code": 0})  # cloc skips empty files
@@ -478,9 +516,7 @@ def test_cloc_parity(path: Path, cloc_report: dict[str, dict]) -> None:
         "the port of cloc in this test no longer agrees with cloc: fix the port first"
     )
     our_kinds = _analyse(text).kinds
-    assert len(our_kinds) == len(cloc.kinds), (
-        'cloc ends lines on "\\n" only: does the file hold a lone "\\r"?'
-    )
+    assert len(our_kinds) == len(cloc.kinds), 'cloc ends lines on "\\n" only: does the file hold a lone "\\r"?'
     unexplained = [
         f"line {number}: ours {ours}, cloc {theirs}: {_lines(text)[number - 1]!r}"
         for number, ours, theirs, reason in cloc_differences(text, our_kinds, cloc)

@@ -1,5 +1,5 @@
 """Hypothesis properties of diary.count: totals always add up, nothing raises, and on valid Python the
-line classes agree with what Python's own tokenize says (7,000 examples in all)."""
+line classes agree with what Python's own tokenize says (6,000 examples in all)."""
 
 from __future__ import annotations
 
@@ -98,18 +98,20 @@ def programs(draw: st.DrawFn) -> tuple[str, set[int]]:
             else:
                 add(indent + draw(st.sampled_from(["", " ", "\t"])) + "#" + draw(COMMENT_TEXT))
 
-    def string_lines(indent: str, head: str, quote: str) -> list[str]:
-        inner = draw(st.lists(st.one_of(STRING_TEXT, BLANK_LINE), max_size=3))
-        last = draw(STRING_TEXT) + quote + trailing_comment()
-        return [f"{indent}{head}{quote}{draw(STRING_TEXT)}", *inner, last]
+    def string_lines(indent: str, head: str, quote: str, text: st.SearchStrategy[str] = STRING_TEXT) -> list[str]:
+        inner = draw(st.lists(st.one_of(text, BLANK_LINE), max_size=3))
+        last = draw(text) + quote + trailing_comment()
+        return [f"{indent}{head}{quote}{draw(text)}", *inner, last]
 
     def docstring(indent: str) -> None:
-        prefix = draw(st.sampled_from(["", "r", "u", "R"]))
+        prefix = draw(st.sampled_from(["", "r", "u", "R", "b", "f"]))
+        is_docstring = prefix not in ("b", "f")  # a first statement of bytes or an f-string is none
+        text = STRING_TEXT if is_docstring else st.just("not a docstring")
         quote = draw(st.sampled_from(['"""', "'''", '"', "'"]))
         if len(quote) == 1 or draw(st.booleans()):
-            add(f"{indent}{prefix}{quote}{draw(STRING_TEXT)}{quote}{trailing_comment()}", docstring=True)
+            add(f"{indent}{prefix}{quote}{draw(text)}{quote}{trailing_comment()}", docstring=is_docstring)
         else:
-            add(*string_lines(indent, prefix, quote), docstring=True)
+            add(*string_lines(indent, prefix, quote, text), docstring=is_docstring)
 
     def block(indent: str, depth: int, of_definition: bool) -> None:
         blank_and_comment_lines(indent)
@@ -171,7 +173,7 @@ def _expected_from_tokenize(source: str, docstring_lines: set[int]) -> LineCount
     return LineCounts(len(lines), *(kinds.count(kind) for kind in ("blank", "comment", "docstring", "code")))
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(programs())
 def test_count_lines_agrees_with_tokenize_on_valid_programs(program: tuple[str, set[int]]) -> None:
     source, docstring_lines = program
@@ -181,7 +183,7 @@ def test_count_lines_agrees_with_tokenize_on_valid_programs(program: tuple[str, 
     assert count_lines(source.replace("\n", "\r\n")) == count_lines(source)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(programs())
 def test_definitions_lie_in_order_inside_the_file(program: tuple[str, set[int]]) -> None:
     source, _ = program
@@ -203,7 +205,7 @@ def test_extract_comments_never_raises_and_normalises(text: str) -> None:
     assert len(comments) <= text.count("#")
 
 
-@settings(max_examples=1000, deadline=None)
+@settings(max_examples=1200, deadline=None)
 @given(st.lists(st.sampled_from("abcde")), st.lists(st.sampled_from("abcde")))
 def test_comment_retention_is_a_multiset_match(baseline: list[str], current: list[str]) -> None:
     kept, total, dropped = comment_retention(baseline, current)

@@ -16,10 +16,16 @@ Line classes (every physical line is exactly one, so they always sum to `physica
                (`x = '''...'''`, a string statement that is not first), a lone "\" line, and the
                shebang (a first non-blank line starting with "#!", which cloc counts as code too).
 
-The classes come from `tokenize` and `ast`. When the text does not tokenize or parse (syntax error,
-bad indentation, unterminated string, NUL bytes, lone surrogates, garbage) a line scanner takes over:
-it knows comments, quotes and triple-quoted strings but not statements, so it counts every string
-statement that starts a line with triple quotes as a docstring. No function here raises on a str.
+The text is parsed with `ast`, which finds the docstrings. Its comments and string literals are then
+found with one regular expression instead of `tokenize`: on Python that parses, it finds the same
+COMMENT and STRING tokens (checked on the 14,510 files of a Python 3.11 installation, on every fixture
+and snapshot, and by the fuzz tests) ten times faster; `tokenize` alone takes 3 ms on 200 lines of
+microgpt. (From Python 3.12 an f-string that nests its own quotes reads as several strings; its line
+is code all the same.)
+When the text does not parse (syntax error, bad indentation, unterminated string, NUL bytes, lone
+surrogates, garbage) a line scanner takes over: it knows comments, quotes and triple-quoted strings
+but not statements, so it counts every string statement that starts a line with triple quotes as a
+docstring. No function here raises on a str.
 
 Parity with cloc 1.96 (which counts docstrings as comments): `code == cloc.code`,
 `blank == cloc.blank` and `comment + docstring == cloc.comment` on ordinary Python. cloc works with
@@ -41,9 +47,7 @@ Python and not cloc:
 from __future__ import annotations
 
 import ast
-import io
 import re
-import tokenize
 from dataclasses import dataclass
 
 _BLANK = "blank"
@@ -54,12 +58,23 @@ _CODE = "code"
 _WHITESPACE = " \t\x0b\x0c"
 _LINE_BREAK = re.compile(r"\r\n?|\n")
 _DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-_LAYOUT_TOKENS = frozenset(
-    {tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER, tokenize.ENCODING}
+# What ast.parse raises on text that is not Python: SyntaxError, but also ValueError for a lone
+# surrogate and MemoryError or RecursionError for very deep nesting.
+_PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
+# A comment or a string literal (with its prefix) of Python that parses, where every quote outside a
+# comment opens a string that closes. Unrolled loops: no backtracking.
+_LEXEME = re.compile(
+    r"""
+    (?P<comment>\#[^\n]*)
+  | [rRbBuUfF]{0,2}
+    (?: '''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''
+      | \"\"\"[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*\"\"\"
+      | '[^'\\\n]*(?:\\.[^'\\\n]*)*'
+      | "[^"\\\n]*(?:\\.[^"\\\n]*)*"
+    )
+    """,
+    re.VERBOSE | re.DOTALL,
 )
-# ast.parse gives up on hostile input with these, not only with SyntaxError: ValueError for a lone
-# surrogate (UnicodeEncodeError), MemoryError and RecursionError for very deep nesting.
-_PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError, tokenize.TokenError)
 
 # The line scanner of the fallback: triple quotes, a whole (or unterminated) one-line string, or "#".
 _SCAN_TOKEN = re.compile(r'"""|\'\'\'|"(?:[^"\\]|\\.)*"?|\'(?:[^\'\\]|\\.)*\'?|#')
@@ -255,12 +270,11 @@ def _analyse(text: str) -> _Analysis:
     source = "".join(line + "\n" for line in lines)
     try:
         tree = ast.parse(source)
-        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     except _PARSE_ERRORS:
         kinds, comments = _scan_lines(lines)
         tree = None
     else:
-        kinds, comments = _classify_tokens(lines, tokens, _docstring_lines(tree))
+        kinds, comments = _classify_lexemes(lines, source, _docstring_lines(tree))
     shebang_line = _shebang_line(lines)
     if shebang_line:
         kinds[shebang_line - 1] = _CODE
@@ -292,38 +306,42 @@ def _docstring_lines(tree: ast.Module) -> set[int]:
     return lines
 
 
-def _classify_tokens(
-    lines: list[str], tokens: list[tokenize.TokenInfo], docstring_lines: set[int]
+def _classify_lexemes(
+    lines: list[str], source: str, docstring_lines: set[int]
 ) -> tuple[list[str], list[tuple[int, str]]]:
-    # A string token on a docstring's line is the docstring (or part of it): any other string on that
-    # line needs code (";" or a "def" header) to be there, and code wins over docstring anyway.
+    # A string on a docstring's line is the docstring (or part of it): any other string on that line
+    # needs code (";" or a "def" header) to be there, and code wins over docstring anyway.
     has_code = [False] * (len(lines) + 2)
     has_docstring = [False] * (len(lines) + 2)
     comments = []
-    for token in tokens:
-        if token.type == tokenize.COMMENT:
-            comments.append((token.start[0], token.string))
-        elif token.type not in _LAYOUT_TOKENS:
-            flags = (
-                has_docstring
-                if token.type == tokenize.STRING and token.start[0] in docstring_lines
-                else has_code
-            )
-            for line in range(token.start[0], token.end[0] + 1):
-                flags[line] = True
-    commented = {line for line, _ in comments}
+    line, position = 1, 0
+    for lexeme in [*_LEXEME.finditer(source), None]:
+        between = source[position : lexeme.start() if lexeme else len(source)]
+        for offset, piece in enumerate(between.split("\n")):
+            if piece.strip(_WHITESPACE):  # anything outside strings and comments is code, even a lone "\"
+                has_code[line + offset] = True
+        line += between.count("\n")
+        if lexeme is None:
+            break
+        if lexeme.lastgroup == "comment":
+            comments.append((line, lexeme.group()))
+        else:
+            flags = has_docstring if line in docstring_lines else has_code
+            last = line + lexeme.group().count("\n")
+            for covered in range(line, last + 1):
+                flags[covered] = True
+            line = last
+        position = lexeme.end()
     kinds = []
-    for number, line in enumerate(lines, start=1):
-        if _is_blank(line):
+    for number, text in enumerate(lines, start=1):
+        if _is_blank(text):
             kinds.append(_BLANK)
         elif has_code[number]:
             kinds.append(_CODE)
         elif has_docstring[number]:
             kinds.append(_DOCSTRING)
-        elif number in commented:
+        else:  # neither code nor string, and not blank: a comment
             kinds.append(_COMMENT)
-        else:  # no token at all, e.g. a lone "\" continuing the line
-            kinds.append(_CODE)
     return kinds, comments
 
 
@@ -380,9 +398,9 @@ def _scan_lines(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
 
 
 def _shebang_line(lines: list[str]) -> int:
-    """1 (or the line after leading blank lines) if the text opens with "#!", else 0.
+    """The first non-blank line if it starts with "#!", else 0.
 
-    cloc counts this line as code; so do we, since it is an instruction to the system, not a note.
+    cloc counts that line as code, and so do we: a shebang is an instruction to the system, not a note.
     """
     for number, line in enumerate(lines, start=1):
         if not _is_blank(line):
