@@ -42,6 +42,7 @@ def remove(path: str) -> Callable[[Path], None]:
 
 
 CONFIG = "code/diary.yml"
+POST = "posts/day-one/index.qmd"
 META = "code/snapshots/02-short/snapshot.yml"
 
 # (id, change, file the message must name, line, words the message must hold)
@@ -77,6 +78,13 @@ CASES = [
      "entry file 'prog.py' is missing from snapshot '02-short'"),
     ("meta-missing-file", remove(META), META, None, "has no snapshot.yml"),
     ("unknown-only", None, "code/snapshots", None, "unknown snapshot 'nope'"),
+    ("post-missing-date", edit(POST, "date: 2026-02-17\n", ""), POST, 2, "the post has no 'date'"),
+    ("post-non-iso-date", edit(POST, "date: 2026-02-17", "date: 17 Feb 2026"), POST, 3, "is not an ISO date"),
+    ("post-front-matter-yaml", edit(POST, "title: Day one", "title: [Day one"), POST, 3, "not valid YAML"),
+    ("post-front-matter-not-mapping",
+     edit(POST, "title: Day one\ndate: 2026-02-17\nsnapshots: [00-base]\n", "- a list\n"), POST, 2,
+     "front matter must be a mapping"),
+
 ]
 
 
@@ -85,12 +93,13 @@ def test_malformed_input(measured: Path, tmp_path: Path, case: str, change, file
                          words: str) -> None:
     root = tmp_path / "diary"
     shutil.copytree(measured, root)
-    args = ["measure"]
+    write(root / POST, "---\ntitle: Day one\ndate: 2026-02-17\nsnapshots: [00-base]\n---\n\nHello.\n")
+    args = ["generate"] if case.startswith("post-") else ["measure"]
     if change is None:
         args += ["--only", "nope"]
     else:
         change(root)
-    before = tree_bytes(root, "_data")
+    before = {**tree_bytes(root, "_data"), **tree_bytes(root, "_generated")}
     proc = run_diary(root, *args)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     message = proc.stderr.strip()
@@ -99,4 +108,5 @@ def test_malformed_input(measured: Path, tmp_path: Path, case: str, change, file
     assert message.startswith(location), (message, location)
     assert words in message
     assert "error:" in message
-    assert tree_bytes(root, "_data") == before
+    assert {**tree_bytes(root, "_data"), **tree_bytes(root, "_generated")} == before
+    assert not (root / "_variables.yml").exists()

@@ -9,6 +9,7 @@ generated files that are no longer produced are removed. A run that changes noth
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import functools
 import hashlib
@@ -373,6 +374,7 @@ def read_post(path: Path) -> Page:
         raise DiaryError("the front matter must be a mapping of keys to values", file=path, line=2,
                          hint="write it as 'key: value' lines between the two '---' lines")
     page.lines = located.lines
+    check_post_date(data.get("date"), path, page.line_of("date"))
     for key in ("snapshots", "definitions"):
         value = data.get(key)
         if value is None:
@@ -383,6 +385,19 @@ def read_post(path: Path) -> Page:
                              line=page.line_of(key))
         setattr(page, key, list(items))
     return page
+
+
+def check_post_date(value: Any, path: Path, line: int | None) -> None:
+    """A diary post is dated like a diary: the listing sorts by it and the feed publishes it."""
+    if value is None:
+        raise DiaryError("the post has no 'date'", file=path, line=2, hint="add 'date: YYYY-MM-DD' to its front matter")
+    if isinstance(value, dt.date):
+        return
+    try:
+        dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise DiaryError(f"'date': {value!r} is not an ISO date", file=path, line=line,
+                         hint="write it as YYYY-MM-DD") from None
 
 
 def check_front_matter(diary: Diary, pages: list[Page]) -> None:
