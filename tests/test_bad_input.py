@@ -53,6 +53,7 @@ CASES = [
     ("config-out-of-range", edit(CONFIG, "timeout: 20", "timeout: -1"), CONFIG, 6, "'timeout': must be between"),
     ("config-duplicate-key", append(CONFIG, "seed: 2\n"), CONFIG, 12, "key 'seed' appears twice"),
     ("config-bad-placeholder", append(CONFIG, "args: ['--n', '{stepz}']\n"), CONFIG, 12, "unknown placeholder"),
+    ("config-format-spec", append(CONFIG, "args: ['{steps:9999999999}']\n"), CONFIG, 12, "unknown placeholder"),
     ("config-missing-data-file", edit(CONFIG, "data_files: [data/names.txt]", "data_files: [data/nope.txt]"),
      CONFIG, 9, "data file 'data/nope.txt' does not exist"),
     ("config-missing-tests", edit(CONFIG, "tests: tests/program", "tests: tests/nowhere"), CONFIG, 10,

@@ -7,29 +7,30 @@ runs them all in parallel, once with `sandbox: bwrap` and once with `sandbox: no
 baseline never prints, so a run that "succeeds" is still broken by its behaviour. The hostile code
 sits at module level, so the behavioural suite (which imports the snapshot) meets it too.
 
-What the run of each kind ends as (`run.status`, `run.reason`), and what holds, in both modes:
+What the run of each kind ends as (`run.status`: `run.reason`), and what holds:
 
-| kind                        | bwrap                                     | none                                      |
-| --------------------------- | ----------------------------------------- | ----------------------------------------- |
-| infinite loop               | timeout: timed out after 3.0 s            | same                                      |
-| allocate 50 GB              | memory: memory limit 256 MB exceeded      | same                                      |
-| print 1 GB                  | output: stdout exceeded 64 KB; ...stopped | same                                      |
-| binary garbage on stdout    | ok (bytes kept, record loads again)       | same                                      |
-| segfault (ctypes)           | crashed: killed by SIGSEGV                | same                                      |
-| os._exit(3)                 | failed: exit code 3                       | same                                      |
-| syntax error                | failed: exit code 1: SyntaxError: ...     | same                                      |
-| source not UTF-8            | failed: exit code 1: SyntaxError: Non-UTF-8 code ... | same                           |
-| import of a missing module  | failed: exit code 1: ModuleNotFoundError: ... | same                                  |
-| 100 child processes left    | ok; none survives the measure             | ok; none survives the measure             |
-| writes outside its work dir | ok; the writes FAIL (nothing on the host) | ok; the writes SUCCEED (files on the host)|
-| network connection          | ok; the connection FAILS                  | ok; the connection SUCCEEDS (host loopback)|
-| prints $GITHUB_TOKEN        | ok; prints None (secret not in records)   | same: the environment is clean            |
+| kind                         | with bwrap                                   | with sandbox: none                  |
+| ---------------------------- | -------------------------------------------- | ----------------------------------- |
+| infinite loop                | timeout: timed out after 3.0 s               | same                                |
+| allocates 50 GB              | memory: memory limit 256 MB exceeded         | same                                |
+| prints 1 GB                  | output: stdout exceeded 64 KB; process stopped | same                              |
+| binary garbage on stdout     | ok; kept as text, the record loads again     | same                                |
+| segfault (ctypes)            | crashed: killed by SIGSEGV                   | same                                |
+| os._exit(3)                  | failed: exit code 3                          | same                                |
+| syntax error                 | failed: exit code 1: SyntaxError: ...        | same                                |
+| source not UTF-8             | failed: exit code 1: SyntaxError: Non-UTF-8 code ... | same                        |
+| imports a missing module     | failed: exit code 1: ModuleNotFoundError: ... | same                               |
+| leaves 100 children behind   | ok; none survives                            | ok; none survives (1)               |
+| writes outside its directory | ok; /var/tmp read-only, the checkout unseen  | ok; BOTH FILES WRITTEN on the host  |
+| connects to a host port      | ok; refused (a loopback of its own)          | ok; CONNECTED (run and suite: 2)    |
+| prints $GITHUB_TOKEN         | ok; None: the secret is in no record         | same (2)                            |
 
-So without bwrap the timeout, memory and output caps, the kill of every process the program
-started (unless it leaves our process group with setsid, see diary/sandbox.py) and the clean
-environment hold; file-system and network isolation do not. Every hostile record is `broken` as
-expected (exit code 0), the well-behaved records stay byte-for-byte the same, the measure stays
-within its time bound, and no process of a hostile snapshot is left running.
+Without bwrap the timeout, memory and output caps, the kill of every process the program started and
+the clean environment hold; file-system and network isolation do not. (1) not for a process that
+leaves our process group with setsid; (2) /proc/<pid>/environ of our processes stays readable (both
+pinned down in tests/test_sandbox.py). Every hostile record is `broken` as expected (exit code 0),
+the well-behaved records stay byte-for-byte the same, the measure stays within its time bound, and
+no process of a hostile snapshot is left running.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -92,10 +94,13 @@ HOSTILE: dict[str, str] = {
     "16-syntax": "def broken(:\n    return 1\n",
     "17-latin1": "",  # written as Latin-1 bytes, see NOT_UTF8
     "18-nomodule": PRELUDE + "import module_that_does_not_exist_anywhere  # noqa: F401\n",
-    "19-fork": PRELUDE + f"""\
-for _ in range(100):
+    "19-fork": PRELUDE + """\
+import time
+
+for _ in range(100):  # each child holds MARKER in the command line it inherits
     if os.fork() == 0:
-        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)", {MARKER!r}])
+        time.sleep(600)
+        os._exit(0)
 print("spawned 100", flush=True)
 """,
     "20-write": PRELUDE + """\
@@ -155,11 +160,12 @@ class Measured:
         return load_record(self.root / "_data/records" / f"{snap_id}.yml")
 
 
-def marked_processes() -> list[str]:
+def marked_processes(grace_s: float = 3.0) -> list[str]:
     """`ps` lines of live processes whose command line holds MARKER, after a grace for SIGKILL."""
-    deadline = time.monotonic() + 3.0
+    deadline = time.monotonic() + grace_s
     while True:
-        listing = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True, text=True, check=True)
+        # -ww: off a terminal ps may cut each line at 80 columns, before MARKER.
+        listing = subprocess.run(["ps", "-ww", "-eo", "pid=,stat=,args="], capture_output=True, text=True, check=True)
         found = [line.strip() for line in listing.stdout.splitlines()
                  if MARKER in line and line.split()[1][:1] != "Z"]
         if not found or time.monotonic() > deadline:
@@ -281,6 +287,17 @@ def test_the_measure_stays_within_its_time_bound(measured: Measured) -> None:
 
 def test_no_process_of_a_hostile_snapshot_survives(measured: Measured) -> None:
     assert measured.survivors == []
+
+
+def test_the_process_check_sees_a_marked_process() -> None:
+    # The check above is not vacuous: a process holding MARKER in its command line is found.
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", MARKER])
+    try:
+        found = marked_processes(grace_s=0)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [int(line.split()[0]) for line in found] == [holder.pid]
 
 
 def test_the_secret_in_our_environment_is_never_recorded(measured: Measured) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from .errors import DiaryError
 from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1
+PLACEHOLDER = re.compile(r"\{(?:seed|steps|samples)\}")
 CONFIG_NAME = "code/diary.yml"
 
 
@@ -106,10 +108,12 @@ def load_settings(root: Path) -> Settings:
         sandbox=f.get("sandbox", str, "auto"),
         jobs=f.number("jobs", 0, 0, 256, integer=True),
     )
-    try:
-        settings.command_args()
-    except (KeyError, IndexError, ValueError) as exc:
-        raise f.error("args", f"unknown placeholder {exc} (use {{seed}}, {{steps}}, {{samples}})") from None
+    for arg in settings.args:
+        # Only the three plain placeholders: a format spec such as {steps:9999999999} would build a
+        # huge string, and {steps.x} or {0} would fail later, inside a run.
+        rest = PLACEHOLDER.sub("", arg.replace("{{", "").replace("}}", ""))
+        if "{" in rest or "}" in rest:
+            raise f.error("args", f"unknown placeholder in {arg!r} (use {{seed}}, {{steps}}, {{samples}})")
     if settings.sandbox not in ("auto", "bwrap", "none"):
         raise f.error("sandbox", f"must be auto, bwrap or none, not {settings.sandbox!r}")
     for name in settings.data_files:
@@ -117,7 +121,7 @@ def load_settings(root: Path) -> Settings:
         if name.startswith("/") or ".." in Path(name).parts:
             raise f.error("data_files", f"{name!r} must be a path inside code/")
         if not data.is_file():
-            raise f.error("data_files", f"data file {name!r} does not exist (looked for {data})",
+            raise f.error("data_files", f"data file {name!r} does not exist (looked for {str(data)!r})",
                           hint="add the file under code/ or remove it from the list")
     if not settings.tests_dir.is_dir():
         raise f.error("tests", f"test directory {settings.tests!r} does not exist")

@@ -66,7 +66,8 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     located = read_yaml(meta_path)
     f = Fields(located, "the snapshot metadata", ALLOWED)
     snap_id = str(f.get("id", (str, int), directory.name))
-    if not snap_id or any(c in snap_id for c in "/\\ \t") or snap_id.startswith("."):
+    # No separators, spaces or control characters: the id names files and goes into one-line messages.
+    if not snap_id or any(c in "/\\" or c.isspace() or not c.isprintable() for c in snap_id) or snap_id.startswith("."):
         raise f.error("id", f"{snap_id!r} is not a usable id", hint="use letters, digits, '-' and '_'")
     title = f.get("title", str, required=True)
     raw_date = f.get("date", (dt.date, str), required=True)
@@ -85,9 +86,9 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     files = _source_files(directory)
     if entry not in files:
         raise DiaryError(
-            f"entry file '{entry}' is missing from snapshot '{snap_id}'",
+            f"entry file {entry!r} is missing from snapshot {snap_id!r}",
             file=meta_path, line=located.line_of("entry") or 1,
-            hint=f"add {directory / entry} or set 'entry:' to one of: {', '.join(files) or 'no files'}",
+            hint=f"add {str(directory / entry)!r} or set 'entry:' to one of: {', '.join(files) or 'no files'}",
         )
     return SnapshotMeta(
         id=snap_id, title=title.strip(), date=raw_date, parent=str(parent) if parent is not None else None,
@@ -120,7 +121,7 @@ def discover_snapshots(settings: Settings) -> list[SnapshotMeta]:
     for snap in snaps.values():
         if snap.parent is not None and snap.parent not in snaps:
             raise DiaryError(
-                f"parent '{snap.parent}' of snapshot '{snap.id}' does not exist", file=snap.meta_path,
+                f"parent {snap.parent!r} of snapshot {snap.id!r} does not exist", file=snap.meta_path,
                 line=_line(snap, "parent"), hint="known ids: " + ", ".join(snaps),
             )
     roots = [s for s in snaps.values() if s.parent is None]

@@ -127,6 +127,32 @@ def _check(value: Any, node: yaml.Node, kind: Any, path: str, file: Path) -> Non
         raise fail(f"must be {_kind_name(kind)}, not {value!r}", node)
 
 
+def _check_keys(node: yaml.Node, file: Path) -> None:
+    """Every key a plain string, once per mapping, and no merge keys: what a record writer produces.
+    (A merge conflict resolved by hand, or `false:` / `<<:` typed by hand, are refused here.)"""
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _check_keys(item, file)
+        return
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        mark = key_node.start_mark
+        problem = None
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+            problem = f"has a key that is not a plain name: {str(getattr(key_node, 'value', ''))[:40]!r}"
+        elif key_node.value in seen:
+            problem = f"has the key '{key_node.value}' twice"
+        if problem:
+            raise DiaryError(
+                f"record {problem}", file=file, line=mark.line + 1, column=mark.column + 1,
+                hint="restore the file from git, or run 'diary measure --force' to measure it again",
+            )
+        seen.add(key_node.value)
+        _check_keys(value_node, file)
+
+
 def parse_record(text: str, file: Path) -> dict:
     """Parse and validate one record; any problem is a DiaryError naming file, line and column."""
     hint = "restore the file from git, or run 'diary measure --force' to measure it again"
@@ -154,6 +180,7 @@ def parse_record(text: str, file: Path) -> dict:
     if schema != RECORD_SCHEMA:
         raise DiaryError(f"record has schema {schema!r}, this tool reads {RECORD_SCHEMA}", file=file, line=1,
                          hint=hint)
+    _check_keys(node, file)
     _check(value, node, RECORD_SHAPE, "", file)
     if value["id"] != file.stem:
         raise DiaryError(f"record id '{value['id']}' does not match its file name", file=file, line=2, hint=hint)

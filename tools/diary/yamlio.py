@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,88 @@ from .errors import DiaryError
 
 try:  # the C loader and dumper are several times faster; fall back where libyaml is missing
     from yaml import CSafeDumper as _Dumper
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeLoader as _SafeLoader
+
+    _OFFSETS_IN_BYTES = True  # libyaml reports where the reader stopped in bytes of UTF-8
 except ImportError:  # pragma: no cover
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+    _OFFSETS_IN_BYTES = False
+
+MAX_DEPTH = 100  # nesting of collections; far deeper than any diary file, far below a stack overflow
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type, misc]
+    """The safe loader, made total: every bad input is a yaml.MarkedYAMLError that names its position.
+
+    The safe loader alone lets other exceptions out of values it cannot build (`date: 2026-02-30`,
+    `!!int abc`: ValueError, KeyError, AttributeError, IndexError), reports a bad character without a
+    line, in two lines, and composes nested collections by C recursion: a few hundred thousand `[`
+    crash the interpreter with a segmentation fault.
+    """
+
+    def __init__(self, stream: str) -> None:
+        self._text = stream
+        super().__init__(stream)
+
+    def get_single_node(self) -> yaml.Node | None:
+        try:
+            _check_depth(self._text)
+        except yaml.reader.ReaderError as exc:
+            raise _reader_error(exc, self._text) from None
+        return super().get_single_node()
+
+
+@functools.lru_cache(maxsize=16)  # a text is often composed, then loaded: scan it once
+def _check_depth(text: str) -> None:
+    """Count the nesting on the event stream, which the parser produces without recursion."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"collections nested deeper than {MAX_DEPTH} levels", event.start_mark,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str | bytes) -> yaml.MarkedYAMLError:
+    """A bad character as an error with a line and column (the reader's own has an offset only)."""
+    if isinstance(text, str) and _OFFSETS_IN_BYTES:
+        text = text.encode("utf-8", errors="surrogatepass")
+    before = text[: exc.position]
+    if isinstance(before, bytes):
+        before = before.decode("utf-8", errors="replace")
+    line = before.count("\n")
+    column = len(before) - (before.rfind("\n") + 1)
+    code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+    mark = yaml.error.Mark(str(exc.name), exc.position, line, column, None, None)
+    return yaml.scanner.ScannerError(None, None, f"unacceptable character #x{code:04x}: {exc.reason}", mark)
+
+
+def _total(constructor: Callable[[Any, yaml.Node], Any]) -> Callable[[Any, yaml.Node], Any]:
+    """`constructor`, raising a ConstructorError at the node for whatever it cannot build."""
+
+    def construct(loader: Any, node: yaml.Node) -> Any:
+        try:
+            return constructor(loader, node)
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - whatever a constructor raises, the text is at fault
+            what = repr(node.value[:40]) if isinstance(node, yaml.ScalarNode) else "this value"
+            why = f" ({exc})" if isinstance(exc, ValueError) else ""
+            problem = f"cannot read {what} as {str(node.tag).rsplit(':', 1)[-1]}{why}"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+    return construct
+
+
+for _name in ("null", "bool", "int", "float", "binary", "timestamp"):  # the scalars that can fail to build
+    _tag = f"tag:yaml.org,2002:{_name}"
+    _Loader.add_constructor(_tag, _total(_SafeLoader.yaml_constructors[_tag]))
 
 
 @dataclass
@@ -34,6 +114,8 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
     """Parse YAML text, turning every parser error into a DiaryError with file, line and column."""
     try:
         node = yaml.compose(text, Loader=_Loader)
+        # composes but may not construct (a bad tag, `2026-02-30`)
+        data = yaml.load(text, Loader=_Loader) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 + line_offset if mark else None
@@ -47,10 +129,6 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
         raise DiaryError(f"not valid YAML: {exc}", file=path, hint="fix the YAML syntax") from None
     if node is None:
         return Located(None, path)
-    try:
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as exc:  # composes but does not construct (e.g. a bad tag)
-        raise DiaryError(f"not valid YAML: {exc}", file=path, hint="fix the YAML syntax") from None
     lines: dict[str, int] = {}
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
@@ -59,7 +137,7 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
             line = key_node.start_mark.line + 1 + line_offset
             if key in seen:
                 raise DiaryError(
-                    f"key '{key}' appears twice (first on line {seen[key]})", file=path, line=line,
+                    f"key {key!r} appears twice (first on line {seen[key]})", file=path, line=line,
                     hint="keep one of the two",
                 )
             seen[key] = line
@@ -108,7 +186,7 @@ class Fields:
         for key in data:
             if str(key) not in allowed:
                 raise DiaryError(
-                    f"unknown key '{key}' in {what}", file=located.path, line=located.line_of(str(key)),
+                    f"unknown key {str(key)!r} in {what}", file=located.path, line=located.line_of(str(key)),
                     hint="allowed keys: " + ", ".join(sorted(allowed)),
                 )
 
