@@ -79,12 +79,14 @@ def test_second_command_is_refused_while_the_first_runs(old_and_new, tmp_path: P
     old = old_and_new[0]
     root = tmp_path / "diary"
     shutil.copytree(old, root)
+    lock = root / ".diary.lock"
+    lock.unlink(missing_ok=True)  # the copy's lock file names the old holder; wait for the new one
     first = start_measure(root, "--force")
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline and "pid" not in (root / ".diary.lock").read_text(errors="ignore") \
-                if (root / ".diary.lock").exists() else time.time() < deadline:
-            time.sleep(0.05)
+        deadline = time.time() + 30
+        while time.time() < deadline and not (lock.exists() and "pid" in lock.read_text(errors="ignore")):
+            time.sleep(0.02)
+        assert first.poll() is None, "the first measure ended before the second could start"
         second = run_diary(root, "measure")
         assert second.returncode == 2
         assert "another diary command is running here" in second.stderr

@@ -27,7 +27,7 @@ from .discover import SnapshotMeta, discover_snapshots
 from .errors import DiaryError
 from .escape import escape_html, escape_markdown_inline, neutralise_shortcodes
 from .records import load_records, record_path
-from .yamlio import dump_yaml, parse_yaml
+from .yamlio import dump_yaml, parse_yaml, read_utf8
 
 GENERATED_DIR = "_generated"
 PAGES_DIR = "snapshots"
@@ -347,15 +347,7 @@ def read_pages(root: Path) -> list[Page]:
 
 
 def read_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DiaryError(f"cannot read the file: {exc.strerror}", file=path) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DiaryError("not UTF-8 text", file=path, line=raw[: exc.start].count(b"\n") + 1,
-                         hint="save the file as UTF-8") from None
+    return read_utf8(path, encoding="utf-8-sig")
 
 
 def read_post(path: Path) -> Page:

@@ -15,7 +15,7 @@ import yaml
 
 from .atomic import write_text_atomic
 from .errors import DiaryError
-from .yamlio import _Loader, dump_yaml
+from .yamlio import _Loader, dump_yaml, read_utf8
 
 RECORD_SCHEMA = 1
 RECORDS_DIR = "_data/records"
@@ -188,15 +188,7 @@ def parse_record(text: str, file: Path) -> dict:
 
 
 def load_record(path: Path) -> dict:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DiaryError(f"cannot read record: {exc.strerror}", file=path) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DiaryError("record is not UTF-8 text", file=path, line=raw[: exc.start].count(b"\n") + 1,
-                         hint="restore the file from git, or run 'diary measure --force'") from None
+    text = read_utf8(path, hint="restore the file from git, or run 'diary measure --force'")
     return parse_record(text, path)
 
 

@@ -145,8 +145,8 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
     return Located(data, path, lines)
 
 
-def read_yaml(path: Path) -> Located:
-    """Read and parse a YAML file; a missing or undecodable file is a DiaryError."""
+def read_utf8(path: Path, hint: str = "save the file as UTF-8", encoding: str = "utf-8") -> str:
+    """A text file's content; a missing, unreadable or undecodable file is a DiaryError naming the line."""
     try:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
@@ -154,11 +154,15 @@ def read_yaml(path: Path) -> Located:
     except OSError as exc:
         raise DiaryError(f"cannot read the file: {exc.strerror}", file=path) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise DiaryError("not UTF-8 text", file=path, line=line, hint="save the file as UTF-8") from None
-    return parse_yaml(text, Path(path))
+        raise DiaryError("not UTF-8 text", file=path, line=line, hint=hint) from None
+
+
+def read_yaml(path: Path) -> Located:
+    """Read and parse a YAML file; a missing or undecodable file is a DiaryError."""
+    return parse_yaml(read_utf8(path), Path(path))
 
 
 def dump_yaml(data: Any) -> str:
