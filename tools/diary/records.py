@@ -83,8 +83,8 @@ def _check(value: Any, node: yaml.Node, kind: Any, path: str, file: Path) -> Non
 
     def fail(message: str, at: yaml.Node) -> DiaryError:
         return DiaryError(
-            f"record field '{path}' {message}", file=file, line=at.start_mark.line + 1,
-            column=at.start_mark.column + 1,
+            _one_line(f"record field '{path}' {message}" if path else f"record {message}"), file=file,
+            line=at.start_mark.line + 1, column=at.start_mark.column + 1,
             hint="restore the file from git, or run 'diary measure --force' to measure it again",
         )
 
@@ -127,6 +127,11 @@ def _check(value: Any, node: yaml.Node, kind: Any, path: str, file: Path) -> Non
         raise fail(f"must be {_kind_name(kind)}, not {value!r}", node)
 
 
+def _one_line(message: str) -> str:
+    """Keys and values quoted from a damaged record may hold line breaks; an error stays one line."""
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _check_keys(node: yaml.Node, file: Path) -> None:
     """Every key a plain string, once per mapping, and no merge keys: what a record writer produces.
     (A merge conflict resolved by hand, or `false:` / `<<:` typed by hand, are refused here.)"""
@@ -146,7 +151,7 @@ def _check_keys(node: yaml.Node, file: Path) -> None:
             problem = f"has the key '{key_node.value}' twice"
         if problem:
             raise DiaryError(
-                f"record {problem}", file=file, line=mark.line + 1, column=mark.column + 1,
+                _one_line(f"record {problem}"), file=file, line=mark.line + 1, column=mark.column + 1,
                 hint="restore the file from git, or run 'diary measure --force' to measure it again",
             )
         seen.add(key_node.value)
