@@ -16,8 +16,15 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from diarykit import run_diary
+
+# The same examples on every run, so CI cannot fail on a case no developer saw; explore new ground
+# with `pytest -m fuzz --hypothesis-profile=explore`, and pin what it finds as a plain test.
+settings.register_profile("repeatable", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 TINY_DIARY = Path(__file__).parent / "fixtures" / "tinydiary"
 # Set in the environment of the build: `{{< env GITHUB_TOKEN >}}` in a snapshot must never show it.

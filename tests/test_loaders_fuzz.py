@@ -509,3 +509,12 @@ def test_deep_nesting_is_a_diary_error_not_a_crash(tmp_path: Path, file: str) ->
     assert len(message.splitlines()) == 1, message
     # The mapping is the first level: the 100th [ is one too many.
     assert message.startswith(f"{root / file}:1:107: error: ") and "nested deeper than 100 levels" in message
+
+
+def test_record_error_with_a_line_break_in_a_key_stays_one_line() -> None:
+    # Found by the mutated-record property: a key "\n" made a two-line message.
+    snap_id = sorted(RECORDS)[0]
+    text = RECORDS[snap_id] + "? '\n\n  '\n: 1\n"
+    with pytest.raises(DiaryError) as caught:
+        parse_record(text, Path(f"{snap_id}.yml"))
+    assert "\n" not in str(caught.value) and "unknown key '\\n'" in str(caught.value)
