@@ -291,12 +291,15 @@ def _measure(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diary-measure") as pool:
         runs: dict[str, Future] = {}
         suites: dict[str, Future] = {}
-        # Program runs first (the baseline's before all: every comparison needs it), then the
-        # suites; the longest jobs start early so the two cores finish together.
-        for snapshot in sorted(stale, key=lambda s: s is not baseline):
-            runs[snapshot.id] = pool.submit(run_snapshot, snapshot, settings, mode)
+        # The baseline's run first (every comparison needs it), then the test suites, which take
+        # longest, then the other runs: longest jobs first, so the cores finish close together.
+        if baseline in stale:
+            runs[baseline.id] = pool.submit(run_snapshot, baseline, settings, mode)
         for snapshot in stale:
             suites[snapshot.id] = pool.submit(run_test_suite, snapshot, baseline, settings, mode)
+        for snapshot in stale:
+            if snapshot is not baseline:
+                runs[snapshot.id] = pool.submit(run_snapshot, snapshot, settings, mode)
         if baseline.id in runs:
             baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
         else:

@@ -15,7 +15,7 @@ import yaml
 
 from .atomic import write_text_atomic
 from .errors import DiaryError
-from .yamlio import _Loader, dump_yaml, read_utf8
+from .yamlio import compose_and_load, dump_yaml, read_utf8
 
 RECORD_SCHEMA = 1
 RECORDS_DIR = "_data/records"
@@ -164,8 +164,7 @@ def parse_record(text: str, file: Path) -> dict:
     if not text.strip():
         raise DiaryError("record file is empty (was a write interrupted?)", file=file, line=1, hint=hint)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        value = yaml.load(text, Loader=_Loader)
+        node, value = compose_and_load(text, check=lambda node: _check_keys(node, file))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise DiaryError(
@@ -185,16 +184,29 @@ def parse_record(text: str, file: Path) -> dict:
     if schema != RECORD_SCHEMA:
         raise DiaryError(f"record has schema {schema!r}, this tool reads {RECORD_SCHEMA}", file=file, line=1,
                          hint=hint)
-    _check_keys(node, file)
     _check(value, node, RECORD_SHAPE, "", file)
     if value["id"] != file.stem:
         raise DiaryError(f"record id '{value['id']}' does not match its file name", file=file, line=2, hint=hint)
     return value
 
 
+_LOADED: dict[tuple[str, int, int], dict] = {}
+
+
 def load_record(path: Path) -> dict:
+    """A validated record; read-only (it is shared): `diary refresh` loads each record twice."""
+    try:
+        stat = path.stat()
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        key = None
+    if key in _LOADED:
+        return _LOADED[key]
     text = read_utf8(path, hint="restore the file from git, or run 'diary measure --force'")
-    return parse_record(text, path)
+    record = parse_record(text, path)
+    if key is not None:
+        _LOADED[key] = record
+    return record
 
 
 def load_records(root: Path, *, force: bool = False) -> dict[str, dict]:

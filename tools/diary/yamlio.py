@@ -110,12 +110,27 @@ class Located:
         return self.lines.get(key)
 
 
+def compose_and_load(
+    text: str, check: Callable[[yaml.Node], None] | None = None,
+) -> tuple[yaml.Node | None, Any]:
+    """The node tree (for positions) and the value, from one parse; raises yaml errors only.
+
+    `check` sees the nodes before construction, which flattens merge keys (`<<`) in place."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if check is not None and node is not None:
+            check(node)
+        # composes but may not construct (a bad tag, `2026-02-30`)
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+
+
 def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
     """Parse YAML text, turning every parser error into a DiaryError with file, line and column."""
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        # composes but may not construct (a bad tag, `2026-02-30`)
-        data = yaml.load(text, Loader=_Loader) if node is not None else None
+        node, data = compose_and_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 + line_offset if mark else None
