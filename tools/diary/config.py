@@ -6,10 +6,9 @@ import hashlib
 import json
 import re
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .errors import DiaryError
 from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1
@@ -37,7 +36,6 @@ class Settings:
     snapshots: str = "code/snapshots"
     sandbox: str = "auto"  # auto | bwrap | none
     jobs: int = 0  # 0: one per core
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def code_dir(self) -> Path:
@@ -63,7 +61,7 @@ class Settings:
     def run_fingerprint(self) -> str:
         """A hash of the settings that change what a run prints (not where files live)."""
         keep = asdict(self)
-        for key in ("root", "extra", "jobs", "snapshots"):
+        for key in ("root", "jobs", "snapshots"):
             keep.pop(key, None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -129,6 +127,3 @@ def load_settings(root: Path) -> Settings:
         raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")
     return settings
 
-
-def config_error(message: str, root: Path) -> DiaryError:
-    return DiaryError(message, file=Path(root) / CONFIG_NAME)
