@@ -34,7 +34,11 @@ pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM = os.environ.get("DIARY_CHROMIUM", "/usr/bin/chromium")
+# Debian's chromium here and in .ci/run; GitHub's Ubuntu runners ship Google Chrome instead (Ubuntu's
+# chromium package is only a snap wrapper).
+CHROMIUM = os.environ.get("DIARY_CHROMIUM") or next(
+    (path for path in ("/usr/bin/chromium", "/usr/bin/google-chrome", "/usr/bin/chromium-browser")
+     if os.path.exists(path)), "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
