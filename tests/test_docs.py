@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 from diary.cli import build_parser
@@ -29,12 +28,8 @@ def test_readme_starts_with_build_and_test_commands() -> None:
 
 def test_ci_runs_the_readme_test_command() -> None:
     script = (REPO / ".ci/run").read_text()
-    extracted = subprocess.run(
-        ["bash", "-c", "grep -m1 -- '# run the tests$' README.md | sed 's/[[:space:]]*# run the tests$//'"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.strip()
-    assert extracted == quick_start()[1].split("  #")[0].strip()
-    assert "bash -euo pipefail -c \"$test_command\"" in script
+    readme_command = quick_start()[1].split("  #")[0].strip()
+    assert readme_command in script.splitlines()
     for package in ("cloc", "bubblewrap", "chromium"):
         assert package in script
 

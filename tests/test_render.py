@@ -15,6 +15,7 @@ from diary.errors import DiaryError
 from diary.render import (
     Engine,
     choose_engine,
+    engine_environment,
     find_quarto,
     preview_site,
     quarto_command,
@@ -381,3 +382,16 @@ def test_real_quarto_renders_the_tiny_site(tmp_path: Path, monkeypatch: pytest.M
     result = render_site(root, choose_engine("quarto"), echo=lambda line: None)
     assert result.engine == "quarto"
     assert_tiny_site_rendered(root)
+
+
+def test_engine_finds_this_diary_for_its_pre_render_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `.venv/bin/diary build` without an activated venv: the engine's `diary refresh` must still start.
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    env = engine_environment({"DIARY_PRERENDER_DONE": "1"})
+    assert env["PATH"].split(os.pathsep) == [scripts, "/usr/bin", "/bin"]
+    assert env["DIARY_PRERENDER_DONE"] == "1"
+    monkeypatch.setenv("PATH", f"/usr/bin{os.pathsep}{scripts}")
+    assert "PATH" not in engine_environment({})

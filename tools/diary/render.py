@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import sysconfig
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -164,6 +165,16 @@ def quarto_command(
     return command
 
 
+def engine_environment(extra: dict[str, str]) -> dict[str, str]:
+    """`extra`, plus a PATH on which the engine's `project.pre-render` (`diary refresh`) finds this
+    `diary`: run as `.venv/bin/diary build` without an activated venv, it is not on PATH otherwise."""
+    scripts = sysconfig.get_path("scripts")
+    path = extra.get("PATH", os.environ.get("PATH", os.defpath))
+    if scripts in path.split(os.pathsep):
+        return dict(extra)
+    return {**extra, "PATH": os.pathsep.join([scripts, path])}
+
+
 def render_site(
     root: Path, engine: Engine, *, quiet: bool = False, env: dict[str, str] | None = None, echo: Echo = print
 ) -> RenderResult:
@@ -174,11 +185,12 @@ def render_site(
     if not quiet:
         echo(f"rendering with {engine.label()}")
     started = time.perf_counter()
+    env = engine_environment(env or {})
     if engine.name == "quarto":
         output_dir = root / "_site"  # Quarto's default output-dir, which this project keeps
-        warnings = _render_with_quarto(root, engine, quiet=quiet, env=env or {}, echo=echo)
+        warnings = _render_with_quarto(root, engine, quiet=quiet, env=env, echo=echo)
     else:
-        output_dir, warnings = _render_with_smalldocs(root, quiet=quiet, env=env or {}, echo=echo)
+        output_dir, warnings = _render_with_smalldocs(root, quiet=quiet, env=env, echo=echo)
     return RenderResult(engine.name, engine.version, output_dir, time.perf_counter() - started, warnings)
 
 
@@ -351,13 +363,16 @@ def preview_site(
 ) -> int:
     """Serve the site at `root`, re-rendered on each change, until Ctrl-C; return the exit code."""
     echo(f"previewing with {engine.label()}")
+    env = engine_environment({})
     if engine.name == "smalldocs":
         from smalldocs.serve import preview  # imported here for the same reason as in _render_with_smalldocs
 
-        return preview(root, port=port, open_browser=open_browser)
+        with _environment(env):
+            return preview(root, port=port, open_browser=open_browser)
     assert engine.executable is not None
     extra = ([] if open_browser else ["--no-browser"]) + ["--port", str(port)]
-    process = _start_quarto(quarto_command(engine.executable, "preview", root, extra=extra), root)
+    command = quarto_command(engine.executable, "preview", root, extra=extra)
+    process = _start_quarto(command, root, env={**os.environ, **env})
     try:
         return process.wait()
     except KeyboardInterrupt:  # the normal way to end a preview; quarto got the same Ctrl-C from the terminal
