@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import generate
 from .config import load_settings
 from .discover import discover_snapshots
 from .errors import DiaryError
-from .generate import build_outputs, read_pages, stale_files
+from .generate import FRONT_MATTER, GENERATED_DIR, build_outputs, read_pages, stale_files
 from .measure import cache_key, suite_hash
 from .records import load_records, record_path
 
@@ -44,7 +41,7 @@ HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
 # A code fence, also inside a list item or a block quote; a closing fence has nothing after it.
 FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$")
 # Code and diff excerpts: reused by `diary generate` while their data-input hash matches.
-EXCERPT_DIRS = (f"{generate.GENERATED_DIR}/code/", f"{generate.GENERATED_DIR}/diff/")
+EXCERPT_DIRS = (f"{GENERATED_DIR}/code/", f"{GENERATED_DIR}/diff/")
 # Variables that present a snapshot's change as progress (an escaped shortcode, {{{< >}}}, shows as text).
 PROGRESS_VAR = re.compile(
     r"(?<![{\\])\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline)\s*>\}\}"
@@ -107,24 +104,8 @@ def stale_records(root: Path) -> list[Problem]:
     return problems
 
 
-@contextmanager
-def _fresh_excerpts() -> Iterator[None]:
-    """Highlight every excerpt again instead of reusing the partial on disk.
-
-    `generate` reuses a code or diff partial whose `data-input` hash matches its input (highlighting
-    is the slow part); a hand edit that leaves that hash alone would then pass as fresh.
-    """
-    reuse = generate.reuse
-    generate.reuse = lambda root, path, digest: None
-    try:
-        yield
-    finally:
-        generate.reuse = reuse
-
-
 def stale_generated(root: Path) -> list[Problem]:
-    with _fresh_excerpts():
-        outputs = build_outputs(root)
+    outputs = build_outputs(root, reuse_excerpts=False)
     problems = []
     for rel, content in outputs.files.items():
         path = root / rel
@@ -147,14 +128,9 @@ def stale_generated(root: Path) -> list[Problem]:
 
 def _prose_lines(text: str) -> list[tuple[int, str]]:
     """The post's lines that readers see as prose: no front matter, code blocks or comments."""
-    lines = text.split("\n")
-    start = 0
-    if lines and lines[0].strip() == "---":
-        for index in range(1, len(lines)):
-            if lines[index].strip() in ("---", "..."):
-                start = index + 1
-                break
-    body = "\n".join(lines[start:])
+    front = FRONT_MATTER.match(text)
+    start = text.count("\n", 0, front.end()) + 1 if front else 0
+    body = "\n".join(text.split("\n")[start:])
     body = HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), body)
     out, fence = [], None
     for offset, line in enumerate(body.split("\n")):

@@ -51,7 +51,7 @@ CHART_MARK_PATTERN = re.compile(rb"<!-- diary-chart-input: ([0-9a-f]{64}) -->")
 # Bump when the markup of code excerpts changes in code (a change to excerpt.md.j2 is noticed alone).
 EXCERPT_VERSION = "1"
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
 # A shortcode that the engines expand: not `{{{< ... >}}}` nor `\{{< ... >}}` (both escaped forms).
 _INCLUDE = re.compile(r"(?<![{\\])\{\{<\s*include\s+(['\"]?)(.+?)\1\s*>\}\}")
 _VAR = re.compile(r"(?<![{\\])\{\{<\s*var\s+(['\"]?)(.+?)\1\s*>\}\}")
@@ -213,9 +213,13 @@ class Outputs:
     chart_drawn: bool = False
 
 
-def build_outputs(root: Path) -> Outputs:
-    """Read and check every input, then render every output in memory (nothing is written here)."""
+def build_outputs(root: Path, reuse_excerpts: bool = True) -> Outputs:
+    """Read and check every input, then render every output in memory (nothing is written here).
+
+    With `reuse_excerpts`, a code or diff partial on disk made from the same input is kept as it is;
+    `diary check` turns it off, so that a hand edit that left the input hash alone is found."""
     settings = load_settings(root)
+    reuse_from = root if reuse_excerpts else None
     diary = Diary(settings, load_snapshots(root, settings))
     pages = read_pages(root)
     check_front_matter(diary, pages)
@@ -223,11 +227,11 @@ def build_outputs(root: Path) -> Outputs:
 
     files: dict[str, str | bytes] = {}
     for snap in diary.snapshots:
-        files.update(code_partials(root, snap))
+        files.update(code_partials(reuse_from, snap))
         for name, data in snap.raw.items():
             files[f"{RAW_DIR}/{snap.id}/{name}"] = data
     for older, newer in diff_pairs:
-        files[diff_partial_path(older.id, newer.id)] = diff_partial(root, older, newer)
+        files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
     files[f"{GENERATED_DIR}/_progress-table.md"] = progress_table(diary, diary.snapshots, [], set())
     for post in pages:
         if post.name is not None and post.snapshots:
@@ -355,7 +359,7 @@ def read_post(path: Path) -> Page:
     text = read_text(path)
     name = path.parent.name if path.stem == "index" else path.stem
     page = Page(path, text, name=name)
-    match = _FRONT_MATTER.match(text)
+    match = FRONT_MATTER.match(text)
     if not match:
         return page
     located = parse_yaml(match.group(1), path, line_offset=1)
@@ -800,8 +804,11 @@ def _excerpt_salt(templates: Path) -> str:
     return f"{EXCERPT_VERSION}|{pygments.__version__}|{template}"
 
 
-def reuse(root: Path, path: str, digest: str) -> str | None:
-    """The partial on disk when it was made from the same input: highlighting is the slow part."""
+def reuse(root: Path | None, path: str, digest: str) -> str | None:
+    """The partial on disk under `root` when it was made from the same input: highlighting is the
+    slow part. None when there is no such partial, or `root` is None (make every excerpt afresh)."""
+    if root is None:
+        return None
     try:
         data = (root / path).read_bytes()
     except OSError:
@@ -843,7 +850,7 @@ def line_range(first: int, last: int) -> str:
     return f"line {first}" if first == last else f"lines {first}–{last}"
 
 
-def code_partials(root: Path, snap: Snapshot) -> dict[str, str]:
+def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
     """Every file of a snapshot whole, and each top-level class and function, as partials."""
     partials = {}
     for file, text in snap.texts.items():
@@ -851,7 +858,7 @@ def code_partials(root: Path, snap: Snapshot) -> dict[str, str]:
         count = len(physical_lines(text))
         path = code_partial_path(snap.id, file)
         digest = input_digest("file", snap.id, file, language, snap.text_hashes[file])
-        existing = reuse(root, path, digest)
+        existing = reuse(reuse_from, path, digest)
         if existing is not None:
             partials[path] = existing
             continue
@@ -866,7 +873,7 @@ def code_partials(root: Path, snap: Snapshot) -> dict[str, str]:
         path = definition_partial_path(snap.id, name)
         digest = input_digest("definition", snap.id, file, language, name, first, last,
                               snap.text_hashes[file])
-        existing = reuse(root, path, digest)
+        existing = reuse(reuse_from, path, digest)
         if existing is not None:
             partials[path] = existing
             continue
@@ -894,10 +901,10 @@ def unified_diff(older: Snapshot, newer: Snapshot) -> str:
     return "".join(chunks)
 
 
-def diff_partial(root: Path, older: Snapshot, newer: Snapshot) -> str:
+def diff_partial(reuse_from: Path | None, older: Snapshot, newer: Snapshot) -> str:
     path = diff_partial_path(older.id, newer.id)
     digest = input_digest("diff", older.id, newer.id, older.text_hashes, newer.text_hashes)
-    existing = reuse(root, path, digest)
+    existing = reuse(reuse_from, path, digest)
     if existing is not None:
         return existing
     text = unified_diff(older, newer)

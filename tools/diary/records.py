@@ -163,16 +163,8 @@ def parse_record(text: str, file: Path) -> dict:
     hint = "restore the file from git, or run 'diary measure --force' to measure it again"
     if not text.strip():
         raise DiaryError("record file is empty (was a write interrupted?)", file=file, line=1, hint=hint)
-    try:
-        node, value = compose_and_load(text, check=lambda node: _check_keys(node, file))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise DiaryError(
-            f"record is not valid YAML: {exc.problem or exc.context}", file=file,
-            line=mark.line + 1 if mark else None, column=mark.column + 1 if mark else None, hint=hint,
-        ) from None
-    except yaml.YAMLError as exc:
-        raise DiaryError(f"record is not valid YAML: {exc}", file=file, hint=hint) from None
+    node, value = compose_and_load(text, file, what="record is ", hint=hint,
+                                   check=lambda node: _check_keys(node, file))
     if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
         raise DiaryError("record must be a YAML mapping", file=file, line=1, column=1, hint=hint)
     schema = value.get("schema")

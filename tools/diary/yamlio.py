@@ -111,9 +111,11 @@ class Located:
 
 
 def compose_and_load(
-    text: str, check: Callable[[yaml.Node], None] | None = None,
+    text: str, path: Path, *, line_offset: int = 0, what: str = "",
+    hint: str = "fix the YAML syntax at that position", check: Callable[[yaml.Node], None] | None = None,
 ) -> tuple[yaml.Node | None, Any]:
-    """The node tree (for positions) and the value, from one parse; raises yaml errors only.
+    """The node tree (for positions) and the value, from one parse; every YAML problem becomes a
+    DiaryError "<what>not valid YAML: ..." with file, line and column.
 
     `check` sees the nodes before construction, which flattens merge keys (`<<`) in place."""
     loader = _Loader(text)
@@ -123,25 +125,23 @@ def compose_and_load(
             check(node)
         # composes but may not construct (a bad tag, `2026-02-30`)
         return node, loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise DiaryError(
+            f"{what}not valid YAML: {problem}", file=path,
+            line=mark.line + 1 + line_offset if mark else None, column=mark.column + 1 if mark else None,
+            hint=hint,
+        ) from None
+    except yaml.YAMLError as exc:
+        raise DiaryError(f"{what}not valid YAML: {exc}", file=path, hint=hint) from None
     finally:
         loader.dispose()
 
 
 def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
     """Parse YAML text, turning every parser error into a DiaryError with file, line and column."""
-    try:
-        node, data = compose_and_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 + line_offset if mark else None
-        column = mark.column + 1 if mark else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise DiaryError(
-            f"not valid YAML: {problem}", file=path, line=line, column=column,
-            hint="fix the YAML syntax at that position",
-        ) from None
-    except yaml.YAMLError as exc:
-        raise DiaryError(f"not valid YAML: {exc}", file=path, hint="fix the YAML syntax") from None
+    node, data = compose_and_load(text, path, line_offset=line_offset)
     if node is None:
         return Located(None, path)
     lines: dict[str, int] = {}
