@@ -853,6 +853,12 @@ def line_range(first: int, last: int) -> str:
 def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
     """Every file of a snapshot whole, and each top-level class and function, as partials."""
     partials = {}
+
+    @functools.cache
+    def highlighted(file: str) -> tuple[list[str], bool]:
+        # Once per file: a file's definitions are slices of its highlighted lines.
+        return highlight_lines(snap.texts[file], language_of(file))
+
     for file, text in snap.texts.items():
         language = language_of(file)
         count = len(physical_lines(text))
@@ -862,14 +868,14 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
         if existing is not None:
             partials[path] = existing
             continue
-        lines, newline_at_end = highlight_lines(text, language)
+        lines, newline_at_end = highlighted(file)
         caption = (f"<code>{escape_html(file)}</code> · snapshot {escape_html(snap.id)}"
                    + (f" · {line_range(1, count)}" if count else " · empty"))
         partials[path] = excerpt(snap.id, file, caption, block_id("code", snap.id, file), lines, 1, language,
                                  newline_at_end, digest, empty_text="(the file is empty)")
     for name, definition in snap.definitions.items():
         file, first, last = definition["file"], definition["start"], definition["end"]
-        text, language = snap.texts[file], language_of(file)
+        language = language_of(file)
         path = definition_partial_path(snap.id, name)
         digest = input_digest("definition", snap.id, file, language, name, first, last,
                               snap.text_hashes[file])
@@ -877,7 +883,7 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
         if existing is not None:
             partials[path] = existing
             continue
-        lines, newline_at_end = highlight_lines(text, language)
+        lines, newline_at_end = highlighted(file)
         caption = (f"<code>{escape_html(name)}</code> in <code>{escape_html(file)}</code> · snapshot "
                    f"{escape_html(snap.id)} · {line_range(first, last)}")
         ends_with_newline = newline_at_end or last < len(lines)
