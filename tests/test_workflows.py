@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import time
 import tomllib
 import xml.etree.ElementTree as ET
@@ -185,6 +186,16 @@ def substitute(text: str, context: dict[str, dict], where: str) -> str:
                             "teach tests/test_workflows.py what it means locally")
 
     return EXPRESSION.sub(one, text)
+
+
+def see_our_packages(venv: Path) -> None:
+    """Let `venv` import what the interpreter running these tests can import (offline, no download).
+
+    `--system-site-packages` is not enough: when the tests run in a venv themselves (as in .ci/run),
+    it shows the base interpreter's packages, not the ones the tests' venv installed."""
+    ours = [p for p in (sysconfig.get_path("purelib"), sysconfig.get_path("platlib")) if p]
+    site_packages = next((venv / "lib").glob("python3*/site-packages"))
+    (site_packages / "_diary_dry_run.pth").write_text("\n".join(dict.fromkeys(ours)) + "\n", encoding="utf-8")
 
 
 def matrix_entry(job: dict) -> dict:
@@ -381,8 +392,8 @@ def run_job(workflow_name: str, workflow: dict, job_name: str, folder: Path) -> 
     job.work.mkdir(parents=True)
     steps = spec["steps"]
     if any("run" in step for step in steps):
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(job.venv)], check=True,
-                       capture_output=True, timeout=300)
+        subprocess.run([sys.executable, "-m", "venv", str(job.venv)], check=True, capture_output=True, timeout=300)
+        see_our_packages(job.venv)
     for step in steps:
         name = step.get("name") or step.get("uses") or step["run"].strip().split("\n")[0]
         unknown = set(step) - STEP_KEYS
