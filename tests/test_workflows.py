@@ -318,7 +318,8 @@ class Job:
         drop = ("PYTHONPATH", "PYTHONHOME", "PYTEST_ADDOPTS", "VIRTUAL_ENV")
         env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("DIARY_")}
         env.update(CI="true", GITHUB_WORKSPACE=str(self.work), VIRTUAL_ENV=str(self.venv),
-                   PATH=f"{self.venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+                   # then the commands of the packages the venv borrows (ruff, ...): see see_our_packages
+                   PATH=os.pathsep.join([str(self.venv / "bin"), sysconfig.get_path("scripts"), env.get("PATH", "")]),
                    PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
         env.update({key: str(value) for key, value in self.context["env"].items()})
         env.update(step_env)
