@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,48 @@ def quarto_site_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which(os.environ.get("QUARTO_PATH") or "quarto") is None:
         pytest.skip(QUARTO_MISSING)
     return build_tiny_diary(tmp_path_factory.mktemp("tinybuild-quarto") / "diary", "quarto")
+
+
+# ---------------------------------------------------------------------------------------------
+# Long tests say what they are doing: the fast tier (`pytest -m "not slow"`) leaves them out, the
+# full run (CI, and the README's test command) announces each one before it starts, so minutes of
+# silence always have a name.
+
+
+def _terminal_line(config: pytest.Config, text: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None:
+        return
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(text)
+    else:
+        reporter.write_line(text)
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Announce a slow test (the hook has no item: `_SLOW_ITEMS` is filled at collection)."""
+    item = _SLOW_ITEMS.get(nodeid)
+    if item is None:
+        return
+    function = getattr(item, "function", None)
+    doc = (function.__doc__ or "").strip() if function is not None else ""
+    about = f": {doc.splitlines()[0]}" if doc else ""
+    _terminal_line(item.config, f"\n[slow] {nodeid}{about}")
+
+
+_SLOW_ITEMS: dict[str, pytest.Item] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser"):  # a real Chromium, page after page: end to end, so slow
+            item.add_marker(pytest.mark.slow)
+    _SLOW_ITEMS.update({item.nodeid: item for item in items if item.get_closest_marker("slow")})
+
+
+@pytest.fixture
+def say(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
+    """Print a progress line of a long test to the terminal now, through pytest's output capture."""
+    yield lambda text: _terminal_line(request.config, f"    {text}")

@@ -18,6 +18,9 @@ from diary.errors import DiaryError
 from diary.records import load_records
 from diarykit import REPO, make_diary, run_diary
 
+# Real `diary measure` processes killed and raced against each other: end to end, so slow.
+pytestmark = pytest.mark.slow
+
 KILLS = 50
 
 
@@ -46,7 +49,8 @@ def old_and_new(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     return old, old_keys, new_keys, duration
 
 
-def test_sigkill_at_random_moments_loses_nothing(old_and_new, tmp_path: Path) -> None:
+def test_sigkill_at_random_moments_loses_nothing(old_and_new, tmp_path: Path, say) -> None:
+    """Kill `diary measure` at 50 random moments: every record is the old or the new one."""
     old, old_keys, new_keys, duration = old_and_new
     rng = random.Random(20261121)
     outcomes = {"old": 0, "new": 0}
@@ -71,6 +75,8 @@ def test_sigkill_at_random_moments_loses_nothing(old_and_new, tmp_path: Path) ->
             assert run_diary(root, "measure").returncode == 0
             assert not list((root / "_data/records").glob(".*.tmp"))
         shutil.rmtree(root)
+        if (attempt + 1) % 10 == 0:
+            say(f"{attempt + 1}/{KILLS} kill points: {outcomes}")
     # The kill points must really fall inside the work, not all before or after it.
     assert outcomes["old"] > 0 and outcomes["new"] > 0, outcomes
 

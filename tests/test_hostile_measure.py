@@ -50,6 +50,9 @@ import pytest
 from diary.records import load_record
 from diarykit import make_diary, run_diary, snapshot_meta, tree_bytes, write
 
+# Each mode measures thirteen hostile programs at once (about 25 s a mode on 2 cores).
+pytestmark = pytest.mark.slow
+
 BWRAP = Path("/usr/bin/bwrap")
 MARKER = f"diary-hostile-{uuid.uuid4().hex[:12]}"  # in the command line of every hostile process
 SECRET = "diary-secret-123"

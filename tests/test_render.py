@@ -325,7 +325,7 @@ def test_smalldocs_renders_the_tiny_site(tmp_path: Path, empty_path: None) -> No
     assert_tiny_site_rendered(root)
     assert (result.engine, result.version, result.output_dir) == ("smalldocs", engine.version, root / "_site")
     assert lines[0] == f"rendering with smalldocs {engine.version} (embedded engine; quarto not found)"
-    assert any(line.startswith("wrote 2 page(s)") for line in lines)  # smalldocs's progress came through echo
+    assert len(lines) > 1, "the engine's own progress must come through echo"
 
 
 def test_smalldocs_collects_warnings(tmp_path: Path) -> None:
@@ -333,8 +333,9 @@ def test_smalldocs_collects_warnings(tmp_path: Path) -> None:
     (root / "index.qmd").write_text("---\ntitle: Home\nfreeze: auto\n---\n\nHi.\n", encoding="utf-8")
     lines: list[str] = []
     result = render_site(root, choose_engine("smalldocs"), echo=lines.append)
-    assert any("freeze" in warning for warning in result.warnings)
-    assert any(line.startswith("warning: ") and "freeze" in line for line in lines)
+    # An option the engine does not support is a warning, collected and echoed as ours; its wording is the engine's.
+    assert result.warnings, "smalldocs ignored an unsupported option silently"
+    assert [line for line in lines if line.startswith("warning: ")] == [f"warning: {w}" for w in result.warnings]
 
 
 def test_smalldocs_runs_pre_render_with_env(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]  # the repository these tests run in
 WORKFLOWS = REPO / ".github" / "workflows"
 CI = "ci.yml"
 PUBLISH = "publish.yml"
+DRIFT = "drift.yml"
 
 # A tag like v4.2.2 (a release, which does not move like v4 or a branch does) or a full commit SHA.
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(?:v\d+\.\d+\.\d+|[0-9a-f]{40})$")
@@ -137,6 +138,25 @@ def test_publish_sets_up_a_pinned_quarto_version() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"Quarto is not pinned to a release: {version!r}"
     build = [step.get("run", "") for _, step in all_steps(workflow)]
     assert any("--engine quarto" in run for run in build), "the site must be built with the Quarto it pins"
+
+
+def test_every_install_uses_the_constraints_but_the_drift_check() -> None:
+    """ci and publish install the tested set; drift installs the newest releases and runs everything."""
+    for name in (CI, PUBLISH):
+        installs = [step["run"] for _, step in all_steps(load(name)) if "pip install" in step.get("run", "")]
+        assert installs and all("-c constraints.txt" in run for run in installs), (name, installs)
+    drift = load(DRIFT)
+    on = triggers(drift)
+    assert "workflow_dispatch" in on and len(on["schedule"]) == 1
+    assert drift["permissions"] == {"contents": "read"}
+    runs = [step.get("run", "") for _, step in all_steps(drift)]
+    installs = [run for run in runs if "pip install" in run]
+    assert installs and not any("constraints" in run for run in installs) and all("--upgrade" in r for r in installs)
+    for command in ("pytest", "diary check", "diary build --engine quarto", "ruff check"):
+        assert any(command in run for run in runs), command
+    setups = [step for _, step in all_steps(drift)
+              if step.get("uses", "").startswith("quarto-dev/quarto-actions/setup@")]
+    assert len(setups) == 1 and "version" not in (setups[0].get("with") or {}), "drift tries the newest Quarto"
 
 
 def test_only_the_deploy_job_may_write_pages() -> None:
@@ -427,7 +447,7 @@ def git(*args: str) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [CI, PUBLISH])
+@pytest.mark.parametrize("name", [CI, PUBLISH, DRIFT])
 def test_dry_run_of_every_job(name: str, tmp_path: Path) -> None:
     """Each job's steps in order, in a fresh clone (committed files only) and a fresh venv."""
     git("rev-parse", "HEAD")  # a clear failure when this is not a git checkout
