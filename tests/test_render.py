@@ -76,7 +76,7 @@ def empty_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def fake_engine(executable: Path) -> Engine:
-    return Engine("quarto", str(executable), "1.6.40", str(executable))
+    return Engine("quarto", str(executable), "1.10.18", str(executable))
 
 
 def write_tiny_site(root: Path) -> Path:
@@ -137,8 +137,8 @@ def test_find_quarto_reports_a_dangling_quarto_path(
 
 
 def test_quarto_version_parses(fake_quarto: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.6.40")
-    assert quarto_version(str(fake_quarto)) == (1, 6, 40)
+    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.10.18")
+    assert quarto_version(str(fake_quarto)) == (1, 10, 18)
     monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.4")
     assert quarto_version(str(fake_quarto)) == (1, 4, 0)
 
@@ -159,9 +159,9 @@ def test_quarto_version_reports_a_failing_quarto(fake_quarto: Path, monkeypatch:
 
 
 def test_auto_picks_a_recent_quarto(fake_quarto: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.6.40")
+    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.10.18")
     engine = choose_engine("auto")
-    assert (engine.name, engine.executable, engine.version) == ("quarto", str(fake_quarto), "1.6.40")
+    assert (engine.name, engine.executable, engine.version) == ("quarto", str(fake_quarto), "1.10.18")
 
 
 def test_auto_picks_smalldocs_without_quarto(empty_path: None) -> None:
@@ -171,15 +171,15 @@ def test_auto_picks_smalldocs_without_quarto(empty_path: None) -> None:
 
 
 def test_auto_passes_over_an_old_quarto(fake_quarto: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.3.450")
+    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.9.30")
     engine = choose_engine("auto")
     assert engine.name == "smalldocs"
-    assert "quarto 1.3.450" in engine.note and "older than 1.4.0" in engine.note
+    assert "quarto 1.9.30" in engine.note and "older than 1.10.0" in engine.note
 
 
 def test_requested_quarto_too_old_is_an_error(fake_quarto: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.3.450")
-    with pytest.raises(DiaryError, match=r"1\.3\.450 .* older than 1\.4\.0") as caught:
+    monkeypatch.setenv("FAKE_QUARTO_VERSION", "1.9.30")
+    with pytest.raises(DiaryError, match=r"1\.9\.30 .* older than 1\.10\.0") as caught:
         choose_engine("quarto")
     assert "https://quarto.org/docs/get-started/" in caught.value.hint
 
@@ -218,14 +218,14 @@ def test_render_streams_output_in_order(fake_quarto: Path, tmp_path: Path) -> No
     lines: list[str] = []
     result = render_site(root, fake_engine(fake_quarto), echo=lines.append)
     assert lines == [
-        f"rendering with quarto 1.6.40 ({fake_quarto})",
+        f"rendering with quarto 1.10.18 ({fake_quarto})",
         f"args: render {root}",
         "[1/2] index.qmd",
         "WARN: a warning on stderr",
         "[2/2] page.qmd",
         "Output created: _site/index.html",
     ]
-    assert (result.engine, result.version, result.output_dir) == ("quarto", "1.6.40", root / "_site")
+    assert (result.engine, result.version, result.output_dir) == ("quarto", "1.10.18", root / "_site")
     assert result.warnings == ["WARN: a warning on stderr"]
     assert (root / "_site" / "index.html").is_file()
 
@@ -266,7 +266,7 @@ def test_failing_render_names_engine_exit_code_and_tail(
     with pytest.raises(DiaryError) as caught:
         render_site(root, fake_engine(fake_quarto), echo=lambda line: None)
     message = caught.value.message
-    assert message.startswith(f"quarto 1.6.40 ({fake_quarto}) failed with exit code 3")
+    assert message.startswith(f"quarto 1.10.18 ({fake_quarto}) failed with exit code 3")
     quoted = [line.strip() for line in message.splitlines()[1:]]
     assert quoted == [f"line {n}" for n in range(12, 31)] + ["ERROR: the fake render broke"]
     assert caught.value.hint

@@ -159,6 +159,22 @@ def test_every_install_uses_the_constraints_but_the_drift_check() -> None:
     assert len(setups) == 1 and "version" not in (setups[0].get("with") or {}), "drift tries the newest Quarto"
 
 
+def test_publish_pins_the_quarto_release_line_the_tool_and_readme_require() -> None:
+    from diary.render import MIN_QUARTO
+
+    workflow = load(PUBLISH)
+    pinned = tuple(int(part) for part in str(workflow["env"]["QUARTO_VERSION"]).split("."))
+    assert pinned >= MIN_QUARTO and pinned[:2] == MIN_QUARTO[:2], (pinned, MIN_QUARTO)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert f"`quarto` (≥ {MIN_QUARTO[0]}.{MIN_QUARTO[1]})" in readme
+
+
+def test_a_quarto_build_leaves_gitignore_alone() -> None:
+    # Quarto appends this pattern to .gitignore on a render unless it is there already.
+    lines = (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert "**/*.quarto_ipynb" in lines
+
+
 def test_only_the_deploy_job_may_write_pages() -> None:
     workflow = load(PUBLISH)
     assert workflow["permissions"] == {"contents": "read"}

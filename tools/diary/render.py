@@ -23,7 +23,7 @@ from pathlib import Path
 
 from diary.errors import DiaryError
 
-MIN_QUARTO = (1, 4, 0)
+MIN_QUARTO = (1, 10, 0)  # the release line the diary is rendered and tested with (publish.yml pins one)
 ENGINES = ("auto", "quarto", "smalldocs")
 QUARTO_GET_STARTED = "https://quarto.org/docs/get-started/"
 INSTALL_HINT = f"install Quarto from {QUARTO_GET_STARTED} or use --engine smalldocs"
@@ -104,7 +104,7 @@ def quarto_version(executable: str) -> tuple[int, ...]:
     match = VERSION_PATTERN.search(completed.stdout)
     if match is None:
         raise DiaryError(
-            f"{executable} --version printed {completed.stdout.strip()[:80]!r}, not a version such as 1.6.40",
+            f"{executable} --version printed {completed.stdout.strip()[:80]!r}, not a version such as 1.10.18",
             hint=INSTALL_HINT,
         )
     return tuple(int(part or 0) for part in match.groups())
@@ -121,7 +121,7 @@ def _smalldocs_engine(note: str) -> Engine:
 
 
 def choose_engine(requested: str = "auto") -> Engine:
-    """The engine for `requested`: quarto, smalldocs or auto (quarto >= 1.4 when found, else smalldocs)."""
+    """The engine for `requested`: quarto, smalldocs or auto (quarto >= 1.10 when found, else smalldocs)."""
     if requested not in ENGINES:
         raise DiaryError(f"unknown engine {requested!r}", hint="use auto, quarto or smalldocs")
     if requested == "smalldocs":
@@ -292,7 +292,11 @@ def _environment(extra: dict[str, str]) -> Iterator[None]:
 def _memoised_yaml() -> Iterator[None]:
     """smalldocs re-reads `_variables.yml` with the pure-Python YAML parser for every page and every
     include: most of its render time on this diary. During our build, files are read once per
-    (path, size, mtime), with libyaml when available; the originals are restored afterwards."""
+    (path, size, mtime), with libyaml when available; the originals are restored afterwards.
+
+    `_variables.yml` grows with the diary and is read for every include, and smalldocs only looks
+    values up in it: it is shared, not copied (a copy per include made the build quadratic in the
+    number of snapshots). The small config and metadata files, which smalldocs merges, are copied."""
     import yaml
     from smalldocs import config, shortcodes, site
 
@@ -311,7 +315,7 @@ def _memoised_yaml() -> Iterator[None]:
                 cache[key] = yaml.load(Path(path).read_text(encoding="utf-8-sig"), Loader=loader)
             except (yaml.YAMLError, ValueError):
                 cache[key] = original(path)  # let smalldocs raise its own error for a bad file
-        return copy.deepcopy(cache[key])
+        return cache[key] if Path(path).name == "_variables.yml" else copy.deepcopy(cache[key])
 
     modules = (config, shortcodes, site)
     for module in modules:
