@@ -407,7 +407,7 @@ def test_claims_lint_skips_front_matter_code_blocks_and_comments(tmp_path: Path)
 def test_claims_lint_reads_front_matter_after_a_byte_order_mark(tmp_path: Path) -> None:
     post = tmp_path / "post.qmd"
     post.write_bytes('\ufeff---\ntitle: "200 lines gone"\n---\n\nProse with 3 tests.\n'.encode())
-    from diary.generate import read_text
+    from diary.site.posts import read_text
 
     found = hand_typed_claims(post, tmp_path, read_text(post))
     assert [(problem.line, problem.message) for problem in found] == [(5, "hand-typed figure '3 tests'")]

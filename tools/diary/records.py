@@ -8,17 +8,24 @@ only `--force` overwrites it.
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import MEASURE_VERSION, __version__
 from .atomic import write_text_atomic
+from .config import Settings
+from .contract import RECORDS_DIR
+from .discover import SnapshotMeta
 from .errors import DiaryError
 from .yamlio import compose_and_load, dump_yaml, read_utf8
 
 RECORD_SCHEMA = 1
-RECORDS_DIR = "_data/records"
+# A record as loaded: the mapping of RECORD_SHAPE, validated.
+Record = dict[str, Any]
 
 _COUNTS = {"physical": int, "blank": int, "comment": int, "docstring": int, "code": int}
 _NUM = (int, float)
@@ -158,7 +165,7 @@ def _check_keys(node: yaml.Node, file: Path) -> None:
         _check_keys(value_node, file)
 
 
-def parse_record(text: str, file: Path) -> dict:
+def parse_record(text: str, file: Path) -> Record:
     """Parse and validate one record; any problem is a DiaryError naming file, line and column."""
     hint = "restore the file from git, or run 'diary measure --force' to measure it again"
     if not text.strip():
@@ -182,38 +189,93 @@ def parse_record(text: str, file: Path) -> dict:
     return value
 
 
-_LOADED: dict[tuple[str, int, int], dict] = {}
-
-
-def load_record(path: Path) -> dict:
-    """A validated record; read-only (it is shared): `diary refresh` loads each record twice."""
-    try:
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        key = None
-    if key in _LOADED:
-        return _LOADED[key]
+def load_record(path: Path) -> Record:
+    """One validated record; any problem is a DiaryError naming file, line and column."""
     text = read_utf8(path, hint="restore the file from git, or run 'diary measure --force'")
-    record = parse_record(text, path)
-    if key is not None:
-        _LOADED[key] = record
-    return record
+    return parse_record(text, path)
 
 
-def load_records(root: Path, *, force: bool = False) -> dict[str, dict]:
-    """Every record under `_data/records/`, by id. With `force`, unreadable records are skipped."""
+def load_records_collecting(root: Path) -> tuple[dict[str, Record], list[DiaryError]]:
+    """Every record under `_data/records/` that loads, by id, and the problem of each one that does not."""
     folder = records_dir(root)
-    records: dict[str, dict] = {}
-    if not folder.is_dir():
-        return records
-    for path in sorted(folder.glob("*.yml")):
-        try:
-            records[path.stem] = load_record(path)
-        except DiaryError:
-            if not force:
-                raise
+    records: dict[str, Record] = {}
+    errors: list[DiaryError] = []
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.yml")):
+            try:
+                records[path.stem] = load_record(path)
+            except DiaryError as exc:
+                errors.append(exc)
+    return records, errors
+
+
+def load_records(root: Path, *, force: bool = False) -> dict[str, Record]:
+    """Every record under `_data/records/`, by id. With `force`, unreadable records are skipped."""
+    records, errors = load_records_collecting(root)
+    if errors and not force:
+        raise errors[0]
     return records
+
+
+# ---------------------------------------------------------------------------------------------
+# Freshness: the one rule measure (what to run), generate (refuse a stale record) and check share.
+
+
+def _hash_files(paths: list[Path], base: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def suite_hash(settings: Settings) -> str:
+    """The behavioural suite and the data files: a change to either re-runs every snapshot."""
+    suite = sorted(
+        p for p in settings.tests_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    )
+    data = [settings.code_dir / name for name in settings.data_files]
+    return _hash_files(suite + data, settings.root)[:16]
+
+
+@dataclass(frozen=True)
+class ExpectedKey:
+    """The key a fresh record of one snapshot carries, and what it is made of (`produced_by`)."""
+
+    key: str
+    produced_by: dict[str, str]
+
+
+def expected_keys(settings: Settings, snapshots: list[SnapshotMeta]) -> dict[str, ExpectedKey]:
+    """The expected key of every snapshot (the first one is the baseline), by id."""
+    if not snapshots:
+        return {}
+    baseline_hash = snapshots[0].content_hash()
+    suite = suite_hash(settings)
+    return {snap.id: expected_key(snap, baseline_hash, settings, suite) for snap in snapshots}
+
+
+def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings, suite: str) -> ExpectedKey:
+    produced_by = {
+        "tool": __version__,
+        "measure": MEASURE_VERSION,
+        "settings": settings.run_fingerprint(),
+        "content": snapshot.content_hash()[:16],
+        "baseline": baseline_hash[:16],
+        "suite": suite,
+    }
+    key = hashlib.sha256("|".join(f"{k}={v}" for k, v in produced_by.items()).encode()).hexdigest()[:24]
+    return ExpectedKey(key, produced_by)
+
+
+def staleness(record: Record | None, expected: ExpectedKey) -> list[str] | None:
+    """None when `record` is fresh; else what changed since it was measured (`[]`: no record)."""
+    if record is None:
+        return []
+    if record["key"] == expected.key:
+        return None
+    return [k for k, v in expected.produced_by.items() if record["produced_by"].get(k) != v] or ["key"]
 
 
 def dump_record(record: dict) -> str:
