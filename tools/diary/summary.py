@@ -10,7 +10,7 @@ COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "run s"
 
 
 def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for snap in report.snapshots:
         record = report.records[snap.id]
         total = record["lines"]["total"]
