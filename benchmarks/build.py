@@ -48,7 +48,7 @@ def main() -> None:
         refresh = [timed(root, "refresh", "--quiet") for _ in range(args.repeat)]
         builds = [timed(root, "build", "--engine", "smalldocs", "--quiet") for _ in range(args.repeat)]
 
-        from diary.project import command_lock
+        from diary.lock import command_lock
         from diary.render import choose_engine, render_site
 
         engine = choose_engine("smalldocs")

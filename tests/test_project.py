@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from diary.project import command_lock
+from diary.lock import command_lock
 from diarykit import REPO, copy_repo_diary, run_diary
 
 
@@ -45,7 +45,7 @@ def test_a_command_run_beside_another_is_refused(tmp_path: Path) -> None:
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time
             sys.path.insert(0, {str(REPO / "tools")!r})
-            from diary.project import command_lock
+            from diary.lock import command_lock
             with command_lock({str(root)!r}):
                 print("held", flush=True)
                 time.sleep(60)

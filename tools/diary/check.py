@@ -18,7 +18,7 @@ from pathlib import Path
 from .contract import GENERATED_DIR
 from .errors import DiaryError
 from .project import Project
-from .records import Record, expected_keys, load_records, record_path, staleness
+from .records import Record, load_records, record_path, staleness
 from .site.outputs import build_outputs, stale_files
 from .site.posts import FRONT_MATTER, read_pages
 
@@ -80,7 +80,7 @@ def stale_records(project: Project) -> list[Problem]:
     root = project.root
     problems = [_from_error(error, root) for error in project.record_errors]
     unreadable = {Path(error.file).stem for error in project.record_errors if error.file}
-    expected = expected_keys(project.settings, project.snapshots)
+    expected = project.expected_keys
     for snap in project.snapshots:
         if snap.id in unreadable:
             continue

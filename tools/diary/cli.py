@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import DiaryError, LockedError
-from .project import Project, command_lock, lock_held_by_ancestor
+from .lock import command_lock, lock_held_by_ancestor
 
 if TYPE_CHECKING:
     from .measure import MeasureReport
+    from .project import Project
 
 DESCRIPTION = """\
 Measure the snapshots of a program and publish the diary of making it shorter.
@@ -94,21 +95,27 @@ def run_generate(project: Project, quiet: bool) -> None:
         print(report.summary(), file=sys.stderr)
 
 
+def load_project(args: argparse.Namespace) -> Project:
+    from .project import Project
+
+    return Project.load(_root(args))
+
+
 def cmd_measure(args: argparse.Namespace) -> int:
     with command_lock(_root(args)):
-        return run_measure(Project.load(_root(args)), args).exit_code
+        return run_measure(load_project(args), args).exit_code
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     with command_lock(_root(args)):
-        run_generate(Project.load(_root(args)), quiet=args.quiet)
+        run_generate(load_project(args), quiet=args.quiet)
     return 0
 
 
 def refresh(args: argparse.Namespace) -> int:
     """measure (cached) + generate under one lock."""
     with command_lock(_root(args)):
-        project = Project.load(_root(args))
+        project = load_project(args)
         report = run_measure(project, args, quiet=args.quiet)
         run_generate(project, quiet=args.quiet)
     return report.exit_code
@@ -132,7 +139,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     root = _root(args)
     engine = choose_engine(args.engine)
     with command_lock(root):
-        project = Project.load(root)
+        project = load_project(args)
         report = run_measure(project, args, quiet=args.quiet)
         run_generate(project, quiet=args.quiet)
         # The engine runs `project.pre-render` (diary refresh): it finds the lock held by this process,

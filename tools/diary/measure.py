@@ -30,7 +30,7 @@ from .count import (
 from .discover import SnapshotMeta
 from .errors import DiaryError
 from .project import Project
-from .records import RECORD_SCHEMA, ExpectedKey, expected_keys, records_dir, remove_record, staleness, write_record
+from .records import RECORD_SCHEMA, ExpectedKey, records_dir, remove_record, staleness, write_record
 from .sandbox import RunResult, run_sandboxed, sandbox_mode
 from .testsuite import TestOutcome, copy_data_files, copy_snapshot, run_test_suite, scrub
 
@@ -220,7 +220,7 @@ def measure_all(
     remove_stale_temporaries(records_dir(root))
     existing = project.records if force else project.strict_records()
     baseline = snapshots[0]
-    keys = expected_keys(settings, snapshots)
+    keys = project.expected_keys
     stale = [
         s for s in snapshots
         if (only is None or s.id in only)

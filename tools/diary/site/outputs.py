@@ -30,7 +30,6 @@ from ..contract import (
 )
 from ..errors import DiaryError
 from ..project import Project
-from ..records import expected_keys
 from ..yamlio import dump_yaml
 from .chart import chart_bytes, chart_partial
 from .excerpts import code_partials, diff_partial
@@ -89,7 +88,7 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     Bad records and unreadable posts raise; problems in what posts reference are collected."""
     root = project.root
     reuse_from = root if reuse_excerpts else None
-    expected = expected_keys(project.settings, project.snapshots)
+    expected = project.expected_keys
     diary = Diary(project.settings, load_snapshots(root, project.snapshots, project.strict_records(), expected))
     pages = project.pages
     problems = check_front_matter(diary, pages)
