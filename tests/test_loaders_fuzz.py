@@ -446,14 +446,14 @@ def test_record_mutated(tmp_path_factory: pytest.TempPathFactory, mutated: tuple
     if error is None:
         assert not has_keys_records_cannot_match(data)
         record = load_record(path)
-        assert record["id"] == snap_id and record["schema"] == 1
+        assert record.id == snap_id and record.schema == 1
 
 
 def test_the_real_records_load() -> None:
     # The mutations start from records that load: each failure above is the mutation's doing.
     assert len(RECORDS) >= 2
     for snap_id, text in RECORDS.items():
-        assert parse_record(text, Path(f"{snap_id}.yml"))["id"] == snap_id
+        assert parse_record(text, Path(f"{snap_id}.yml")).id == snap_id
         assert not has_keys_records_cannot_match(text)
 
 

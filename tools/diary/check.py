@@ -181,7 +181,7 @@ def broken_as_progress(post: Path, root: Path, records: dict[str, Record], text:
         for match in PROGRESS_VAR.finditer(line):
             snap_id = match.group(1)
             record = records.get(snap_id)
-            if record and record["verdict"]["status"] == "broken":
+            if record and record.verdict.status == "broken":
                 problems.append(Problem(
                     _rel(post, root), number,
                     f"presents the change of broken snapshot '{snap_id}' as progress ({match.group(2)})",

@@ -14,6 +14,7 @@ from .lock import command_lock, lock_held_by_ancestor
 if TYPE_CHECKING:
     from .measure import MeasureReport
     from .project import Project
+    from .records import Record
 
 DESCRIPTION = """\
 Measure the snapshots of a program and publish the diary of making it shorter.
@@ -51,7 +52,7 @@ def _console_progress():
                        console=Console(stderr=True))
         task = bar.add_task("", total=None)
 
-        def update(event: str, snapshot_id: str, record: dict | None) -> None:
+        def update(event: str, snapshot_id: str, record: Record | None) -> None:
             if event == "planned":
                 bar.update(task, total=int(snapshot_id))
                 bar.start()
@@ -62,10 +63,10 @@ def _console_progress():
 
         return update
 
-    def plain(event: str, snapshot_id: str, record: dict | None) -> None:
+    def plain(event: str, snapshot_id: str, record: Record | None) -> None:
         if event == "done" and record is not None:
-            print(f"measured {snapshot_id}: {record['verdict']['status']} "
-                  f"({record['run']['wall_s']:.2f} s run, {record['tests']['seconds']:.2f} s tests)",
+            print(f"measured {snapshot_id}: {record.verdict.status} "
+                  f"({record.run.wall_s:.2f} s run, {record.tests.seconds:.2f} s tests)",
                   file=sys.stderr, flush=True)
 
     return plain

@@ -30,8 +30,9 @@ from .count import (
 from .discover import SnapshotMeta
 from .errors import DiaryError
 from .project import Project
-from .records import RECORD_SCHEMA, ExpectedKey, records_dir, remove_record, staleness, write_record
+from .records import RECORD_SCHEMA, ExpectedKey, Record, records_dir, remove_record, staleness, write_record
 from .sandbox import RunResult, run_sandboxed, sandbox_mode
+from .shape import to_data
 from .testsuite import TestOutcome, copy_data_files, copy_snapshot, run_test_suite, scrub
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
@@ -43,7 +44,7 @@ class MeasureReport:
     """What one `diary measure` did: every record (in snapshot order) and which ones ran."""
 
     snapshots: list[SnapshotMeta]
-    records: dict[str, dict]
+    records: dict[str, Record]
     measured: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -52,7 +53,7 @@ class MeasureReport:
 
     @property
     def surprises(self) -> list[str]:
-        return [s.id for s in self.snapshots if self.records[s.id]["verdict"]["surprise"]]
+        return [s.id for s in self.snapshots if self.records[s.id].verdict.surprise]
 
     @property
     def exit_code(self) -> int:
@@ -163,7 +164,7 @@ def verdict(snapshot: SnapshotMeta, record: dict) -> dict:
 def build_record(
     snapshot: SnapshotMeta, key: str, produced_by: dict, run: dict, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str],
-) -> dict:
+) -> Record:
     lines, definitions, comments, tabs = _counts(snapshot)
     kept, total, dropped = comment_retention(baseline_comments, comments)
     record = {
@@ -185,7 +186,7 @@ def build_record(
         "tests": tests.as_dict(),
     }
     record["verdict"] = verdict(snapshot, record)
-    return record
+    return Record.from_data(record)
 
 
 def baseline_comments(baseline: SnapshotMeta) -> list[str]:
@@ -193,7 +194,7 @@ def baseline_comments(baseline: SnapshotMeta) -> list[str]:
 
 
 # (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
-Progress = Callable[[str, str, dict | None], None]
+Progress = Callable[[str, str, Record | None], None]
 
 
 def measure_all(
@@ -273,7 +274,7 @@ def _measure(
         if baseline.id in runs:
             baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
         else:
-            baseline_run = report.records[baseline.id]["run"]
+            baseline_run = to_data(report.records[baseline.id].run)
         for snapshot in stale:
             run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
             outcome, _ = suites[snapshot.id].result()

@@ -107,7 +107,7 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
         partials[path] = excerpt(snap.id, file, caption, block_id("code", snap.id, file), lines, 1, language,
                                  newline_at_end, digest, empty_text="(the file is empty)")
     for name, definition in snap.definitions.items():
-        file, first, last = definition["file"], definition["start"], definition["end"]
+        file, first, last = definition.file, definition.start, definition.end
         language = language_of(file)
         path = definition_partial_path(snap.id, name)
         digest = input_digest("definition", snap.id, file, language, name, first, last,

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import Settings
 from ..discover import SnapshotMeta
 from ..errors import DiaryError
-from ..records import ExpectedKey, Record, record_path, staleness
+from ..records import Definition, ExpectedKey, Record, record_path, staleness
 
 DEFINITION_KINDS = ("class", "function")  # the top-level definitions that get a partial and variables
 
@@ -20,11 +20,11 @@ class Snapshot:
     """One snapshot with all generate needs: its metadata, its record and its files' text."""
 
     meta: SnapshotMeta
-    record: dict
+    record: Record
     raw: dict[str, bytes]
     texts: dict[str, str]
     # Top-level classes and functions by name (the first one when a name is defined twice).
-    definitions: dict[str, dict]
+    definitions: dict[str, Definition]
 
     @functools.cached_property
     def text_hashes(self) -> dict[str, str]:
@@ -38,11 +38,11 @@ class Snapshot:
 
     @property
     def broken(self) -> bool:
-        return self.record["verdict"]["status"] != "ok"
+        return self.record.verdict.status != "ok"
 
     @property
     def code(self) -> int:
-        return self.record["lines"]["total"]["code"]
+        return self.record.lines.total.code
 
 
 @dataclass
@@ -128,13 +128,13 @@ def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Rec
                              "measured", file=path, hint="run 'diary measure' to measure it again")
         raw = meta.read_sources()
         texts = {name: data.decode("utf-8", errors="replace") for name, data in raw.items()}
-        definitions: dict[str, dict] = {}
+        definitions: dict[str, Definition] = {}
         order = sorted(meta.files, key=lambda name: name != meta.entry)  # the entry file's wins a clash
         for name in order:
-            for definition in record["definitions"]:
-                if (definition["file"] == name and definition["kind"] in DEFINITION_KINDS
-                        and definition["name"] not in definitions):
-                    definitions[definition["name"]] = definition
+            for definition in record.definitions:
+                if (definition.file == name and definition.kind in DEFINITION_KINDS
+                        and definition.name not in definitions):
+                    definitions[definition.name] = definition
         snapshots.append(Snapshot(meta, record, raw, texts, definitions))
     return snapshots
 
@@ -149,35 +149,35 @@ def compute_metrics(diary: Diary) -> dict[str, Metrics]:
 
     for snap in diary.snapshots:
         record = snap.record
-        total = record["lines"]["total"]
+        total = record.lines.total
         reference = diary.reference(snap)
         if not snap.broken:
             best = snap.code if best is None else min(best, snap.code)
-        tests = record["tests"]
-        failed = tests["failed"] + tests["errors"]
-        reasons = record["verdict"]["reasons"]
+        tests = record.tests
+        failed = tests.failed + tests.errors
+        reasons = record.verdict.reasons
         metrics[snap.id] = Metrics(
             code=snap.code,
-            comment=total["comment"] + total["docstring"],
-            blank=total["blank"],
-            physical=total["physical"],
+            comment=total.comment + total.docstring,
+            blank=total.blank,
+            physical=total.physical,
             reference=reference.id if reference else None,
             vs_parent=snap.code - reference.code if reference else None,
             vs_baseline=snap.code - baseline_code,
             percent_vs_baseline=percent(snap.code - baseline_code),
             best_so_far=best,
-            comments_kept=record["comments"]["kept"],
-            comments_total=record["comments"]["total"],
-            comments_percent=record["comments"]["percent"],
-            identical=record["behaviour"]["identical"],
-            tests_passed=tests["passed"],
+            comments_kept=record.comments.kept,
+            comments_total=record.comments.total,
+            comments_percent=record.comments.percent,
+            identical=record.behaviour.identical,
+            tests_passed=tests.passed,
             tests_failed=failed,
-            tests_total=tests["passed"] + failed,
-            tests_status=tests["status"],
-            run_s=round(record["run"]["wall_s"], 2),
-            cpu_s=round(record["run"]["cpu_s"], 2),
-            peak_mb=record["run"]["peak_mb"],
-            status=record["verdict"]["status"],
+            tests_total=tests.passed + failed,
+            tests_status=tests.status,
+            run_s=round(record.run.wall_s, 2),
+            cpu_s=round(record.run.cpu_s, 2),
+            peak_mb=record.run.peak_mb,
+            status=record.verdict.status,
             first_reason=reasons[0] if reasons else "",
         )
     return metrics

@@ -18,7 +18,7 @@ def _size(count: int) -> str:
 def snapshot_page(diary: Diary, snap: Snapshot) -> str:
     m = diary.metrics[snap.id]
     record = snap.record
-    run, tests, behaviour, verdict = record["run"], record["tests"], record["behaviour"], record["verdict"]
+    run, tests, behaviour, verdict = record.run, record.tests, record.behaviour, record.verdict
     parent = diary.by_id.get(snap.meta.parent or "")
     reference = m.reference
     metrics_rows = [
@@ -35,24 +35,24 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         ["output identical to the baseline's", mark(m.identical)],
         ["run time (wall / CPU)", f"{m.run_s:.2f} s / {m.cpu_s:.2f} s"],
         ["peak memory", f"{m.peak_mb:.1f} MB"],
-        ["sandbox", escape_markdown_inline(run["sandbox"])],
+        ["sandbox", escape_markdown_inline(run.sandbox)],
     ]
     metrics_table = render_table(["metric", "value"], metrics_rows, {1},
                                  f"Measured from {escape_markdown_inline(snap.id)}.")
-    tests_summary = (f"{tests['passed']} passed, {tests['failed']} failed, {tests['errors']} errors, "
-                     f"{tests['skipped']} skipped in {tests['seconds']:.2f} s.")
-    if tests["status"] == "error":
-        reason = tests["reason"] or "no reason given"
+    tests_summary = (f"{tests.passed} passed, {tests.failed} failed, {tests.errors} errors, "
+                     f"{tests.skipped} skipped in {tests.seconds:.2f} s.")
+    if tests.status == "error":
+        reason = tests.reason or "no reason given"
         tests_summary += " The suite could not run: " + escape_markdown_inline(reason)
-    stdout_lines = run["stdout_lines"]
+    stdout_lines = run.stdout_lines
     shown = stdout_lines[:STDOUT_EXCERPT_LINES]
-    if len(shown) < len(stdout_lines) or run["stdout_truncated"]:
+    if len(shown) < len(stdout_lines) or run.stdout_truncated:
         stdout_note = f"the first {len(shown)} lines"
     else:
         stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
     files = [{"name": name, "raw_href": f"raw/{snap.id}/{name}", "size": _size(len(snap.raw[name])),
               "partial": code_partial_path(snap.id, name)} for name in snap.meta.files]
-    difference = behaviour["first_difference"] if not behaviour["identical"] else None
+    difference = behaviour.first_difference if not behaviour.identical else None
     return render(
         "snapshot.qmd.j2",
         front_matter=front_matter(
@@ -64,13 +64,13 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         parent={"id": parent.id, "href": f"{parent.id}.qmd"} if parent else None,
         children=[{"id": child.id, "href": f"{child.id}.qmd"} for child in diary.children(snap)],
         note=snap.meta.note,
-        broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict["surprise"],
-        reasons=verdict["reasons"],
+        broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
+        reasons=verdict.reasons,
         metrics_table=metrics_table,
-        first_difference=difference, compared_with=behaviour["compared_with"],
-        tests_summary=tests_summary, failures=tests["failures"],
-        command=run["command"], stdout="\n".join(shown), stdout_note=stdout_note,
-        stderr=run["stderr_excerpt"].strip("\n"),
+        first_difference=difference, compared_with=behaviour.compared_with,
+        tests_summary=tests_summary, failures=tests.failures,
+        command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
+        stderr=run.stderr_excerpt.strip("\n"),
         files=files,
         parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
     )

@@ -31,10 +31,10 @@ def build_variables(diary: Diary) -> dict:
             "code_vs_baseline": signed(m.vs_baseline),
             "percent_vs_baseline": signed_percent(m.percent_vs_baseline),
         }
-        difference = snap.record["behaviour"]["first_difference"]
+        difference = snap.record.behaviour.first_difference
         if not m.identical and difference:
-            entry["first_difference_line"] = difference["line"]
-        entry["def"] = {name: {"code": d["code"], "physical": d["physical"]}
+            entry["first_difference_line"] = difference.line
+        entry["def"] = {name: {"code": d.code, "physical": d.physical}
                         for name, d in snap.definitions.items()}
         snaps[neutralise_shortcodes(snap.id)] = entry
     baseline, final = diary.baseline, diary.final
@@ -52,12 +52,12 @@ def build_variables(diary: Diary) -> dict:
         "steps": diary.settings.steps,
         "seed": diary.settings.seed,
         "samples": diary.settings.samples,
-        "tests_total": base_tests.tests_total + baseline.record["tests"]["skipped"],
-        "sandbox": baseline.record["run"]["sandbox"],
+        "tests_total": base_tests.tests_total + baseline.record.tests.skipped,
+        "sandbox": baseline.record.run.sandbox,
     }
     definitions = {
-        name: {"baseline": d["code"], "final": final.definitions[name]["code"],
-               "saved": d["code"] - final.definitions[name]["code"]}
+        name: {"baseline": d.code, "final": final.definitions[name].code,
+               "saved": d.code - final.definitions[name].code}
         for name, d in baseline.definitions.items() if name in final.definitions
     }
     return {"diary": summary, "snap": snaps, "def": definitions}
