@@ -12,7 +12,7 @@ from .errors import DiaryError, LockedError
 from .lock import command_lock, lock_held_by_ancestor
 
 if TYPE_CHECKING:
-    from .measure import MeasureReport
+    from .measure import MeasureReport, Progress
     from .project import Project
     from .records import Record
 
@@ -41,7 +41,7 @@ def _root(args: argparse.Namespace) -> Path:
     return Path(args.root).resolve()
 
 
-def _console_progress():
+def _console_progress() -> Progress:
     """A progress callback: a rich bar on a terminal, plain lines otherwise."""
     if sys.stderr.isatty():
         from rich.console import Console
