@@ -7,6 +7,7 @@ anything heavy, so it returns in the time Python takes to start.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,10 +46,16 @@ def lock_held_by_ancestor(root: Path) -> bool:
 
 
 def _parent_of(pid: int) -> int:
+    """The parent of process `pid` (0 when unknown): from /proc on Linux, else from `ps`."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return 0
+        try:
+            out = subprocess.run(["ps", "-o", "ppid=", "-p", str(pid)], capture_output=True, text=True,
+                                 timeout=5).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return 0
+        return int(out) if out.isdigit() else 0
     # The command name (field 2) is in parentheses and may hold spaces: the parent is after the last ')'.
     fields = stat.rsplit(")", 1)[-1].split()
     return int(fields[1]) if len(fields) > 1 and fields[1].isdigit() else 0
