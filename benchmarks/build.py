@@ -48,12 +48,15 @@ def main() -> None:
         refresh = [timed(root, "refresh", "--quiet") for _ in range(args.repeat)]
         builds = [timed(root, "build", "--engine", "smalldocs", "--quiet") for _ in range(args.repeat)]
 
+        from diary.lock import command_lock
         from diary.render import choose_engine, render_site
 
         engine = choose_engine("smalldocs")
         renders = []
         for _ in range(args.repeat):
-            result = render_site(root, engine, quiet=True, env={"DIARY_PRERENDER_DONE": "1"}, echo=lambda line: None)
+            # Held by this process, the lock tells the engine's pre-render hook that everything is fresh.
+            with command_lock(root):
+                result = render_site(root, engine, quiet=True, echo=lambda line: None)
             renders.append(result.seconds)
         pages = len(list((root / "_site").rglob("*.html")))
     print(f"site: {pages} pages")

@@ -407,8 +407,23 @@ def test_claims_lint_skips_front_matter_code_blocks_and_comments(tmp_path: Path)
 def test_claims_lint_reads_front_matter_after_a_byte_order_mark(tmp_path: Path) -> None:
     post = tmp_path / "post.qmd"
     post.write_bytes('\ufeff---\ntitle: "200 lines gone"\n---\n\nProse with 3 tests.\n'.encode())
-    from diary.generate import read_text
+    from diary.site.posts import read_text
 
     found = hand_typed_claims(post, tmp_path, read_text(post))
     assert [(problem.line, problem.message) for problem in found] == [(5, "hand-typed figure '3 tests'")]
     assert [problem.line for problem in hand_typed_claims(post, tmp_path)] == [5]
+
+
+def test_check_lists_every_dangling_reference_not_only_the_first(diary: Path) -> None:
+    # generate stops at the first problem; the gate lists them all, each at its own line.
+    post = diary / "posts/2026-02-20-the-result/index.qmd"
+    text = post.read_text(encoding="utf-8")
+    post.write_text(text + "\n{{< var snap.nope.code >}} and {{< var diary.nothing >}}\n\n"
+                    "{{< include /_generated/diff/_00-baseline__99-gone.md >}}\n", encoding="utf-8")
+    lines = text.count("\n") + 1
+    problems = check_fails(diary)
+    rel = "posts/2026-02-20-the-result/index.qmd"
+    assert f"{rel}:{lines + 3}: the diff partial /_generated/diff/_00-baseline__99-gone.md names an unknown " \
+           "snapshot '99-gone'" in "\n".join(problems)
+    assert any(p.startswith(f"{rel}:{lines + 1}: unknown variable 'snap.nope.code'") for p in problems), problems
+    assert any(p.startswith(f"{rel}:{lines + 1}: unknown variable 'diary.nothing'") for p in problems), problems

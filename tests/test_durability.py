@@ -43,8 +43,8 @@ def old_and_new(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     started = time.perf_counter()
     assert run_diary(new, "measure").returncode == 0
     duration = time.perf_counter() - started
-    old_keys = {k: r["key"] for k, r in load_records(old).items()}
-    new_keys = {k: r["key"] for k, r in load_records(new).items()}
+    old_keys = {k: r.key for k, r in load_records(old).items()}
+    new_keys = {k: r.key for k, r in load_records(new).items()}
     assert set(old_keys) == set(new_keys) and not set(old_keys.values()) & set(new_keys.values())
     return old, old_keys, new_keys, duration
 
@@ -66,10 +66,10 @@ def test_sigkill_at_random_moments_loses_nothing(old_and_new, tmp_path: Path, sa
         records = load_records(root)  # every file loads; a half-written temporary is never read
         assert set(records) == set(old_keys)
         for snap_id, record in records.items():
-            if record["key"] == old_keys[snap_id]:
+            if record.key == old_keys[snap_id]:
                 outcomes["old"] += 1
             else:
-                assert record["key"] == new_keys[snap_id], f"attempt {attempt}: {snap_id} is neither old nor new"
+                assert record.key == new_keys[snap_id], f"attempt {attempt}: {snap_id} is neither old nor new"
                 outcomes["new"] += 1
         if attempt == KILLS - 1:  # the next measure removes any temporary the kill left behind
             assert run_diary(root, "measure").returncode == 0

@@ -18,9 +18,15 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from diary import generate
+from diary import contract
 from diary.cli import main
-from diary.generate import generate_site
+from diary.project import Project
+from diary.site import highlight, templating
+from diary.site.outputs import GenerateReport, generate
+
+
+def generate_site(root: Path) -> GenerateReport:
+    return generate(Project.load(root))
 
 TINY = Path(__file__).parent / "fixtures" / "tinydiary"
 SNAPSHOTS = ["00-base", "01-broken", "02-fixed"]
@@ -198,11 +204,11 @@ def test_chart_is_valid_svg_and_byte_stable(site, diary):
     drawn = []
     for _ in range(2):
         (diary / "images/progress.svg").unlink()
-        report = generate_site(diary, quiet=True)
+        report = generate_site(diary)
         assert report.chart_drawn
         drawn.append((diary / "images/progress.svg").read_bytes())
     assert drawn[0] == drawn[1] == original
-    assert not generate_site(diary, quiet=True).chart_drawn  # same data: not drawn again
+    assert not generate_site(diary).chart_drawn  # same data: not drawn again
 
 
 def test_second_generate_writes_nothing_and_is_fast(diary):
@@ -213,7 +219,7 @@ def test_second_generate_writes_nothing_and_is_fast(diary):
     after = {path: path.stat().st_mtime_ns for path in diary.rglob("*") if path.is_file()}
     assert {p: t for p, t in after.items() if p.name != ".diary.lock"} == {
         p: t for p, t in before.items() if p.name != ".diary.lock"}
-    report = generate_site(diary, quiet=True)
+    report = generate_site(diary)
     assert report.written == [] and report.removed == [] and not report.chart_drawn
     assert elapsed < 2.0, f"a generate that changes nothing took {elapsed:.2f} s"
 
@@ -223,7 +229,7 @@ def test_snapshot_pages_and_raw_copies(site):
     front = yaml.safe_load(page.split("---\n")[1])
     assert r"\{\{\< env GITHUB\_TOKEN \>\}\}" in front["title"]  # Markdown that shows the text as written
     assert front["date"] == "2026-01-01"
-    assert page.split("\n")[1] == generate.PAGE_MARKER
+    assert page.split("\n")[1] == contract.PAGE_MARKER
     assert "{{< include /_generated/code/00-base/_prog.py.md >}}" in page
     assert "raw/00-base/prog.py" in page
     broken = read(site, "snapshots/01-broken.qmd")
@@ -244,9 +250,9 @@ def test_stale_generated_files_are_removed(diary):
     for path in stale:
         (diary / path).parent.mkdir(parents=True, exist_ok=True)
         (diary / path).write_text("old\n")
-    (diary / "snapshots/99-gone.qmd").write_text("---\n" + generate.PAGE_MARKER + "\ntitle: x\n---\n")
+    (diary / "snapshots/99-gone.qmd").write_text("---\n" + contract.PAGE_MARKER + "\ntitle: x\n---\n")
     (diary / "snapshots/notes.qmd").write_text("---\ntitle: written by hand\n---\n")
-    report = generate_site(diary, quiet=True)
+    report = generate_site(diary)
     assert sorted(report.removed) == sorted([*stale, "snapshots/99-gone.qmd"])
     assert not (diary / "_generated/code/99-gone").exists() and not (diary / "snapshots/raw/99-gone").exists()
     assert (diary / "snapshots/notes.qmd").is_file()  # no marker: not ours
@@ -315,12 +321,12 @@ def test_post_with_front_matter_key_line(diary, capsys):
 
 def test_template_error_names_the_template_and_line(diary, capsys, monkeypatch, tmp_path):
     templates = tmp_path / "templates"
-    shutil.copytree(generate.TEMPLATES_DIR, templates)
+    shutil.copytree(templating.TEMPLATES_DIR, templates)
     path = templates / "table.md.j2"
     lines = path.read_text().splitlines(keepends=True)
     lines.insert(3, "{% for broken %}\n")
     path.write_text("".join(lines))
-    monkeypatch.setattr(generate, "TEMPLATES_DIR", templates)
+    monkeypatch.setattr(templating, "TEMPLATES_DIR", templates)
     message = generate_fails(diary, capsys)
     assert f"{path}:4:" in message and "template error" in message
 
@@ -360,8 +366,8 @@ def test_smalldocs_shows_hostile_text_literally(diary, monkeypatch):
 
 
 def excerpt_text(text: str, language: str) -> str:
-    lines, newline_at_end = generate.highlight_lines(text, language)
-    markup = generate.numbered_code(lines, "b", 1, True, newline_at_end)
+    lines, newline_at_end = highlight.highlight_lines(text, language)
+    markup = highlight.numbered_code(lines, "b", 1, True, newline_at_end)
     return code_text(f'<code class="sourceCode">{markup}</code>')
 
 

@@ -160,7 +160,7 @@ class Measured:
     connections: int
 
     def record(self, snap_id: str) -> dict:
-        return load_record(self.root / "_data/records" / f"{snap_id}.yml")
+        return load_record(self.root / "_data/records" / f"{snap_id}.yml").to_data()
 
 
 def marked_processes(grace_s: float = 3.0) -> list[str]:

@@ -10,7 +10,7 @@ a DiaryError with a one-line message that names the file (and, for records, the 
 | snapshot.yml: YAML-ish lines                               | 350      |
 | snapshot.yml: random mappings, or valid but one            | 400      |
 | discover_snapshots: one to four snapshots, any parents     | 200      |
-| post front matter (generate.read_post): any text           | 300      |
+| post front matter (site.posts.read_post): any text           | 300      |
 | post front matter: YAML-ish lines and mappings             | 400      |
 | record (parse_record): any text                            | 350      |
 | record (load_record): a real record mutated                | 500      |
@@ -39,8 +39,8 @@ from diary import config, discover
 from diary.config import load_settings
 from diary.discover import discover_snapshots, read_snapshot
 from diary.errors import DiaryError
-from diary.generate import read_post
 from diary.records import load_record, parse_record
+from diary.site.posts import read_post
 from diary.yamlio import dump_yaml
 from diarykit import REPO, make_diary, run_diary, snapshot_meta, tree_bytes, write
 
@@ -446,14 +446,14 @@ def test_record_mutated(tmp_path_factory: pytest.TempPathFactory, mutated: tuple
     if error is None:
         assert not has_keys_records_cannot_match(data)
         record = load_record(path)
-        assert record["id"] == snap_id and record["schema"] == 1
+        assert record.id == snap_id and record.schema == 1
 
 
 def test_the_real_records_load() -> None:
     # The mutations start from records that load: each failure above is the mutation's doing.
     assert len(RECORDS) >= 2
     for snap_id, text in RECORDS.items():
-        assert parse_record(text, Path(f"{snap_id}.yml"))["id"] == snap_id
+        assert parse_record(text, Path(f"{snap_id}.yml")).id == snap_id
         assert not has_keys_records_cannot_match(text)
 
 

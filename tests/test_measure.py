@@ -28,7 +28,7 @@ def fresh_copy(measured: Path, tmp_path: Path) -> Path:
 
 
 def record(root: Path, snap_id: str) -> dict:
-    return load_record(root / "_data/records" / f"{snap_id}.yml")
+    return load_record(root / "_data/records" / f"{snap_id}.yml").to_data()
 
 
 def test_every_snapshot_gets_a_record(measured: Path) -> None:
@@ -134,7 +134,7 @@ def test_bad_record_is_refused_and_kept(measured: Path, tmp_path: Path, mangle, 
     assert tree_bytes(root) == before
     forced = run_diary(root, "measure", "--force")
     assert forced.returncode == 0, forced.stderr
-    assert load_record(path)["id"] == "01-wrong"
+    assert load_record(path).id == "01-wrong"
 
 
 def test_wrong_type_error_names_line_and_column(measured: Path, tmp_path: Path) -> None:

@@ -112,6 +112,10 @@ def test_new_snapshot_keeps_a_custom_entry(diary_root: Path) -> None:
         (["has space", "--from", "00-baseline"], "is not a usable snapshot id"),
         (["_hidden", "--from", "00-baseline"], "is not a usable snapshot id"),
         (["../escape", "--from", "00-baseline"], "is not a usable snapshot id"),
+        # snapshots/index.qmd and snapshots/raw/ are the site's: refused up front, not by generate later
+        (["index", "--from", "00-baseline"], "the snapshot id 'index' is reserved"),
+        (["raw", "--from", "00-baseline"], "the snapshot id 'raw' is reserved"),
+        (["v1.2", "--from", "00-baseline"], "is not a usable snapshot id"),
         (["01-x", "--from", "00-baseline", "--title", "  "], "needs a title"),
     ],
 )
@@ -239,3 +243,26 @@ def test_new_post_refuses_a_same_named_single_file_post(diary_root: Path, capsys
 )
 def test_slugify(title: str, slug: str) -> None:
     assert slugify(title) == slug
+
+
+@pytest.mark.parametrize("snap_id", ["v1.2", "index", "raw", "a b"])
+def test_a_snapshot_id_scaffold_refuses_is_refused_by_every_command(diary_root: Path, capsys, snap_id) -> None:
+    # One id rule (contract.py): a hand-made snapshot.yml with an id `diary new snapshot` refuses is
+    # refused by measure, generate and check alike, at its `id:` line, with nothing written.
+    folder = diary_root / "code" / "snapshots" / "01-odd"
+    folder.mkdir()
+    (folder / "snapshot.yml").write_text(snapshot_yml("01-odd", parent="00-baseline").replace(
+        "id: 01-odd", f"id: '{snap_id}'"), encoding="utf-8")
+    (folder / "microgpt.py").write_text("print(1)\n", encoding="utf-8")
+    before = tree(diary_root)
+    before.pop(".diary.lock", None)
+    for command in ("measure", "generate"):
+        assert run(diary_root, command) == 2, command
+        err = capsys.readouterr().err
+        assert f"{folder / 'snapshot.yml'}:1:" in err and "error:" in err and repr(snap_id)[1:-1] in err, err
+    assert run(diary_root, "check") == 1
+    err = capsys.readouterr().err
+    assert "snapshot.yml:1: " in err and ("reserved" in err or "not a usable snapshot id" in err), err
+    after = tree(diary_root)
+    after.pop(".diary.lock", None)  # the commands' lock file, which holds no data
+    assert after == before

@@ -71,10 +71,6 @@ def build_lock(root: Path) -> Iterator[None]:
 
     The kernel drops an flock when its holder dies, so a killed build never leaves a stale lock.
     """
-    if os.environ.get("DIARY_LOCK_HELD") == str(Path(root).resolve()):
-        # A nested call (quarto's pre-render running `diary refresh` under `diary build`).
-        yield
-        return
     path = Path(root) / ".diary.lock"
     handle = open(path, "a+")
     try:
@@ -92,14 +88,6 @@ def build_lock(root: Path) -> Iterator[None]:
         handle.truncate()
         handle.write(f"pid {os.getpid()}\n")
         handle.flush()
-        previous = os.environ.get("DIARY_LOCK_HELD")
-        os.environ["DIARY_LOCK_HELD"] = str(Path(root).resolve())
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop("DIARY_LOCK_HELD", None)
-            else:
-                os.environ["DIARY_LOCK_HELD"] = previous
+        yield
     finally:
         handle.close()

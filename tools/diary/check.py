@@ -12,16 +12,15 @@ Problems, each with file, line and how to fix it:
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import load_settings
-from .discover import discover_snapshots
+from .contract import GENERATED_DIR
 from .errors import DiaryError
-from .generate import FRONT_MATTER, GENERATED_DIR, build_outputs, read_pages, stale_files
-from .measure import cache_key, suite_hash
-from .records import load_records, record_path
+from .project import Project
+from .records import Record, load_records, record_path, staleness
+from .site.outputs import build_outputs, stale_files
+from .site.posts import FRONT_MATTER, read_pages
 
 # A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").
 CLAIM = re.compile(
@@ -76,37 +75,41 @@ def _key_line(path: Path) -> int | None:
     return next((number for number, line in enumerate(lines, 1) if line.startswith("key:")), None)
 
 
-def stale_records(root: Path) -> list[Problem]:
-    settings = load_settings(root)
-    snapshots = discover_snapshots(settings)
-    records = load_records(root)
-    baseline_hash = snapshots[0].content_hash()
-    suite = suite_hash(settings)
-    problems = []
-    for snap in snapshots:
-        key, produced_by = cache_key(snap, baseline_hash, settings, suite)
-        record = records.get(snap.id)
+def stale_records(project: Project) -> list[Problem]:
+    """Records that do not load, are missing, are stale (the same rule as measure's) or are orphans."""
+    root = project.root
+    problems = [_from_error(error, root) for error in project.record_errors]
+    unreadable = {Path(error.file).stem for error in project.record_errors if error.file}
+    expected = project.expected_keys
+    for snap in project.snapshots:
+        if snap.id in unreadable:
+            continue
+        record = project.records.get(snap.id)
+        changed = staleness(record, expected[snap.id])
         path = _rel(record_path(root, snap.id), root)
         if record is None:
             problems.append(Problem(path, None, f"snapshot '{snap.id}' has no record",
                                     "run 'diary measure', then 'diary generate', and commit the results"))
-        elif record["key"] != key:
-            changed = [k for k, v in produced_by.items() if record["produced_by"].get(k) != v]
+        elif changed is not None:
             problems.append(Problem(
                 path, _key_line(record_path(root, snap.id)),
-                f"record of '{snap.id}' is stale ({', '.join(changed) or 'key'} changed)",
+                f"record of '{snap.id}' is stale ({', '.join(changed)} changed)",
                 "run 'diary measure', then 'diary generate' (or 'diary build' for both), and commit "
                 "_data/records/ and the generated files",
             ))
-    for orphan in sorted(set(records) - {s.id for s in snapshots}):
+    for orphan in sorted(set(project.records) - {s.id for s in project.snapshots}):
         problems.append(Problem(_rel(record_path(root, orphan), root), None,
                                 f"record for a snapshot that no longer exists: '{orphan}'", "run 'diary measure'"))
     return problems
 
 
-def stale_generated(root: Path) -> list[Problem]:
-    outputs = build_outputs(root, reuse_excerpts=False)
-    problems = []
+def stale_generated(project: Project) -> list[Problem]:
+    """Generated files that differ from what generate would write now, and every problem in the pages."""
+    root = project.root
+    outputs = build_outputs(project, reuse_excerpts=False)
+    problems = [_from_error(error, root) for error in outputs.problems]
+    if outputs.problems:
+        return problems  # generate would refuse to write: comparing its outputs would only add noise
     for rel, content in outputs.files.items():
         path = root / rel
         try:
@@ -170,7 +173,7 @@ def hand_typed_claims(post: Path, root: Path, text: str | None = None) -> list[P
     return problems
 
 
-def broken_as_progress(post: Path, root: Path, records: dict[str, dict], text: str | None = None) -> list[Problem]:
+def broken_as_progress(post: Path, root: Path, records: dict[str, Record], text: str | None = None) -> list[Problem]:
     if text is None:
         text = post.read_text(encoding="utf-8-sig")
     problems = []
@@ -178,7 +181,7 @@ def broken_as_progress(post: Path, root: Path, records: dict[str, dict], text: s
         for match in PROGRESS_VAR.finditer(line):
             snap_id = match.group(1)
             record = records.get(snap_id)
-            if record and record["verdict"]["status"] == "broken":
+            if record and record.verdict.status == "broken":
                 problems.append(Problem(
                     _rel(post, root), number,
                     f"presents the change of broken snapshot '{snap_id}' as progress ({match.group(2)})",
@@ -192,39 +195,43 @@ def _from_error(exc: DiaryError, root: Path) -> Problem:
                    exc.hint or "see the message")
 
 
-def collect_problems(root: Path) -> list[Problem]:
-    root = Path(root).resolve()
-    problems: list[Problem] = []
+def collect_problems(project: Project) -> list[Problem]:
+    """Every problem of the diary, in the order a fix should go: records, generated files, posts."""
+    root = project.root
+    problems = stale_records(project)
+    stale = {problem.file for problem in problems}
     try:
-        problems += stale_records(root)
-        stale = {problem.file for problem in problems}
-        try:
-            problems += stale_generated(root)
-        except DiaryError as exc:
-            # Generating stops at the first stale record; that record is reported above already.
-            if _from_error(exc, root).file not in stale:
-                raise
-    except DiaryError as exc:  # a dangling reference in a post, a broken record, ...
-        problems.append(_from_error(exc, root))
-    records = load_records(root, force=True)
+        problems += stale_generated(project)
+    except DiaryError as exc:  # a record generate cannot use, or a post that does not read
+        # Generating stops at the first stale record; that record is reported above already.
+        if _from_error(exc, root).file not in stale:
+            problems.append(_from_error(exc, root))
     try:
-        pages = read_pages(root)
+        pages = project.pages
     except DiaryError as exc:  # reported above when generating got that far
         pages = []
         if _from_error(exc, root) not in problems:
             problems.append(_from_error(exc, root))
     for page in pages:
         problems += hand_typed_claims(page.path, root, page.text)
-        problems += broken_as_progress(page.path, root, records, page.text)
+        problems += broken_as_progress(page.path, root, project.records, page.text)
     return problems
 
 
-def run_check(root: Path) -> int:
-    problems = collect_problems(root)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
-        return 1
-    print("diary check: everything is fresh and every figure comes from the data")
-    return 0
+def check(root: Path) -> list[Problem]:
+    """`diary check`: the problems of the diary at `root` (none: everything is fresh)."""
+    root = Path(root).resolve()
+    try:
+        project = Project.load(root)
+    except DiaryError as exc:  # settings or snapshots that do not load: still check the posts' prose
+        problems = [_from_error(exc, root)]
+        try:
+            pages = read_pages(root)
+        except DiaryError as page_error:
+            return [*problems, _from_error(page_error, root)]
+        records = load_records(root, force=True)
+        for page in pages:
+            problems += hand_typed_claims(page.path, root, page.text)
+            problems += broken_as_progress(page.path, root, records, page.text)
+        return problems
+    return collect_problems(project)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
-from .errors import DiaryError
+from .errors import DiaryError, LockedError
+from .lock import command_lock, lock_held_by_ancestor
+
+if TYPE_CHECKING:
+    from .measure import MeasureReport, Progress
+    from .project import Project
+    from .records import Record
 
 DESCRIPTION = """\
 Measure the snapshots of a program and publish the diary of making it shorter.
@@ -35,7 +41,7 @@ def _root(args: argparse.Namespace) -> Path:
     return Path(args.root).resolve()
 
 
-def _console_progress():
+def _console_progress() -> Progress:
     """A progress callback: a rich bar on a terminal, plain lines otherwise."""
     if sys.stderr.isatty():
         from rich.console import Console
@@ -46,7 +52,7 @@ def _console_progress():
                        console=Console(stderr=True))
         task = bar.add_task("", total=None)
 
-        def update(event: str, snapshot_id: str, record: dict | None) -> None:
+        def update(event: str, snapshot_id: str, record: Record | None) -> None:
             if event == "planned":
                 bar.update(task, total=int(snapshot_id))
                 bar.start()
@@ -57,24 +63,22 @@ def _console_progress():
 
         return update
 
-    def plain(event: str, snapshot_id: str, record: dict | None) -> None:
+    def plain(event: str, snapshot_id: str, record: Record | None) -> None:
         if event == "done" and record is not None:
-            print(f"measured {snapshot_id}: {record['verdict']['status']} "
-                  f"({record['run']['wall_s']:.2f} s run, {record['tests']['seconds']:.2f} s tests)",
+            print(f"measured {snapshot_id}: {record.verdict.status} "
+                  f"({record.run.wall_s:.2f} s run, {record.tests.seconds:.2f} s tests)",
                   file=sys.stderr, flush=True)
 
     return plain
 
 
-def run_measure(args: argparse.Namespace, quiet: bool = False):
-    from .config import load_settings
+def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False) -> MeasureReport:
+    """Measure under the caller's lock; print the sandbox notice and the summary unless quiet."""
     from .measure import measure_all
     from .sandbox import sandbox_notice
 
-    settings = load_settings(_root(args))
     progress = None if quiet else _console_progress()
-    report = measure_all(settings, only=args.only, force=args.force, jobs=args.jobs,
-                         progress=progress)
+    report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress)
     if report.measured and report.sandbox == "none" and not quiet:
         print(sandbox_notice(), file=sys.stderr)
     if not quiet:
@@ -84,57 +88,86 @@ def run_measure(args: argparse.Namespace, quiet: bool = False):
     return report
 
 
+def run_generate(project: Project, quiet: bool) -> None:
+    from .site.outputs import generate
+
+    report = generate(project)
+    if not quiet:
+        print(report.summary(), file=sys.stderr)
+
+
+def load_project(args: argparse.Namespace) -> Project:
+    from .project import Project
+
+    return Project.load(_root(args))
+
+
 def cmd_measure(args: argparse.Namespace) -> int:
-    return run_measure(args).exit_code
+    with command_lock(_root(args)):
+        return run_measure(load_project(args), args).exit_code
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from .generate import generate_site
-
-    generate_site(_root(args), quiet=args.quiet)
+    with command_lock(_root(args)):
+        run_generate(load_project(args), quiet=args.quiet)
     return 0
 
 
-def cmd_refresh(args: argparse.Namespace) -> int:
-    """measure (cached) + generate; what `project: pre-render:` runs before every render."""
-    from .atomic import build_lock
-    from .generate import generate_site
-
-    with build_lock(_root(args)):
-        report = run_measure(args, quiet=args.quiet)
-        generate_site(_root(args), quiet=args.quiet)
+def refresh(args: argparse.Namespace) -> int:
+    """measure (cached) + generate under one lock."""
+    with command_lock(_root(args)):
+        project = load_project(args)
+        report = run_measure(project, args, quiet=args.quiet)
+        run_generate(project, quiet=args.quiet)
     return report.exit_code
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    """What `project: pre-render:` runs before every render. Under `diary build` (its engine runs this
+    hook), the build holds the lock and has measured and generated already: nothing is left to do."""
+    root = _root(args)
+    try:
+        return refresh(args)
+    except LockedError:
+        if lock_held_by_ancestor(root):
+            return 0
+        raise
+
+
 def cmd_build(args: argparse.Namespace) -> int:
-    from .atomic import build_lock
-    from .generate import generate_site
     from .render import choose_engine, render_site
 
     root = _root(args)
     engine = choose_engine(args.engine)
-    with build_lock(root):
-        report = run_measure(args, quiet=args.quiet)
-        generate_site(root, quiet=args.quiet)
-        # The engine runs `project.pre-render` (diary refresh); it finds the lock held by us and
-        # everything fresh, so it does nothing.
-        env = {**os.environ, "DIARY_PRERENDER_DONE": "1"}
-        render_site(root, engine, quiet=args.quiet, env=env)
+    with command_lock(root):
+        project = load_project(args)
+        report = run_measure(project, args, quiet=args.quiet)
+        run_generate(project, quiet=args.quiet)
+        # The engine runs `project.pre-render` (diary refresh): it finds the lock held by this process,
+        # its ancestor, and returns at once.
+        render_site(root, engine, quiet=args.quiet)
     return report.exit_code
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
     from .render import choose_engine, preview_site
 
-    cmd_refresh(args)
+    refresh(args)
     return preview_site(_root(args), choose_engine(args.engine), port=args.port,
                         open_browser=not args.no_browser)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import run_check
+    from .check import check
 
-    return run_check(_root(args))
+    problems = check(_root(args))
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print("diary check: everything is fresh and every figure comes from the data")
+    return 0
 
 
 def cmd_new_post(args: argparse.Namespace) -> int:
@@ -213,8 +246,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "refresh" and os.environ.get("DIARY_PRERENDER_DONE") == "1":
-        return 0  # `diary build` already measured and generated before starting the engine
     try:
         return args.func(args)
     except DiaryError as exc:

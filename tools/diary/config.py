@@ -9,11 +9,12 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .contract import CODE_DIR, SETTINGS_PATH
 from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1
 PLACEHOLDER = re.compile(r"\{(?:seed|steps|samples)\}")
-CONFIG_NAME = "code/diary.yml"
+CONFIG_NAME = SETTINGS_PATH
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Settings:
 
     @property
     def code_dir(self) -> Path:
-        return self.root / "code"
+        return self.root / CODE_DIR
 
     @property
     def snapshots_dir(self) -> Path:
@@ -73,7 +74,8 @@ ALLOWED = {
 
 
 def load_settings(root: Path) -> Settings:
-    """Load and validate `code/diary.yml` under `root`; defaults apply when the file is absent."""
+    """Load and validate `code/diary.yml` under `root`; defaults (the fields of `Settings`, written
+    once) apply when the file or a key is absent."""
     root = Path(root).resolve()
     path = root / CONFIG_NAME
     if not path.exists():
@@ -84,27 +86,27 @@ def load_settings(root: Path) -> Settings:
     if schema != CONFIG_SCHEMA:
         raise f.error("schema", f"this diary reads schema {CONFIG_SCHEMA}, the file says {schema}",
                       hint="upgrade the diary tool or fix the number")
-    entry = f.get("entry", str, "microgpt.py")
+    entry = f.get("entry", str, Settings.entry)
     if not entry.endswith(".py") or "/" in entry or entry.startswith("."):
         raise f.error("entry", f"must be a .py file name inside the snapshot, not {entry!r}")
     args = f.string_list("args", list(Settings.args))
     settings = Settings(
         root=root,
         entry=entry,
-        python=f.get("python", str, ""),
+        python=f.get("python", str, Settings.python),
         args=tuple(args),
-        seed=f.number("seed", 42, 0, 2**32 - 1, integer=True),
-        steps=f.number("steps", 20, 0, 1_000_000, integer=True),
-        samples=f.number("samples", 8, 0, 10_000, integer=True),
-        timeout=float(f.number("timeout", 60, 0.1, 86_400)),
-        memory_mb=f.number("memory_mb", 1024, 16, 1_048_576, integer=True),
-        output_kb=f.number("output_kb", 256, 1, 1_048_576, integer=True),
+        seed=f.number("seed", Settings.seed, 0, 2**32 - 1, integer=True),
+        steps=f.number("steps", Settings.steps, 0, 1_000_000, integer=True),
+        samples=f.number("samples", Settings.samples, 0, 10_000, integer=True),
+        timeout=float(f.number("timeout", Settings.timeout, 0.1, 86_400)),
+        memory_mb=f.number("memory_mb", Settings.memory_mb, 16, 1_048_576, integer=True),
+        output_kb=f.number("output_kb", Settings.output_kb, 1, 1_048_576, integer=True),
         data_files=tuple(f.string_list("data_files", list(Settings.data_files))),
-        tests=f.get("tests", str, "tests/program"),
-        test_timeout=float(f.number("test_timeout", 300, 1, 86_400)),
-        snapshots=f.get("snapshots", str, "code/snapshots"),
-        sandbox=f.get("sandbox", str, "auto"),
-        jobs=f.number("jobs", 0, 0, 256, integer=True),
+        tests=f.get("tests", str, Settings.tests),
+        test_timeout=float(f.number("test_timeout", Settings.test_timeout, 1, 86_400)),
+        snapshots=f.get("snapshots", str, Settings.snapshots),
+        sandbox=f.get("sandbox", str, Settings.sandbox),
+        jobs=f.number("jobs", Settings.jobs, 0, 256, integer=True),
     )
     for arg in settings.args:
         # Only the three plain placeholders: a format spec such as {steps:9999999999} would build a

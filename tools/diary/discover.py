@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Settings
+from .contract import SNAPSHOT_ID_HINT, parse_iso_date, snapshot_id_problem
 from .errors import DiaryError
 from .yamlio import Fields, read_yaml
 
@@ -66,18 +67,16 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     located = read_yaml(meta_path)
     f = Fields(located, "the snapshot metadata", ALLOWED)
     snap_id = str(f.get("id", (str, int), directory.name))
-    # No separators, spaces or control characters: the id names files and goes into one-line messages.
-    if not snap_id or any(c in "/\\" or c.isspace() or not c.isprintable() for c in snap_id) or snap_id.startswith("."):
-        raise f.error("id", f"{snap_id!r} is not a usable id", hint="use letters, digits, '-' and '_'")
+    # The one id rule (contract.py): the id names files and pages and is one segment of a var key.
+    problem = snapshot_id_problem(snap_id)
+    if problem is not None:
+        raise f.error("id", problem, hint=SNAPSHOT_ID_HINT)
     title = f.get("title", str, required=True)
     raw_date = f.get("date", (dt.date, str), required=True)
-    if isinstance(raw_date, dt.datetime):
-        raw_date = raw_date.date()
-    if isinstance(raw_date, str):
-        try:
-            raw_date = dt.date.fromisoformat(raw_date)
-        except ValueError:
-            raise f.error("date", f"{raw_date!r} is not an ISO date", hint="write it as YYYY-MM-DD") from None
+    try:
+        raw_date = parse_iso_date(raw_date)
+    except ValueError:
+        raise f.error("date", f"{raw_date!r} is not an ISO date", hint="write it as YYYY-MM-DD") from None
     parent = f.get("parent", (str, int), None)
     expect = f.get("expect", str, "ok")
     if expect not in ("ok", "broken"):

@@ -8,7 +8,6 @@ measure keeps everything already done.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import tempfile
@@ -18,8 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import MEASURE_VERSION, __version__
-from .atomic import build_lock, remove_stale_temporaries
+from .atomic import remove_stale_temporaries
 from .config import Settings
 from .count import (
     LineCounts,
@@ -29,10 +27,12 @@ from .count import (
     extract_comments,
     tab_indented_lines,
 )
-from .discover import SnapshotMeta, discover_snapshots
+from .discover import SnapshotMeta
 from .errors import DiaryError
-from .records import RECORD_SCHEMA, load_records, records_dir, remove_record, write_record
+from .project import Project
+from .records import RECORD_SCHEMA, ExpectedKey, Record, records_dir, remove_record, staleness, write_record
 from .sandbox import RunResult, run_sandboxed, sandbox_mode
+from .shape import to_data
 from .testsuite import TestOutcome, copy_data_files, copy_snapshot, run_test_suite, scrub
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
@@ -44,7 +44,7 @@ class MeasureReport:
     """What one `diary measure` did: every record (in snapshot order) and which ones ran."""
 
     snapshots: list[SnapshotMeta]
-    records: dict[str, dict]
+    records: dict[str, Record]
     measured: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -53,42 +53,11 @@ class MeasureReport:
 
     @property
     def surprises(self) -> list[str]:
-        return [s.id for s in self.snapshots if self.records[s.id]["verdict"]["surprise"]]
+        return [s.id for s in self.snapshots if self.records[s.id].verdict.surprise]
 
     @property
     def exit_code(self) -> int:
         return 1 if self.surprises else 0
-
-
-def _hash_files(paths: list[Path], base: Path) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
-def suite_hash(settings: Settings) -> str:
-    """The behavioural suite and the data files: a change to either re-runs every snapshot."""
-    suite = sorted(
-        p for p in settings.tests_dir.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
-    )
-    data = [settings.code_dir / name for name in settings.data_files]
-    return _hash_files(suite + data, settings.root)[:16]
-
-
-def cache_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings, suite: str) -> tuple[str, dict]:
-    produced_by = {
-        "tool": __version__,
-        "measure": MEASURE_VERSION,
-        "settings": settings.run_fingerprint(),
-        "content": snapshot.content_hash()[:16],
-        "baseline": baseline_hash[:16],
-        "suite": suite,
-    }
-    key = hashlib.sha256("|".join(f"{k}={v}" for k, v in produced_by.items()).encode()).hexdigest()[:24]
-    return key, produced_by
 
 
 def _counts(snapshot: SnapshotMeta) -> tuple[dict, list[dict], list[str], list[dict]]:
@@ -195,7 +164,7 @@ def verdict(snapshot: SnapshotMeta, record: dict) -> dict:
 def build_record(
     snapshot: SnapshotMeta, key: str, produced_by: dict, run: dict, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str],
-) -> dict:
+) -> Record:
     lines, definitions, comments, tabs = _counts(snapshot)
     kept, total, dropped = comment_retention(baseline_comments, comments)
     record = {
@@ -217,7 +186,7 @@ def build_record(
         "tests": tests.as_dict(),
     }
     record["verdict"] = verdict(snapshot, record)
-    return record
+    return Record.from_data(record)
 
 
 def baseline_comments(baseline: SnapshotMeta) -> list[str]:
@@ -225,64 +194,66 @@ def baseline_comments(baseline: SnapshotMeta) -> list[str]:
 
 
 # (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
-Progress = Callable[[str, str, dict | None], None]
+Progress = Callable[[str, str, Record | None], None]
 
 
 def measure_all(
-    settings: Settings,
+    project: Project,
     *,
     only: list[str] | None = None,
     force: bool = False,
     jobs: int | None = None,
     progress: Progress | None = None,
 ) -> MeasureReport:
-    """Measure every stale snapshot (or those in `only`), write their records, return all records."""
+    """Measure every stale snapshot (or those in `only`), write their records, return all records.
+
+    The caller holds the command's lock; `project.records` is updated with what was measured."""
     started = time.perf_counter()
+    settings = project.settings
     root = settings.root
-    snapshots = discover_snapshots(settings)
+    snapshots = project.snapshots
     by_id = {s.id: s for s in snapshots}
     for wanted in only or []:
         if wanted not in by_id:
             raise DiaryError(f"unknown snapshot '{wanted}'", file=settings.snapshots_dir,
                              hint="known ids: " + ", ".join(by_id))
-    with build_lock(root):
-        # Only under the lock: a temporary file outside it may be another process's write in progress.
-        remove_stale_temporaries(records_dir(root))
-        existing = load_records(root, force=force)
-        baseline = snapshots[0]
-        baseline_hash = baseline.content_hash()
-        suite = suite_hash(settings)
-        keys = {s.id: cache_key(s, baseline_hash, settings, suite) for s in snapshots}
-        stale = [
-            s for s in snapshots
-            if (only is None or s.id in only)
-            and (force or s.id not in existing or existing[s.id]["key"] != keys[s.id][0])
-        ]
-        report = MeasureReport(snapshots=snapshots, records=dict(existing), sandbox="none")
-        report.cached = [s.id for s in snapshots if s not in stale]
-        for orphan in sorted(set(existing) - set(by_id)):
-            if only is None:
-                remove_record(root, orphan)
-                report.records.pop(orphan)
-                report.removed.append(orphan)
-        if stale:
-            report.sandbox = sandbox_mode(settings.sandbox)
-            if progress:
-                progress("planned", str(len(stale)), None)
-            _measure(stale, baseline, settings, keys, report, jobs, progress)
-        missing = [s.id for s in snapshots if s.id not in report.records]
-        if missing:
-            raise DiaryError(
-                f"no record for {', '.join(missing)}", file=records_dir(root),
-                hint="run 'diary measure' without --only to measure them",
-            )
-        report.records = {s.id: report.records[s.id] for s in snapshots}
+    # Only under the lock: a temporary file outside it may be another process's write in progress.
+    remove_stale_temporaries(records_dir(root))
+    existing = project.records if force else project.strict_records()
+    baseline = snapshots[0]
+    keys = project.expected_keys
+    stale = [
+        s for s in snapshots
+        if (only is None or s.id in only)
+        and (force or staleness(existing.get(s.id), keys[s.id]) is not None)
+    ]
+    report = MeasureReport(snapshots=snapshots, records=dict(existing), sandbox="none")
+    report.cached = [s.id for s in snapshots if s not in stale]
+    for orphan in sorted(set(existing) - set(by_id)):
+        if only is None:
+            remove_record(root, orphan)
+            report.records.pop(orphan)
+            report.removed.append(orphan)
+    if stale:
+        report.sandbox = sandbox_mode(settings.sandbox)
+        if progress:
+            progress("planned", str(len(stale)), None)
+        _measure(stale, baseline, settings, keys, report, jobs, progress)
+    missing = [s.id for s in snapshots if s.id not in report.records]
+    if missing:
+        raise DiaryError(
+            f"no record for {', '.join(missing)}", file=records_dir(root),
+            hint="run 'diary measure' without --only to measure them",
+        )
+    report.records = {s.id: report.records[s.id] for s in snapshots}
+    project.records = dict(report.records)
+    project.record_errors = []
     report.wall_s = time.perf_counter() - started
     return report
 
 
 def _measure(
-    stale: list[SnapshotMeta], baseline: SnapshotMeta, settings: Settings, keys: dict,
+    stale: list[SnapshotMeta], baseline: SnapshotMeta, settings: Settings, keys: dict[str, ExpectedKey],
     report: MeasureReport, jobs: int | None, progress: Progress | None,
 ) -> None:
     workers = jobs or settings.jobs or os.cpu_count() or 1
@@ -303,12 +274,13 @@ def _measure(
         if baseline.id in runs:
             baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
         else:
-            baseline_run = report.records[baseline.id]["run"]
+            baseline_run = to_data(report.records[baseline.id].run)
         for snapshot in stale:
             run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
             outcome, _ = suites[snapshot.id].result()
-            key, produced_by = keys[snapshot.id]
-            record = build_record(snapshot, key, produced_by, run, outcome, baseline, baseline_run, base_comments)
+            expected = keys[snapshot.id]
+            record = build_record(snapshot, expected.key, expected.produced_by, run, outcome, baseline, baseline_run,
+                                  base_comments)
             write_record(settings.root, record)
             report.records[snapshot.id] = record
             report.measured.append(snapshot.id)

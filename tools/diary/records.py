@@ -8,53 +8,209 @@ only `--force` overwrites it.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import MEASURE_VERSION, __version__
 from .atomic import write_text_atomic
+from .config import Settings
+from .contract import RECORDS_DIR
+from .discover import SnapshotMeta
 from .errors import DiaryError
+from .shape import check_keys, check_shape, from_data, shape_of, to_data
 from .yamlio import compose_and_load, dump_yaml, read_utf8
 
 RECORD_SCHEMA = 1
-RECORDS_DIR = "_data/records"
+HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
 
-_COUNTS = {"physical": int, "blank": int, "comment": int, "docstring": int, "code": int}
-_NUM = (int, float)
-_OPT_STR = (str, type(None))
-_OPT_INT = (int, type(None))
+# The parts of a record, in the order they are written. A field typed `float` also holds an int (a
+# record keeps the number as it was written); `tuple[X, ...]` is a YAML list.
 
-# The shape of a record: a dict is a mapping with exactly these keys (extra keys are an error, so a
-# typo in a hand edit is caught), a list of one schema is a list of such items, `dict[str, X]` is
-# written as ("map", X), and a type or tuple of types is a leaf.
-RECORD_SHAPE: dict[str, Any] = {
-    "schema": int,
-    "id": str,
-    "key": str,
-    "produced_by": {"tool": str, "measure": str, "settings": str, "content": str, "baseline": str, "suite": str},
-    "snapshot": {
-        "title": str, "date": str, "parent": _OPT_STR, "note": str, "expect": str, "entry": str, "files": [str],
-    },
-    "lines": {"total": _COUNTS, "files": ("map", _COUNTS)},
-    "definitions": [{"name": str, "kind": str, "file": str, "start": int, "end": int, **_COUNTS}],
-    "comments": {"total": int, "kept": int, "percent": _NUM, "dropped": [str]},
-    "tabs": [{"file": str, "line": int}],
-    "run": {
-        "status": str, "reason": str, "exit_code": _OPT_INT, "signal": _OPT_STR, "wall_s": _NUM, "cpu_s": _NUM,
-        "peak_mb": _NUM, "sandbox": str, "command": str, "stdout_sha256": str, "stdout_truncated": bool,
-        "stdout_lines": [str], "stderr_excerpt": str,
-    },
-    "behaviour": {
-        "identical": bool, "compared_with": str,
-        "first_difference": (type(None), {"line": int, "expected": str, "actual": str}),
-    },
-    "tests": {
-        "status": str, "passed": int, "failed": int, "errors": int, "skipped": int, "seconds": _NUM,
-        "cpu_s": _NUM, "reason": str, "failures": [{"test": str, "message": str}],
-    },
-    "verdict": {"status": str, "expected": str, "surprise": bool, "reasons": [str]},
-}
+
+@dataclass(frozen=True)
+class ProducedBy:
+    """What a record was measured from; its hash is the record's key (see `expected_key`)."""
+
+    tool: str
+    measure: str
+    settings: str
+    content: str
+    baseline: str
+    suite: str
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    title: str
+    date: str
+    parent: str | None
+    note: str
+    expect: str
+    entry: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Counts:
+    physical: int
+    blank: int
+    comment: int
+    docstring: int
+    code: int
+
+
+@dataclass(frozen=True)
+class Lines:
+    total: Counts
+    files: dict[str, Counts]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level class or function: where it is and its line counts."""
+
+    name: str
+    kind: str
+    file: str
+    start: int
+    end: int
+    physical: int
+    blank: int
+    comment: int
+    docstring: int
+    code: int
+
+
+@dataclass(frozen=True)
+class Comments:
+    total: int
+    kept: int
+    percent: float
+    dropped: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tab:
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Run:
+    status: str
+    reason: str
+    exit_code: int | None
+    signal: str | None
+    wall_s: float
+    cpu_s: float
+    peak_mb: float
+    sandbox: str
+    command: str
+    stdout_sha256: str
+    stdout_truncated: bool
+    stdout_lines: tuple[str, ...]
+    stderr_excerpt: str
+
+
+@dataclass(frozen=True)
+class Difference:
+    line: int
+    expected: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    identical: bool
+    compared_with: str
+    first_difference: None | Difference
+
+
+@dataclass(frozen=True)
+class Failure:
+    test: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Tests:
+    status: str
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    seconds: float
+    cpu_s: float
+    reason: str
+    failures: tuple[Failure, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    expected: str
+    surprise: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One snapshot's measurement, as written to `_data/records/<id>.yml`."""
+
+    schema: int
+    id: str
+    key: str
+    produced_by: ProducedBy
+    snapshot: SnapshotInfo
+    lines: Lines
+    definitions: tuple[Definition, ...]
+    comments: Comments
+    tabs: tuple[Tab, ...]
+    run: Run
+    behaviour: Behaviour
+    tests: Tests
+    verdict: Verdict
+
+    @property
+    def broken(self) -> bool:
+        return self.verdict.status != "ok"
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Record:
+        """A record from plain data of the right shape (what `measure` assembles, or a validated file)."""
+        record: Record = from_data(cls, data)
+        return record
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_data(self)
+        return data
+
+
+# Migrations: MIGRATIONS[n] turns the plain data of a schema-n record into schema n + 1 (like asv's
+# `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
+# against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
+    schema = data.get("schema")
+    while isinstance(schema, int) and not isinstance(schema, bool) and schema in MIGRATIONS \
+            and schema < RECORD_SCHEMA:
+        data = MIGRATIONS[schema](dict(data))
+        if data.get("schema") != schema + 1:
+            raise DiaryError(f"the migration of a schema-{schema} record did not produce schema {schema + 1}",
+                             file=file, line=1, hint=HINT)
+        schema = data["schema"]
+    return data
+
+
+RECORD_SHAPE = shape_of(Record)
 
 
 def records_dir(root: Path) -> Path:
@@ -65,106 +221,13 @@ def record_path(root: Path, snapshot_id: str) -> Path:
     return records_dir(root) / f"{snapshot_id}.yml"
 
 
-def _kind_name(kind: Any) -> str:
-    if isinstance(kind, tuple) and kind and kind[0] == "map":
-        return "a mapping"
-    if isinstance(kind, tuple):
-        return " or ".join(_kind_name(k) for k in kind)
-    if isinstance(kind, dict):
-        return "a mapping"
-    if isinstance(kind, list):
-        return "a list"
-    return {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or false",
-            "NoneType": "null"}.get(kind.__name__, kind.__name__)
-
-
-def _check(value: Any, node: yaml.Node, kind: Any, path: str, file: Path) -> None:
-    """Walk value and its YAML node together; raise at the node whose value has the wrong shape."""
-
-    def fail(message: str, at: yaml.Node) -> DiaryError:
-        return DiaryError(
-            _one_line(f"record field '{path}' {message}" if path else f"record {message}"), file=file,
-            line=at.start_mark.line + 1, column=at.start_mark.column + 1,
-            hint="restore the file from git, or run 'diary measure --force' to measure it again",
-        )
-
-    if isinstance(kind, tuple) and kind and kind[0] == "map":
-        if not isinstance(value, dict):
-            raise fail(f"must be {_kind_name(kind)}", node)
-        for (_key_node, v_node), (key, item) in zip(node.value, value.items(), strict=True):
-            _check(item, v_node, kind[1], f"{path}.{key}", file)
-        return
-    if isinstance(kind, tuple) and any(isinstance(k, dict | list) for k in kind):
-        for option in kind:
-            try:
-                _check(value, node, option, path, file)
-                return
-            except DiaryError:
-                continue
-        raise fail(f"must be {_kind_name(kind)}", node)
-    if isinstance(kind, dict):
-        if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
-            raise fail("must be a mapping", node)
-        nodes = {str(k.value): (k, v) for k, v in node.value}
-        for key in value:
-            if key not in kind:
-                raise fail(f"has an unknown key '{key}'", nodes[str(key)][0])
-        for key, sub in kind.items():
-            if key not in value:
-                raise fail(f"is missing the key '{key}'", node)
-            _check(value[key], nodes[key][1], sub, f"{path}.{key}" if path else key, file)
-        return
-    if isinstance(kind, list):
-        if not isinstance(value, list):
-            raise fail("must be a list", node)
-        for index, (item, item_node) in enumerate(zip(value, node.value, strict=True)):
-            _check(item, item_node, kind[0], f"{path}[{index}]", file)
-        return
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        raise fail(f"must be {_kind_name(kind)}, not {value!r}", node)
-    if not isinstance(value, kinds):
-        raise fail(f"must be {_kind_name(kind)}, not {value!r}", node)
-
-
-def _one_line(message: str) -> str:
-    """Keys and values quoted from a damaged record may hold line breaks; an error stays one line."""
-    return message.replace("\r", "\\r").replace("\n", "\\n")
-
-
-def _check_keys(node: yaml.Node, file: Path) -> None:
-    """Every key a plain string, once per mapping, and no merge keys: what a record writer produces.
-    (A merge conflict resolved by hand, or `false:` / `<<:` typed by hand, are refused here.)"""
-    if isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_keys(item, file)
-        return
-    if not isinstance(node, yaml.MappingNode):
-        return
-    seen: set[str] = set()
-    for key_node, value_node in node.value:
-        mark = key_node.start_mark
-        problem = None
-        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-            problem = f"has a key that is not a plain name: {str(getattr(key_node, 'value', ''))[:40]!r}"
-        elif key_node.value in seen:
-            problem = f"has the key '{key_node.value}' twice"
-        if problem:
-            raise DiaryError(
-                _one_line(f"record {problem}"), file=file, line=mark.line + 1, column=mark.column + 1,
-                hint="restore the file from git, or run 'diary measure --force' to measure it again",
-            )
-        seen.add(key_node.value)
-        _check_keys(value_node, file)
-
-
-def parse_record(text: str, file: Path) -> dict:
+def parse_record(text: str, file: Path) -> Record:
     """Parse and validate one record; any problem is a DiaryError naming file, line and column."""
-    hint = "restore the file from git, or run 'diary measure --force' to measure it again"
+    hint = HINT
     if not text.strip():
         raise DiaryError("record file is empty (was a write interrupted?)", file=file, line=1, hint=hint)
     node, value = compose_and_load(text, file, what="record is ", hint=hint,
-                                   check=lambda node: _check_keys(node, file))
+                                   check=lambda node: check_keys(node, file))
     if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
         raise DiaryError("record must be a YAML mapping", file=file, line=1, column=1, hint=hint)
     schema = value.get("schema")
@@ -173,56 +236,119 @@ def parse_record(text: str, file: Path) -> dict:
             f"record has schema {schema}, newer than this tool's {RECORD_SCHEMA}", file=file, line=1,
             hint="upgrade the diary tool (pip install -U -e .) or run 'diary measure --force'",
         )
-    if schema != RECORD_SCHEMA:
+    migrated = migrate(value, file)
+    if migrated.get("schema") != RECORD_SCHEMA:
         raise DiaryError(f"record has schema {schema!r}, this tool reads {RECORD_SCHEMA}", file=file, line=1,
                          hint=hint)
-    _check(value, node, RECORD_SHAPE, "", file)
-    if value["id"] != file.stem:
-        raise DiaryError(f"record id '{value['id']}' does not match its file name", file=file, line=2, hint=hint)
-    return value
+    if migrated is value:
+        check_shape(value, node, RECORD_SHAPE, "", file)
+    else:  # the nodes are the old schema's: check the migrated data against nodes of its own
+        migrated_node = yaml.compose(dump_yaml(migrated))
+        assert migrated_node is not None  # the dump of a mapping
+        check_shape(migrated, migrated_node, RECORD_SHAPE, "", file)
+    if migrated["id"] != file.stem:
+        raise DiaryError(f"record id '{migrated['id']}' does not match its file name", file=file, line=2,
+                         hint=hint)
+    return Record.from_data(migrated)
 
 
-_LOADED: dict[tuple[str, int, int], dict] = {}
-
-
-def load_record(path: Path) -> dict:
-    """A validated record; read-only (it is shared): `diary refresh` loads each record twice."""
-    try:
-        stat = path.stat()
-        key = (str(path), stat.st_size, stat.st_mtime_ns)
-    except OSError:
-        key = None
-    if key in _LOADED:
-        return _LOADED[key]
+def load_record(path: Path) -> Record:
+    """One validated record; any problem is a DiaryError naming file, line and column."""
     text = read_utf8(path, hint="restore the file from git, or run 'diary measure --force'")
-    record = parse_record(text, path)
-    if key is not None:
-        _LOADED[key] = record
-    return record
+    return parse_record(text, path)
 
 
-def load_records(root: Path, *, force: bool = False) -> dict[str, dict]:
-    """Every record under `_data/records/`, by id. With `force`, unreadable records are skipped."""
+def load_records_collecting(root: Path) -> tuple[dict[str, Record], list[DiaryError]]:
+    """Every record under `_data/records/` that loads, by id, and the problem of each one that does not."""
     folder = records_dir(root)
-    records: dict[str, dict] = {}
-    if not folder.is_dir():
-        return records
-    for path in sorted(folder.glob("*.yml")):
-        try:
-            records[path.stem] = load_record(path)
-        except DiaryError:
-            if not force:
-                raise
+    records: dict[str, Record] = {}
+    errors: list[DiaryError] = []
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.yml")):
+            try:
+                records[path.stem] = load_record(path)
+            except DiaryError as exc:
+                errors.append(exc)
+    return records, errors
+
+
+def load_records(root: Path, *, force: bool = False) -> dict[str, Record]:
+    """Every record under `_data/records/`, by id. With `force`, unreadable records are skipped."""
+    records, errors = load_records_collecting(root)
+    if errors and not force:
+        raise errors[0]
     return records
 
 
-def dump_record(record: dict) -> str:
-    return dump_yaml(record)
+# ---------------------------------------------------------------------------------------------
+# Freshness: the one rule measure (what to run), generate (refuse a stale record) and check share.
 
 
-def write_record(root: Path, record: dict) -> bool:
+def _hash_files(paths: list[Path], base: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def suite_hash(settings: Settings) -> str:
+    """The behavioural suite and the data files: a change to either re-runs every snapshot."""
+    suite = sorted(
+        p for p in settings.tests_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    )
+    data = [settings.code_dir / name for name in settings.data_files]
+    return _hash_files(suite + data, settings.root)[:16]
+
+
+@dataclass(frozen=True)
+class ExpectedKey:
+    """The key a fresh record of one snapshot carries, and what it is made of (`produced_by`)."""
+
+    key: str
+    produced_by: dict[str, str]
+
+
+def expected_keys(settings: Settings, snapshots: list[SnapshotMeta]) -> dict[str, ExpectedKey]:
+    """The expected key of every snapshot (the first one is the baseline), by id."""
+    if not snapshots:
+        return {}
+    baseline_hash = snapshots[0].content_hash()
+    suite = suite_hash(settings)
+    return {snap.id: expected_key(snap, baseline_hash, settings, suite) for snap in snapshots}
+
+
+def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings, suite: str) -> ExpectedKey:
+    produced_by = {
+        "tool": __version__,
+        "measure": MEASURE_VERSION,
+        "settings": settings.run_fingerprint(),
+        "content": snapshot.content_hash()[:16],
+        "baseline": baseline_hash[:16],
+        "suite": suite,
+    }
+    key = hashlib.sha256("|".join(f"{k}={v}" for k, v in produced_by.items()).encode()).hexdigest()[:24]
+    return ExpectedKey(key, produced_by)
+
+
+def staleness(record: Record | None, expected: ExpectedKey) -> list[str] | None:
+    """None when `record` is fresh; else what changed since it was measured (`[]`: no record)."""
+    if record is None:
+        return []
+    if record.key == expected.key:
+        return None
+    measured_from = record.produced_by.__dict__
+    return [k for k, v in expected.produced_by.items() if measured_from.get(k) != v] or ["key"]
+
+
+def dump_record(record: Record) -> str:
+    return dump_yaml(record.to_data())
+
+
+def write_record(root: Path, record: Record) -> bool:
     """Write one record atomically; return whether the file changed."""
-    return write_text_atomic(record_path(root, record["id"]), dump_record(record))
+    return write_text_atomic(record_path(root, record.id), dump_record(record))
 
 
 def remove_record(root: Path, snapshot_id: str) -> None:

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from diary.errors import DiaryError
 
@@ -214,6 +215,7 @@ def _render_with_quarto(
     )
     with process:
         try:
+            assert process.stdout is not None  # stdout=PIPE
             for raw_line in process.stdout:
                 line = raw_line.rstrip("\r\n")
                 tail.append(line)
@@ -234,7 +236,7 @@ def _render_with_quarto(
     return warnings
 
 
-def _start_quarto(command: list[str], root: Path, **options: object) -> subprocess.Popen:
+def _start_quarto(command: list[str], root: Path, **options: Any) -> subprocess.Popen[Any]:
     try:
         return subprocess.Popen(command, cwd=root, **options)
     except OSError as error:  # missing, not executable, or not a binary at all
@@ -359,7 +361,7 @@ def _is_written_later(warning: str, output_dir: Path) -> bool:
     """smalldocs checks links before it writes the feed and the sitemap, so a link to either is
     reported broken on every page; drop the warning when the file is there after the build."""
     match = re.search(r": broken link /?([\w./-]+\.xml)$", warning)
-    return bool(match) and (output_dir / match.group(1)).is_file()
+    return match is not None and (output_dir / match.group(1)).is_file()
 
 
 def preview_site(

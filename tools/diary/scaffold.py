@@ -7,7 +7,6 @@ or a post or snapshot that already exists is a DiaryError (exit 2) and leaves th
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import shutil
@@ -17,17 +16,23 @@ from pathlib import Path
 
 from .atomic import write_bytes_atomic, write_text_atomic
 from .config import Settings, load_settings
+from .contract import (
+    POSTS_DIR,
+    SNAPSHOT_ID_HINT,
+    code_partial_path,
+    diff_partial_path,
+    include_shortcode,
+    parse_iso_date,
+    snapshot_id_problem,
+    table_partial_path,
+    var_shortcode,
+)
 from .discover import META_NAME, SnapshotMeta, discover_snapshots
 from .errors import DiaryError
 
-TEMPLATES = Path(__file__).parent / "templates"
 POST_TEMPLATE = "new_post.qmd.j2"
 SNAPSHOT_TEMPLATE = "new_snapshot.yml.j2"
-POSTS_DIR = "posts"
 MAX_SLUG = 60
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# No dots: a snapshot id is one segment of a `{{< var snap.<id>.code >}}` key.
-SNAPSHOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
 def slugify(title: str) -> str:
@@ -39,24 +44,10 @@ def slugify(title: str) -> str:
     return slug.strip("-")
 
 
-def _yaml_str(value: object) -> str:
-    """A YAML double-quoted scalar (JSON strings are valid YAML), safe for any title or id."""
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def _render(template: str, **context: object) -> str:
-    import jinja2  # imported here: only the scaffolding commands need it
+    from .site.templating import render  # the tool's one Jinja environment
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # YAML and Markdown, not HTML
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["yaml_str"] = _yaml_str
-    return env.get_template(template).render(**context)
+    return render(template, **context)
 
 
 def _parse_date(date: str | dt.date | None) -> dt.date:
@@ -64,11 +55,8 @@ def _parse_date(date: str | dt.date | None) -> dt.date:
         return dt.date.today()
     if isinstance(date, dt.date):
         return date
-    text = str(date).strip()
     try:
-        if not ISO_DATE.match(text):
-            raise ValueError
-        return dt.date.fromisoformat(text)
+        return parse_iso_date(date)
     except ValueError:
         raise DiaryError(f"date {date!r} is not an ISO date",
                          hint="write it as YYYY-MM-DD, e.g. 2026-02-16") from None
@@ -79,12 +67,8 @@ def _snapshots(root: Path) -> tuple[Settings, list[SnapshotMeta]]:
     return settings, discover_snapshots(settings)
 
 
-def _var(key: str) -> str:
-    return "{{< var " + key + " >}}"
-
-
-def _include(path: str) -> str:
-    return "{{< include " + path + " >}}"
+_var = var_shortcode
+_include = include_shortcode
 
 
 def new_post(
@@ -121,9 +105,9 @@ def new_post(
         snap = by_id[snap_id]
         prefix = f"snap.{snap.id}."
         if snap.parent is None:
-            include = _include(f"/_generated/code/{snap.id}/_{snap.entry}.md")
+            include = _include("/" + code_partial_path(snap.id, snap.entry))
         else:
-            include = _include(f"/_generated/diff/_{snap.parent}__{snap.id}.md")
+            include = _include("/" + diff_partial_path(snap.parent, snap.id))
         sections.append({
             "id": snap.id, "title": snap.title, "parent": snap.parent, "include": include,
             **{name: _var(prefix + name) for name in (
@@ -131,7 +115,7 @@ def new_post(
         })
     text = _render(
         POST_TEMPLATE, title=title, date=day.isoformat(), snapshots=wanted, sections=sections,
-        table_include=_include(f"/_generated/tables/_{folder}.md"),
+        table_include=_include("/" + table_partial_path(folder)),
     )
     write_text_atomic(path, text)
     return path
@@ -145,10 +129,9 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
     """
     root = Path(root).resolve()
     snapshot_id = str(snapshot_id or "")
-    if not SNAPSHOT_ID.match(snapshot_id):
-        raise DiaryError(f"{snapshot_id!r} is not a usable snapshot id",
-                         hint="start with a letter or digit; then use letters, digits, '-' and '_' "
-                              "(no dots or spaces), e.g. 08-shorter-sampler")
+    problem = snapshot_id_problem(snapshot_id)
+    if problem is not None:  # the rule discover applies: refused here, before anything is written
+        raise DiaryError(problem, hint=SNAPSHOT_ID_HINT)
     title = (title if title is not None else snapshot_id).strip()
     if not title or "\n" in title:
         raise DiaryError("a snapshot needs a title on one line", hint='--title "Shorter sampler"')

@@ -10,21 +10,21 @@ COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "run s"
 
 
 def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for snap in report.snapshots:
         record = report.records[snap.id]
-        total = record["lines"]["total"]
-        tests = record["tests"]
-        verdict = record["verdict"]
-        if verdict["surprise"]:
-            note = "UNEXPECTED" if verdict["status"] == "broken" else "expected broken, but passes"
+        total = record.lines.total
+        tests = record.tests
+        verdict = record.verdict
+        if verdict.surprise:
+            note = "UNEXPECTED" if verdict.status == "broken" else "expected broken, but passes"
         else:
             note = "cached" if snap.id in report.cached else "measured"
         rows.append((
-            snap.id, str(total["code"]), str(total["comment"] + total["docstring"]), str(total["blank"]),
-            "yes" if record["behaviour"]["identical"] else "NO",
-            f"{tests['passed']}/{tests['passed'] + tests['failed'] + tests['errors']}",
-            f"{record['run']['wall_s']:.2f}", verdict["status"], note,
+            snap.id, str(total.code), str(total.comment + total.docstring), str(total.blank),
+            "yes" if record.behaviour.identical else "NO",
+            f"{tests.passed}/{tests.passed + tests.failed + tests.errors}",
+            f"{record.run.wall_s:.2f}", verdict.status, note,
         ))
     return rows
 
@@ -48,7 +48,7 @@ def print_summary(report: MeasureReport) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     print(footer)
     for snap in report.snapshots:
-        verdict = report.records[snap.id]["verdict"]
-        if verdict["surprise"]:
-            print(f"{snap.id}: expected {verdict['expected']}, is {verdict['status']}: "
-                  + ("; ".join(verdict["reasons"]) or "all checks pass"))
+        verdict = report.records[snap.id].verdict
+        if verdict.surprise:
+            print(f"{snap.id}: expected {verdict.expected}, is {verdict.status}: "
+                  + ("; ".join(verdict.reasons) or "all checks pass"))

@@ -1,0 +1,72 @@
+"""Records as typed values: the YAML round trip, positioned errors, the schema and its migrations."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diary import records
+from diary.errors import DiaryError
+from diary.records import Record, dump_record, load_record, parse_record
+from diarykit import REPO
+
+REAL = sorted((REPO / "_data/records").glob("*.yml"))
+
+
+@pytest.mark.parametrize("path", REAL, ids=[p.stem for p in REAL])
+def test_a_record_round_trips_byte_for_byte(path: Path) -> None:
+    record = load_record(path)
+    assert isinstance(record, Record) and record.id == path.stem
+    assert dump_record(record) == path.read_text(encoding="utf-8")
+    assert parse_record(dump_record(record), path) == record
+
+
+def test_a_record_is_frozen() -> None:
+    record = load_record(REAL[0])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        record.verdict.status = "ok"  # type: ignore[misc]
+
+
+def test_a_wrong_field_is_reported_at_its_line_and_column(tmp_path: Path) -> None:
+    text = REAL[0].read_text(encoding="utf-8").replace("  wall_s: ", "  wall_s: fast # ", 1)
+    path = tmp_path / REAL[0].name
+    with pytest.raises(DiaryError) as caught:
+        parse_record(text, path)
+    line = next(number for number, row in enumerate(text.split("\n"), 1) if "wall_s: fast" in row)
+    assert (caught.value.line, caught.value.column) == (line, len("  wall_s: ") + 1)
+    assert "record field 'run.wall_s' must be" in caught.value.message
+
+
+def older_record(text: str) -> str:
+    """A schema-0 record: what a tool without tests.cpu_s wrote."""
+    data = yaml.safe_load(text)
+    data["schema"] = 0
+    del data["tests"]["cpu_s"]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def test_an_older_schema_without_a_migration_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / REAL[0].name
+    with pytest.raises(DiaryError, match="record has schema 0, this tool reads 1"):
+        parse_record(older_record(REAL[0].read_text(encoding="utf-8")), path)
+
+
+def test_an_older_schema_is_migrated_when_it_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def update_to_1(data: dict) -> dict:
+        return {**data, "schema": 1, "tests": {**data["tests"], "cpu_s": 0.0}}
+
+    monkeypatch.setitem(records.MIGRATIONS, 0, update_to_1)
+    current = load_record(REAL[0])
+    migrated = parse_record(older_record(REAL[0].read_text(encoding="utf-8")), tmp_path / REAL[0].name)
+    assert migrated.schema == 1 and migrated.tests.cpu_s == 0.0
+    assert dataclasses.replace(migrated, tests=current.tests) == current
+
+
+def test_a_migration_that_breaks_the_shape_is_an_error_not_a_crash(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(records.MIGRATIONS, 0, lambda data: {**data, "schema": 1})  # forgets cpu_s
+    with pytest.raises(DiaryError, match="record field 'tests' is missing the key 'cpu_s'"):
+        parse_record(older_record(REAL[0].read_text(encoding="utf-8")), tmp_path / REAL[0].name)

@@ -1,0 +1,111 @@
+"""The progress chart: an SVG drawn by matplotlib only when its data changed, and its partial."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from ..contract import CHART_PATH
+from ..escape import escape_markdown_inline
+from .model import Diary
+from .templating import plural, render
+
+# Bump when the chart's drawing code changes: it is part of the hash that decides whether to redraw.
+CHART_VERSION = "2"
+CHART_MARK = "<!-- diary-chart-input: {} -->"
+CHART_MARK_PATTERN = re.compile(rb"<!-- diary-chart-input: ([0-9a-f]{64}) -->")
+
+
+def chart_data(diary: Diary) -> dict:
+    """Exactly what the chart shows; its hash decides whether the SVG is drawn again."""
+    return {
+        "version": CHART_VERSION,
+        "snapshots": [{"id": snap.id, "code": diary.metrics[snap.id].code,
+                       "comment": diary.metrics[snap.id].comment, "broken": snap.broken,
+                       "best": diary.metrics[snap.id].best_so_far} for snap in diary.snapshots],
+    }
+
+
+def chart_partial(diary: Diary) -> str:
+    baseline, final = diary.baseline, diary.final
+    broken = sum(1 for snap in diary.snapshots if snap.broken)
+    caption = (f"Code lines (dark) and comment lines (light) of each snapshot: from {baseline.code} code "
+               f"lines in {escape_markdown_inline(baseline.id)} to {final.code} in "
+               f"{escape_markdown_inline(final.id)}, the last snapshot that works. "
+               f"Hatched bars are broken snapshots ({broken}), never counted as progress; the line is the "
+               "best so far.")
+    # Alt text is an attribute: only figures, no ids, so nothing needs escaping in it.
+    alt = (f"Bar chart of code and comment lines for {len(diary.snapshots)} snapshots; code lines go from "
+           f"{baseline.code} in the baseline to {final.code} in the last working snapshot; "
+           f"{plural(broken, 'broken snapshot')} hatched.")
+    return render("chart.md.j2", caption=caption, alt=alt, chart_path=CHART_PATH)
+
+
+def chart_bytes(root: Path, diary: Diary) -> tuple[bytes, bool]:
+    """The SVG: the file on disk when it was drawn from the same data, else drawn anew (slow import)."""
+    # The matplotlib version stays out of the hash on purpose: another version on another machine
+    # must not redraw (and so change) a committed chart whose data did not change.
+    data = chart_data(diary)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+    path = root / CHART_PATH
+    try:
+        existing = path.read_bytes()
+    except OSError:
+        existing = b""
+    found = CHART_MARK_PATTERN.search(existing[:400])
+    if found and found.group(1).decode() == digest:
+        return existing, False
+    return render_chart_svg(data["snapshots"], digest), True
+
+
+def render_chart_svg(points: list[dict], digest: str) -> bytes:
+    """Stacked bars (code, comments) per snapshot, broken ones hatched in red, and the best so far.
+
+    Byte-stable: fixed hash salt for ids, no date, text kept as text; the input's hash goes in a
+    comment at the top so the next run can skip drawing.
+    """
+    import io
+
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    ok_code, ok_comment, broken_colour = "#2c6e9e", "#9ec3e0", "#c0392b"
+    with matplotlib.rc_context({"svg.hashsalt": "diary-progress", "svg.fonttype": "none",
+                                "font.size": 9, "font.family": "DejaVu Sans", "axes.spines.top": False,
+                                "axes.spines.right": False}):
+        figure = Figure(figsize=(8, 3.8))
+        axes = figure.add_subplot()
+        positions = list(range(len(points)))
+        for x, point in zip(positions, points, strict=True):
+            if point["broken"]:
+                axes.bar(x, point["code"], color="white", edgecolor=broken_colour, hatch="///", linewidth=1)
+                axes.bar(x, point["comment"], bottom=point["code"], color="white", edgecolor=broken_colour,
+                         hatch="..", linewidth=1)
+            else:
+                axes.bar(x, point["code"], color=ok_code)
+                axes.bar(x, point["comment"], bottom=point["code"], color=ok_comment)
+        best = [point["best"] for point in points]
+        if any(value is not None for value in best):
+            axes.step(positions, [value if value is not None else float("nan") for value in best],
+                      where="mid", color="#222222", linewidth=1.2, linestyle="--")
+        axes.set_xticks(positions, [point["id"] for point in points], rotation=30, ha="right")
+        axes.set_ylabel("lines")
+        axes.set_xlim(-0.6, len(points) - 0.4)
+        legend = [Patch(facecolor=ok_code, label="code lines"),
+                  Patch(facecolor=ok_comment, label="comment lines"),
+                  Patch(facecolor="white", edgecolor=broken_colour, hatch="///",
+                        label="broken (not counted)"),
+                  Line2D([], [], color="#222222", linestyle="--", label="best so far")]
+        axes.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False,
+                    fontsize=8)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None},
+                       bbox_inches="tight", facecolor="white")
+    svg = buffer.getvalue()
+    declaration_end = svg.find(b"?>") + 2 if svg.startswith(b"<?xml") else 0
+    mark = ("\n" + CHART_MARK.format(digest)).encode()
+    return svg[:declaration_end] + mark + svg[declaration_end:]

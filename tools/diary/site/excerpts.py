@@ -1,0 +1,156 @@
+"""Code excerpts: every file and top-level definition of a snapshot, and the diffs, as partials.
+
+An excerpt carries the hash of its input (`data-input`); one on disk made from the same input is kept
+as it is, since highlighting is the slow part.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..contract import code_partial_path, definition_partial_path, diff_partial_path, physical_lines
+from ..escape import escape_html
+from .highlight import highlight_lines, numbered_code
+from .model import Snapshot
+from .templating import TEMPLATES_DIR, plural, render
+
+# Bump when the markup of code excerpts changes in code (a change to excerpt.md.j2 is noticed alone).
+EXCERPT_VERSION = "1"
+EXCERPT_DIGEST = re.compile(rb'data-input="([0-9a-f]{64})"')
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def block_id(*parts: str) -> str:
+    """An HTML id from snapshot ids and file names: only letters, digits, '-' and '_'."""
+    return "-".join(_UNSAFE_ID.sub("-", part).strip("-") or "x" for part in parts)
+
+
+def language_of(file: str) -> str:
+    return "python" if file.endswith((".py", ".pyw")) else ""
+
+
+def input_digest(*parts: Any) -> str:
+    """A hash of everything an excerpt is made from: its text, its place, the markup's version."""
+    digest = hashlib.sha256(_excerpt_salt(TEMPLATES_DIR).encode())
+    digest.update(json.dumps(parts, sort_keys=True, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _excerpt_salt(templates: Path) -> str:
+    import pygments
+
+    try:
+        template = (templates / "excerpt.md.j2").read_text(encoding="utf-8")
+    except OSError:
+        template = ""
+    return f"{EXCERPT_VERSION}|{pygments.__version__}|{template}"
+
+
+def reuse(root: Path | None, path: str, digest: str) -> str | None:
+    """The partial on disk under `root` when it was made from the same input: highlighting is the
+    slow part. None when there is no such partial, or `root` is None (make every excerpt afresh)."""
+    if root is None:
+        return None
+    try:
+        data = (root / path).read_bytes()
+    except OSError:
+        return None
+    found = EXCERPT_DIGEST.search(data, 0, 1000)
+    if found and found.group(1).decode() == digest:
+        return data.decode("utf-8")
+    return None
+
+
+def excerpt(snapshot_id: str, file: str, caption_html: str, ident: str, lines: list[str], first: int,
+            language: str, newline_at_end: bool, digest: str, numbered: bool = True,
+            empty_text: str = "") -> str:
+    classes = ["sourceCode", *(["numberSource"] if numbered else []), *([language] if language else []),
+               *(["number-lines"] if numbered else []), "code-with-copy"]
+    code_html = numbered_code(lines, ident, first, numbered, newline_at_end) if lines else None
+    return render("excerpt.md.j2", snapshot_id=snapshot_id, file=file, caption_html=caption_html,
+                  block_id=ident, pre_classes=" ".join(classes), language=language, first_line=first,
+                  code_html=code_html, empty_text=empty_text, digest=digest)
+
+
+def line_range(first: int, last: int) -> str:
+    return f"line {first}" if first == last else f"lines {first}–{last}"
+
+
+def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
+    """Every file of a snapshot whole, and each top-level class and function, as partials."""
+    partials = {}
+
+    @functools.cache
+    def highlighted(file: str) -> tuple[list[str], bool]:
+        # Once per file: a file's definitions are slices of its highlighted lines.
+        return highlight_lines(snap.texts[file], language_of(file))
+
+    for file, text in snap.texts.items():
+        language = language_of(file)
+        count = len(physical_lines(text))
+        path = code_partial_path(snap.id, file)
+        digest = input_digest("file", snap.id, file, language, snap.text_hashes[file])
+        existing = reuse(reuse_from, path, digest)
+        if existing is not None:
+            partials[path] = existing
+            continue
+        lines, newline_at_end = highlighted(file)
+        caption = (f"<code>{escape_html(file)}</code> · snapshot {escape_html(snap.id)}"
+                   + (f" · {line_range(1, count)}" if count else " · empty"))
+        partials[path] = excerpt(snap.id, file, caption, block_id("code", snap.id, file), lines, 1, language,
+                                 newline_at_end, digest, empty_text="(the file is empty)")
+    for name, definition in snap.definitions.items():
+        file, first, last = definition.file, definition.start, definition.end
+        language = language_of(file)
+        path = definition_partial_path(snap.id, name)
+        digest = input_digest("definition", snap.id, file, language, name, first, last,
+                              snap.text_hashes[file])
+        existing = reuse(reuse_from, path, digest)
+        if existing is not None:
+            partials[path] = existing
+            continue
+        lines, newline_at_end = highlighted(file)
+        caption = (f"<code>{escape_html(name)}</code> in <code>{escape_html(file)}</code> · snapshot "
+                   f"{escape_html(snap.id)} · {line_range(first, last)}")
+        ends_with_newline = newline_at_end or last < len(lines)
+        partials[path] = excerpt(snap.id, file, caption, block_id("def", snap.id, name),
+                                 lines[first - 1 : last], first, language, ends_with_newline, digest)
+    return partials
+
+
+def unified_diff(older: Snapshot, newer: Snapshot) -> str:
+    """`diff -u` of every file of two snapshots, labelled a/<older id>/<file> and b/<newer id>/<file>."""
+    chunks = []
+    for file in sorted(set(older.texts) | set(newer.texts)):
+        before = physical_lines(older.texts.get(file, ""))
+        after = physical_lines(newer.texts.get(file, ""))
+        label_a = f"a/{older.id}/{file}" if file in older.texts else "/dev/null"
+        label_b = f"b/{newer.id}/{file}" if file in newer.texts else "/dev/null"
+        for line in difflib.unified_diff(before, after, label_a, label_b):
+            chunks.append(line)
+            if not line.endswith(("\n", "\r")):  # as git writes a last line without a line break
+                chunks.append("\n\\ No newline at end of file\n")
+    return "".join(chunks)
+
+
+def diff_partial(reuse_from: Path | None, older: Snapshot, newer: Snapshot) -> str:
+    path = diff_partial_path(older.id, newer.id)
+    digest = input_digest("diff", older.id, newer.id, older.text_hashes, newer.text_hashes)
+    existing = reuse(reuse_from, path, digest)
+    if existing is not None:
+        return existing
+    text = unified_diff(older, newer)
+    lines, newline_at_end = highlight_lines(text, "diff")
+    added = sum(1 for line in text.split("\n") if line.startswith("+") and not line.startswith("+++"))
+    deleted = sum(1 for line in text.split("\n") if line.startswith("-") and not line.startswith("---"))
+    caption = (f"diff {escape_html(older.id)} → {escape_html(newer.id)} · "
+               f"{plural(added, 'line')} added, {deleted} removed")
+    return excerpt(newer.id, "", caption, block_id("diff", older.id, newer.id), lines, 1, "diff",
+                   newline_at_end, digest, numbered=False, empty_text="(no differences)")

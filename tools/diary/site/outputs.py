@@ -1,0 +1,161 @@
+"""The generate stage's orchestrator: every output in memory, checked, then written where it changed.
+
+docs/generated.md is the contract: which files, at which paths, holding what. Numbers come from the
+records (`_data/records/<id>.yml`); code comes live from the snapshot files. Everything is built in
+memory and checked first (posts' front matter, every `/_generated/` include and `{{< var >}}` of a
+page, the templates); only then is anything written, atomically and only where it changed, and the
+generated files that are no longer produced are removed. A run that changes nothing writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import write_bytes_atomic
+from ..contract import (
+    CHART_PARTIAL_PATH,
+    CHART_PATH,
+    GENERATED_DIR,
+    PAGE_MARKER,
+    PAGES_DIR,
+    RAW_DIR,
+    SNAPSHOT_INDEX_PATH,
+    VARIABLES_HEADER,
+    VARIABLES_PATH,
+    diff_partial_path,
+    raw_file_path,
+    snapshot_page_path,
+)
+from ..errors import DiaryError
+from ..project import Project
+from ..yamlio import dump_yaml
+from .chart import chart_bytes, chart_partial
+from .excerpts import code_partials, diff_partial
+from .model import Diary, load_snapshots
+from .pages import snapshot_index, snapshot_page
+from .posts import check_front_matter, check_pages, wanted_diff_pairs
+from .tables import progress_tables
+from .variables import build_variables
+
+
+@dataclass
+class GenerateReport:
+    """What one `diary generate` did, by path relative to the root."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    chart_drawn: bool = False
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        chart = ", chart redrawn" if self.chart_drawn else ""
+        return (f"generate: {len(self.written)} written, {len(self.unchanged)} unchanged, "
+                f"{len(self.removed)} removed{chart} ({self.seconds:.2f} s)")
+
+
+def generate(project: Project) -> GenerateReport:
+    """Generate every file of docs/generated.md; raise the first problem, before writing, on bad input.
+
+    The caller holds the command's lock."""
+    started = time.perf_counter()
+    outputs = build_outputs(project)
+    if outputs.problems:
+        raise outputs.problems[0]
+    report = write_outputs(project.root, outputs)
+    report.chart_drawn = outputs.chart_drawn
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class Outputs:
+    """Every generated file as bytes, by path relative to the root, ready to be written; and every
+    problem found in the pages on the way (nothing is written while there is one)."""
+
+    files: dict[str, bytes]
+    chart_drawn: bool = False
+    problems: list[DiaryError] = field(default_factory=list)
+
+
+def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
+    """Read and check every input, then render every output in memory (nothing is written here).
+
+    With `reuse_excerpts`, a code or diff partial on disk made from the same input is kept as it is;
+    `diary check` turns it off, so that a hand edit that left the input hash alone is found.
+    Bad records and unreadable posts raise; problems in what posts reference are collected."""
+    root = project.root
+    reuse_from = root if reuse_excerpts else None
+    expected = project.expected_keys
+    diary = Diary(project.settings, load_snapshots(root, project.snapshots, project.strict_records(), expected))
+    pages = project.pages
+    problems = check_front_matter(diary, pages)
+    diff_pairs, diff_problems = wanted_diff_pairs(root, diary, pages)
+    problems += diff_problems
+
+    files: dict[str, str | bytes] = {}
+    for snap in diary.snapshots:
+        files.update(code_partials(reuse_from, snap))
+        for name, data in snap.raw.items():
+            files[raw_file_path(snap.id, name)] = data
+    for older, newer in diff_pairs:
+        files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
+    files.update(progress_tables(diary, pages))
+    variables = build_variables(diary)
+    files[VARIABLES_PATH] = VARIABLES_HEADER + dump_yaml(variables)
+    files[CHART_PARTIAL_PATH] = chart_partial(diary)
+    for snap in diary.snapshots:
+        files[snapshot_page_path(snap.id)] = snapshot_page(diary, snap)
+    files[SNAPSHOT_INDEX_PATH] = snapshot_index(diary)
+
+    problems += check_pages(root, pages, files, variables)
+    chart_svg, drawn = chart_bytes(root, diary)
+    files[CHART_PATH] = chart_svg
+    encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
+    return Outputs(encoded, chart_drawn=drawn, problems=problems)
+
+
+def write_outputs(root: Path, outputs: Outputs) -> GenerateReport:
+    """Write what changed, then remove generated files that are no longer produced."""
+    report = GenerateReport()
+    for path, data in outputs.files.items():
+        if write_bytes_atomic(root / path, data):
+            report.written.append(path)
+        else:
+            report.unchanged.append(path)
+    report.removed = remove_stale(root, set(outputs.files))
+    return report
+
+
+def stale_files(root: Path, produced: set[str]) -> list[Path]:
+    """What an earlier run generated and this one does not: only in the generated places."""
+    candidates: list[Path] = []
+    for folder in (root / GENERATED_DIR, root / RAW_DIR):
+        if folder.is_dir():
+            candidates.extend(path for path in folder.rglob("*") if path.is_file())
+    pages = root / PAGES_DIR
+    if pages.is_dir():
+        for page in pages.glob("*.qmd"):
+            try:
+                head = page.read_bytes()[:300].decode("utf-8", errors="replace").split("\n", 2)
+            except OSError:
+                continue
+            if len(head) > 1 and head[1] == PAGE_MARKER:  # a page the author wrote by hand is never touched
+                candidates.append(page)
+    return [path for path in sorted(candidates) if path.relative_to(root).as_posix() not in produced]
+
+
+def remove_stale(root: Path, produced: set[str]) -> list[str]:
+    """Delete the stale generated files and the folders they leave empty."""
+    removed = []
+    for path in stale_files(root, produced):
+        path.unlink()
+        removed.append(path.relative_to(root).as_posix())
+    for folder in (root / GENERATED_DIR, root / RAW_DIR):
+        if folder.is_dir():
+            for directory in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+                if directory.is_dir() and not any(directory.iterdir()):
+                    directory.rmdir()
+    return removed

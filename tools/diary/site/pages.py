@@ -1,0 +1,94 @@
+"""The generated pages under snapshots/: one per snapshot, and their index."""
+
+from __future__ import annotations
+
+from ..contract import PAGE_MARKER, code_partial_path, diff_partial_path
+from ..escape import escape_markdown_inline
+from .model import Diary, Snapshot
+from .tables import struck
+from .templating import front_matter, mark, render, render_table, signed, signed_percent
+
+STDOUT_EXCERPT_LINES = 40
+
+
+def _size(count: int) -> str:
+    return f"{count} bytes" if count < 1024 else f"{count / 1024:.1f} KiB"
+
+
+def snapshot_page(diary: Diary, snap: Snapshot) -> str:
+    m = diary.metrics[snap.id]
+    record = snap.record
+    run, tests, behaviour, verdict = record.run, record.tests, record.behaviour, record.verdict
+    parent = diary.by_id.get(snap.meta.parent or "")
+    reference = m.reference
+    metrics_rows = [
+        ["code lines", str(m.code)],
+        ["comment lines (comments + docstrings)", str(m.comment)],
+        ["blank lines", str(m.blank)],
+        ["physical lines", str(m.physical)],
+        ["change in code lines against " + (escape_markdown_inline(reference) if reference else "the parent"),
+         struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—"],
+        ["change in code lines against the baseline",
+         struck(f"{signed(m.vs_baseline)} ({signed_percent(m.percent_vs_baseline)}%)", snap.broken)],
+        ["comments of the baseline kept",
+         f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)"],
+        ["output identical to the baseline's", mark(m.identical)],
+        ["run time (wall / CPU)", f"{m.run_s:.2f} s / {m.cpu_s:.2f} s"],
+        ["peak memory", f"{m.peak_mb:.1f} MB"],
+        ["sandbox", escape_markdown_inline(run.sandbox)],
+    ]
+    metrics_table = render_table(["metric", "value"], metrics_rows, {1},
+                                 f"Measured from {escape_markdown_inline(snap.id)}.")
+    tests_summary = (f"{tests.passed} passed, {tests.failed} failed, {tests.errors} errors, "
+                     f"{tests.skipped} skipped in {tests.seconds:.2f} s.")
+    if tests.status == "error":
+        reason = tests.reason or "no reason given"
+        tests_summary += " The suite could not run: " + escape_markdown_inline(reason)
+    stdout_lines = run.stdout_lines
+    shown = stdout_lines[:STDOUT_EXCERPT_LINES]
+    if len(shown) < len(stdout_lines) or run.stdout_truncated:
+        stdout_note = f"the first {len(shown)} lines"
+    else:
+        stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
+    files = [{"name": name, "raw_href": f"raw/{snap.id}/{name}", "size": _size(len(snap.raw[name])),
+              "partial": code_partial_path(snap.id, name)} for name in snap.meta.files]
+    difference = behaviour.first_difference if not behaviour.identical else None
+    return render(
+        "snapshot.qmd.j2",
+        front_matter=front_matter(
+            title=escape_markdown_inline(f"{snap.id}: {snap.meta.title}"),
+            date=snap.meta.date.isoformat(),
+            description=escape_markdown_inline(snap.meta.note) if snap.meta.note else None,
+        ),
+        marker=PAGE_MARKER,
+        parent={"id": parent.id, "href": f"{parent.id}.qmd"} if parent else None,
+        children=[{"id": child.id, "href": f"{child.id}.qmd"} for child in diary.children(snap)],
+        note=snap.meta.note,
+        broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
+        reasons=verdict.reasons,
+        metrics_table=metrics_table,
+        first_difference=difference, compared_with=behaviour.compared_with,
+        tests_summary=tests_summary, failures=tests.failures,
+        command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
+        stderr=run.stderr_excerpt.strip("\n"),
+        files=files,
+        parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
+    )
+
+
+def snapshot_index(diary: Diary) -> str:
+    rows = []
+    for snap in diary.snapshots:
+        m = diary.metrics[snap.id]
+        parent = diary.by_id.get(snap.meta.parent or "")
+        rows.append([
+            f"[{escape_markdown_inline(snap.id)}]({snap.id}.qmd)", snap.meta.date.isoformat(),
+            escape_markdown_inline(snap.meta.title),
+            f"[{escape_markdown_inline(parent.id)}]({parent.id}.qmd)" if parent else "—",
+            str(m.code), "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason),
+        ])
+    table = render_table(["snapshot", "date", "title", "parent", "code", "status"], rows, {4},
+                         f"{len(diary.snapshots)} snapshots, parents before children.")
+    return render("snapshot_index.qmd.j2", marker=PAGE_MARKER, table=table,
+                  front_matter=front_matter(title="Snapshots",
+                                            description="Every snapshot of the program, measured."))

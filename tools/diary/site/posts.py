@@ -1,0 +1,201 @@
+"""Posts and pages as generate reads them, and the validators of what they reference.
+
+Every validator returns the list of its problems (DiaryErrors, never raised here): `diary generate`
+stops at the first, `diary check` reports them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..contract import DIFF_PARTIAL, GENERATED_DIR, POSTS_DIR, parse_iso_date
+from ..errors import DiaryError
+from ..yamlio import parse_yaml, read_utf8
+from .model import Diary, Snapshot
+
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
+# A shortcode that the engines expand: not `{{{< ... >}}}` nor `\{{< ... >}}` (both escaped forms).
+_INCLUDE = re.compile(r"(?<![{\\])\{\{<\s*include\s+(['\"]?)(.+?)\1\s*>\}\}")
+_VAR = re.compile(r"(?<![{\\])\{\{<\s*var\s+(['\"]?)(.+?)\1\s*>\}\}")
+
+
+@dataclass
+class Page:
+    """A page of the site whose includes and variables are checked: a post or a top-level page."""
+
+    path: Path
+    text: str
+    name: str | None = None  # a post's name, for its table partial
+    snapshots: list[str] = field(default_factory=list)
+    definitions: list[str] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # line of each front-matter key
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+
+def read_pages(root: Path) -> list[Page]:
+    """The posts (`posts/**/*.qmd`) with their front matter, and the top-level pages (`*.qmd`)."""
+    pages = []
+    posts = root / POSTS_DIR
+    names: dict[str, Path] = {}
+    if posts.is_dir():
+        for path in sorted(posts.rglob("*.qmd")):
+            if any(part.startswith(("_", ".")) for part in path.relative_to(posts).parts):
+                continue  # Quarto renders neither
+            page = read_post(path)
+            if page.name in names:
+                raise DiaryError(f"two posts are named '{page.name}' (the other is {names[page.name]})",
+                                 file=path, line=1, hint="rename one of the post folders")
+            names[page.name or ""] = path
+            pages.append(page)
+    for path in sorted(root.glob("*.qmd")):
+        pages.append(Page(path, read_text(path)))
+    return pages
+
+
+def read_text(path: Path) -> str:
+    return read_utf8(path, encoding="utf-8-sig")
+
+
+def read_post(path: Path) -> Page:
+    """A post and the keys of its front matter that generate reads: `snapshots` and `definitions`."""
+    text = read_text(path)
+    name = path.parent.name if path.stem == "index" else path.stem
+    page = Page(path, text, name=name)
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return page
+    located = parse_yaml(match.group(1), path, line_offset=1)
+    data = located.data
+    if data is None:
+        return page
+    if not isinstance(data, dict):
+        raise DiaryError("the front matter must be a mapping of keys to values", file=path, line=2,
+                         hint="write it as 'key: value' lines between the two '---' lines")
+    page.lines = located.lines
+    check_post_date(data.get("date"), path, page.line_of("date"))
+    for key in ("snapshots", "definitions"):
+        value = data.get(key)
+        if value is None:
+            continue
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise DiaryError(f"'{key}' must be a list of names, like [a, b]", file=path,
+                             line=page.line_of(key))
+        setattr(page, key, list(items))
+    return page
+
+
+def check_post_date(value: Any, path: Path, line: int | None) -> None:
+    """A diary post is dated like a diary: the listing sorts by it and the feed publishes it."""
+    if value is None:
+        raise DiaryError("the post has no 'date'", file=path, line=2, hint="add 'date: YYYY-MM-DD' to its front matter")
+    try:
+        parse_iso_date(value)
+    except ValueError:
+        raise DiaryError(f"'date': {value!r} is not an ISO date", file=path, line=line,
+                         hint="write it as YYYY-MM-DD") from None
+
+
+def check_front_matter(diary: Diary, pages: list[Page]) -> list[DiaryError]:
+    """Every snapshot a post names exists; every definition it names is in one of those snapshots."""
+    problems: list[DiaryError] = []
+    for page in pages:
+        for snap_id in page.snapshots:
+            if snap_id not in diary.by_id:
+                problems.append(DiaryError(f"unknown snapshot '{snap_id}' in 'snapshots'", file=page.path,
+                                           line=page.line_of("snapshots"),
+                                           hint="known snapshots: " + ", ".join(diary.by_id)))
+        if not page.definitions or any(snap_id not in diary.by_id for snap_id in page.snapshots):
+            continue
+        if page.snapshots:
+            last = max(diary.index[snap_id] for snap_id in page.snapshots)
+            covered = diary.snapshots[: last + 1]
+        else:
+            covered = diary.snapshots
+        known = sorted({name for snap in covered for name in snap.definitions})
+        for name in page.definitions:
+            if name not in known:
+                problems.append(DiaryError(
+                    f"unknown definition '{name}' in 'definitions': no top-level class or "
+                    f"function of that name in the snapshots up to {covered[-1].id}",
+                    file=page.path, line=page.line_of("definitions"), hint="known definitions: " + ", ".join(known)))
+    return problems
+
+
+def include_targets(root: Path, page: Page) -> list[tuple[str, int]]:
+    """(path relative to the root, line) of every include of `page` that lands in `_generated/`."""
+    targets = []
+    for match in _INCLUDE.finditer(page.text):
+        argument = match.group(2).strip()
+        base = root if argument.startswith("/") else page.path.parent
+        target = (base / argument.lstrip("/")).resolve()
+        try:
+            rel = target.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if rel.startswith(GENERATED_DIR + "/"):
+            targets.append((rel, page.text.count("\n", 0, match.start()) + 1))
+    return targets
+
+
+def wanted_diff_pairs(
+    root: Path, diary: Diary, pages: list[Page]
+) -> tuple[list[tuple[Snapshot, Snapshot]], list[DiaryError]]:
+    """Each snapshot against its parent and the baseline, and every pair a page includes; and the
+    problems: includes of a diff that names an unknown snapshot."""
+    problems: list[DiaryError] = []
+    pairs: dict[tuple[str, str], None] = {}
+    for snap in diary.snapshots[1:]:
+        if snap.meta.parent is not None:
+            pairs[(snap.meta.parent, snap.id)] = None
+        pairs[(diary.baseline.id, snap.id)] = None
+    for page in pages:
+        for rel, line in include_targets(root, page):
+            match = DIFF_PARTIAL.match(rel)
+            if not match:
+                continue
+            older, newer = match.groups()
+            unknown = [snap_id for snap_id in (older, newer) if snap_id not in diary.by_id]
+            for snap_id in unknown:
+                problems.append(DiaryError(f"the diff partial /{rel} names an unknown snapshot '{snap_id}'",
+                                           file=page.path, line=line,
+                                           hint="known snapshots: " + ", ".join(diary.by_id)))
+            if not unknown:
+                pairs[(older, newer)] = None
+    return [(diary.by_id[older], diary.by_id[newer]) for older, newer in pairs], problems
+
+
+def check_pages(root: Path, pages: list[Page], files: Mapping[str, object], variables: dict) -> list[DiaryError]:
+    """Every `/_generated/` include of a page is produced, and every `{{< var >}}` key exists."""
+    problems: list[DiaryError] = []
+    for page in pages:
+        for rel, line in include_targets(root, page):
+            if rel not in files and not DIFF_PARTIAL.match(rel):  # a bad diff include is reported above
+                hint = "see docs/generated.md for the partials"
+                if rel.startswith(f"{GENERATED_DIR}/tables/"):
+                    hint = "a post's table exists when its front matter lists 'snapshots:'"
+                problems.append(DiaryError(f"the include /{rel} is not generated", file=page.path, line=line,
+                                           hint=hint))
+        for match in _VAR.finditer(page.text):
+            key = match.group(2).strip()
+            if lookup(variables, key) is None:
+                problems.append(DiaryError(f"unknown variable '{key}'", file=page.path,
+                                           line=page.text.count("\n", 0, match.start()) + 1,
+                                           hint="see _variables.yml and docs/generated.md for the keys"))
+    return problems
+
+
+def lookup(variables: dict, key: str) -> Any:
+    """A dotted key in the nested variables, as Quarto and smalldocs read it; None when missing."""
+    value: Any = variables
+    for part in key.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value

@@ -1,0 +1,65 @@
+"""The progress tables: the whole diary's, and each post's up to its last snapshot."""
+
+from __future__ import annotations
+
+from ..contract import PROGRESS_TABLE_PATH, snapshot_page_path, table_partial_path
+from ..escape import escape_markdown_inline
+from .model import Diary, Snapshot
+from .posts import Page
+from .templating import mark, render_table, signed
+
+
+def snapshot_link(snap: Snapshot, bold: bool = False) -> str:
+    # A link from the project root to the page's source: both engines turn it into a relative link
+    # to the page's .html, wherever the partial is included.
+    link = f"[{escape_markdown_inline(snap.id)}](/{snapshot_page_path(snap.id)})"
+    return f"**{link}**" if bold else link
+
+
+def struck(text: str, broken: bool) -> str:
+    """A broken snapshot's change is shown but not counted: struck through and in parentheses."""
+    return f"~~({text})~~" if broken and text else text
+
+
+def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[str], covered: set[str]) -> str:
+    """One row per snapshot: lines, changes, definitions, comments, behaviour, tests, time, status."""
+    header = ["snapshot", "title", "code", "comment", "blank", "vs parent", "vs baseline", "best so far",
+              *(f"{escape_markdown_inline(name)} code" for name in definitions),
+              "comments kept", "identical", "tests", "run", "status"]
+    right = {2, 3, 4, 5, 6, 7, *range(8, 8 + len(definitions)), 8 + len(definitions) + 3}
+    rows = []
+    for snap in snapshots:
+        m = diary.metrics[snap.id]
+        per_definition = [str(snap.definitions[name].code) if name in snap.definitions else "—"
+                          for name in definitions]
+        tests = ("did not run" if m.tests_status == "error" and m.tests_total == 0
+                 else f"{m.tests_passed} passed" + (f", {m.tests_failed} failed" if m.tests_failed else ""))
+        status = "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason)
+        rows.append([
+            snapshot_link(snap, bold=snap.id in covered),
+            escape_markdown_inline(snap.meta.title),
+            str(m.code), str(m.comment), str(m.blank),
+            struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—",
+            struck(signed(m.vs_baseline), snap.broken) if snap is not diary.baseline else "—",
+            str(m.best_so_far) if m.best_so_far is not None else "—",
+            *per_definition,
+            f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)",
+            mark(m.identical), tests, f"{m.run_s:.2f} s", status,
+        ])
+    last = snapshots[-1].id if snapshots else ""
+    caption = (f"Every snapshot up to {escape_markdown_inline(last)}. Changes count code lines against the "
+               "nearest ancestor that works and against the baseline; a broken snapshot's change is struck "
+               "through and never counted, and the best so far ignores it.")
+    return render_table(header, rows, right, caption)
+
+
+def progress_tables(diary: Diary, pages: list[Page]) -> dict[str, str]:
+    """The whole diary's table, and each post's: its snapshots bold, the rows up to its last one."""
+    tables = {PROGRESS_TABLE_PATH: progress_table(diary, diary.snapshots, [], set())}
+    for post in pages:
+        known = [diary.index[snap_id] for snap_id in post.snapshots if snap_id in diary.index]
+        if post.name is not None and known:  # an unknown snapshot is one of the pages' problems
+            last = max(known)
+            tables[table_partial_path(post.name)] = progress_table(
+                diary, diary.snapshots[: last + 1], post.definitions, set(post.snapshots))
+    return tables

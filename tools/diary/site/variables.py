@@ -1,0 +1,63 @@
+"""`_variables.yml`: the nested mapping behind every `{{< var ... >}}` (docs/generated.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..escape import escape_markdown_inline, neutralise_shortcodes
+from .model import Diary
+from .templating import mark, signed, signed_percent
+
+
+def build_variables(diary: Diary) -> dict:
+    """The nested mapping behind `{{< var ... >}}`, keys in a stable order (docs/generated.md).
+
+    Free text (titles) is Markdown-escaped, since both engines read a variable's value as Markdown;
+    ids only have their shortcode openings broken, so they still work inside a link.
+    """
+    snaps: dict[str, dict] = {}
+    for snap in diary.snapshots:
+        m = diary.metrics[snap.id]
+        entry: dict[str, Any] = {
+            "title": escape_markdown_inline(snap.meta.title),
+            "date": snap.meta.date.isoformat(),
+            "code": m.code, "comment": m.comment, "blank": m.blank, "physical": m.physical,
+            "status": m.status, "identical": mark(m.identical),
+            "tests_passed": m.tests_passed, "tests_total": m.tests_total, "tests_failed": m.tests_failed,
+            "comments_kept": m.comments_kept, "comments_total": m.comments_total,
+            "comments_percent": m.comments_percent,
+            "run_s": m.run_s, "cpu_s": m.cpu_s, "peak_mb": m.peak_mb,
+            "code_vs_parent": signed(m.vs_parent) if m.vs_parent is not None else "0",
+            "code_vs_baseline": signed(m.vs_baseline),
+            "percent_vs_baseline": signed_percent(m.percent_vs_baseline),
+        }
+        difference = snap.record.behaviour.first_difference
+        if not m.identical and difference:
+            entry["first_difference_line"] = difference.line
+        entry["def"] = {name: {"code": d.code, "physical": d.physical}
+                        for name, d in snap.definitions.items()}
+        snaps[neutralise_shortcodes(snap.id)] = entry
+    baseline, final = diary.baseline, diary.final
+    saved = baseline.code - final.code
+    base_tests = diary.metrics[baseline.id]
+    summary = {
+        "snapshots": len(diary.snapshots),
+        "broken": sum(1 for snap in diary.snapshots if snap.broken),
+        "baseline": neutralise_shortcodes(baseline.id),
+        "final": neutralise_shortcodes(final.id),
+        "baseline_code": baseline.code,
+        "final_code": final.code,
+        "saved_code": saved,
+        "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0,
+        "steps": diary.settings.steps,
+        "seed": diary.settings.seed,
+        "samples": diary.settings.samples,
+        "tests_total": base_tests.tests_total + baseline.record.tests.skipped,
+        "sandbox": baseline.record.run.sandbox,
+    }
+    definitions = {
+        name: {"baseline": d.code, "final": final.definitions[name].code,
+               "saved": d.code - final.definitions[name].code}
+        for name, d in baseline.definitions.items() if name in final.definitions
+    }
+    return {"diary": summary, "snap": snaps, "def": definitions}
