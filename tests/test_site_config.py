@@ -1,0 +1,63 @@
+"""The site's own options in `_quarto.yml`: what gets published, and what every page carries.
+
+A resource pattern that is not anchored at the project root (`images/**`) matches a folder of that name
+at any depth under Quarto, so it published matplotlib's `mpl-data/images` from the README's `.venv`
+(found with Quarto 1.10.18; `/images/**` fixes it). Quarto cannot run here, so the first test reads the
+patterns themselves. The embedded engine already reads `images/**` from the root (and never walks
+`.venv`), so the build test cannot tell the two spellings apart: it proves that the anchored patterns
+still publish what the site needs, and that deeper `images/` folders stay out with this engine too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from diarykit import REPO, copy_repo_diary, run_diary
+
+QUARTO = yaml.safe_load((REPO / "_quarto.yml").read_text(encoding="utf-8"))
+
+
+def test_every_resource_pattern_is_anchored_at_the_root() -> None:
+    patterns = QUARTO["project"]["resources"]
+    assert patterns, "_quarto.yml lists no resources"
+    for pattern in patterns:
+        assert pattern.startswith("/"), (
+            f"_quarto.yml: resources: {pattern!r} matches at any depth (a .venv's images/ folder too): "
+            f"write /{pattern}")
+    assert set(patterns) == {"/images/**", "/snapshots/raw/**"}
+
+
+def test_favicon_and_feed_are_configured() -> None:
+    website = QUARTO["website"]
+    favicon = website["favicon"]
+    assert (REPO / favicon).is_file(), f"_quarto.yml: favicon {favicon} does not exist"
+    assert (REPO / favicon).read_text(encoding="utf-8").lstrip().startswith("<svg")
+    right = website["navbar"]["right"]
+    rss = next(item for item in right if item["href"] == "index.xml")
+    assert rss["text"] and rss["aria-label"], "the RSS link needs visible text and a name"
+    assert "tools" not in website["navbar"], "icon-only navbar tools have an unnamed role=img icon"
+
+
+@pytest.fixture(scope="module")
+def planted_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This diary, copied with two `images/` folders that are not the root's, built with smalldocs."""
+    root = copy_repo_diary(tmp_path_factory.mktemp("resources"))
+    (root / "docs" / "images").mkdir(parents=True)
+    (root / "docs" / "images" / "planted.png").write_bytes(b"not published")
+    deep = root / "lib" / "python3" / "site-packages" / "matplotlib" / "mpl-data" / "images"
+    deep.mkdir(parents=True)
+    (deep / "home.png").write_bytes(b"not published")
+    done = run_diary(root, "build", "--engine", "smalldocs", "--quiet", timeout=600)
+    assert done.returncode == 0, f"diary build failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+    return root / "_site"
+
+
+def test_only_the_roots_images_and_raw_files_are_published(planted_site: Path) -> None:
+    published = {p.relative_to(planted_site).as_posix() for p in planted_site.rglob("*") if p.is_file()}
+    assert "images/favicon.svg" in published and "images/progress.svg" in published
+    assert any(p.startswith("snapshots/raw/") and p.endswith(".py") for p in published)
+    strays = sorted(p for p in published if "/images/" in f"/{p}" and not p.startswith("images/"))
+    assert not strays, f"files from images/ folders below the root were published: {strays}"
