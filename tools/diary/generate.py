@@ -659,14 +659,18 @@ def _template_line(exc: BaseException, path: Path) -> int | None:
     return line
 
 
-def render_table(header: list[str], rows: list[list[str]], right: set[int], caption: str) -> str:
-    """A Markdown pipe table of escaped cells; columns in `right` are right-aligned (numbers)."""
+def render_table(header: list[str], rows: list[list[str]], right: set[int], caption: str,
+                 progress: bool = False) -> str:
+    """A Markdown pipe table of escaped cells; columns in `right` are right-aligned (numbers).
+
+    `progress` marks a progress table: the site shows its key columns and lets the reader show the rest.
+    """
     widths = [max(3, len(header[col]), *(len(row[col]) for row in rows)) for col in range(len(header))]
     # Pandoc sizes the columns of a wide table by the dashes under the header: as wide as the text.
     separator = [("-" * (width - 1) + ":") if col in right else (":" + "-" * (width - 1))
                  for col, width in enumerate(widths)]
     return render("table.md.j2", header=header, separator=separator, rows=rows, widths=widths,
-                  right=right, caption=caption)
+                  right=right, caption=caption, progress=progress)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -968,7 +972,7 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
     caption = (f"Every snapshot up to {escape_markdown_inline(last)}. Changes count code lines against the "
                "nearest ancestor that works and against the baseline; a broken snapshot's change is struck "
                "through and never counted, and the best so far ignores it.")
-    return render_table(header, rows, right, caption)
+    return render_table(header, rows, right, caption, progress=True)
 
 
 # ---------------------------------------------------------------------------------------------
