@@ -105,9 +105,9 @@ LAYOUT_JS = r"""() => {
     // Text that runs out of its box (a long unbreakable word) moves no element: the box's own
     // scrollWidth shows it. Only the innermost such box is reported.
     // (The title banner is full-width by design: it reaches past <main> into the page's margins.)
-    if (!inside && st.overflowX === 'visible' && el.scrollWidth > el.clientWidth + 1 && el.clientWidth > 0
-        && st.display !== 'inline' && !el.querySelector(':scope > .quarto-title-banner')&& ![...el.children].some(c => c.scrollWidth > c.clientWidth + 1
-                                                              && getComputedStyle(c).overflowX === 'visible')) {
+    const overflows = (e) => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX === 'visible';
+    if (!inside && overflows(el) && el.clientWidth > 0 && st.display !== 'inline'
+        && !el.querySelector(':scope > .quarto-title-banner') && ![...el.children].some(overflows)) {
       sticking.push(`${name(el)}: its content is ${el.scrollWidth} px wide in ${el.clientWidth} px`);
     }
     const cuts = (st.overflowX === 'hidden' || st.overflowX === 'clip' || st.textOverflow === 'ellipsis');
