@@ -61,3 +61,23 @@ def test_only_the_roots_images_and_raw_files_are_published(planted_site: Path) -
     assert any(p.startswith("snapshots/raw/") and p.endswith(".py") for p in published)
     strays = sorted(p for p in published if "/images/" in f"/{p}" and not p.startswith("images/"))
     assert not strays, f"files from images/ folders below the root were published: {strays}"
+
+
+def test_build_warns_while_site_url_is_the_placeholder(tmp_path: Path) -> None:
+    """The repository ships the placeholder (README, Publishing): `diary build` names its line."""
+    (tmp_path / "diary").mkdir()
+    root = copy_repo_diary(tmp_path / "diary")
+    line = next(n for n, text in enumerate((root / "_quarto.yml").read_text().splitlines(), 1)
+                if text.strip().startswith("site-url:"))
+    done = run_diary(root, "build", "--engine", "smalldocs", "--quiet", timeout=600)
+    assert done.returncode == 0, done.stderr
+    warnings = [w for w in done.stderr.splitlines() if "site-url" in w]
+    assert warnings == [w for w in warnings if w.startswith(f"_quarto.yml:{line}: warning: ")], done.stderr
+    assert len(warnings) == 1 and "YOUR-USER" in warnings[0], done.stderr
+
+    quarto = root / "_quarto.yml"
+    quarto.write_text(quarto.read_text().replace("https://YOUR-USER.github.io/YOUR-REPO/",
+                                                 "https://diary.example.org/"))
+    done = run_diary(root, "build", "--engine", "smalldocs", "--quiet", timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "site-url" not in done.stderr, done.stderr

@@ -120,6 +120,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         # everything fresh, so it does nothing.
         env = {**os.environ, "DIARY_PRERENDER_DONE": "1"}
         render_site(root, engine, quiet=args.quiet, env=env)
+    from .siteurl import placeholder_site_url_warning
+
+    if warning := placeholder_site_url_warning(root):
+        print(warning, file=sys.stderr)  # even with --quiet: the published feed would be wrong
     return report.exit_code
 
 
