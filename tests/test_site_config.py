@@ -10,6 +10,7 @@ still publish what the site needs, and that deeper `images/` folders stay out wi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,12 @@ def test_build_warns_while_site_url_is_the_placeholder(tmp_path: Path) -> None:
     done = run_diary(root, "build", "--engine", "smalldocs", "--quiet", timeout=600)
     assert done.returncode == 0, done.stderr
     assert "site-url" not in done.stderr, done.stderr
+
+
+def test_search_finds_posts_but_not_the_sections_of_snapshot_pages(built_site: Path) -> None:
+    """A snapshot page has six sections; indexed, one snapshot filled the results (issue 13)."""
+    entries = json.loads((built_site / "search.json").read_text(encoding="utf-8"))
+    pages = {entry["href"].split("#")[0] for entry in entries}
+    assert any(page.startswith("posts/") for page in pages), pages
+    assert "snapshots/index.html" in pages, "the snapshot index is how search finds a snapshot"
+    assert not [page for page in pages if page.startswith("snapshots/") and page != "snapshots/index.html"]
