@@ -660,17 +660,18 @@ def _template_line(exc: BaseException, path: Path) -> int | None:
 
 
 def render_table(header: list[str], rows: list[list[str]], right: set[int], caption: str,
-                 progress: bool = False) -> str:
+                 kind: str = "") -> str:
     """A Markdown pipe table of escaped cells; columns in `right` are right-aligned (numbers).
 
-    `progress` marks a progress table: the site shows its key columns and lets the reader show the rest.
+    `kind` ("progress", "snapshots") names the table for styles.css, which shows a progress table's key
+    columns and lets the reader show the rest, and keeps the snapshot index's key columns on a phone.
     """
     widths = [max(3, len(header[col]), *(len(row[col]) for row in rows)) for col in range(len(header))]
     # Pandoc sizes the columns of a wide table by the dashes under the header: as wide as the text.
     separator = [("-" * (width - 1) + ":") if col in right else (":" + "-" * (width - 1))
                  for col, width in enumerate(widths)]
     return render("table.md.j2", header=header, separator=separator, rows=rows, widths=widths,
-                  right=right, caption=caption, progress=progress)
+                  right=right, caption=caption, kind=kind)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -972,7 +973,7 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
     caption = (f"Every snapshot up to {escape_markdown_inline(last)}. Changes count code lines against the "
                "nearest ancestor that works and against the baseline; a broken snapshot's change is struck "
                "through and never counted, and the best so far ignores it.")
-    return render_table(header, rows, right, caption, progress=True)
+    return render_table(header, rows, right, caption, kind="progress")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1061,7 +1062,7 @@ def snapshot_index(diary: Diary) -> str:
             str(m.code), "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason),
         ])
     table = render_table(["snapshot", "date", "title", "parent", "code", "status"], rows, {4},
-                         f"{len(diary.snapshots)} snapshots, parents before children.")
+                         f"{len(diary.snapshots)} snapshots, parents before children.", kind="snapshots")
     return render("snapshot_index.qmd.j2", marker=PAGE_MARKER, table=table,
                   front_matter=front_matter(title="Snapshots",
                                             description="Every snapshot of the program, measured."))
