@@ -11,7 +11,9 @@ still publish what the site needs, and that deeper `images/` folders stay out wi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import yaml
@@ -91,3 +93,20 @@ def test_search_finds_posts_but_not_the_sections_of_snapshot_pages(built_site: P
     assert any(page.startswith("posts/") for page in pages), pages
     assert "snapshots/index.html" in pages, "the snapshot index is how search finds a snapshot"
     assert not [page for page in pages if page.startswith("snapshots/") and page != "snapshots/index.html"]
+
+
+def test_every_page_links_its_feed_and_icon(planted_site: Path) -> None:
+    """Feed autodiscovery and the favicon, on every page, with relative links that resolve."""
+    pages = [p for p in planted_site.rglob("*.html") if "site_libs" not in p.parts]
+    assert pages
+    for page in pages:
+        rel = page.relative_to(planted_site).as_posix()
+        head = page.read_text(encoding="utf-8").split("</head>", 1)[0]
+        for what, pattern in (("feed", r'<link rel="alternate" type="application/rss\+xml"[^>]* href="([^"]+)"'),
+                              ("icon", r'<link rel="icon" href="([^"]+)"')):
+            found = re.search(pattern, head)
+            assert found, f"{rel}: no {what} link in the head"
+            target = planted_site / urljoin(rel, found.group(1))
+            assert target.resolve().is_file(), f"{rel}: the {what} link {found.group(1)} leads nowhere"
+            if what == "feed":
+                assert "<rss" in target.read_text(encoding="utf-8")[:500], f"{rel}: {target} is not RSS"
