@@ -466,3 +466,57 @@ def test_every_page_passes_axe(request, browser, which: str, width: int, theme: 
     failing = [f"{a.where}: {a.axe_summary()}" for a in audits(request, browser, which, width, theme)
                if a.violations]
     assert not failing, f"{len(failing)} pages with axe violations:\n" + "\n".join(failing[:20])
+
+
+VISIBLE_HEADERS = """(table) => [...table.querySelectorAll('th')]
+    .filter(th => getComputedStyle(th).display !== 'none').map(th => th.innerText.trim())"""
+
+
+def test_progress_table_shows_key_columns_and_the_rest_on_request(page, base_url: str) -> None:
+    """Key columns first (snapshot, code, change, status); the checkbox shows every column."""
+    pg, watch = page
+    open_page(pg, watch, urljoin(base_url, "progress.html"))
+    box = pg.locator(".diary-progress").first
+    table = box.locator("table").first
+    every = table.locator("th").all_inner_texts()
+    shown = table.evaluate(VISIBLE_HEADERS)
+    assert shown[0] == "snapshot" and shown[-1] == "status" and {"code", "vs parent"} <= set(shown), shown
+    assert len(shown) < len(every), f"every column is shown at once: {shown}"
+    checkbox = box.get_by_label(re.compile(r"Show all \d+ columns"))
+    checkbox.check()
+    assert table.evaluate(VISIBLE_HEADERS) == [text.strip() for text in every]
+    shot(pg, "progress-all-columns")
+    # the wide table scrolls inside its own box, and the keyboard can reach that box
+    assert box.evaluate("b => b.scrollWidth > b.clientWidth"), "the full table should scroll in its box"
+    assert box.get_attribute("tabindex") == "0"
+    checkbox.uncheck()
+    assert table.evaluate(VISIBLE_HEADERS) == shown
+
+
+def test_code_boxes_are_reachable_by_keyboard(page, base_url: str) -> None:
+    """Tab reaches every code box that scrolls, so arrow keys can scroll it."""
+    pg, watch = page
+    open_page(pg, watch, base_url)
+    count = """() => [...document.querySelectorAll('main pre')]
+        .filter(pre => pre.scrollWidth > pre.clientWidth).length"""
+    for url in post_links(pg, base_url):  # the first post with a code box wider than the column
+        open_page(pg, watch, url)
+        scrolling = pg.evaluate(count)
+        if scrolling:
+            break
+    assert scrolling, "no post has a code box wider than the column (nothing to scroll)"
+    reached = set()
+    for _ in range(200):
+        pg.keyboard.press("Tab")
+        focused = pg.evaluate("""() => { const e = document.activeElement;
+            return e && e.tagName === 'PRE' && e.scrollWidth > e.clientWidth
+                ? [...document.querySelectorAll('main pre')].indexOf(e) : -1; }""")
+        if focused >= 0:
+            reached.add(focused)
+        if len(reached) == scrolling:
+            break
+    assert len(reached) == scrolling, f"{url}: Tab reached {len(reached)} of {scrolling} scrolling code boxes"
+    before = pg.evaluate("() => document.activeElement.scrollLeft")
+    pg.keyboard.press("ArrowRight")
+    pg.wait_for_timeout(100)
+    assert pg.evaluate("() => document.activeElement.scrollLeft") > before, "ArrowRight did not scroll the box"
