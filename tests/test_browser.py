@@ -10,6 +10,13 @@ hostile snapshots, built once per session). Its payload (`<script>window.__pwned
 in sources, stdout, stderr and test messages) must then be visible as text and never run. Where no
 conftest provides `built_site`, this file builds the real repository's site into a temporary copy with
 `python -m diary build --engine smalldocs`; DIARY_EXPECT_HOSTILE=1 then asks for the payload too.
+
+The reader's view is measured too (the last tests): every page of the tiny diary and of this repository's
+own site, at 1280 and 390 px, in the light and the dark scheme, must fit its column (anything wider
+scrolls in its own box), pass axe-core with no violation, and log no error; screenshots of every page
+go to tests/artifacts/audit/<site>/ and the figures (axe violations, widest element per page) to
+tests/artifacts/audit/<site>-<width>-<scheme>.json. axe-core comes from npm (`npm ci`, package.json);
+where it is missing the axe test skips and says so.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import os
 import re
 import shutil
@@ -30,23 +38,25 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
+# browserkit finds the browser (Debian's chromium here and in .ci/run; Google Chrome on GitHub's Ubuntu
+# runners, whose chromium package is only a snap wrapper) and measures the pages.
+from browserkit import (
+    AXE_JS,
+    AXE_MISSING,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    THEMES,
+    WIDTHS,
+    Audit,
+    audit,
+    serve,
+    site_pages,
+)
+
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "tests" / "artifacts"
-# Debian's chromium here and in .ci/run; GitHub's Ubuntu runners ship Google Chrome instead (Ubuntu's
-# chromium package is only a snap wrapper).
-CHROMIUM = os.environ.get("DIARY_CHROMIUM") or next(
-    (path for path in ("/usr/bin/chromium", "/usr/bin/google-chrome", "/usr/bin/chromium-browser")
-     if os.path.exists(path)), "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # What a copy of the repository leaves out: version control, build output and local clutter.
 COPY_IGNORE_ANYWHERE = shutil.ignore_patterns(
     ".git", ".quarto", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache",
@@ -370,3 +380,143 @@ def test_no_injected_script_runs_anywhere(page, base_url: str, site_dir: Path, r
     watch.check("after visiting every page")
     if request.config.stash.get(HOSTILE_SITE, False):
         assert hostile_text_seen, "the hostile snapshot's payload should be visible as text somewhere"
+
+
+# ------------------------------------------------------------------ the reader's view: every page, measured
+
+AUDIT_DIR = ARTIFACTS / "audit"
+# The only other host a page may ask for: the web fonts the Bootswatch themes (cosmo, darkly) import.
+# The site reads the same without them (the fallback is the system sans-serif).
+THEME_FONT_HOSTS = {"fonts.googleapis.com", "fonts.gstatic.com"}
+_AUDITS: dict[tuple[str, int, str], list[Audit]] = {}
+
+
+@pytest.fixture(scope="session")
+def repo_site() -> Iterator[Path]:
+    """This repository's own site, built with smalldocs into a temporary copy (DIARY_REPO_SITE skips it)."""
+    prebuilt = os.environ.get("DIARY_REPO_SITE")
+    if prebuilt:
+        yield Path(prebuilt)
+        return
+    BUILD_PARENT.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="audit-site-", dir=BUILD_PARENT))
+    try:
+        yield _build_repo_site(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            BUILD_PARENT.rmdir()
+
+
+def _site(request: pytest.FixtureRequest, which: str) -> Path:
+    return Path(request.getfixturevalue("built_site" if which == "tiny" else "repo_site"))
+
+
+def audits(request: pytest.FixtureRequest, browser, which: str, width: int, theme: str) -> list[Audit]:
+    """Every page of one site at one width and scheme, measured once per session, with screenshots."""
+    key = (which, width, theme)
+    if key not in _AUDITS:
+        site = _site(request, which)
+        results = []
+        with serve(site) as base:
+            for rel in site_pages(site):
+                name = re.sub(r"[^a-z0-9]+", "-", rel.lower().removesuffix(".html")).strip("-")
+                results.append(audit(browser, base + rel, width, theme,
+                                     shot=AUDIT_DIR / which / f"{name}-{width}-{theme}.png",
+                                     axe=AXE_JS.is_file()))
+        assert results, f"{site} has no pages"
+        AUDIT_DIR.mkdir(parents=True, exist_ok=True)
+        (AUDIT_DIR / f"{which}-{width}-{theme}.json").write_text(json.dumps([{
+            "page": urlparse(a.url).path.lstrip("/"), "dark": a.dark,
+            "axe": {v["id"]: len(v["nodes"]) for v in a.violations},
+            "widest": a.layout["widest"], "offsite": sorted(set(a.offsite)),
+        } for a in results], indent=1), encoding="utf-8")
+        _AUDITS[key] = results
+    return _AUDITS[key]
+
+
+READER_VIEWS = [pytest.param(which, width, theme, id=f"{which}-{width}px-{theme}")
+                for which in ("tiny", "repo") for width in WIDTHS for theme in THEMES]
+
+
+@pytest.mark.parametrize(("which", "width", "theme"), READER_VIEWS)
+def test_every_page_fits_its_column(request, browser, which: str, width: int, theme: str) -> None:
+    """Nothing is wider than its column unless it scrolls in its own box; nothing is cut off; no errors."""
+    problems = []
+    for a in audits(request, browser, which, width, theme):
+        if a.dark != (theme == "dark"):
+            problems.append(f"{a.where}: the page is {'dark' if a.dark else 'light'}")
+        layout = a.layout
+        if layout["documentWidth"] > layout["viewport"]:
+            problems.append(f"{a.where}: the page scrolls sideways ({layout['documentWidth']} px in "
+                            f"{layout['viewport']} px)")
+        problems += [f"{a.where}: sticks out: {item}" for item in layout["sticking"]]
+        problems += [f"{a.where}: cut off: {item}" for item in layout["clipped"]]
+        problems += [f"{a.where}: console: {message}" for message in a.console_errors]
+        problems += [f"{a.where}: asked another host: {host}" for host in sorted(set(a.offsite))
+                     if host not in THEME_FONT_HOSTS]
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+
+
+@pytest.mark.parametrize(("which", "width", "theme"), READER_VIEWS)
+def test_every_page_passes_axe(request, browser, which: str, width: int, theme: str) -> None:
+    """axe-core (WCAG 2.2 A and AA, and best practices) finds no violation on any page."""
+    if not AXE_JS.is_file():
+        pytest.skip(AXE_MISSING)
+    failing = [f"{a.where}: {a.axe_summary()}" for a in audits(request, browser, which, width, theme)
+               if a.violations]
+    assert not failing, f"{len(failing)} pages with axe violations:\n" + "\n".join(failing[:20])
+
+
+VISIBLE_HEADERS = """(table) => [...table.querySelectorAll('th')]
+    .filter(th => getComputedStyle(th).display !== 'none').map(th => th.innerText.trim())"""
+
+
+def test_progress_table_shows_key_columns_and_the_rest_on_request(page, base_url: str) -> None:
+    """Key columns first (snapshot, code, change, status); the checkbox shows every column."""
+    pg, watch = page
+    open_page(pg, watch, urljoin(base_url, "progress.html"))
+    box = pg.locator(".diary-progress").first
+    table = box.locator("table").first
+    every = table.locator("th").all_inner_texts()
+    shown = table.evaluate(VISIBLE_HEADERS)
+    assert shown[0] == "snapshot" and shown[-1] == "status" and {"code", "vs parent"} <= set(shown), shown
+    assert len(shown) < len(every), f"every column is shown at once: {shown}"
+    checkbox = box.get_by_label(re.compile(r"Show all \d+ columns"))
+    checkbox.check()
+    assert table.evaluate(VISIBLE_HEADERS) == [text.strip() for text in every]
+    shot(pg, "progress-all-columns")
+    # the wide table scrolls inside its own box, and the keyboard can reach that box
+    assert box.evaluate("b => b.scrollWidth > b.clientWidth"), "the full table should scroll in its box"
+    assert box.get_attribute("tabindex") == "0"
+    checkbox.uncheck()
+    assert table.evaluate(VISIBLE_HEADERS) == shown
+
+
+def test_code_boxes_are_reachable_by_keyboard(page, base_url: str) -> None:
+    """Tab reaches every code box that scrolls, so arrow keys can scroll it."""
+    pg, watch = page
+    open_page(pg, watch, base_url)
+    count = """() => [...document.querySelectorAll('main pre')]
+        .filter(pre => pre.scrollWidth > pre.clientWidth).length"""
+    for url in post_links(pg, base_url):  # the first post with a code box wider than the column
+        open_page(pg, watch, url)
+        scrolling = pg.evaluate(count)
+        if scrolling:
+            break
+    assert scrolling, "no post has a code box wider than the column (nothing to scroll)"
+    reached = set()
+    for _ in range(200):
+        pg.keyboard.press("Tab")
+        focused = pg.evaluate("""() => { const e = document.activeElement;
+            return e && e.tagName === 'PRE' && e.scrollWidth > e.clientWidth
+                ? [...document.querySelectorAll('main pre')].indexOf(e) : -1; }""")
+        if focused >= 0:
+            reached.add(focused)
+        if len(reached) == scrolling:
+            break
+    assert len(reached) == scrolling, f"{url}: Tab reached {len(reached)} of {scrolling} scrolling code boxes"
+    before = pg.evaluate("() => document.activeElement.scrollLeft")
+    pg.keyboard.press("ArrowRight")
+    pg.wait_for_timeout(100)
+    assert pg.evaluate("() => document.activeElement.scrollLeft") > before, "ArrowRight did not scroll the box"

@@ -146,6 +146,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         # The engine runs `project.pre-render` (diary refresh): it finds the lock held by this process,
         # its ancestor, and returns at once.
         render_site(root, engine, quiet=args.quiet)
+    from .siteurl import placeholder_site_url_warning
+
+    if warning := placeholder_site_url_warning(root):
+        print(warning, file=sys.stderr)  # even with --quiet: the published feed would be wrong
     return report.exit_code
 
 

@@ -88,7 +88,7 @@ def snapshot_index(diary: Diary) -> str:
             str(m.code), "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason),
         ])
     table = render_table(["snapshot", "date", "title", "parent", "code", "status"], rows, {4},
-                         f"{len(diary.snapshots)} snapshots, parents before children.")
+                         f"{len(diary.snapshots)} snapshots, parents before children.", kind="snapshots")
     return render("snapshot_index.qmd.j2", marker=PAGE_MARKER, table=table,
                   front_matter=front_matter(title="Snapshots",
                                             description="Every snapshot of the program, measured."))

@@ -50,7 +50,7 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
     caption = (f"Every snapshot up to {escape_markdown_inline(last)}. Changes count code lines against the "
                "nearest ancestor that works and against the baseline; a broken snapshot's change is struck "
                "through and never counted, and the best so far ignores it.")
-    return render_table(header, rows, right, caption)
+    return render_table(header, rows, right, caption, kind="progress")
 
 
 def progress_tables(diary: Diary, pages: list[Page]) -> dict[str, str]:

@@ -60,14 +60,19 @@ def _template_line(exc: BaseException, path: Path) -> int | None:
     return line
 
 
-def render_table(header: list[str], rows: list[list[str]], right: set[int], caption: str) -> str:
-    """A Markdown pipe table of escaped cells; columns in `right` are right-aligned (numbers)."""
+def render_table(header: list[str], rows: list[list[str]], right: set[int], caption: str,
+                 kind: str = "") -> str:
+    """A Markdown pipe table of escaped cells; columns in `right` are right-aligned (numbers).
+
+    `kind` ("progress", "snapshots") names the table for styles.css, which shows a progress table's key
+    columns and lets the reader show the rest, and keeps the snapshot index's key columns on a phone.
+    """
     widths = [max(3, len(header[col]), *(len(row[col]) for row in rows)) for col in range(len(header))]
     # Pandoc sizes the columns of a wide table by the dashes under the header: as wide as the text.
     separator = [("-" * (width - 1) + ":") if col in right else (":" + "-" * (width - 1))
                  for col, width in enumerate(widths)]
     return render("table.md.j2", header=header, separator=separator, rows=rows, widths=widths,
-                  right=right, caption=caption)
+                  right=right, caption=caption, kind=kind)
 
 
 def front_matter(**values: Any) -> str:
