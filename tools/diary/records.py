@@ -51,8 +51,10 @@ RECORD_SHAPE: dict[str, Any] = {
     },
     "tests": {
         "status": str, "passed": int, "failed": int, "errors": int, "skipped": int, "seconds": _NUM,
-        "cpu_s": _NUM, "reason": str, "failures": [{"test": str, "message": str}],
+        "cpu_s": _NUM, "reason": str, "failures": [{"test": str, "message": str}], "judged": str,
     },
+    "probes": {"runs": int, "identical": bool, "reason": str},
+    "breaches": [{"rule": str, "file": str, "line": int, "what": str}],
     "verdict": {"status": str, "expected": str, "surprise": bool, "reasons": [str]},
 }
 
