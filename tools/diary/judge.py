@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import shlex
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -181,9 +180,3 @@ def copy_data(settings: Settings, target: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes((settings.code_dir / name).read_bytes())
 
-
-def probe_command(settings: Settings, entry: str) -> str:
-    """How a probe run is shown: the seed is a placeholder (it is drawn at measure time)."""
-    steps = min(settings.steps, settings.probe_steps)
-    return shlex.join(["python", entry, *[a.format(seed="<fresh>", steps=steps, samples=settings.samples)
-                                          for a in settings.args]])

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Settings
-from .discover import SnapshotMeta
 from .sandbox import RunResult, clean_environment, run_sandboxed
 
 if TYPE_CHECKING:
@@ -75,14 +74,6 @@ class TestOutcome:
             "reason": self.reason,
             "failures": self.failures, "judged": self.judged,
         }
-
-
-def copy_snapshot(snapshot: SnapshotMeta, target: Path) -> None:
-    """Copy a snapshot's source files (not its metadata) into `target`."""
-    for name in snapshot.files:
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(snapshot.directory / name, dest)
 
 
 def copy_data_files(settings: Settings, target: Path) -> None:
