@@ -19,6 +19,7 @@ import hashlib
 import secrets
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,8 +104,7 @@ class Judge:
     seeds: list[int] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _baseline_probes: list[RunResult] | None = None
-    _baseline_answers: bytes | None = None
-    _answers_done: bool = False
+    _baseline_answers: tuple[bytes | None, RunResult] | None = None
 
     @classmethod
     def for_measure(cls, settings: Settings, mode: str, baseline: Staged) -> Judge:
@@ -139,12 +139,17 @@ class Judge:
     def probes(self, staged: Staged) -> dict:
         """The probe verdict: identical when every probe run printed what the baseline printed."""
         if not self.seeds:
-            return {"runs": 0, "identical": True, "reason": ""}
+            return {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0}
         expected = self.baseline_probes()
         if staged.id == self.baseline.id:
             ours = expected
         else:
             ours = [self.run(staged, probe_args(self.settings, seed)) for seed in self.seeds]
+        verdict = self._compare(expected, ours)
+        return {**verdict, "cpu_s": round(sum(run.cpu_s for run in ours), 2)}
+
+    @staticmethod
+    def _compare(expected: list[RunResult], ours: list[RunResult]) -> dict:
         for number, (want, got) in enumerate(zip(expected, ours, strict=True), start=1):
             if want.status != "ok":
                 return {"runs": len(ours), "identical": False,
@@ -159,12 +164,14 @@ class Judge:
 
     # The driver's answers (see testsuite.py) ----------------------------------------------------
 
-    def baseline_answers(self, drive) -> bytes | None:
-        """The baseline's answers on this measure's probe seed; `drive(staged)` produces them."""
+    def baseline_answers(
+        self, drive: Callable[[Staged], tuple[bytes | None, RunResult]],
+    ) -> tuple[bytes | None, RunResult]:
+        """The baseline's answers on this measure's probe seed (and the driver's run), computed
+        once by `drive(staged)`."""
         with self._lock:
-            if not self._answers_done:
+            if self._baseline_answers is None:
                 self._baseline_answers = drive(self.baseline)
-                self._answers_done = True
             return self._baseline_answers
 
     @property

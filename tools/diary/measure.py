@@ -222,7 +222,7 @@ def build_record(
         "run": run,
         "behaviour": compare_behaviour(run, baseline_run, baseline.id),
         "tests": tests.as_dict(),
-        "probes": tests.probes or {"runs": 0, "identical": True, "reason": ""},
+        "probes": tests.probes or {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0},
         "breaches": rule_breaches(staged, kept, total, settings),
     }
     record["verdict"] = verdict(snapshot, record)

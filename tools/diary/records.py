@@ -53,7 +53,7 @@ RECORD_SHAPE: dict[str, Any] = {
         "status": str, "passed": int, "failed": int, "errors": int, "skipped": int, "seconds": _NUM,
         "cpu_s": _NUM, "reason": str, "failures": [{"test": str, "message": str}], "judged": str,
     },
-    "probes": {"runs": int, "identical": bool, "reason": str},
+    "probes": {"runs": int, "identical": bool, "reason": str, "cpu_s": _NUM},
     "breaches": [{"rule": str, "file": str, "line": int, "what": str}],
     "verdict": {"status": str, "expected": str, "surprise": bool, "reasons": [str]},
 }

@@ -257,9 +257,10 @@ def split_probe(answers: bytes | None) -> tuple[bytes | None, str | None]:
 
 def _run_with_driver(staged: Staged, settings: Settings, mode: str, judge: Judge) -> tuple[TestOutcome, RunResult]:
     seed = judge.driver_seed
-    base_answers = judge.baseline_answers(lambda b: drive(b, settings, mode, seed)[0])
+    base_answers, base_run = judge.baseline_answers(lambda b: drive(b, settings, mode, seed))
+    driver_run: RunResult | None
     if staged.id == judge.baseline.id:
-        ours, driver_run = base_answers, None
+        ours, driver_run = base_answers, base_run  # the baseline's driver ran once, counted here
     else:
         ours, driver_run = drive(staged, settings, mode, seed)
     ours_plain, ours_probe = split_probe(ours)
