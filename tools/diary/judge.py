@@ -102,7 +102,9 @@ class Judge:
     mode: str
     baseline: Staged
     seeds: list[int] = field(default_factory=list)
+    # Two locks: a snapshot waiting for the baseline's answers need not wait for its probe runs.
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _answers_lock: threading.Lock = field(default_factory=threading.Lock)
     _baseline_probes: list[RunResult] | None = None
     _baseline_answers: tuple[bytes | None, RunResult] | None = None
 
@@ -169,7 +171,7 @@ class Judge:
     ) -> tuple[bytes | None, RunResult]:
         """The baseline's answers on this measure's probe seed (and the driver's run), computed
         once by `drive(staged)`."""
-        with self._lock:
+        with self._answers_lock:
             if self._baseline_answers is None:
                 self._baseline_answers = drive(self.baseline)
             return self._baseline_answers
