@@ -24,6 +24,7 @@ baseline must stay ok: the checks catch forgeries, not honest code.
 | 8. statements joined with `;`, blank lines removed           | rules joined-statements and blank-lines            |
 | 8. a function body indented by 2 spaces                      | rule indentation                                   |
 | 8. every comment dropped                                     | rule comments (below comments_min_percent)         |
+| 1. the code run by `typing.ForwardRef` (no `exec` in sight)  | the run-time guard stops the probes and the driver |
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "forgery"
 BASELINE_DIR = REPO / "code" / "snapshots" / "00-baseline"
 BASELINE = (BASELINE_DIR / "microgpt.py").read_text(encoding="utf-8")
 STEPS = 5
+GUARDED = "probes: probe run 1 on a fresh seed failed: exit code 1: "
 
 
 def copy_small_diary(root: Path) -> Path:
@@ -140,6 +142,8 @@ def forgeries(tmp: Path) -> dict[str, tuple[dict[str, str], list[str]]]:
         "18-indented": ({"microgpt.py": badly_indented(BASELINE)},
                         ["rule indentation at microgpt.py:119: indented by 2 spaces instead of 4"]),
         "19-no-comments": ({"microgpt.py": without_comments(BASELINE)}, ["rule comments: "]),
+        "21-typing-eval": ({"microgpt.py": fixture("typing_eval.py", SOURCE=BASELINE)},
+                           ["tests failed", GUARDED + "PermissionError: diary guard: rule dynamic-code"]),
     }
 
 
@@ -171,7 +175,7 @@ def test_measure_says_the_forgeries_broke_unexpectedly(judged) -> None:
 
 @pytest.mark.parametrize("snap_id", ["10-code-in-txt", "11-code-compressed", "12-code-outside", "13-report-writer",
                                      "14-answers-writer", "15-becomes-baseline", "16-skips-at-import", "17-joined",
-                                     "18-indented", "19-no-comments"])
+                                     "18-indented", "19-no-comments", "21-typing-eval"])
 def test_each_forgery_ends_broken_with_its_reason_named(judged, snap_id: str) -> None:
     root, cases, _ = judged
     record = verdict(root, snap_id)
@@ -210,6 +214,61 @@ def test_a_rewritten_report_is_not_read(judged) -> None:
     # The program printed the remembered output, so the main run looks identical; the judge is not fooled.
     assert record["behaviour"]["identical"]
     assert record["tests"]["status"] == "failed" and record["tests"]["failed"] >= 30
+
+
+def test_code_the_static_rules_miss_is_stopped_by_the_guard(judged) -> None:
+    root, _, _ = judged
+    record = verdict(root, "21-typing-eval")
+    # The rules are a floor: typing evaluates the string (only the comments, in a string, are missed)
+    assert [b["rule"] for b in record["breaches"]] == ["comments"]
+    assert record["behaviour"]["identical"]  # the configured run is the baseline's, verbatim
+    [import_failure] = [f for f in record["tests"]["failures"] if f["test"].endswith("test_import_has_no_side_effects")]
+    assert "the snapshot raised PermissionError: diary guard: rule dynamic-code" in import_failure["message"]
+    assert record["tests"]["passed"] == 0
+
+
+GUARD_PROGRAM = """\
+import sys
+what = sys.argv[1]
+if what == "exec":
+    exec("print('ran')")
+elif what == "typing":
+    import typing
+    G = {}
+    typing.ForwardRef("exec(S, G)")._evaluate({"S": "x = 1", "G": G}, None, frozenset())
+elif what == "read":
+    print(open(sys.argv[2]).read()[:20])
+elif what == "spawn":
+    import subprocess
+    subprocess.run(["true"])
+elif what == "own":
+    import helper
+    print(helper.X)
+"""
+
+
+@pytest.mark.parametrize(("what", "refused"), [
+    ("exec", "rule dynamic-code: compile on behalf of prog.py"),
+    ("typing", "rule dynamic-code: compile on behalf of prog.py"),
+    ("read", "rule outside-import: open of "),
+    ("spawn", "rule code-loader: subprocess.Popen: the program may not start other programs"),
+    ("own", None),
+])
+def test_the_run_time_guard(tmp_path: Path, what: str, refused: str | None) -> None:
+    from diary.judge import guarded
+    from diary.sandbox import run_sandboxed
+
+    write(tmp_path / "prog.py", GUARD_PROGRAM)
+    write(tmp_path / "helper.py", "X = 5\n")
+    settings = load_settings(REPO)
+    record = REPO / "_data/records/00-baseline.yml"
+    argv = guarded(settings, tmp_path, tmp_path, "prog.py", [what, str(record)])
+    done = run_sandboxed(argv, workdir=tmp_path, timeout=60, memory_mb=1024, output_bytes=65536,
+                         readable=[REPO])
+    if refused is None:
+        assert (done.status, done.stdout_text()) == ("ok", "5\n")
+    else:
+        assert done.status == "failed" and f"PermissionError: diary guard: {refused}" in done.stderr_text()
 
 
 def test_records_do_not_store_the_probe_seeds(judged) -> None:

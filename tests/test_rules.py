@@ -77,6 +77,7 @@ def test_the_honest_snapshots_break_no_rule(snapshot: str) -> None:
     (("print(helper([1, 2]))", "print(().__class__.__base__.__subclasses__())"), [("dynamic-code", 29)] * 3),
     (("print(helper([1, 2]))", "getattr(math, 'fa' + 'bs')(1)"), [("dynamic-code", 29)]),
     (("print(helper([1, 2]))", "math._private"), [("dynamic-code", 29)]),
+    (("print(helper([1, 2]))", "getattr(getattr(print, '__self__'), 'ex' 'ec')('1')"), [("dynamic-code", 29)] * 2),
 ])
 def test_each_rule_is_named_with_its_line(edit: tuple[str, str], expected: list[tuple[str, int]]) -> None:
     assert edit[0] in CLEAN

@@ -188,8 +188,11 @@ def ask_training(m) -> dict:
 
 
 def ask_run(directory: Path, entry: str) -> dict:
-    done = subprocess.run([sys.executable, str(directory / entry), *spec.TRAIN_ARGS], capture_output=True,
-                          text=True, errors="replace", timeout=120)
+    # Started under the tool's run-time guard (`python -c GUARD CONFIG driver.py ...`), the program
+    # runs under the same guard: the same first three arguments, then the entry instead of this file.
+    launcher = sys.orig_argv[1:4] if sys.orig_argv[1:2] == ["-c"] else []
+    done = subprocess.run([sys.executable, *launcher, str(directory / entry), *spec.TRAIN_ARGS],
+                          capture_output=True, text=True, errors="replace", timeout=120)
     return {"returncode": done.returncode, "stdout": done.stdout[-20000:], "stderr": done.stderr[-2000:]}
 
 

@@ -16,7 +16,9 @@ Three guarantees, each against a way an author (or a pull request) could forge a
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+import sys
 import tempfile
 import threading
 from collections.abc import Callable
@@ -30,6 +32,67 @@ from .rules import Breach, check_comments, check_files, code_files
 from .sandbox import RunResult, clean_environment, run_sandboxed
 
 PROBE_SEED_LIMIT = 2**31
+
+# The run-time guard of probe runs and of the driver: `python -c GUARD CONFIG SCRIPT ARGS...` runs
+# SCRIPT as __main__ under an audit hook (which Python code cannot remove) that stops, with a
+# PermissionError naming the rule, what the static rules (rules.py) look for in the source:
+# - code made at run time: compile/exec/eval asked for by the snapshot's code (or by code compiled
+#   from a string), directly or through the standard library (typing.ForwardRef evaluates strings);
+#   importing a module, the snapshot's own included, stays allowed;
+# - reading the repository (the baseline, other snapshots, the records): any open or directory
+#   listing under CONFIG["block"] outside CONFIG["allow"];
+# - starting other programs while any of the snapshot's code is on the stack.
+# It is a second floor, not a proof: a call made for the program from another thread (a thread
+# whose target is exec) is not seen; the probes' comparison with the baseline still is.
+GUARD = r"""
+import json, os, runpy, sys
+config = json.loads(sys.argv[1])
+script = os.path.abspath(sys.argv[2])
+code_dirs = tuple(os.path.realpath(d) + os.sep for d in config["code"])
+blocked = tuple(os.path.realpath(d) + os.sep for d in config["block"])
+allowed = tuple(os.path.realpath(d) + os.sep for d in config["allow"])
+SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+         "pty.spawn", "ctypes.dlopen", "ctypes.cdata")
+LISTING = ("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree")
+
+guard_frame = sys._getframe()
+
+def program_code(frame):
+    filename = frame.f_code.co_filename
+    if frame is guard_frame or filename.startswith("<frozen "):
+        return False
+    return filename.startswith("<") or os.path.realpath(filename).startswith(code_dirs)
+
+def refuse(rule, what):
+    raise PermissionError(f"diary guard: rule {rule}: {what}")
+
+def hook(event, args):
+    if event in ("compile", "exec"):
+        # Refused when the program asked for it, directly or through the standard library; allowed
+        # when an import stands between (a module's own body, e.g. a namedtuple made by shutil).
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith("<frozen importlib"):
+                break
+            if program_code(frame):
+                refuse("dynamic-code", f"{event} on behalf of {os.path.basename(frame.f_code.co_filename)}")
+            frame = frame.f_back
+    elif event in LISTING and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.path.realpath(os.fsdecode(args[0])) + os.sep
+        if path.startswith(blocked) and not path.startswith(allowed):
+            refuse("outside-import", f"{event} of {path.rstrip(os.sep)}, outside the snapshot")
+    elif event.startswith(SPAWN):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if program_code(frame):
+                refuse("code-loader", f"{event}: the program may not start other programs")
+            frame = frame.f_back
+
+sys.argv = sys.argv[2:]
+sys.path[0] = os.path.dirname(script)
+sys.addaudithook(hook)
+runpy.run_path(script, run_name="__main__")
+"""
 
 
 @dataclass(frozen=True)
@@ -127,7 +190,7 @@ class Judge:
             staged.write(work)
             copy_data(settings, work)
             return run_sandboxed(
-                [settings.interpreter, staged.entry, *args], workdir=work, timeout=settings.timeout,
+                guarded(settings, work, work, staged.entry, args), workdir=work, timeout=settings.timeout,
                 memory_mb=settings.memory_mb, output_bytes=settings.output_kb * 1024,
                 env=clean_environment(work), mode=self.mode,
             )
@@ -189,3 +252,10 @@ def copy_data(settings: Settings, target: Path) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes((settings.code_dir / name).read_bytes())
 
+
+def guarded(settings: Settings, work: Path, code_dir: Path, script: str, args: list[str]) -> list[str]:
+    """The command that runs `script` under GUARD: the snapshot's code is what lies in `code_dir`;
+    the repository is closed to it, except the behavioural suite (public) and the interpreter."""
+    allow = [str(work), str(settings.tests_dir), sys.prefix, sys.base_prefix, sys.exec_prefix]
+    config = {"code": [str(code_dir)], "block": [str(settings.root)], "allow": allow}
+    return [settings.interpreter, "-c", GUARD, json.dumps(config), script, *args]

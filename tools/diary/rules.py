@@ -9,8 +9,8 @@ A snapshot is judged on the files it holds, read once (from the copy made at has
 |                    | would escape the line count (one that parses as Python is counted as code)    |
 | `dynamic-code`     | `exec`, `eval`, `compile`, `__import__`, `breakpoint`, or a way to reach them |
 |                    | (`builtins`, `__builtins__`, `globals`, `locals`, `vars`, dunder attributes   |
-|                    | such as `__subclasses__`, a private attribute of a module, `getattr` of a     |
-|                    | module with a computed name)                                                  |
+|                    | such as `__subclasses__`, or those names as strings; a private attribute of a |
+|                    | module, `getattr` of a module with a computed name)                           |
 | `code-loader`      | importing a module that loads, decodes or decompresses code or runs other     |
 |                    | programs (`importlib`, `runpy`, `marshal`, `pickle`, `base64`, `zlib`, ...)   |
 | `outside-import`   | importing a module that is neither in the standard library nor in the         |
@@ -47,6 +47,14 @@ DYNAMIC_NAMES = frozenset({
 })
 # Attribute names that lead from any object to code objects, frames or the builtins.
 DUNDER_ALLOWED = frozenset({"__name__", "__doc__", "__init__"})
+# The same names written as strings (for getattr, operator.attrgetter, ...): operator method names
+# such as '__add__' stay allowed, they reach nothing new.
+DUNDER_STRINGS = frozenset({
+    "__self__", "__builtins__", "__globals__", "__code__", "__subclasses__", "__import__", "__loader__",
+    "__spec__", "__dict__", "__class__", "__base__", "__bases__", "__mro__", "__getattribute__", "__reduce__",
+    "__reduce_ex__", "__closure__", "__func__", "__module__", "__func_globals__", "__traceback__", "f_globals",
+    "f_back", "gi_frame", "tb_frame", "exec", "eval", "compile",
+})
 LOADER_MODULES = frozenset({
     "builtins", "importlib", "imp", "runpy", "marshal", "pickle", "shelve", "dill", "zipimport", "pkgutil",
     "code", "codeop", "types", "inspect", "ctypes", "cffi", "gc", "base64", "binascii", "codecs", "zlib",
@@ -206,6 +214,9 @@ def _check_tree(name: str, tree: ast.AST, modules: set[str]) -> list[Breach]:
                                     "or output comes from"))
             elif base in module_names and attr.startswith("_") and not attr.startswith("__"):
                 found.append(Breach("dynamic-code", name, line, f"uses the private {base}.{attr}"))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in DUNDER_STRINGS:
+            found.append(Breach("dynamic-code", name, line, f"names {node.value!r} in a string, a way to reach "
+                                "code or the builtins"))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
                 "getattr", "setattr", "delattr"):
             target = node.args[0] if node.args else None

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Settings
+from .judge import guarded
 from .sandbox import RunResult, clean_environment, run_sandboxed
 
 if TYPE_CHECKING:
@@ -228,8 +229,9 @@ def drive(staged: Staged, settings: Settings, mode: str, seed: int) -> tuple[byt
         staged.write(work / "snapshot")
         copy_data_files(settings, work)
         answers = work / "answers.json"
-        argv = [settings.interpreter, str(settings.root / settings.driver), "snapshot", staged.entry,
-                answers.name, str(seed)]
+        # Under the run-time guard (judge.GUARD): the snapshot's code is what lies in snapshot/.
+        argv = guarded(settings, work, work / "snapshot", str(settings.root / settings.driver),
+                       ["snapshot", staged.entry, answers.name, str(seed)])
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.test_timeout, memory_mb=max(settings.memory_mb, 1024),
             output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
