@@ -388,3 +388,24 @@ def test_remembered_answers_parse(tmp_path: Path) -> None:
     """The forged answers are the baseline's real answers: only the probe can tell them apart."""
     answers = json.loads(remembered_answers(tmp_path))
     assert "probe" in answers and "error" not in answers["gradients"]
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("driver: ../outside.py", "'../outside.py' must be a path inside the repository"),
+    ("driver: tests/program/nope.py", "driver script 'tests/program/nope.py' does not exist"),
+    ("probes: -1", "must be between 0 and 16, not -1"),
+    ("allowed_skips: skip-everything", "allowed_skips"),
+    ("comments_min_percent: 101", "must be between 0 and 100, not 101"),
+])
+def test_the_judges_settings_are_checked(tmp_path: Path, line: str, message: str) -> None:
+    """A mistake in the judge's settings is bad input: one line naming file and line, exit 2, nothing written."""
+    from diarykit import make_diary
+
+    root = make_diary(tmp_path / "diary")
+    config = root / "code/diary.yml"
+    config.write_text(config.read_text() + line + "\n")
+    assert config.read_text().splitlines()[11] == line
+    done = run_diary(root, "measure")
+    assert done.returncode == 2 and not (root / "_data").exists()
+    [error] = done.stderr.strip().splitlines()
+    assert error.startswith(f"{config}:12") and ": error: " in error and message in error, error
