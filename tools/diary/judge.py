@@ -31,7 +31,9 @@ from .errors import DiaryError
 from .rules import Breach, check_comments, check_files, code_files
 from .sandbox import RunResult, clean_environment, run_sandboxed
 
-PROBE_SEED_LIMIT = 2**31
+# Probe seeds are drawn below this: far too many to precompute and paste (a million runs of the
+# program), small enough that a program whose work grows with its seed stays within its timeout.
+PROBE_SEED_LIMIT = 1_000_000
 
 # The run-time guard of probe runs and of the driver: `python -c GUARD CONFIG SCRIPT ARGS...` runs
 # SCRIPT as __main__ under an audit hook (which Python code cannot remove) that stops, with a
