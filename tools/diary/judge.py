@@ -207,11 +207,12 @@ class Judge:
         """The probe verdict: identical when every probe run printed what the baseline printed."""
         if not self.seeds:
             return {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0}
-        expected = self.baseline_probes()
         if staged.id == self.baseline.id:
-            ours = expected
+            ours = expected = self.baseline_probes()
         else:
+            # Our runs first, then the baseline's (usually done by then: no core waits for them).
             ours = [self.run(staged, probe_args(self.settings, seed)) for seed in self.seeds]
+            expected = self.baseline_probes()
         verdict = self._compare(expected, ours)
         return {**verdict, "cpu_s": round(sum(run.cpu_s for run in ours), 2)}
 

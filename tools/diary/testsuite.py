@@ -259,12 +259,14 @@ def split_probe(answers: bytes | None) -> tuple[bytes | None, str | None]:
 
 def _run_with_driver(staged: Staged, settings: Settings, mode: str, judge: Judge) -> tuple[TestOutcome, RunResult]:
     seed = judge.driver_seed
-    base_answers, base_run = judge.baseline_answers(lambda b: drive(b, settings, mode, seed))
     driver_run: RunResult | None
     if staged.id == judge.baseline.id:
+        base_answers, base_run = judge.baseline_answers(lambda b: drive(b, settings, mode, seed))
         ours, driver_run = base_answers, base_run  # the baseline's driver ran once, counted here
     else:
+        # Our own answers first: the baseline's are usually ready by then (no core waits for them).
         ours, driver_run = drive(staged, settings, mode, seed)
+        base_answers, _ = judge.baseline_answers(lambda b: drive(b, settings, mode, seed))
     ours_plain, ours_probe = split_probe(ours)
     base_plain, base_probe = split_probe(base_answers)
     with tempfile.TemporaryDirectory(prefix=f"diary-judge-{staged.id}-") as tmp:
