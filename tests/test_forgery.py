@@ -409,3 +409,15 @@ def test_the_judges_settings_are_checked(tmp_path: Path, line: str, message: str
     assert done.returncode == 2 and not (root / "_data").exists()
     [error] = done.stderr.strip().splitlines()
     assert error.startswith(f"{config}:12") and ": error: " in error and message in error, error
+
+
+def test_a_suite_that_only_skips_passes_nothing(tmp_path: Path) -> None:
+    from diarykit import make_diary
+
+    root = make_diary(tmp_path / "diary", {"00-base": (_tiny(), None, "ok")})
+    write(root / "tests/program/test_tiny.py", "import pytest\n\n\ndef test_later():\n    pytest.skip('later')\n")
+    config = root / "code/diary.yml"
+    config.write_text(config.read_text() + "allowed_skips: ['*']\n")
+    assert run_diary(root, "measure").returncode == 1
+    tests = verdict(root, "00-base")["tests"]
+    assert (tests["status"], tests["reason"]) == ("error", "no test passed")

@@ -120,7 +120,7 @@ def parse_junit(xml_bytes: bytes, workdir: Path | None = None) -> TestOutcome:
             outcome.passed += 1
     if outcome.failed or outcome.errors:
         outcome.status = "failed"
-    elif outcome.passed == 0:
+    elif outcome.passed == 0 and outcome.skipped == 0:
         outcome.status = "error"
         outcome.reason = "the suite collected no tests"
     return outcome
@@ -160,13 +160,16 @@ def enforce(outcome: TestOutcome, result: RunResult, settings: Settings) -> Test
     code = result.exit_code
     expected_code = 1 if (outcome.failed or outcome.errors) else 0
     if code != expected_code:
-        problems.append(f"pytest exited {code} ({PYTEST_EXIT.get(code or 0, result.reason or 'unknown')}) "
+        meaning = PYTEST_EXIT.get(code, "unknown") if code is not None else (result.reason or "no exit status")
+        problems.append(f"pytest exited {code} ({meaning}) "
                         f"for a report with {outcome.failed} failed and {outcome.errors} errors")
     forbidden = [t for t in outcome.skipped_ids if not any(fnmatch.fnmatchcase(t, p) for p in settings.allowed_skips)]
     if forbidden:
         outcome.failures.extend({"test": t, "message": "skipped or xfailed (not in allowed_skips)"}
                                 for t in forbidden[:50])
         problems.append(f"{len(forbidden)} test(s) skipped or xfailed")
+    if outcome.passed == 0 and not (outcome.failed or outcome.errors):
+        problems.append("no test passed")
     if problems:
         only_skips = bool(forbidden) and len(problems) == 1
         outcome.status = "failed" if only_skips else "error"
@@ -183,9 +186,8 @@ def run_test_suite(
     else:
         baseline = judge.baseline if judge is not None else None
         outcome, result = _run_in_process(staged, baseline, settings, mode)
-    outcome = enforce(outcome, result, settings) if result is not None else outcome
-    outcome.seconds = result.wall_s if result is not None else 0.0
-    outcome.cpu_s = result.cpu_s if result is not None else 0.0
+    outcome = enforce(outcome, result, settings)
+    outcome.seconds, outcome.cpu_s = result.wall_s, result.cpu_s
     if judge is not None:
         outcome.probes = judge.probes(staged)
         if outcome.probe_problem and outcome.probes["identical"]:
