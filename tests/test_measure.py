@@ -38,7 +38,8 @@ def test_every_snapshot_gets_a_record(measured: Path) -> None:
     assert short["run"]["stdout_lines"] == ["step 0: 1 ada", "step 1: 2 bob", "step 2: 3 cy"]
     assert wrong["verdict"] == {
         "status": "broken", "expected": "broken", "surprise": False,
-        "reasons": ["output differs from 00-base at line 1", "tests failed: 1 failed, 0 errors"],
+        "reasons": ["output differs from 00-base at line 1", "tests failed: 1 failed, 0 errors",
+                    "probes: probe run 1 on a fresh seed prints other output than the baseline"],
     }
     assert wrong["behaviour"]["first_difference"] == {"line": 1, "expected": "step 0: 1 ada",
                                                       "actual": "step 0: -1 ada"}
@@ -159,7 +160,7 @@ def test_records_are_stable_diff_friendly_yaml(measured: Path) -> None:
     text = (measured / "_data/records/00-base.yml").read_text()
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
     assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "definitions", "comments",
-                    "tabs", "run", "behaviour", "tests", "verdict"]
+                    "tabs", "run", "behaviour", "tests", "probes", "breaches", "verdict"]
     assert yaml.safe_load(text)["schema"] == 1
 
 

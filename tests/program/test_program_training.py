@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 LOSS_LINE = re.compile(r"step +(\d+) / +(\d+) \| loss (\d+\.\d{4})")
 SAMPLE_LINE = re.compile(r"sample +(\d+): [a-z]*")
 
@@ -18,33 +16,29 @@ def sample_lines(stdout):
     return [line for line in stdout.splitlines() if line.startswith("sample")]
 
 
-def test_short_run_succeeds(short_runs):
-    snap, _ = short_runs
-    assert snap.returncode == 0, f"exit status {snap.returncode}; stderr:\n{snap.stderr[-2000:]}"
-    lines = loss_lines(snap.stdout)
+def test_short_run_succeeds(observed):
+    snap = observed["run"]
+    assert snap["returncode"] == 0, f"exit status {snap['returncode']}; stderr:\n{snap['stderr'][-2000:]}"
+    lines = loss_lines(snap["stdout"])
     assert len(lines) == 5
     for number, line in enumerate(lines, start=1):
         match = LOSS_LINE.fullmatch(line)
         assert match, f"unexpected loss line {line!r}"
         assert (int(match[1]), int(match[2])) == (number, 5)
         assert 0 < float(match[3]) < 10
-    samples = sample_lines(snap.stdout)
+    samples = sample_lines(snap["stdout"])
     assert len(samples) == 2
     assert all(SAMPLE_LINE.fullmatch(line) for line in samples), samples
-    assert snap.stdout.splitlines() == lines + samples, "only loss and sample lines are printed"
+    assert snap["stdout"].splitlines() == lines + samples, "only loss and sample lines are printed"
 
 
-def test_loss_lines_match_baseline(short_runs):
-    snap, base = short_runs
-    if base is None:
-        pytest.skip("DIARY_BASELINE is not set")
-    assert base.returncode == 0, f"the baseline failed; stderr:\n{base.stderr[-2000:]}"
-    assert loss_lines(snap.stdout) == loss_lines(base.stdout)
+def test_loss_lines_match_baseline(observed, baseline_observed):
+    base = baseline_observed["run"]
+    assert base["returncode"] == 0, f"the baseline failed; stderr:\n{base['stderr'][-2000:]}"
+    assert loss_lines(observed["run"]["stdout"]) == loss_lines(base["stdout"])
 
 
-def test_samples_match_baseline(short_runs):
-    snap, base = short_runs
-    if base is None:
-        pytest.skip("DIARY_BASELINE is not set")
-    assert base.returncode == 0, f"the baseline failed; stderr:\n{base.stderr[-2000:]}"
-    assert sample_lines(snap.stdout) == sample_lines(base.stdout)
+def test_samples_match_baseline(observed, baseline_observed):
+    base = baseline_observed["run"]
+    assert base["returncode"] == 0, f"the baseline failed; stderr:\n{base['stderr'][-2000:]}"
+    assert sample_lines(observed["run"]["stdout"]) == sample_lines(base["stdout"])

@@ -37,6 +37,11 @@ class Settings:
     snapshots: str = "code/snapshots"
     sandbox: str = "auto"  # auto | bwrap | none
     jobs: int = 0  # 0: one per core
+    driver: str = ""  # the suite's driver script (testsuite.py); empty: pytest imports the snapshot
+    probes: int = 2  # runs on seeds drawn at measure time, compared with the baseline (judge.py)
+    probe_steps: int = 5  # steps of a probe run (at most `steps`)
+    allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
+    comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
 
     @property
     def code_dir(self) -> Path:
@@ -70,6 +75,7 @@ class Settings:
 ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs",
+    "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent",
 }
 
 
@@ -107,6 +113,11 @@ def load_settings(root: Path) -> Settings:
         snapshots=f.get("snapshots", str, Settings.snapshots),
         sandbox=f.get("sandbox", str, Settings.sandbox),
         jobs=f.number("jobs", Settings.jobs, 0, 256, integer=True),
+        driver=f.get("driver", str, Settings.driver),
+        probes=f.number("probes", Settings.probes, 0, 16, integer=True),
+        probe_steps=f.number("probe_steps", Settings.probe_steps, 0, 1_000_000, integer=True),
+        allowed_skips=tuple(f.string_list("allowed_skips", list(Settings.allowed_skips))),
+        comments_min_percent=float(f.number("comments_min_percent", Settings.comments_min_percent, 0, 100)),
     )
     for arg in settings.args:
         # Only the three plain placeholders: a format spec such as {steps:9999999999} would build a
@@ -123,6 +134,11 @@ def load_settings(root: Path) -> Settings:
         if not data.is_file():
             raise f.error("data_files", f"data file {name!r} does not exist (looked for {str(data)!r})",
                           hint="add the file under code/ or remove it from the list")
+    if settings.driver and (settings.driver.startswith("/") or ".." in Path(settings.driver).parts):
+        raise f.error("driver", f"{settings.driver!r} must be a path inside the repository")
+    if settings.driver and not (root / settings.driver).is_file():
+        raise f.error("driver", f"driver script {settings.driver!r} does not exist",
+                      hint="name a file under the repository, e.g. tests/program/driver.py, or remove the key")
     if not settings.tests_dir.is_dir():
         raise f.error("tests", f"test directory {settings.tests!r} does not exist")
     if not settings.snapshots_dir.is_dir():

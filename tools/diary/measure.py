@@ -29,11 +29,21 @@ from .count import (
 )
 from .discover import SnapshotMeta
 from .errors import DiaryError
+from .judge import Judge, Staged, rule_breaches, stage
 from .project import Project
-from .records import RECORD_SCHEMA, ExpectedKey, Record, records_dir, remove_record, staleness, write_record
+from .records import (
+    RECORD_SCHEMA,
+    ExpectedKey,
+    Record,
+    expected_key,
+    records_dir,
+    remove_record,
+    staleness,
+    write_record,
+)
 from .sandbox import RunResult, run_sandboxed, sandbox_mode
 from .shape import to_data
-from .testsuite import TestOutcome, copy_data_files, copy_snapshot, run_test_suite, scrub
+from .testsuite import TestOutcome, copy_data_files, run_test_suite, scrub
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
 EXCERPT_CHARS = 2000
@@ -60,17 +70,15 @@ class MeasureReport:
         return 1 if self.surprises else 0
 
 
-def _counts(snapshot: SnapshotMeta) -> tuple[dict, list[dict], list[str], list[dict]]:
-    """Line counts per file and in total, per definition, comments, tab-indented lines (.py files)."""
+def _counts(staged: Staged) -> tuple[dict, list[dict], list[str], list[dict]]:
+    """Line counts per file and in total, per definition, comments, tab-indented lines: of every file
+    the program can load as code (rules.code_files), whatever its extension."""
     total = LineCounts(0, 0, 0, 0, 0)
     per_file: dict[str, dict] = {}
     definitions: list[dict] = []
     comments: list[str] = []
     tabs: list[dict] = []
-    for name in snapshot.files:
-        if not name.endswith(".py"):
-            continue
-        text = (snapshot.directory / name).read_bytes().decode("utf-8", errors="replace")
+    for name, text in staged.code().items():
         counts = count_lines(text)
         per_file[name] = counts.as_dict()
         total = total + counts
@@ -83,13 +91,13 @@ def _counts(snapshot: SnapshotMeta) -> tuple[dict, list[dict], list[str], list[d
     return {"total": total.as_dict(), "files": per_file}, definitions, comments, tabs
 
 
-def run_snapshot(snapshot: SnapshotMeta, settings: Settings, mode: str) -> tuple[RunResult, Path]:
+def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunResult, Path]:
     """One run of the program in a private directory holding its files and the data files."""
     from .sandbox import clean_environment
 
     with tempfile.TemporaryDirectory(prefix=f"diary-run-{snapshot.id}-") as tmp:
         work = Path(tmp)
-        copy_snapshot(snapshot, work)
+        snapshot.write(work)  # the copy made at hashing time, not the files as they are now
         copy_data_files(settings, work)
         argv = [settings.interpreter, snapshot.entry, *settings.command_args()]
         result = run_sandboxed(
@@ -99,7 +107,7 @@ def run_snapshot(snapshot: SnapshotMeta, settings: Settings, mode: str) -> tuple
         return result, work
 
 
-def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> dict:
+def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta | Staged, settings: Settings) -> dict:
     result, workdir = outcome
     lines = result.stdout.decode("utf-8", errors="replace").split("\n")
     if lines and lines[-1] == "":
@@ -162,10 +170,11 @@ def verdict(snapshot: SnapshotMeta, record: dict) -> dict:
 
 
 def build_record(
-    snapshot: SnapshotMeta, key: str, produced_by: dict, run: dict, tests: TestOutcome,
-    baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str],
+    staged: Staged, key: str, produced_by: dict, run: dict, tests: TestOutcome,
+    baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str], settings: Settings,
 ) -> Record:
-    lines, definitions, comments, tabs = _counts(snapshot)
+    snapshot = staged.meta
+    lines, definitions, comments, tabs = _counts(staged)
     kept, total, dropped = comment_retention(baseline_comments, comments)
     record = {
         "schema": RECORD_SCHEMA,
@@ -184,13 +193,15 @@ def build_record(
         "run": run,
         "behaviour": compare_behaviour(run, baseline_run, baseline.id),
         "tests": tests.as_dict(),
+        "probes": tests.probes or {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0},
+        "breaches": rule_breaches(staged, kept, total, settings),
     }
     record["verdict"] = verdict(snapshot, record)
     return Record.from_data(record)
 
 
-def baseline_comments(baseline: SnapshotMeta) -> list[str]:
-    return _counts(baseline)[2]
+def baseline_comments(baseline: SnapshotMeta | Staged) -> list[str]:
+    return _counts(baseline if isinstance(baseline, Staged) else stage(baseline))[2]
 
 
 # (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
@@ -258,19 +269,29 @@ def _measure(
 ) -> None:
     workers = jobs or settings.jobs or os.cpu_count() or 1
     mode = report.sandbox
-    base_comments = baseline_comments(baseline)
+    # Each file is read once, here: the key, the counts, the rules, the run and the tests all use
+    # these bytes (an edit during the measure changes nothing that is judged).
+    staged = {s.id: stage(s) for s in stale}
+    staged_baseline = staged.get(baseline.id) or stage(baseline)
+    suite = keys[baseline.id].produced_by["suite"]
+    keys = dict(keys)
+    for snapshot in stale:
+        keys[snapshot.id] = expected_key(snapshot, staged_baseline.content_hash, settings, suite,
+                                         content=staged[snapshot.id].content_hash)
+    judge = Judge.for_measure(settings, mode, staged_baseline)
+    base_comments = baseline_comments(staged_baseline)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diary-measure") as pool:
         runs: dict[str, Future] = {}
         suites: dict[str, Future] = {}
         # The baseline's run first (every comparison needs it), then the test suites, which take
         # longest, then the other runs: longest jobs first, so the cores finish close together.
         if baseline in stale:
-            runs[baseline.id] = pool.submit(run_snapshot, baseline, settings, mode)
+            runs[baseline.id] = pool.submit(run_snapshot, staged_baseline, settings, mode)
         for snapshot in stale:
-            suites[snapshot.id] = pool.submit(run_test_suite, snapshot, baseline, settings, mode)
+            suites[snapshot.id] = pool.submit(run_test_suite, staged[snapshot.id], settings, mode, judge)
         for snapshot in stale:
             if snapshot is not baseline:
-                runs[snapshot.id] = pool.submit(run_snapshot, snapshot, settings, mode)
+                runs[snapshot.id] = pool.submit(run_snapshot, staged[snapshot.id], settings, mode)
         if baseline.id in runs:
             baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
         else:
@@ -279,8 +300,8 @@ def _measure(
             run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
             outcome, _ = suites[snapshot.id].result()
             expected = keys[snapshot.id]
-            record = build_record(snapshot, expected.key, expected.produced_by, run, outcome, baseline, baseline_run,
-                                  base_comments)
+            record = build_record(staged[snapshot.id], expected.key, expected.produced_by, run, outcome, baseline,
+                                  baseline_run, base_comments, settings)
             write_record(settings.root, record)
             report.records[snapshot.id] = record
             report.measured.append(snapshot.id)

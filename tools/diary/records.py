@@ -148,6 +148,27 @@ class Tests:
     cpu_s: float
     reason: str
     failures: tuple[Failure, ...]
+    judged: str  # driver (the judge outside the judged) or in-process (forgeable: the record says so)
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Runs on seeds drawn at measure time, compared with the baseline's (the seeds are not kept)."""
+
+    runs: int
+    identical: bool
+    reason: str
+    cpu_s: float
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A rule of the diary broken (rules.py): its name, where, and what was found."""
+
+    rule: str
+    file: str
+    line: int
+    what: str
 
 
 @dataclass(frozen=True)
@@ -174,6 +195,8 @@ class Record:
     run: Run
     behaviour: Behaviour
     tests: Tests
+    probes: Probes
+    breaches: tuple[Breach, ...]
     verdict: Verdict
 
     @property
@@ -319,12 +342,15 @@ def expected_keys(settings: Settings, snapshots: list[SnapshotMeta]) -> dict[str
     return {snap.id: expected_key(snap, baseline_hash, settings, suite) for snap in snapshots}
 
 
-def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings, suite: str) -> ExpectedKey:
+def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings, suite: str,
+                 content: str | None = None) -> ExpectedKey:
+    """The key of `snapshot`'s record; `content` is the hash of the bytes that were staged for the
+    run (measure passes it, so a record is keyed by what ran, even if a file changed meanwhile)."""
     produced_by = {
         "tool": __version__,
         "measure": MEASURE_VERSION,
         "settings": settings.run_fingerprint(),
-        "content": snapshot.content_hash()[:16],
+        "content": (content or snapshot.content_hash())[:16],
         "baseline": baseline_hash[:16],
         "suite": suite,
     }

@@ -1,0 +1,264 @@
+"""The judge of one `diary measure`: what ran is what was hashed, and the verdict is decided outside it.
+
+Three guarantees, each against a way an author (or a pull request) could forge a verdict:
+
+- **One copy, at hashing time.** `stage()` reads each file of a snapshot once; those bytes are
+  hashed (the record's key), counted, checked against the rules, run and tested. An edit made
+  during `diary measure` changes nothing that is judged.
+- **Probe runs on fresh seeds.** Beside the configured seed, the program runs `probes` times on
+  seeds drawn at measure time (and never stored), each compared with the baseline run on the same
+  seed: printing a remembered output cannot pass. The record keeps only the verdict.
+- **The judge stands outside the judged.** With a `driver` configured, the behavioural suite is
+  split in two (see testsuite.py): the driver runs beside the program and only reports; the tests
+  run in a sandbox that holds no code of the snapshot and decide.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import Settings
+from .discover import SnapshotMeta
+from .errors import DiaryError
+from .rules import Breach, check_comments, check_files, code_files
+from .sandbox import RunResult, clean_environment, run_sandboxed
+
+# Probe seeds are drawn below this: far too many to precompute and paste (a million runs of the
+# program), small enough that a program whose work grows with its seed stays within its timeout.
+PROBE_SEED_LIMIT = 1_000_000
+
+# The run-time guard of probe runs and of the driver: `python -c GUARD CONFIG SCRIPT ARGS...` runs
+# SCRIPT as __main__ under an audit hook (which Python code cannot remove) that stops, with a
+# PermissionError naming the rule, what the static rules (rules.py) look for in the source:
+# - code made at run time: compile/exec/eval asked for by the snapshot's code (or by code compiled
+#   from a string), directly or through the standard library (typing.ForwardRef evaluates strings);
+#   importing a module, the snapshot's own included, stays allowed;
+# - reading the repository (the baseline, other snapshots, the records): any open or directory
+#   listing under CONFIG["block"] outside CONFIG["allow"];
+# - starting other programs while any of the snapshot's code is on the stack.
+# It is a second floor, not a proof: a call made for the program from another thread (a thread
+# whose target is exec) is not seen; the probes' comparison with the baseline still is.
+GUARD = r"""
+import json, os, runpy, sys
+config = json.loads(sys.argv[1])
+script = os.path.abspath(sys.argv[2])
+code_dirs = tuple(os.path.realpath(d) + os.sep for d in config["code"])
+blocked = tuple(os.path.realpath(d) + os.sep for d in config["block"])
+allowed = tuple(os.path.realpath(d) + os.sep for d in config["allow"])
+SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+         "pty.spawn", "ctypes.dlopen", "ctypes.cdata")
+LISTING = ("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree")
+
+guard_frame = sys._getframe()
+
+def program_code(frame):
+    filename = frame.f_code.co_filename
+    if frame is guard_frame or filename.startswith("<frozen "):
+        return False
+    return filename.startswith("<") or os.path.realpath(filename).startswith(code_dirs)
+
+def refuse(rule, what):
+    raise PermissionError(f"diary guard: rule {rule}: {what}")
+
+def hook(event, args):
+    if event in ("compile", "exec"):
+        # Refused when the program asked for it, directly or through the standard library; allowed
+        # when an import stands between (a module's own body, e.g. a namedtuple made by shutil).
+        frame = sys._getframe(1)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith("<frozen importlib"):
+                break
+            if program_code(frame):
+                refuse("dynamic-code", f"{event} on behalf of {os.path.basename(frame.f_code.co_filename)}")
+            frame = frame.f_back
+    elif event in LISTING and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.path.realpath(os.fsdecode(args[0])) + os.sep
+        if path.startswith(blocked) and not path.startswith(allowed):
+            refuse("outside-import", f"{event} of {path.rstrip(os.sep)}, outside the snapshot")
+    elif event.startswith(SPAWN):
+        frame = sys._getframe(1)
+        while frame is not None:
+            if program_code(frame):
+                refuse("code-loader", f"{event}: the program may not start other programs")
+            frame = frame.f_back
+
+sys.argv = sys.argv[2:]
+sys.path[0] = os.path.dirname(script)
+sys.addaudithook(hook)
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A snapshot's files as read once, at hashing time: everything after works on these bytes."""
+
+    meta: SnapshotMeta
+    files: dict[str, bytes]
+    content_hash: str
+
+    @property
+    def id(self) -> str:
+        return self.meta.id
+
+    @property
+    def entry(self) -> str:
+        return self.meta.entry
+
+    def code(self) -> dict[str, str]:
+        """Every file the program can load as code (rules.code_files), as text."""
+        return code_files(self.files)
+
+    def write(self, target: Path) -> None:
+        """Write the staged copy into `target` (a run's or a test's private directory)."""
+        for name, data in self.files.items():
+            dest = target / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+
+
+def stage(snapshot: SnapshotMeta) -> Staged:
+    """Read the snapshot's files once and hash those very bytes (the same hash as content_hash())."""
+    files: dict[str, bytes] = {}
+    digest = hashlib.sha256()
+    for name in snapshot.files:
+        try:
+            data = (snapshot.directory / name).read_bytes()
+        except OSError as error:
+            raise DiaryError(f"cannot read {name} of snapshot {snapshot.id!r} ({error.strerror})",
+                             file=snapshot.directory / name,
+                             hint="a file changed while diary measure ran; run it again") from None
+        files[name] = data
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    digest.update(f"entry={snapshot.entry}\0expect={snapshot.expect}".encode())
+    return Staged(meta=snapshot, files=files, content_hash=digest.hexdigest())
+
+
+def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, settings: Settings) -> list[dict]:
+    """Every named breach of the diary's rules, in file and line order (comments last)."""
+    breaches: list[Breach] = check_files(staged.files)
+    breaches.sort(key=lambda b: (b.file, b.line, b.rule))
+    breaches += check_comments(comments_kept, comments_total, settings.comments_min_percent)
+    return [b.as_dict() for b in breaches]
+
+
+def probe_args(settings: Settings, seed: int) -> list[str]:
+    """The program's arguments for a probe run: a fresh seed, at most `probe_steps` steps."""
+    steps = min(settings.steps, settings.probe_steps)
+    values = {"seed": seed, "steps": steps, "samples": settings.samples}
+    return [arg.format(**values) for arg in settings.args]
+
+
+@dataclass
+class Judge:
+    """What one `diary measure` shares between its snapshots: the probe seeds and the baseline's
+    answers on them, computed once (lazily, under a lock: snapshots are judged in parallel)."""
+
+    settings: Settings
+    mode: str
+    baseline: Staged
+    seeds: list[int] = field(default_factory=list)
+    # Two locks: a snapshot waiting for the baseline's answers need not wait for its probe runs.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _answers_lock: threading.Lock = field(default_factory=threading.Lock)
+    _baseline_probes: list[RunResult] | None = None
+    _baseline_answers: tuple[bytes | None, RunResult] | None = None
+
+    @classmethod
+    def for_measure(cls, settings: Settings, mode: str, baseline: Staged) -> Judge:
+        seeds: list[int] = []
+        while len(seeds) < settings.probes:
+            seed = secrets.randbelow(PROBE_SEED_LIMIT)
+            if seed != settings.seed and seed not in seeds:
+                seeds.append(seed)
+        return cls(settings=settings, mode=mode, baseline=baseline, seeds=seeds)
+
+    # Probe runs ---------------------------------------------------------------------------------
+
+    def run(self, staged: Staged, args: list[str]) -> RunResult:
+        """One run of the program in a private directory holding its staged files and the data."""
+        settings = self.settings
+        with tempfile.TemporaryDirectory(prefix=f"diary-probe-{staged.id}-") as tmp:
+            work = Path(tmp)
+            staged.write(work)
+            copy_data(settings, work)
+            return run_sandboxed(
+                guarded(settings, work, work, staged.entry, args), workdir=work, timeout=settings.timeout,
+                memory_mb=settings.memory_mb, output_bytes=settings.output_kb * 1024,
+                env=clean_environment(work), mode=self.mode,
+            )
+
+    def baseline_probes(self) -> list[RunResult]:
+        with self._lock:
+            if self._baseline_probes is None:
+                self._baseline_probes = [self.run(self.baseline, probe_args(self.settings, s)) for s in self.seeds]
+            return self._baseline_probes
+
+    def probes(self, staged: Staged) -> dict:
+        """The probe verdict: identical when every probe run printed what the baseline printed."""
+        if not self.seeds:
+            return {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0}
+        if staged.id == self.baseline.id:
+            ours = expected = self.baseline_probes()
+        else:
+            # Our runs first, then the baseline's (usually done by then: no core waits for them).
+            ours = [self.run(staged, probe_args(self.settings, seed)) for seed in self.seeds]
+            expected = self.baseline_probes()
+        verdict = self._compare(expected, ours)
+        return {**verdict, "cpu_s": round(sum(run.cpu_s for run in ours), 2)}
+
+    @staticmethod
+    def _compare(expected: list[RunResult], ours: list[RunResult]) -> dict:
+        for number, (want, got) in enumerate(zip(expected, ours, strict=True), start=1):
+            if want.status != "ok":
+                return {"runs": len(ours), "identical": False,
+                        "reason": f"the baseline's probe run {number} {want.status}: {want.reason}"}
+            if got.status != "ok":
+                return {"runs": len(ours), "identical": False,
+                        "reason": f"probe run {number} on a fresh seed {got.status}: {got.reason}"}
+            if got.stdout_sha256 != want.stdout_sha256:
+                return {"runs": len(ours), "identical": False,
+                        "reason": f"probe run {number} on a fresh seed prints other output than the baseline"}
+        return {"runs": len(ours), "identical": True, "reason": ""}
+
+    # The driver's answers (see testsuite.py) ----------------------------------------------------
+
+    def baseline_answers(
+        self, drive: Callable[[Staged], tuple[bytes | None, RunResult]],
+    ) -> tuple[bytes | None, RunResult]:
+        """The baseline's answers on this measure's probe seed (and the driver's run), computed
+        once by `drive(staged)`."""
+        with self._answers_lock:
+            if self._baseline_answers is None:
+                self._baseline_answers = drive(self.baseline)
+            return self._baseline_answers
+
+    @property
+    def driver_seed(self) -> int:
+        """The seed of the driver's probe questions: fresh when probes are on, else the configured one."""
+        return self.seeds[0] if self.seeds else self.settings.seed
+
+
+def copy_data(settings: Settings, target: Path) -> None:
+    """Copy the configured data files at their paths relative to `code/` (e.g. data/names.txt)."""
+    for name in settings.data_files:
+        dest = target / name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes((settings.code_dir / name).read_bytes())
+
+
+def guarded(settings: Settings, work: Path, code_dir: Path, script: str, args: list[str]) -> list[str]:
+    """The command that runs `script` under GUARD: the snapshot's code is what lies in `code_dir`;
+    the repository is closed to it, except the behavioural suite (public) and the interpreter."""
+    allow = [str(work), str(settings.tests_dir), sys.prefix, sys.base_prefix, sys.exec_prefix]
+    config = {"code": [str(code_dir)], "block": [str(settings.root)], "allow": allow}
+    return [settings.interpreter, "-c", GUARD, json.dumps(config), script, *args]
