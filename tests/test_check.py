@@ -427,3 +427,118 @@ def test_check_lists_every_dangling_reference_not_only_the_first(diary: Path) ->
            "snapshot '99-gone'" in "\n".join(problems)
     assert any(p.startswith(f"{rel}:{lines + 1}: unknown variable 'snap.nope.code'") for p in problems), problems
     assert any(p.startswith(f"{rel}:{lines + 1}: unknown variable 'diary.nothing'") for p in problems), problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Committed data is re-derived, not believed (issue: verdicts that cannot be forged)
+
+
+def edit_record(root: Path, snap_id: str, change) -> None:
+    path = root / "_data/records" / f"{snap_id}.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def test_a_hand_edited_record_is_refused_with_both_figures(diary: Path) -> None:
+    # The motivated author: 42 code lines for the final version, and the naive snapshot marked ok.
+    final = yaml.safe_load((diary / "_data/records/07-final.yml").read_text(encoding="utf-8"))
+    real = final["lines"]["total"]["code"]
+    edit_record(diary, "07-final", lambda r: r["lines"]["total"].update(code=42))
+    edit_record(diary, BROKEN, lambda r: r["verdict"].update(status="ok", reasons=[], surprise=True))
+    problems = "\n".join(check_fails(diary))
+    assert (f"_data/records/07-final.yml:3: record of '07-final' does not match its snapshot: lines (the record "
+            f"says 42 code lines, the files have {real})") in problems
+    assert (f"record of '{BROKEN}' does not match its snapshot: verdict (the record says ok, its own parts say "
+            "broken)") in problems
+
+
+def test_regenerating_from_a_forged_record_does_not_make_it_pass(diary: Path) -> None:
+    # Generated files made from the forged record agree with it; the record still disagrees with the files.
+    edit_record(diary, "07-final", lambda r: r["lines"]["total"].update(code=42))
+    generate = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert generate.returncode == 0, generate.stderr
+    problems = check_fails(diary)
+    assert [p for p in problems if "does not match its snapshot" in p], problems
+
+
+def test_a_hand_edited_chart_is_found_although_its_marker_matches(diary: Path) -> None:
+    chart = diary / "images/progress.svg"
+    text = chart.read_text(encoding="utf-8")
+    assert "diary-chart-input" in text[:400]
+    chart.write_text(text.replace("</svg>", "<text x='0' y='0'>-90 %</text></svg>"), encoding="utf-8")
+    assert "images/progress.svg: generated file is stale" in "\n".join(check_fails(diary))
+
+
+def test_an_unexpectedly_broken_snapshot_fails_the_gate(diary: Path) -> None:
+    # measure and build exit 1 on it; the gate must not stay green.
+    meta = diary / "code/snapshots" / BROKEN / "snapshot.yml"
+    meta.write_text(meta.read_text(encoding="utf-8").replace("expect: broken", "expect: ok"), encoding="utf-8")
+    measure = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "measure"], capture_output=True,
+                             text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert measure.returncode == 1, measure.stderr
+    problems = "\n".join(check_fails(diary))
+    assert f"code/snapshots/{BROKEN}/snapshot.yml: snapshot '{BROKEN}' is broken, but expected ok: " in problems
+
+
+def test_generate_refuses_records_measured_with_other_settings(diary: Path) -> None:
+    config = diary / "code/diary.yml"
+    config.write_text(re.sub(r"(?m)^steps: \d+", "steps: 30", config.read_text(encoding="utf-8")), encoding="utf-8")
+    before = tree_state(diary)
+    generate = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert generate.returncode == 2, generate.stdout + generate.stderr
+    message = generate.stderr.strip()
+    assert len(message.splitlines()) == 1 and "is stale: settings changed" in message, message
+    assert "diary measure" in message
+    after = tree_state(diary)
+    after.pop(".diary.lock", None)  # the command's lock file (gitignored) holds only a pid
+    assert after == {k: v for k, v in before.items() if k != ".diary.lock"}
+
+
+@pytest.mark.slow
+def test_rerun_refuses_a_record_whose_run_was_forged(diary: Path) -> None:
+    """`diary check --rerun` measures every snapshot again and compares: a forged run is contradicted."""
+    edit_record(diary, "02-value-ops", lambda r: r["tests"].update(passed=r["tests"]["passed"] + 5))
+    generate = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert generate.returncode == 0, generate.stderr
+    assert run_check(diary).returncode == 0  # counts, rules and verdict still agree: only a run can tell
+    before = tree_state(diary)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
+    result = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "check", "--rerun"],
+                            capture_output=True, text=True, timeout=900, env={**env, "PYTHONPATH": str(REPO / "tools")})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert tree_state(diary) == before, "check --rerun changed files"
+    assert ("_data/records/02-value-ops.yml:3: record of '02-value-ops' is contradicted by a fresh run of the same "
+            "files: tests") in result.stderr
+
+
+def test_a_post_may_not_use_the_latest_figures_of_the_diary(diary: Path) -> None:
+    # Adding 08-shorter must never rewrite an older post: its figures are its own snapshots'.
+    post = diary / "posts/2026-02-20-the-result/index.qmd"
+    text = post.read_text(encoding="utf-8")
+    post.write_text(text + "\nIn the end {{< var diary.final_code >}} and {{< var def.gpt.saved >}}.\n",
+                    encoding="utf-8")
+    line = text.count("\n") + 2
+    problems = check_fails(diary)
+    rel = "posts/2026-02-20-the-result/index.qmd"
+    for key in ("diary.final_code", "def.gpt.saved"):
+        assert any(p.startswith(f"{rel}:{line}: '{key}' is the latest figure of the diary") and "snap.07-final." in p
+                   for p in problems), problems
+    progress = diary / "progress.qmd"  # the progress page shows the latest on purpose
+    progress.write_text(progress.read_text(encoding="utf-8") + "\n{{< var diary.final_code >}}\n", encoding="utf-8")
+    assert not [p for p in check_fails(diary) if p.startswith("progress.qmd")]
+
+
+def test_the_as_of_figures_of_a_snapshot_count_only_what_came_before_it(repo_copy: Path) -> None:
+    variables = yaml.safe_load((repo_copy / "_variables.yml").read_text(encoding="utf-8"))
+    snaps = variables["snap"]
+    ids = list(snaps)
+    base = snaps[ids[0]]["code"]
+    for position, snap_id in enumerate(ids, 1):
+        entry = snaps[snap_id]
+        assert entry["snapshots_so_far"] == position
+        assert entry["broken_so_far"] == sum(snaps[i]["status"] == "broken" for i in ids[:position])
+        assert entry["saved_code"] == base - entry["code"]

@@ -42,6 +42,7 @@ import pytest
 from diary.config import load_settings
 from diary.discover import discover_snapshots
 from diary.measure import measure_all
+from diary.project import Project
 from diary.records import load_record
 from diarykit import REPO, run_diary, snapshot_meta, write
 
@@ -163,7 +164,8 @@ def judged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, subpro
 
 
 def verdict(root: Path, snap_id: str) -> dict:
-    return load_record(root / "_data/records" / f"{snap_id}.yml")
+    """The record as plain data (the shape written to YAML)."""
+    return load_record(root / "_data/records" / f"{snap_id}.yml").to_data()
 
 
 def test_measure_says_the_forgeries_broke_unexpectedly(judged) -> None:
@@ -369,19 +371,19 @@ def test_an_edit_during_measure_is_never_recorded_as_the_undone_files(tmp_path: 
     program = root / "code/snapshots/01-copy/prog.py"
     broken = TINY_PROGRAM.replace("return a + b", "return a - b")
 
-    def progress(event: str, snap_id: str, record: dict | None) -> None:
+    def progress(event: str, snap_id: str, record: object) -> None:
         if event == "planned":
             program.write_text(broken)  # after the staleness check, before anything is read for judging
         elif event == "done" and snap_id == "01-copy":
             program.write_text(TINY_PROGRAM)  # undone while the others are still measured
 
-    report = measure_all(load_settings(root), progress=progress, jobs=1)
+    report = measure_all(Project.load(root), progress=progress, jobs=1)
     record = report.records["01-copy"]
-    assert record["verdict"]["status"] == "broken"  # what ran was the edit: judged as it ran
+    assert record.verdict.status == "broken"  # what ran was the edit: judged as it ran
     snapshot = next(s for s in discover_snapshots(load_settings(root)) if s.id == "01-copy")
-    assert record["produced_by"]["content"] != snapshot.content_hash()[:16]
-    again = measure_all(load_settings(root))
-    assert "01-copy" in again.measured and again.records["01-copy"]["verdict"]["status"] == "ok"
+    assert record.produced_by.content != snapshot.content_hash()[:16]
+    again = measure_all(Project.load(root))
+    assert "01-copy" in again.measured and again.records["01-copy"].verdict.status == "ok"
 
 
 def test_remembered_answers_parse(tmp_path: Path) -> None:

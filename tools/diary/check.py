@@ -2,6 +2,9 @@
 
 Problems, each with file, line and how to fix it:
   - a record is stale against its snapshot, the settings, the baseline, the suite or the tool;
+  - a record says something its snapshot's files do not (counts, definitions, comments, rules,
+    behaviour, verdict, metadata): what is committed is re-derived (derive.py), not believed;
+  - a snapshot is broken although it is expected to work, or works although expected broken;
   - a generated file (partial, _variables.yml, chart, snapshot page) differs from what
     `diary generate` would write now;
   - a post names a snapshot, definition, partial or variable that does not exist;
@@ -16,11 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .contract import GENERATED_DIR
+from .derive import MEASURED, RECORD_ORDER, counts, derived_parts
 from .errors import DiaryError
+from .judge import stage
 from .project import Project
 from .records import Record, load_records, record_path, staleness
+from .shape import to_data
 from .site.outputs import build_outputs, stale_files
-from .site.posts import FRONT_MATTER, read_pages
+from .site.posts import FRONT_MATTER, Page, read_pages
 
 # A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").
 CLAIM = re.compile(
@@ -43,7 +49,14 @@ FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$")
 EXCERPT_DIRS = (f"{GENERATED_DIR}/code/", f"{GENERATED_DIR}/diff/")
 # Variables that present a snapshot's change as progress (an escaped shortcode, {{{< >}}}, shows as text).
 PROGRESS_VAR = re.compile(
-    r"(?<![{\\])\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline)\s*>\}\}"
+    r"(?<![{\\])\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline|saved_code|"
+    r"saved_percent)\s*>\}\}"
+)
+# Variables of the latest state of the diary: they change whenever a snapshot is added, so a post
+# (which tells of its own snapshots) must not use them; the home and progress pages may.
+FLOATING_VAR = re.compile(
+    r"(?<![{\\])\{\{<\s*var\s+(diary\.(?:final|final_code|saved_code|saved_percent|snapshots|broken)|"
+    r"def\.[\w-]+\.(?:final|saved))\s*>\}\}"
 )
 
 
@@ -100,6 +113,99 @@ def stale_records(project: Project) -> list[Problem]:
     for orphan in sorted(set(project.records) - {s.id for s in project.snapshots}):
         problems.append(Problem(_rel(record_path(root, orphan), root), None,
                                 f"record for a snapshot that no longer exists: '{orphan}'", "run 'diary measure'"))
+    return problems
+
+
+def _fresh_records(project: Project) -> dict[str, Record]:
+    expected = project.expected_keys
+    return {snap.id: record for snap in project.snapshots
+            if (record := project.records.get(snap.id)) is not None and staleness(record, expected[snap.id]) is None}
+
+
+def _disagreement(name: str, committed: object, derived: object) -> str:
+    """What a reader of the problem needs to see of one part that differs."""
+    if name == "lines" and isinstance(committed, dict) and isinstance(derived, dict):
+        return f"lines (the record says {committed['total']['code']} code lines, the files have " \
+               f"{derived['total']['code']})"
+    if name == "verdict" and isinstance(committed, dict) and isinstance(derived, dict):
+        return f"verdict (the record says {committed['status']}, its own parts say {derived['status']})"
+    return name
+
+
+def unfaithful_records(project: Project) -> list[Problem]:
+    """Fresh records whose derived parts are not what the committed files and the records' own
+    measured parts give (a hand edit, or a record copied from elsewhere)."""
+    records = _fresh_records(project)
+    if not project.snapshots or project.snapshots[0].id not in records:
+        return []
+    root = project.root
+    baseline = project.snapshots[0]
+    staged_baseline = stage(baseline)
+    baseline_comments = counts(staged_baseline)[2]
+    baseline_run = to_data(records[baseline.id].run)
+    problems = []
+    for snap in project.snapshots:
+        record = records.get(snap.id)
+        if record is None:
+            continue
+        data = record.to_data()
+        measured = {name: data[name] for name in MEASURED}
+        staged = staged_baseline if snap is baseline else stage(snap)
+        parts = derived_parts(staged, baseline_comments, project.settings, measured, baseline_run, baseline.id)
+        wrong = [_disagreement(name, data[name], parts[name]) for name in RECORD_ORDER
+                 if name in parts and parts[name] != data[name]]
+        if wrong:
+            problems.append(Problem(
+                _rel(record_path(root, snap.id), root), _key_line(record_path(root, snap.id)),
+                f"record of '{snap.id}' does not match its snapshot: {', '.join(wrong)}",
+                f"records are re-derived, never believed: run 'diary measure --force --only {snap.id}' and commit",
+            ))
+    return problems
+
+
+def surprising_verdicts(project: Project) -> list[Problem]:
+    """Snapshots whose verdict is not the one their snapshot.yml expects: `measure` and `build` exit 1
+    on these, so the gate fails too."""
+    problems = []
+    for snap_id, record in _fresh_records(project).items():
+        if record.verdict.surprise:
+            meta = next(s for s in project.snapshots if s.id == snap_id)
+            reasons = "; ".join(record.verdict.reasons) or "every check passed"
+            problems.append(Problem(
+                _rel(meta.directory / "snapshot.yml", project.root), None,
+                f"snapshot '{snap_id}' is {record.verdict.status}, but expected {record.verdict.expected}: {reasons}",
+                "fix the snapshot, or set 'expect:' to what it is and say so in the posts",
+            ))
+    return problems
+
+
+# What differs between two honest measurements of the same files: timings and memory.
+VOLATILE = {"run": ("wall_s", "cpu_s", "peak_mb"), "tests": ("seconds", "cpu_s"), "probes": ("cpu_s",)}
+
+
+def _steady(record: Record) -> dict:
+    data = record.to_data()
+    for part, fields in VOLATILE.items():
+        data[part] = {key: value for key, value in data[part].items() if key not in fields}
+    return data
+
+
+def contradicted_records(project: Project, fresh: dict[str, Record]) -> list[Problem]:
+    """Committed records that a fresh measurement of the same files contradicts (`check --rerun`)."""
+    problems = []
+    for snap_id, record in _fresh_records(project).items():
+        again = fresh.get(snap_id)
+        if again is None:
+            continue
+        committed, measured = _steady(record), _steady(again)
+        wrong = [name for name in measured if committed.get(name) != measured[name]]
+        if wrong:
+            path = record_path(project.root, snap_id)
+            problems.append(Problem(
+                _rel(path, project.root), _key_line(path),
+                f"record of '{snap_id}' is contradicted by a fresh run of the same files: {', '.join(wrong)}",
+                f"run 'diary measure --force --only {snap_id}' and commit what it measures",
+            ))
     return problems
 
 
@@ -190,6 +296,25 @@ def broken_as_progress(post: Path, root: Path, records: dict[str, Record], text:
     return problems
 
 
+def floating_figures(page: Page, root: Path) -> list[Problem]:
+    """A post's uses of the diary's latest figures: the post would rewrite itself when a later
+    snapshot is added (the figures of its own snapshots are `snap.<id>.*`)."""
+    if page.name is None:  # the home, about and progress pages show the latest on purpose
+        return []
+    last = page.snapshots[-1] if page.snapshots else "<its last snapshot>"
+    problems = []
+    for number, line in _prose_lines(page.text):
+        for match in FLOATING_VAR.finditer(line):
+            problems.append(Problem(
+                _rel(page.path, root), number,
+                f"'{match.group(1)}' is the latest figure of the diary: this post would change when a later "
+                "snapshot is added",
+                f"pin it to the post's snapshots, e.g. snap.{last}.code, snap.{last}.saved_code, "
+                f"snap.{last}.def.<Name>.code (docs/generated.md)",
+            ))
+    return problems
+
+
 def _from_error(exc: DiaryError, root: Path) -> Problem:
     return Problem(_rel(Path(exc.file), root) if exc.file else ".", exc.line, exc.message,
                    exc.hint or "see the message")
@@ -200,6 +325,8 @@ def collect_problems(project: Project) -> list[Problem]:
     root = project.root
     problems = stale_records(project)
     stale = {problem.file for problem in problems}
+    problems += unfaithful_records(project)
+    problems += surprising_verdicts(project)
     try:
         problems += stale_generated(project)
     except DiaryError as exc:  # a record generate cannot use, or a post that does not read
@@ -215,6 +342,7 @@ def collect_problems(project: Project) -> list[Problem]:
     for page in pages:
         problems += hand_typed_claims(page.path, root, page.text)
         problems += broken_as_progress(page.path, root, project.records, page.text)
+        problems += floating_figures(page, root)
     return problems
 
 

@@ -162,9 +162,17 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import check
+    from .check import check, contradicted_records
 
     problems = check(_root(args))
+    if args.rerun:
+        # Measured again in private folders, writing nothing: the run, the tests and the probes are
+        # re-derived too, not only what the files give (what the publish workflow asks for).
+        from .measure import measure_all
+
+        project = load_project(args)
+        fresh = measure_all(project, force=True, write=False, jobs=args.jobs)
+        problems += contradicted_records(project, fresh.records)
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -230,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("check", help="exit 1 when generated files are stale or a post is wrong (changes nothing)")
+    p.add_argument("--rerun", action="store_true",
+                   help="also run every snapshot and its tests again (writing nothing) and refuse committed "
+                        "records that the fresh run contradicts (the publish workflow does this)")
+    p.add_argument("--jobs", "-j", type=int, default=None, help="parallel snapshots with --rerun (default: cores)")
     p.set_defaults(func=cmd_check)
 
     new = sub.add_parser("new", help="scaffold a post or a snapshot")

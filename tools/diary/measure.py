@@ -19,17 +19,10 @@ from pathlib import Path
 
 from .atomic import remove_stale_temporaries
 from .config import Settings
-from .count import (
-    LineCounts,
-    comment_retention,
-    count_definitions,
-    count_lines,
-    extract_comments,
-    tab_indented_lines,
-)
+from .derive import RECORD_ORDER, counts, derived_parts
 from .discover import SnapshotMeta
 from .errors import DiaryError
-from .judge import Judge, Staged, rule_breaches, stage
+from .judge import Judge, Staged, stage
 from .project import Project
 from .records import (
     RECORD_SCHEMA,
@@ -70,27 +63,6 @@ class MeasureReport:
         return 1 if self.surprises else 0
 
 
-def _counts(staged: Staged) -> tuple[dict, list[dict], list[str], list[dict]]:
-    """Line counts per file and in total, per definition, comments, tab-indented lines: of every file
-    the program can load as code (rules.code_files), whatever its extension."""
-    total = LineCounts(0, 0, 0, 0, 0)
-    per_file: dict[str, dict] = {}
-    definitions: list[dict] = []
-    comments: list[str] = []
-    tabs: list[dict] = []
-    for name, text in staged.code().items():
-        counts = count_lines(text)
-        per_file[name] = counts.as_dict()
-        total = total + counts
-        for definition in count_definitions(text):
-            definitions.append({"name": definition.name, "kind": definition.kind, "file": name,
-                                "start": definition.start, "end": definition.end,
-                                **definition.counts.as_dict()})
-        comments.extend(extract_comments(text))
-        tabs.extend({"file": name, "line": line} for line in tab_indented_lines(text))
-    return {"total": total.as_dict(), "files": per_file}, definitions, comments, tabs
-
-
 def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunResult, Path]:
     """One run of the program in a private directory holding its files and the data files."""
     from .sandbox import clean_environment
@@ -129,79 +101,23 @@ def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta | Staged, 
     }
 
 
-def compare_behaviour(run: dict, baseline_run: dict, baseline_id: str) -> dict:
-    """identical when the stdout hashes agree (and both ran cleanly); else the first differing line."""
-    both_ran = run["status"] == "ok" and baseline_run["status"] == "ok"
-    if both_ran and run["stdout_sha256"] == baseline_run["stdout_sha256"]:
-        return {"identical": True, "compared_with": baseline_id, "first_difference": None}
-    expected, actual = baseline_run["stdout_lines"], run["stdout_lines"]
-    for index in range(max(len(expected), len(actual))):
-        want = expected[index] if index < len(expected) else "<end of output>"
-        got = actual[index] if index < len(actual) else "<end of output>"
-        if want != got:
-            break
-    else:
-        index = min(len(expected), len(actual))
-        want = got = "<same as far as recorded>"
-        if run["status"] != "ok":
-            got = f"<run {run['status']}: {run['reason']}>"
-    return {"identical": False, "compared_with": baseline_id,
-            "first_difference": {"line": index + 1, "expected": want, "actual": got}}
-
-
-def verdict(snapshot: SnapshotMeta, record: dict) -> dict:
-    """broken when the run failed, the behaviour changed, a test failed or indentation has tabs."""
-    reasons = []
-    run, behaviour, tests = record["run"], record["behaviour"], record["tests"]
-    if run["status"] != "ok":
-        reasons.append(f"run {run['status']}: {run['reason']}")
-    if not behaviour["identical"]:
-        diff = behaviour["first_difference"]
-        reasons.append(f"output differs from {behaviour['compared_with']} at line {diff['line']}"
-                       if diff else "output differs from the baseline")
-    if tests["status"] != "ok":
-        reasons.append(f"tests {tests['status']}: {tests['failed']} failed, {tests['errors']} errors"
-                       + (f" ({tests['reason']})" if tests["reason"] else ""))
-    if record["tabs"]:
-        reasons.append(f"{len(record['tabs'])} line(s) indented with tabs")
-    status = "broken" if reasons else "ok"
-    return {"status": status, "expected": snapshot.expect, "surprise": status != snapshot.expect,
-            "reasons": reasons}
-
-
 def build_record(
     staged: Staged, key: str, produced_by: dict, run: dict, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str], settings: Settings,
 ) -> Record:
-    snapshot = staged.meta
-    lines, definitions, comments, tabs = _counts(staged)
-    kept, total, dropped = comment_retention(baseline_comments, comments)
-    record = {
-        "schema": RECORD_SCHEMA,
-        "id": snapshot.id,
-        "key": key,
-        "produced_by": produced_by,
-        "snapshot": {
-            "title": snapshot.title, "date": snapshot.date.isoformat(), "parent": snapshot.parent,
-            "note": snapshot.note, "expect": snapshot.expect, "entry": snapshot.entry, "files": list(snapshot.files),
-        },
-        "lines": lines,
-        "definitions": definitions,
-        "comments": {"total": total, "kept": kept, "percent": round(100.0 * kept / total, 1) if total else 100.0,
-                     "dropped": dropped},
-        "tabs": tabs,
+    measured = {
         "run": run,
-        "behaviour": compare_behaviour(run, baseline_run, baseline.id),
         "tests": tests.as_dict(),
         "probes": tests.probes or {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0},
-        "breaches": rule_breaches(staged, kept, total, settings),
     }
-    record["verdict"] = verdict(snapshot, record)
+    parts = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id)
+    record = {"schema": RECORD_SCHEMA, "id": staged.meta.id, "key": key, "produced_by": produced_by,
+              **{name: parts[name] if name in parts else measured[name] for name in RECORD_ORDER}}
     return Record.from_data(record)
 
 
 def baseline_comments(baseline: SnapshotMeta | Staged) -> list[str]:
-    return _counts(baseline if isinstance(baseline, Staged) else stage(baseline))[2]
+    return counts(baseline if isinstance(baseline, Staged) else stage(baseline))[2]
 
 
 # (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
@@ -215,10 +131,13 @@ def measure_all(
     force: bool = False,
     jobs: int | None = None,
     progress: Progress | None = None,
+    write: bool = True,
 ) -> MeasureReport:
     """Measure every stale snapshot (or those in `only`), write their records, return all records.
 
-    The caller holds the command's lock; `project.records` is updated with what was measured."""
+    The caller holds the command's lock; `project.records` is updated with what was measured. With
+    `write=False` nothing is written or changed (`diary check --rerun` compares the fresh records with
+    the committed ones)."""
     started = time.perf_counter()
     settings = project.settings
     root = settings.root
@@ -229,7 +148,8 @@ def measure_all(
             raise DiaryError(f"unknown snapshot '{wanted}'", file=settings.snapshots_dir,
                              hint="known ids: " + ", ".join(by_id))
     # Only under the lock: a temporary file outside it may be another process's write in progress.
-    remove_stale_temporaries(records_dir(root))
+    if write:
+        remove_stale_temporaries(records_dir(root))
     existing = project.records if force else project.strict_records()
     baseline = snapshots[0]
     keys = project.expected_keys
@@ -241,7 +161,7 @@ def measure_all(
     report = MeasureReport(snapshots=snapshots, records=dict(existing), sandbox="none")
     report.cached = [s.id for s in snapshots if s not in stale]
     for orphan in sorted(set(existing) - set(by_id)):
-        if only is None:
+        if only is None and write:
             remove_record(root, orphan)
             report.records.pop(orphan)
             report.removed.append(orphan)
@@ -249,7 +169,7 @@ def measure_all(
         report.sandbox = sandbox_mode(settings.sandbox)
         if progress:
             progress("planned", str(len(stale)), None)
-        _measure(stale, baseline, settings, keys, report, jobs, progress)
+        _measure(stale, baseline, settings, keys, report, jobs, progress, write)
     missing = [s.id for s in snapshots if s.id not in report.records]
     if missing:
         raise DiaryError(
@@ -257,15 +177,16 @@ def measure_all(
             hint="run 'diary measure' without --only to measure them",
         )
     report.records = {s.id: report.records[s.id] for s in snapshots}
-    project.records = dict(report.records)
-    project.record_errors = []
+    if write:
+        project.records = dict(report.records)
+        project.record_errors = []
     report.wall_s = time.perf_counter() - started
     return report
 
 
 def _measure(
     stale: list[SnapshotMeta], baseline: SnapshotMeta, settings: Settings, keys: dict[str, ExpectedKey],
-    report: MeasureReport, jobs: int | None, progress: Progress | None,
+    report: MeasureReport, jobs: int | None, progress: Progress | None, write: bool = True,
 ) -> None:
     workers = jobs or settings.jobs or os.cpu_count() or 1
     mode = report.sandbox
@@ -302,7 +223,8 @@ def _measure(
             expected = keys[snapshot.id]
             record = build_record(staged[snapshot.id], expected.key, expected.produced_by, run, outcome, baseline,
                                   baseline_run, base_comments, settings)
-            write_record(settings.root, record)
+            if write:
+                write_record(settings.root, record)
             report.records[snapshot.id] = record
             report.measured.append(snapshot.id)
             if progress:

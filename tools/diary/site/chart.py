@@ -43,15 +43,16 @@ def chart_partial(diary: Diary) -> str:
     return render("chart.md.j2", caption=caption, alt=alt, chart_path=CHART_PATH)
 
 
-def chart_bytes(root: Path, diary: Diary) -> tuple[bytes, bool]:
-    """The SVG: the file on disk when it was drawn from the same data, else drawn anew (slow import)."""
+def chart_bytes(root: Path | None, diary: Diary) -> tuple[bytes, bool]:
+    """The SVG: the file on disk under `root` when it was drawn from the same data, else drawn anew
+    (slow import). `root=None` always draws: `diary check` compares a fresh drawing with the file, so
+    a hand edit that kept the marker is found."""
     # The matplotlib version stays out of the hash on purpose: another version on another machine
     # must not redraw (and so change) a committed chart whose data did not change.
     data = chart_data(diary)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-    path = root / CHART_PATH
     try:
-        existing = path.read_bytes()
+        existing = (root / CHART_PATH).read_bytes() if root is not None else b""
     except OSError:
         existing = b""
     found = CHART_MARK_PATTERN.search(existing[:400])

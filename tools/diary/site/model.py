@@ -112,9 +112,11 @@ class Diary:
 
 def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Record],
                    expected: dict[str, ExpectedKey]) -> list[Snapshot]:
-    """Every snapshot with its record; a missing record, or one measured from other files, is an
-    error that says what to run. (A record stale only in its settings, suite or tool still shows
-    the files it was measured from; `diary check` reports it.)"""
+    """Every snapshot with its record; a missing or stale record is an error that says what to run.
+
+    Stale by the one rule that measure and check use (records.staleness): other files, settings,
+    baseline, suite or tool. A record measured with other settings would publish figures next to
+    settings they did not come from (`steps: 30` over runs of 20 steps)."""
     snapshots = []
     for meta in metas:
         path = record_path(root, meta.id)
@@ -123,9 +125,9 @@ def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Rec
         if record is None:
             raise DiaryError(f"snapshot '{meta.id}' has no record", file=path,
                              hint="run 'diary measure' to measure it")
-        if changed is not None and "content" in changed:
-            raise DiaryError(f"the record of snapshot '{meta.id}' is stale: its files changed since it was "
-                             "measured", file=path, hint="run 'diary measure' to measure it again")
+        if changed is not None:
+            raise DiaryError(f"the record of snapshot '{meta.id}' is stale: {', '.join(changed)} changed since "
+                             "it was measured", file=path, hint="run 'diary measure' to measure it again")
         raw = meta.read_sources()
         texts = {name: data.decode("utf-8", errors="replace") for name, data in raw.items()}
         definitions: dict[str, Definition] = {}

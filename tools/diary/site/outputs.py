@@ -83,8 +83,8 @@ class Outputs:
 def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     """Read and check every input, then render every output in memory (nothing is written here).
 
-    With `reuse_excerpts`, a code or diff partial on disk made from the same input is kept as it is;
-    `diary check` turns it off, so that a hand edit that left the input hash alone is found.
+    With `reuse_excerpts`, a code or diff partial or the chart on disk made from the same input is kept
+    as it is; `diary check` turns it off, so that a hand edit that left the input hash alone is found.
     Bad records and unreadable posts raise; problems in what posts reference are collected."""
     root = project.root
     reuse_from = root if reuse_excerpts else None
@@ -111,7 +111,7 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     files[SNAPSHOT_INDEX_PATH] = snapshot_index(diary)
 
     problems += check_pages(root, pages, files, variables)
-    chart_svg, drawn = chart_bytes(root, diary)
+    chart_svg, drawn = chart_bytes(reuse_from, diary)
     files[CHART_PATH] = chart_svg
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
     return Outputs(encoded, chart_drawn=drawn, problems=problems)

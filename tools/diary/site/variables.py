@@ -16,8 +16,11 @@ def build_variables(diary: Diary) -> dict:
     ids only have their shortcode openings broken, so they still work inside a link.
     """
     snaps: dict[str, dict] = {}
-    for snap in diary.snapshots:
+    baseline_code = diary.baseline.code
+    broken_so_far = 0
+    for position, snap in enumerate(diary.snapshots, 1):
         m = diary.metrics[snap.id]
+        broken_so_far += snap.broken
         entry: dict[str, Any] = {
             "title": escape_markdown_inline(snap.meta.title),
             "date": snap.meta.date.isoformat(),
@@ -30,6 +33,11 @@ def build_variables(diary: Diary) -> dict:
             "code_vs_parent": signed(m.vs_parent) if m.vs_parent is not None else "0",
             "code_vs_baseline": signed(m.vs_baseline),
             "percent_vs_baseline": signed_percent(m.percent_vs_baseline),
+            # The diary as of this snapshot, for posts: a later snapshot never changes these.
+            "saved_code": baseline_code - m.code,
+            "saved_percent": round(100.0 * (baseline_code - m.code) / baseline_code, 1) if baseline_code else 0.0,
+            "snapshots_so_far": position,
+            "broken_so_far": broken_so_far,
         }
         difference = snap.record.behaviour.first_difference
         if not m.identical and difference:
