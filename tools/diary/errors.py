@@ -42,3 +42,12 @@ class DiaryError(Exception):
 
 class LockedError(DiaryError):
     """Another diary process holds the build lock."""
+
+
+class ToolError(DiaryError):
+    """The machine failed, not the input: the sandbox did not start, the disk is full or read-only.
+
+    Exit code 3, so that a broken builder is never read as a broken snapshot (1) or bad input (2).
+    """
+
+    exit_code = 3
