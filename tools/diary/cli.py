@@ -27,7 +27,8 @@ no figure in a post is typed by hand.
 
 EPILOG = """\
 exit codes: 0 ok; 1 a snapshot is broken unexpectedly (or an expected-broken one passes), or
-'diary check' found problems; 2 bad input (the message names the file and line).
+'diary check' found problems; 2 bad input (the message names the file and line); 3 the machine
+failed (the sandbox did not start, the disk is full or read-only): nothing of it was recorded.
 """
 
 
@@ -57,9 +58,11 @@ def _console_progress():
 
         return update
 
+    from .escape import for_terminal
+
     def plain(event: str, snapshot_id: str, record: dict | None) -> None:
         if event == "done" and record is not None:
-            print(f"measured {snapshot_id}: {record['verdict']['status']} "
+            print(f"measured {for_terminal(snapshot_id)}: {record['verdict']['status']} "
                   f"({record['run']['wall_s']:.2f} s run, {record['tests']['seconds']:.2f} s tests)",
                   file=sys.stderr, flush=True)
 
@@ -75,8 +78,9 @@ def run_measure(args: argparse.Namespace, quiet: bool = False):
     progress = None if quiet else _console_progress()
     report = measure_all(settings, only=args.only, force=args.force, jobs=args.jobs,
                          progress=progress)
-    if report.measured and report.sandbox == "none" and not quiet:
-        print(sandbox_notice(), file=sys.stderr)
+    notice = sandbox_notice(report.sandbox) if report.measured and not quiet else None
+    if notice:
+        print(notice, file=sys.stderr)
     if not quiet:
         from .summary import print_summary
 

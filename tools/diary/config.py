@@ -9,6 +9,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .safefs import check_file, real_directory
 from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1
@@ -121,8 +122,10 @@ def load_settings(root: Path) -> Settings:
         if not data.is_file():
             raise f.error("data_files", f"data file {name!r} does not exist (looked for {str(data)!r})",
                           hint="add the file under code/ or remove it from the list")
+        check_file(settings.root, data)  # no link, device or huge file goes into the sandbox
     if not settings.tests_dir.is_dir():
         raise f.error("tests", f"test directory {settings.tests!r} does not exist")
+    real_directory(settings.root, settings.tests_dir)
     if not settings.snapshots_dir.is_dir():
         raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")
     return settings

@@ -37,7 +37,9 @@ class DiaryError(Exception):
         text = f"{self.location()}: error: {self.message}"
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        from .escape import for_terminal  # printed on one line: nothing a terminal acts on
+
+        return for_terminal(text.replace("\n", " "))
 
 
 class LockedError(DiaryError):

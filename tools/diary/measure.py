@@ -32,7 +32,7 @@ from .count import (
 from .discover import SnapshotMeta, discover_snapshots
 from .errors import DiaryError
 from .records import RECORD_SCHEMA, load_records, records_dir, remove_record, write_record
-from .sandbox import RunResult, run_sandboxed, sandbox_mode
+from .sandbox import RunResult, raise_for_infrastructure, run_sandboxed, sandbox_mode
 from .testsuite import TestOutcome, copy_data_files, copy_snapshot, run_test_suite, scrub
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
@@ -301,12 +301,16 @@ def _measure(
             if snapshot is not baseline:
                 runs[snapshot.id] = pool.submit(run_snapshot, snapshot, settings, mode)
         if baseline.id in runs:
+            raise_for_infrastructure(runs[baseline.id].result()[0], f"snapshot {baseline.id!r}")
             baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
         else:
             baseline_run = report.records[baseline.id]["run"]
         for snapshot in stale:
+            outcome, suite_result = suites[snapshot.id].result()
+            # A failure of the sandbox is no verdict: stop before anything of it is recorded.
+            for result in (suite_result, runs[snapshot.id].result()[0]):
+                raise_for_infrastructure(result, f"snapshot {snapshot.id!r}")
             run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
-            outcome, _ = suites[snapshot.id].result()
             key, produced_by = keys[snapshot.id]
             record = build_record(snapshot, key, produced_by, run, outcome, baseline, baseline_run, base_comments)
             write_record(settings.root, record)

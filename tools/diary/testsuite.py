@@ -7,7 +7,6 @@ from pytest's JUnit XML (never from console text, which changes between pytest v
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from .config import Settings
 from .discover import SnapshotMeta
+from .safefs import copy_file
 from .sandbox import RunResult, clean_environment, run_sandboxed
 
 MESSAGE_LIMIT = 2000  # characters kept of each failure message
@@ -54,17 +54,13 @@ class TestOutcome:
 def copy_snapshot(snapshot: SnapshotMeta, target: Path) -> None:
     """Copy a snapshot's source files (not its metadata) into `target`."""
     for name in snapshot.files:
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(snapshot.directory / name, dest)
+        copy_file(snapshot.directory / name, target / name)  # never through a link (safefs)
 
 
 def copy_data_files(settings: Settings, target: Path) -> None:
     """Copy the configured data files at their paths relative to `code/` (e.g. data/names.txt)."""
     for name in settings.data_files:
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(settings.code_dir / name, dest)
+        copy_file(settings.code_dir / name, target / name)
 
 
 def parse_junit(xml_bytes: bytes, workdir: Path | None = None) -> TestOutcome:
@@ -127,8 +123,9 @@ def run_test_suite(
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.test_timeout, memory_mb=max(settings.memory_mb, 1024),
             output_bytes=settings.output_kb * 1024, env=env, mode=mode, readable=[settings.tests_dir],
+            outputs=[junit.name],  # under bwrap the run works on a copy: only this comes back
         )
-        if result.status == "timeout":
+        if result.status in ("timeout", "infrastructure"):
             outcome = TestOutcome(status="error", reason=f"test suite {result.reason}")
         elif junit.exists():
             outcome = parse_junit(junit.read_bytes(), work)

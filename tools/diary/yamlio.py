@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover
     _OFFSETS_IN_BYTES = False
 
 MAX_DEPTH = 100  # nesting of collections; far deeper than any diary file, far below a stack overflow
+MAX_NODES = 250_000  # values in one file, aliases expanded; a record holds a few thousand
 
 
 class _Loader(_SafeLoader):  # type: ignore[valid-type, misc]
@@ -49,17 +50,41 @@ class _Loader(_SafeLoader):  # type: ignore[valid-type, misc]
 
 @functools.lru_cache(maxsize=16)  # a text is often composed, then loaded: scan it once
 def _check_depth(text: str) -> None:
-    """Count the nesting on the event stream, which the parser produces without recursion."""
+    """Count the nesting, and the nodes as aliases expand them, on the event stream (the parser
+    produces it without recursion).
+
+    Aliases share one object when loaded, but whatever walks the data (checks, generation, dumping)
+    visits every expansion: nine lines of "billion laughs" (`&a [*b, *b, ...]`) would hang it.
+    """
     depth = 0
+    nodes = 0
+    open_anchors: list[tuple[str | None, int]] = []  # (anchor, node count at its start)
+    sizes: dict[str, int] = {}  # what an alias to each anchor adds
     for event in yaml.parse(text, Loader=_SafeLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
+        if isinstance(event, yaml.AliasEvent):
+            nodes += sizes.get(event.anchor, 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
+            nodes += 1
+            open_anchors.append((event.anchor, nodes))
             if depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(
                     None, None, f"collections nested deeper than {MAX_DEPTH} levels", event.start_mark,
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+            anchor, started = open_anchors.pop()
+            if anchor is not None:
+                sizes[anchor] = nodes - started + 1
+        if nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_NODES:,} values once aliases (*name) are expanded",
+                event.start_mark,
+            )
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str | bytes) -> yaml.MarkedYAMLError:
