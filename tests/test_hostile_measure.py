@@ -20,7 +20,7 @@ What the run of each kind ends as (`run.status`: `run.reason`), and what holds:
 | syntax error                 | failed: exit code 1: SyntaxError: ...        | same                                |
 | source not UTF-8             | failed: exit code 1: SyntaxError: Non-UTF-8 code ... | same                        |
 | imports a missing module     | failed: exit code 1: ModuleNotFoundError: ... | same                               |
-| leaves 100 children behind   | ok; none survives; as root: failed: BlockingIOError (process cap) | ok; none survives (1) |
+| leaves 100 children behind   | ok; none survives (as root: failed (3))      | ok; none survives (1)               |
 | writes outside its directory | ok; /var/tmp and the checkout not mounted    | ok; BOTH FILES WRITTEN on the host  |
 | connects to a host port      | ok; refused (a loopback of its own)          | ok; CONNECTED (run and suite: 2)    |
 | prints $GITHUB_TOKEN         | ok; None: the secret is in no record         | same (2)                            |
@@ -28,9 +28,10 @@ What the run of each kind ends as (`run.status`: `run.reason`), and what holds:
 Without bwrap the timeout, memory and output caps, the kill of every process the program started and
 the clean environment hold; file-system and network isolation do not. (1) not for a process that
 leaves our process group with setsid; (2) /proc/<pid>/environ of our processes stays readable (both
-pinned down in tests/test_sandbox.py). Every hostile record is `broken` as expected (exit code 0),
-the well-behaved records stay byte-for-byte the same, the measure stays within its time bound, and
-no process of a hostile snapshot is left running.
+pinned down in tests/test_sandbox.py); (3) as root a run has a uid of its own and at most
+sandbox.PROCESS_LIMIT processes: the 65th fork fails with BlockingIOError. Every hostile record is
+`broken` as expected (exit code 0), the well-behaved records stay byte-for-byte the same, the
+measure stays within its time bound, and no process of a hostile snapshot is left running.
 """
 
 from __future__ import annotations

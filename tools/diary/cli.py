@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from . import __version__
@@ -32,8 +33,31 @@ failed (the sandbox did not start, the disk is full or read-only): nothing of it
 """
 
 
+ROOT_MARKERS = ("code/diary.yml", "_quarto.yml")
+
+
 def _root(args: argparse.Namespace) -> Path:
-    return Path(args.root).resolve()
+    """The diary's root: --root, or the nearest folder at or above the current one that is a diary."""
+    given = Path(args.root).resolve()
+    candidates = [given] if args.root != "." else [given, *given.parents]
+    for folder in candidates:
+        if any((folder / marker).is_file() for marker in ROOT_MARKERS):
+            return folder
+    raise DiaryError("not a diary (no code/diary.yml or _quarto.yml here or above)", file=given,
+                     hint="run diary in the diary's folder, or give it with --root")
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`, else a one-line usage error (exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
 
 
 def _console_progress():
@@ -169,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true",
                        help="measure again even when cached; overwrite records that do not load")
         p.add_argument("--only", action="append", metavar="ID", help="measure only this snapshot (repeatable)")
-        p.add_argument("--jobs", "-j", type=int, default=None, help="parallel jobs (default: one per core)")
+        p.add_argument("--jobs", "-j", type=_count(1, 256), default=None, help="parallel jobs (default: one per core)")
 
     p = sub.add_parser("measure", help="count, run and test every stale snapshot -> _data/records/")
     measuring(p)
@@ -192,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="auto (quarto when installed, else smalldocs), quarto or smalldocs")
         p.add_argument("--quiet", "-q", action="store_true")
         if name == "preview":
-            p.add_argument("--port", type=int, default=4200)
+            p.add_argument("--port", type=_count(1, 65535), default=4200)
             p.add_argument("--no-browser", action="store_true")
         p.set_defaults(func=func)
 
@@ -224,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     except DiaryError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the machine, not the input: a full disk, a read-only checkout (exit 3)
+        from .atomic import machine_error
+
+        error = machine_error(exc, Path(exc.filename or "<diary>"))
+        print(str(error), file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("diary: interrupted", file=sys.stderr)
         return 130

@@ -15,6 +15,7 @@ import yaml
 
 from .atomic import write_text_atomic
 from .errors import DiaryError
+from .safefs import no_links
 from .yamlio import compose_and_load, dump_yaml, read_utf8
 
 RECORD_SCHEMA = 1
@@ -58,7 +59,7 @@ RECORD_SHAPE: dict[str, Any] = {
 
 
 def records_dir(root: Path) -> Path:
-    return Path(root) / RECORDS_DIR
+    return no_links(root, Path(root) / RECORDS_DIR)  # a committed link out is refused (safefs)
 
 
 def record_path(root: Path, snapshot_id: str) -> Path:

@@ -190,13 +190,23 @@ def check_writable(path: Path) -> None:
     with _owned_lock:
         roots = [root for root in _owned_roots if path.is_relative_to(root)]
     for root in roots:
-        current = root
-        for part in path.relative_to(root).parts[:-1]:
-            current = current / part
-            try:
-                mode = os.lstat(current).st_mode
-            except FileNotFoundError:
-                break
-            if not stat.S_ISDIR(mode):
-                raise DiaryError(f"is {_kind(mode)}, not a folder: nothing is written through it",
-                                 file=shown(current), hint="delete it; the tool makes the folder itself")
+        no_links(root, path.parent)
+
+
+def no_links(root: Path, path: Path) -> Path:
+    """`path`, after checking that no existing folder from `root` down to it (itself included) is a link.
+
+    Missing folders are fine: mkdir makes real ones.
+    """
+    root, path = Path(root), Path(path)
+    current = root
+    for part in path.relative_to(root).parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            break
+        if not stat.S_ISDIR(mode):
+            raise DiaryError(f"is {_kind(mode)}, not a folder: nothing is read or written through it",
+                             file=shown(current), hint="delete it; the tool makes the folder itself")
+    return path
