@@ -18,7 +18,9 @@ Attacks (files not built here are in tests/fixtures/hostile_repo/), each with it
 - snapshot folder that is a link, `code/snapshots` that is a link: test_linked_snapshot_folder_is_refused
 - data file that is a link: test_linked_data_file_is_refused
 - FIFO, character device, huge file, too many files: test_special_and_huge_files_are_refused
-- non-UTF-8 name, a 200-character name, control codes in a name: test_unusable_file_names_are_refused
+- non-UTF-8 name, a 200-character name, control codes, HTML or a shortcode in a name:
+  test_unusable_file_names_are_refused
+- `<plaintext>`, `{{<` or a quote in a snapshot id: test_markup_in_a_snapshot_id_is_refused
 - committed `.diary.lock` link: test_linked_lock_file_is_never_truncated
 - committed `_generated`, `snapshots/raw`, `_data/records` link to a home folder:
   test_linked_output_folder_is_never_written_or_emptied
@@ -210,13 +212,26 @@ def test_special_and_huge_files_are_refused(repo: Path, kind: str) -> None:
                        expected)
 
 
-@pytest.mark.parametrize("name", [b"caf\xe9.py", b"x" * 200 + b".py", b"bell\x07\x1b[2J.txt"])
+@pytest.mark.parametrize("name", [
+    b"caf\xe9.py", b"x" * 200 + b".py", b"bell\x07\x1b[2J.txt",
+    b"x)<img src=x onerror=alert(document.domain)>(.txt", b"y >}}{{< env GITHUB_TOKEN >}}.txt",
+])
 def test_unusable_file_names_are_refused(repo: Path, name: bytes) -> None:
     folder = snapshot(repo, "03-names")
     with open(os.path.join(os.fsencode(folder), name), "wb") as handle:
         handle.write(b"print(1)\n")
-    line = assert_refused(diary(repo, "measure"), "code/snapshots/03-names/")
-    assert any(why in line for why in ("not UTF-8", "longer than", "control characters"))
+    for command in ("measure", "generate"):
+        line = assert_refused(diary(repo, command), "code/snapshots/03-names/")
+        assert any(why in line for why in ("not UTF-8", "longer than", "control characters", "name holds "))
+    assert not (repo / "snapshots/raw/03-names").exists()
+
+
+@pytest.mark.parametrize("snap_id", ["<plaintext>", "a{{<b", "x\"onload=y"])
+def test_markup_in_a_snapshot_id_is_refused(repo: Path, snap_id: str) -> None:
+    folder = snapshot(repo, "03-id")
+    (folder / "snapshot.yml").write_text(snapshot_meta(snap_id, "00-base").replace(f"id: {snap_id}",
+                                                                                  f"id: '{snap_id}'"))
+    assert_refused(diary(repo, "generate"), "is not a usable id")
 
 
 def test_linked_lock_file_is_never_truncated(repo: Path, home: Path) -> None:

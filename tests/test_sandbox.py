@@ -502,3 +502,16 @@ def test_limits_notice_says_what_bounds_a_run() -> None:
     notice = sandbox.sandbox_notice("bwrap")
     assert notice is not None and "no cgroups" in notice
     assert (f"{sandbox.PROCESS_LIMIT} processes" in notice) == ROOT
+
+
+def test_readme_table_is_the_modules_and_names_a_test_per_line() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### The sandbox"):].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    module_rows = [line for line in sandbox.__doc__.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in rows]
+    assert [row[:3] for row in cells] == [
+        [cell.strip() for cell in line.strip("|").split("|")] for line in module_rows]
+    for row in cells:
+        names = [name.strip(" `") for name in row[3].split(",")]
+        assert names and all(callable(globals().get(name)) for name in names), row

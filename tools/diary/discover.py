@@ -67,7 +67,9 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     f = Fields(located, "the snapshot metadata", ALLOWED)
     snap_id = str(f.get("id", (str, int), directory.name))
     # No separators, spaces or control characters: the id names files and goes into one-line messages.
-    if not snap_id or any(c in "/\\" or c.isspace() or not c.isprintable() for c in snap_id) or snap_id.startswith("."):
+    # Nor markup: an id lands in HTML, Markdown links and shortcodes (`<plaintext>`, `{{<`).
+    if not snap_id or any(c in "/\\<>{}\"'`&|" or c.isspace() or not c.isprintable() for c in snap_id) \
+            or snap_id.startswith("."):
         raise f.error("id", f"{snap_id!r} is not a usable id", hint="use letters, digits, '-' and '_'")
     title = f.get("title", str, required=True)
     raw_date = f.get("date", (dt.date, str), required=True)

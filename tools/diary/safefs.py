@@ -25,6 +25,9 @@ MAX_FILE_BYTES = 4 * 2**20  # one snapshot or data file; the program under test 
 MAX_FILES = 500  # files in one snapshot
 MAX_NAME_CHARS = 120  # one component of a path: room for the prefixes of temporary files (255 bytes)
 MAX_PATH_CHARS = 400
+# Characters that mean something in HTML, Markdown links, Quarto shortcodes or a shell: a file name
+# goes into all of them (`x)<img src=x onerror=...>(.txt`, `y >}}{{< env GITHUB_TOKEN >}}.txt`).
+MARKUP_CHARACTERS = frozenset("<>{}[]()\"'`|&;$\\*")
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC  # NONBLOCK: a FIFO never hangs
 _KINDS = {stat.S_IFLNK: "a symbolic link", stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
@@ -57,6 +60,10 @@ def check_name(name: str, where: Path) -> None:
         if not part.isprintable():
             raise DiaryError("the file name holds control characters", file=shown(where),
                              hint="rename the file")
+        markup = sorted(set(part) & MARKUP_CHARACTERS)
+        if markup:
+            raise DiaryError(f"the file name holds {' '.join(markup)}", file=shown(where),
+                             hint="use letters, digits and . _ - + in file names")
     if len(name) > MAX_PATH_CHARS:
         raise DiaryError(f"a path longer than {MAX_PATH_CHARS} characters", file=shown(where),
                          hint="flatten the folders")

@@ -14,23 +14,24 @@ A snapshot is untrusted code whose output is published, so a run must end, withi
 - "none": a plain subprocess in its own session with the same environment and limits; used when
   bwrap is missing or unusable (`sandbox_notice()` says so once).
 
-What holds (tests/test_sandbox.py checks every line, in both modes):
+What holds (README.md's sandbox table names the test of each line, in tests/test_sandbox.py):
 
-| protection                                                  | bwrap          | none           |
-| ----------------------------------------------------------- | -------------- | -------------- |
-| wall-clock timeout; the whole process tree is killed        | yes            | yes (1)        |
-| memory cap per process (RLIMIT_AS) -> status "memory"       | yes            | yes            |
-| memory of the whole tree bounded                            | yes (3)        | NO             |
-| output cap; the program is stopped at once                  | yes            | yes            |
-| no process the program started survives the call           | yes            | yes (1)        |
-| secrets in our environment (GITHUB_TOKEN) invisible         | yes            | os.environ (2) |
-| writes outside the working directory fail                   | yes            | NO             |
-| disk writes capped (working directory, /tmp, /dev/shm)      | yes            | per file only  |
-| root-only files (/etc/shadow), home directories, /tmp, /run | unreadable     | NO             |
-| other checkouts on the machine                              | invisible      | NO             |
-| no network, not even the host's loopback                    | yes            | NO             |
-| process count capped (RLIMIT_NPROC)                         | as root (4)    | NO             |
-| a failure of the sandbox itself is status "infrastructure"  | yes            | yes            |
+| protection                                                  | bwrap       | none           |
+| ----------------------------------------------------------- | ----------- | -------------- |
+| wall-clock timeout; the whole process tree is killed        | yes         | yes (1)        |
+| memory cap per process (RLIMIT_AS) -> status "memory"       | yes         | yes            |
+| memory of the whole process tree bounded                    | as root (3) | NO             |
+| output cap; the program is stopped at once                  | yes         | yes            |
+| no process the program started survives the call            | yes         | yes (1)        |
+| secrets in our environment (GITHUB_TOKEN) invisible         | yes         | os.environ (2) |
+| an unprivileged uid without capabilities, inside and out    | yes         | NO             |
+| writes outside the working directory fail                   | yes         | NO             |
+| disk writes capped (working directory, /tmp, /dev/shm)      | yes         | per file only  |
+| root-only files (/etc/shadow), home directories, /tmp, /run | unreadable  | NO             |
+| other checkouts on the machine                              | invisible   | NO             |
+| no network, not even the host's loopback                    | yes         | NO             |
+| process count capped (RLIMIT_NPROC)                         | as root (4) | NO             |
+| a failure of the sandbox itself is status "infrastructure"  | yes         | yes            |
 
 (1) a process that leaves our process group (setsid) escapes the kill.
 (2) the environment is clean, but /proc/<our pid>/environ stays readable.
