@@ -299,8 +299,8 @@ def test_long_chain_of_snapshots(tmp_path: Path) -> None:
     from diary.config import load_settings
     from diary.discover import discover_snapshots
 
-    snapshots = {"0000": ("print(1)\n", None, "ok")}
-    snapshots.update({f"{n:04d}": ("print(1)\n", f"{n - 1:04d}", "ok") for n in range(1, 1100)})
+    snapshots = {"s0000": ("print(1)\n", None, "ok")}
+    snapshots.update({f"s{n:04d}": ("print(1)\n", f"s{n - 1:04d}", "ok") for n in range(1, 1100)})
     root = make_diary(tmp_path / "chain", snapshots)
     ordered = discover_snapshots(load_settings(root))
     assert [s.id for s in ordered] == sorted(snapshots)
@@ -369,4 +369,5 @@ def test_sandbox_failure_is_not_a_verdict(repo: Path, tmp_path: Path) -> None:
     assert files_without_links(repo / "_data") == before  # nothing recorded, nothing cached
     again = diary(repo, "measure")  # the machine is fixed: the snapshot is measured, not cached
     assert again.returncode == 0, again.stderr
-    assert "1 measured" in again.stdout
+    row = next(line for line in again.stdout.splitlines() if line.startswith("03-new "))
+    assert row.split()[-1] == "measured"
