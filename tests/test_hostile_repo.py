@@ -65,7 +65,20 @@ def diary(root: Path | str, *args: str, cwd: Path | None = None, extra_env: dict
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
     env.update(SECRETS, PYTHONPATH=str(REPO / "tools"), **(extra_env or {}))
     command = [*(prefix or []), sys.executable, "-m", "diary", *(["--root", str(root)] if use_root else []), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
+    folder = Path(root)
+    planted = secret_files(folder) if folder.is_dir() else set()  # a test may plant one (.git/config)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=cwd)
+    # Every command of every test: no secret in anything it printed or wrote.
+    if folder.is_dir():
+        assert secret_files(folder) <= planted, f"a secret leaked into {secret_files(folder) - planted}"
+    for secret in SECRETS.values():
+        assert secret not in done.stdout + done.stderr
+    return done
+
+
+def secret_files(root: Path) -> set[str]:
+    return {name for name, data in files_without_links(root).items()
+            if any(secret.encode() in data for secret in SECRETS.values())}
 
 
 def files_without_links(root: Path) -> dict[str, bytes]:

@@ -464,17 +464,25 @@ def test_root_only_files_and_other_checkouts(mode: str, workdir: Path, tmp_path:
     private = shared / "private.txt"
     private.write_text("root only")
     private.chmod(0o600)
-    paths = ["/etc/shadow", str(private), str(CHECKOUT_FILE), "/root", "/home", "/run", "/var"]
+    other = tmp_path / "other-checkout/.git/config"  # world-readable, next to the working directory
+    other.parent.mkdir(parents=True)
+    other.write_text("token = other-secret")
+    paths = ["/etc/shadow", str(private), str(CHECKOUT_FILE), "/root", "/home", "/run", "/var", str(other)]
     result = run(mode, workdir, [sys.executable, "-c", READ_EACH, *paths], readable=[shared])
     seen = dict(zip(paths, result.stdout_text().splitlines(), strict=True))
     if mode == "bwrap":
         assert seen["/etc/shadow"].startswith("FileNotFoundError")  # not mounted
         assert seen[str(CHECKOUT_FILE)].startswith("FileNotFoundError")
+        assert seen[str(other)].startswith("FileNotFoundError")
+        # /root holds at most the folders above a bound interpreter (pyenv): never .ssh or a history.
+        assert seen["/root"].startswith(("FileNotFoundError", "[")) and ".ssh" not in seen["/root"]
         for folder in ("/home", "/run", "/var"):
             assert seen[folder].startswith("FileNotFoundError")
         if ROOT or os.geteuid() != private.stat().st_uid:
             assert seen[str(private)].startswith("PermissionError")
-    elif ROOT:  # not prevented without bwrap
+    else:  # not prevented without bwrap
+        assert seen[str(other)] == "token = other-secret"
+    if mode == "none" and ROOT:
         assert seen["/etc/shadow"].startswith("root:")
         assert seen[str(private)] == "root only"
 

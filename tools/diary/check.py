@@ -19,6 +19,7 @@ from pathlib import Path
 from .config import load_settings
 from .discover import discover_snapshots
 from .errors import DiaryError
+from .escape import for_terminal
 from .generate import FRONT_MATTER, GENERATED_DIR, build_outputs, read_pages, stale_files
 from .measure import cache_key, suite_hash
 from .records import load_records, record_path
@@ -222,7 +223,7 @@ def collect_problems(root: Path) -> list[Problem]:
 def run_check(root: Path) -> int:
     problems = collect_problems(root)
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(for_terminal(str(problem)), file=sys.stderr)  # names and messages come from the repository
     if problems:
         print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
