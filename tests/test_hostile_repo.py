@@ -33,6 +33,8 @@ Attacks (files not built here are in tests/fixtures/hostile_repo/), each with it
 - run from a subfolder: test_run_from_a_subfolder
 - terminal control codes in names and messages: test_terminal_control_codes_are_stripped
 - the sandbox fails while measuring (bwrap breaks after its probe): test_sandbox_failure_is_not_a_verdict
+- a snapshot's `page.html`, `logo.svg`, `app.js`, `notes.md`, `_metadata.yml` published as raw files:
+  test_raw_downloads_are_published_as_text
 """
 
 from __future__ import annotations
@@ -384,3 +386,20 @@ def test_sandbox_failure_is_not_a_verdict(repo: Path, tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     row = next(line for line in again.stdout.splitlines() if line.startswith("03-new "))
     assert row.split()[-1] == "measured"
+
+
+ACTIVE_FILES = ["page.html", "logo.svg", "app.js", "notes.md", "_metadata.yml"]
+
+
+def test_raw_downloads_are_published_as_text(repo: Path) -> None:
+    folder = snapshot(repo, "03-raw")
+    for name in ACTIVE_FILES:
+        (folder / name).write_text("<script>alert(document.domain)</script>{{< env GITHUB_TOKEN >}}\n")
+    for command in ("measure", "generate"):
+        done = diary(repo, command)
+        assert done.returncode == 0, done.stderr
+    raw = repo / "snapshots/raw/03-raw"
+    assert sorted(path.name for path in raw.iterdir()) == sorted([*(f"{name}.txt" for name in ACTIVE_FILES), "prog.py"])
+    page = (repo / "snapshots/03-raw.qmd").read_text()
+    for name in ACTIVE_FILES:
+        assert f"raw/03-raw/{name}.txt)" in page and f"raw/03-raw/{name})" not in page

@@ -25,7 +25,7 @@ from .atomic import build_lock, write_bytes_atomic
 from .config import Settings, load_settings
 from .discover import SnapshotMeta, discover_snapshots
 from .errors import DiaryError
-from .escape import escape_html, escape_markdown_inline, neutralise_shortcodes
+from .escape import escape_html, escape_markdown_inline, neutralise_shortcodes, published_name
 from .records import load_records, record_path
 from .yamlio import dump_yaml, parse_yaml, read_utf8
 
@@ -229,7 +229,7 @@ def build_outputs(root: Path, reuse_excerpts: bool = True) -> Outputs:
     for snap in diary.snapshots:
         files.update(code_partials(reuse_from, snap))
         for name, data in snap.raw.items():
-            files[f"{RAW_DIR}/{snap.id}/{name}"] = data
+            files[f"{RAW_DIR}/{snap.id}/{published_name(name)}"] = data  # HTML, SVG, .md: as text
     for older, newer in diff_pairs:
         files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
     files[f"{GENERATED_DIR}/_progress-table.md"] = progress_table(diary, diary.snapshots, [], set())
@@ -1019,7 +1019,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         stdout_note = f"the first {len(shown)} lines"
     else:
         stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
-    files = [{"name": name, "raw_href": f"raw/{snap.id}/{name}", "size": _size(len(snap.raw[name])),
+    files = [{"name": name, "raw_href": f"raw/{snap.id}/{published_name(name)}", "size": _size(len(snap.raw[name])),
               "partial": code_partial_path(snap.id, name)} for name in snap.meta.files]
     difference = behaviour["first_difference"] if not behaviour["identical"] else None
     return render(
