@@ -11,6 +11,7 @@ Problems, each with file, line and how to fix it:
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -63,7 +64,8 @@ class Problem:
 
 def _rel(path: Path, root: Path) -> str:
     try:
-        return str(Path(path).resolve().relative_to(root))
+        # Lexically, never through links: a file that is a link is named as itself, not its target.
+        return str(Path(os.path.abspath(path)).relative_to(root))
     except ValueError:
         return str(path)
 
