@@ -17,7 +17,8 @@ Attacks (files not built here are in tests/fixtures/hostile_repo/), each with it
   test_linked_snapshot_file_is_refused
 - snapshot folder that is a link, `code/snapshots` that is a link: test_linked_snapshot_folder_is_refused
 - data file that is a link: test_linked_data_file_is_refused
-- FIFO, character device, huge file, too many files: test_special_and_huge_files_are_refused
+- FIFO, character device, huge file, too many files: test_special_and_huge_files_are_refused,
+  with the limits set in code/diary.yml: test_limits_are_settings_of_diary_yml
 - non-UTF-8 name, a 200-character name, control codes, HTML or a shortcode in a name:
   test_unusable_file_names_are_refused
 - `<plaintext>`, `{{<` or a quote in a snapshot id: test_markup_in_a_snapshot_id_is_refused
@@ -403,3 +404,17 @@ def test_raw_downloads_are_published_as_text(repo: Path) -> None:
     page = (repo / "snapshots/03-raw.qmd").read_text()
     for name in ACTIVE_FILES:
         assert f"raw/03-raw/{name}.txt)" in page and f"raw/03-raw/{name})" not in page
+
+
+def test_limits_are_settings_of_diary_yml(repo: Path) -> None:
+    config = repo / "code/diary.yml"
+    config.write_text(config.read_text() + "max_file_kb: 1\nmax_files: 2\n")
+    folder = snapshot(repo, "03-limits")
+    (folder / "two.py").write_text("x = 1\n")
+    (folder / "three.py").write_text("x = 1\n")
+    assert_refused(diary(repo, "measure"), "03-limits: error: more than 2 files")
+    (folder / "three.py").unlink()
+    (folder / "two.py").write_text("# " + "x" * 2000 + "\n")
+    assert_refused(diary(repo, "measure"), "03-limits/two.py: error: the file is 2,003 bytes, over the limit of 1,024")
+    config.write_text(config.read_text().replace("max_files: 2", "max_files: -1"))
+    assert_refused(diary(repo, "measure"), "'max_files': must be between 1 and 100000")

@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .safefs import check_file, real_directory
+from .safefs import HARD_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_FILES, check_file, real_directory
 from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1
@@ -37,6 +37,13 @@ class Settings:
     snapshots: str = "code/snapshots"
     sandbox: str = "auto"  # auto | bwrap | none
     jobs: int = 0  # 0: one per core
+    # Bounded work, checked before any (safefs): a snapshot's or data file's size, files per snapshot.
+    max_file_kb: int = MAX_FILE_BYTES // 1024
+    max_files: int = MAX_FILES
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_kb * 1024
 
     @property
     def code_dir(self) -> Path:
@@ -62,14 +69,14 @@ class Settings:
     def run_fingerprint(self) -> str:
         """A hash of the settings that change what a run prints (not where files live)."""
         keep = asdict(self)
-        for key in ("root", "jobs", "snapshots"):
+        for key in ("root", "jobs", "snapshots", "max_file_kb", "max_files"):
             keep.pop(key, None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
-    "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs",
+    "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs", "max_file_kb", "max_files",
 }
 
 
@@ -106,6 +113,8 @@ def load_settings(root: Path) -> Settings:
         snapshots=f.get("snapshots", str, "code/snapshots"),
         sandbox=f.get("sandbox", str, "auto"),
         jobs=f.number("jobs", 0, 0, 256, integer=True),
+        max_file_kb=f.number("max_file_kb", Settings.max_file_kb, 1, HARD_MAX_FILE_BYTES // 1024, integer=True),
+        max_files=f.number("max_files", Settings.max_files, 1, 100_000, integer=True),
     )
     for arg in settings.args:
         # Only the three plain placeholders: a format spec such as {steps:9999999999} would build a
@@ -122,7 +131,7 @@ def load_settings(root: Path) -> Settings:
         if not data.is_file():
             raise f.error("data_files", f"data file {name!r} does not exist (looked for {str(data)!r})",
                           hint="add the file under code/ or remove it from the list")
-        check_file(settings.root, data)  # no link, device or huge file goes into the sandbox
+        check_file(settings.root, data, settings.max_file_bytes)  # no link, device or huge file goes in
     if not settings.tests_dir.is_dir():
         raise f.error("tests", f"test directory {settings.tests!r} does not exist")
     real_directory(settings.root, settings.tests_dir)

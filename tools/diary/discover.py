@@ -55,9 +55,10 @@ def _skipped(rel: str) -> bool:
     return name in SKIP_DIRS or name.startswith(".") or rel == META_NAME or name.endswith(".pyc")
 
 
-def _source_files(directory: Path, root: Path) -> tuple[str, ...]:
+def _source_files(directory: Path, settings: Settings) -> tuple[str, ...]:
     # Links, devices, FIFOs, huge files, too many files: one DiaryError naming the file (safefs).
-    return list_files(directory, root, skip=_skipped)
+    return list_files(directory, settings.root, skip=_skipped, max_files=settings.max_files,
+                      max_bytes=settings.max_file_bytes)
 
 
 def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
@@ -85,7 +86,7 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     if expect not in ("ok", "broken"):
         raise f.error("expect", f"must be 'ok' or 'broken', not {expect!r}")
     entry = f.get("entry", str, settings.entry)
-    files = _source_files(directory, settings.root)
+    files = _source_files(directory, settings)
     if entry not in files:
         raise DiaryError(
             f"entry file {entry!r} is missing from snapshot {snap_id!r}",

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from .errors import DiaryError
 
+# Defaults of `max_file_kb` and `max_files` in code/diary.yml; HARD_MAX_FILE_BYTES bounds the former.
 MAX_FILE_BYTES = 4 * 2**20  # one snapshot or data file; the program under test is ~10 KB
 MAX_FILES = 500  # files in one snapshot
+HARD_MAX_FILE_BYTES = 64 * 2**20
 MAX_NAME_CHARS = 120  # one component of a path: room for the prefixes of temporary files (255 bytes)
 MAX_PATH_CHARS = 400
 # Characters that mean something in HTML, Markdown links, Quarto shortcodes or a shell: a file name
@@ -165,7 +167,7 @@ def check_file(root: Path, path: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
     read_bytes(path, max_bytes)
 
 
-def copy_file(source: Path, target: Path, max_bytes: int = MAX_FILE_BYTES) -> None:
+def copy_file(source: Path, target: Path, max_bytes: int = HARD_MAX_FILE_BYTES) -> None:
     """Copy a repository file into a folder of ours (a run's), reading it as `read_bytes` does."""
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(read_bytes(source, max_bytes))
