@@ -299,6 +299,9 @@ def test_long_attribute_chain_is_counted(repo: Path) -> None:
     assert done.returncode in (0, 1) and "Traceback" not in done.stderr, done.stderr
     for snap_id in ("03-chain", "04-sibling"):
         assert (repo / f"_data/records/{snap_id}.yml").is_file()
+    # What does not hold is announced once: no cgroups under bwrap, no isolation without it.
+    announced = "sandbox: no cgroups" if "sandbox: bwrap" in (repo / "code/diary.yml").read_text() else "sandbox off"
+    assert done.stderr.count(announced) == 1, done.stderr
 
 
 def test_dollar_in_snapshot_id(repo: Path) -> None:

@@ -391,8 +391,8 @@ def test_sandbox_mode_choices(monkeypatch: pytest.MonkeyPatch) -> None:
         assert sandbox.sandbox_notice() == (
             "sandbox off: bwrap not found; snapshots run without file-system and network isolation"
         )
-        with pytest.raises(DiaryError, match="bwrap sandbox was requested, but bwrap not found"):
-            sandbox_mode("bwrap")
+        with pytest.raises(sandbox.ToolError, match="bwrap sandbox was requested, but bwrap not found"):
+            sandbox_mode("bwrap")  # exit 3: the machine, not the input
     finally:
         sandbox._bwrap_problem.cache_clear()
 

@@ -195,8 +195,8 @@ def sandbox_mode(requested: str = "auto") -> str:
     problem = _bwrap_problem()
     if problem is None:
         return "bwrap"
-    if requested == "bwrap":
-        raise DiaryError(
+    if requested == "bwrap":  # the machine's failure, not the input's: exit 3, nothing measured
+        raise ToolError(
             f"the bwrap sandbox was requested, but {problem}",
             hint="install bubblewrap (apt-get install bubblewrap), or set sandbox: auto or none "
             "to run snapshots without isolation",
