@@ -24,7 +24,7 @@ Attacks (files not built here are in tests/fixtures/hostile_repo/), each with it
 - `<plaintext>`, `{{<` or a quote in a snapshot id: test_markup_in_a_snapshot_id_is_refused
 - committed `.diary.lock` link: test_linked_lock_file_is_never_truncated
 - committed `_generated`, `snapshots/raw`, `_data/records` link to a home folder:
-  test_linked_output_folder_is_never_written_or_emptied
+  test_linked_output_folder_is_never_written_or_emptied; a `_site` link: test_linked_site_folder_is_never_rendered_into
 - billion-laughs aliases in a record: test_billion_laughs_record
 - 1,000-link attribute chain, with an innocent sibling: test_long_attribute_chain_is_counted
 - `$` in a snapshot id (matplotlib mathtext): test_dollar_in_snapshot_id
@@ -421,3 +421,12 @@ def test_limits_are_settings_of_diary_yml(repo: Path) -> None:
     assert_refused(diary(repo, "measure"), "03-limits/two.py: error: the file is 2,003 bytes, over the limit of 1,024")
     config.write_text(config.read_text().replace("max_files: 2", "max_files: -1"))
     assert_refused(diary(repo, "measure"), "'max_files': must be between 1 and 100000")
+
+
+def test_linked_site_folder_is_never_rendered_into(repo: Path, home: Path) -> None:
+    before = files_without_links(home)
+    write(repo / "_quarto.yml", "project:\n  type: website\n")
+    (repo / "_site").symlink_to(home)
+    done = diary(repo, "build", "--engine", "smalldocs", "--quiet")
+    assert_refused(done, "_site: error: is a symbolic link, not a folder")
+    assert files_without_links(home) == before

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from diary.errors import DiaryError
+from diary.safefs import no_links
 
 MIN_QUARTO = (1, 4, 0)
 ENGINES = ("auto", "quarto", "smalldocs")
@@ -182,6 +183,8 @@ def render_site(
 
     Everything the engine prints goes to `echo`, line by line; a failed render raises DiaryError.
     """
+    for folder in ("_site", ".quarto", "_freeze"):  # engines write and clean these: never through a link
+        no_links(root, Path(root) / folder)
     if not quiet:
         echo(f"rendering with {engine.label()}")
     started = time.perf_counter()
