@@ -25,6 +25,7 @@ Attacks (files not built here are in tests/fixtures/hostile_repo/), each with it
 - committed `.diary.lock` link: test_linked_lock_file_is_never_truncated
 - committed `_generated`, `snapshots/raw`, `_data/records` link to a home folder:
   test_linked_output_folder_is_never_written_or_emptied; a `_site` link: test_linked_site_folder_is_never_rendered_into
+- `output-dir:` in `_quarto.yml` pointing at a home folder: test_output_dir_outside_the_repository_is_refused
 - billion-laughs aliases in a record: test_billion_laughs_record
 - 1,000-link attribute chain, with an innocent sibling: test_long_attribute_chain_is_counted
 - `$` in a snapshot id (matplotlib mathtext): test_dollar_in_snapshot_id
@@ -429,4 +430,12 @@ def test_linked_site_folder_is_never_rendered_into(repo: Path, home: Path) -> No
     (repo / "_site").symlink_to(home)
     done = diary(repo, "build", "--engine", "smalldocs", "--quiet")
     assert_refused(done, "_site: error: is a symbolic link, not a folder")
+    assert files_without_links(home) == before
+
+
+def test_output_dir_outside_the_repository_is_refused(repo: Path, home: Path) -> None:
+    before = files_without_links(home)
+    write(repo / "_quarto.yml", f"project:\n  type: website\n  output-dir: {home}\n")
+    done = diary(repo, "build", "--engine", "smalldocs", "--quiet")
+    assert_refused(done, "_quarto.yml:1: error: project output-dir")
     assert files_without_links(home) == before
