@@ -17,6 +17,7 @@ Attacks (files not built here are in tests/fixtures/hostile_repo/), each with it
   test_linked_snapshot_file_is_refused
 - snapshot folder that is a link, `code/snapshots` that is a link: test_linked_snapshot_folder_is_refused
 - data file that is a link: test_linked_data_file_is_refused
+- snapshot.yml, a record or code/diary.yml that is a link: test_linked_metadata_config_or_record_is_refused
 - FIFO, character device, huge file, too many files: test_special_and_huge_files_are_refused,
   with the limits set in code/diary.yml: test_limits_are_settings_of_diary_yml
 - non-UTF-8 name, a 200-character name, control codes, HTML or a shortcode in a name:
@@ -439,3 +440,15 @@ def test_output_dir_outside_the_repository_is_refused(repo: Path, home: Path) ->
     done = diary(repo, "build", "--engine", "smalldocs", "--quiet")
     assert_refused(done, "_quarto.yml:1: error: project output-dir")
     assert files_without_links(home) == before
+
+
+@pytest.mark.parametrize("linked", ["code/snapshots/02-short/snapshot.yml", "_data/records/02-short.yml",
+                                    "code/diary.yml"])
+def test_linked_metadata_config_or_record_is_refused(repo: Path, tmp_path: Path, linked: str) -> None:
+    original = repo / linked
+    elsewhere = tmp_path / "elsewhere.yml"
+    elsewhere.write_bytes(original.read_bytes())  # even a valid file is not read through a link
+    original.unlink()
+    original.symlink_to(elsewhere)
+    for command in ("measure", "generate"):
+        assert_refused(diary(repo, command), f"{linked}: error: is a symbolic link")

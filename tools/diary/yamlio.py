@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import yaml
 
 from .errors import DiaryError
+from .safefs import HARD_MAX_FILE_BYTES, read_bytes
 
 try:  # the C loader and dumper are several times faster; fall back where libyaml is missing
     from yaml import CSafeDumper as _Dumper
@@ -186,13 +188,14 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
 
 
 def read_utf8(path: Path, hint: str = "save the file as UTF-8", encoding: str = "utf-8") -> str:
-    """A text file's content; a missing, unreadable or undecodable file is a DiaryError naming the line."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DiaryError("file not found", file=path, hint="create it or fix the path") from None
-    except OSError as exc:
-        raise DiaryError(f"cannot read the file: {exc.strerror}", file=path) from None
+    """A text file's content; a missing, unreadable or undecodable file is a DiaryError naming the line.
+
+    Never through a link, from a FIFO or device, nor more than safefs.HARD_MAX_FILE_BYTES: the
+    repository's YAML, records and posts are input like its snapshots.
+    """
+    if not os.path.lexists(path):
+        raise DiaryError("file not found", file=path, hint="create it or fix the path")
+    raw = read_bytes(Path(path), HARD_MAX_FILE_BYTES)
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
