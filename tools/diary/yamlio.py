@@ -58,11 +58,22 @@ def _check_depth(text: str) -> None:
     Aliases share one object when loaded, but whatever walks the data (checks, generation, dumping)
     visits every expansion: nine lines of "billion laughs" (`&a [*b, *b, ...]`) would hang it.
     """
+    try:
+        _scan_events(text, _SafeLoader)
+    except yaml.YAMLError as exc:
+        # libyaml's scanner reads far ahead in flow collections and stops at its own depth of 1000
+        # before the events reach ours; the pure-Python scanner reads lazily and finds the 101st.
+        if "maximum nesting depth" in str(exc) and _SafeLoader is not yaml.SafeLoader:
+            _scan_events(text, yaml.SafeLoader)
+        raise
+
+
+def _scan_events(text: str, loader: type) -> None:
     depth = 0
     nodes = 0
     open_anchors: list[tuple[str | None, int]] = []  # (anchor, node count at its start)
     sizes: dict[str, int] = {}  # what an alias to each anchor adds
-    for event in yaml.parse(text, Loader=_SafeLoader):
+    for event in yaml.parse(text, Loader=loader):
         if isinstance(event, yaml.AliasEvent):
             nodes += sizes.get(event.anchor, 1)
         elif isinstance(event, yaml.ScalarEvent):
