@@ -24,7 +24,7 @@ What holds (README.md's sandbox table names the test of each line, in tests/test
 | output cap; the program is stopped at once                  | yes         | yes            |
 | no process the program started survives the call            | yes         | yes (1)        |
 | secrets in our environment (GITHUB_TOKEN) invisible         | yes         | os.environ (2) |
-| an unprivileged uid without capabilities, inside and out    | yes         | NO             |
+| an unprivileged uid without capabilities, inside and out    | yes         | our uid        |
 | writes outside the working directory fail                   | yes         | NO             |
 | disk writes capped (working directory, /tmp, /dev/shm)      | yes         | per file only  |
 | root-only files (/etc/shadow), home directories, /tmp, /run | unreadable  | NO             |
