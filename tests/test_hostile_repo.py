@@ -367,6 +367,14 @@ def test_terminal_control_codes_are_stripped(repo: Path) -> None:
     (repo / "code/snapshots/\x1b]52;c;aGk=\x07x\x1b[2J").mkdir()  # a folder with no snapshot.yml
     line = assert_refused(diary(repo, "measure"), "has no snapshot.yml")
     assert not any(ch in line for ch in "\x1b\x07")
+    # A program that dies with escape codes as its last words: they reach the summary's reasons.
+    folder = snapshot(repo, "03-escape")
+    (repo / "code/snapshots/\x1b]52;c;aGk=\x07x\x1b[2J").rmdir()
+    source = (folder / "prog.py").read_text()
+    (folder / "prog.py").write_text(source + "    import sys\n    sys.exit('\\x1b]52;c;aGk=\\x07\\x1b[2Jboom')\n")
+    done = diary(repo, "measure")
+    assert done.returncode == 1 and "boom" in done.stdout, done.stdout + done.stderr
+    assert not any(ch in done.stdout + done.stderr for ch in "\x1b\x07")
     sample = "a\x1b[31mred\x1b[0m \x1b]52;c;SGk=\x07 b\rc\x9b2J \u202eevil\tz\n"
     assert for_terminal(sample) == "a?red? ? b?c?2J ?evil\tz\n"
 

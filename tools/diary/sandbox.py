@@ -429,6 +429,10 @@ def run_sandboxed(
         if sandbox == "bwrap":
             with os.fdopen(status_read, "rb") as status_pipe:
                 ready = status_pipe.read() == b"ready"  # every writer is gone: no wait
+            for name in outputs:  # made empty above: one the program did not write is not there
+                with contextlib.suppress(OSError):
+                    if (workdir / name).stat().st_size == 0:
+                        (workdir / name).unlink()
     wall_s = time.monotonic() - started
     exit_code, signal_name = _decode_exit(process.returncode, sandbox)
     peak_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
