@@ -173,14 +173,14 @@ def survivors(marker: str) -> list[int]:
 
 def test_children_left_behind_do_not_survive_the_call(mode: str, workdir: Path) -> None:
     marker = f"sandbox-survivor-{uuid.uuid4().hex}"
-    result = run_hostile(mode, workdir, "spawn_children.py", "200", "leave", marker)
-    assert (result.status, result.stdout) == ("ok", b"spawned 200\n")
+    result = run_hostile(mode, workdir, "spawn_children.py", "50", "leave", marker)  # under PROCESS_LIMIT
+    assert (result.status, result.stdout) == ("ok", b"spawned 50\n")
     assert survivors(marker) == []
 
 
 def test_children_of_a_program_that_times_out_do_not_survive(mode: str, workdir: Path) -> None:
     marker = f"sandbox-survivor-{uuid.uuid4().hex}"
-    result = run_hostile(mode, workdir, "spawn_children.py", "200", "stay", marker)
+    result = run_hostile(mode, workdir, "spawn_children.py", "50", "stay", marker)
     assert result.status == "timeout"
     assert survivors(marker) == []
 
@@ -201,18 +201,22 @@ def test_child_in_a_session_of_its_own(mode: str, workdir: Path) -> None:
 def test_writes_outside_the_working_directory(mode: str, workdir: Path) -> None:
     name = f"diary-escape-{uuid.uuid4().hex}"
     outside = [Path("/tmp") / name, Path("/var/tmp") / name]
-    inside = workdir / "inside.txt"
+    inside, kept = workdir / "inside.txt", workdir / "kept.txt"
     try:
-        result = run_hostile(mode, workdir, "write_outside.py", *map(str, [*outside, inside]))
+        result = run_hostile(mode, workdir, "write_outside.py", *map(str, [*outside, inside, kept]),
+                             outputs=["kept.txt"])
         lines = result.stdout_text().splitlines()
-        assert result.status == "ok" and lines[-1] == f"{inside} written"
-        assert inside.read_text() == "escaped\n"
+        assert result.status == "ok" and lines[-2:] == [f"{inside} written", f"{kept} written"]
+        assert kept.read_text() == "escaped\n"
         if mode == "bwrap":
-            # /tmp is a private tmpfs (the write lands there and vanishes); the rest is read-only.
-            assert lines[1] == f"{outside[1]} OSError Read-only file system"
+            # /tmp is a private tmpfs (the write lands there and vanishes); /var is not there at all;
+            # the working directory is a copy: only the named output comes back.
+            assert lines[1].startswith(f"{outside[1]} FileNotFoundError")
             assert not any(path.exists() for path in outside)
+            assert not inside.exists()
         else:  # not prevented without bwrap
             assert all(path.exists() for path in outside)
+            assert inside.read_text() == "escaped\n"
     finally:
         for path in outside:
             path.unlink(missing_ok=True)
@@ -287,7 +291,9 @@ def test_program_is_not_root_inside_bwrap(workdir: Path) -> None:
         pytest.skip(f"bubblewrap is not installed at {BWRAP}")
     check = "import os; print(os.getuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])"
     result = run("bwrap", workdir, [sys.executable, "-c", check])
-    assert result.stdout == b"65534 0000000000000000\n"
+    # As root a uid of its own (no user namespace, which would map it to root outside).
+    uid = sandbox.RUN_UID_BASE if os.geteuid() == 0 else sandbox.NOBODY_ID
+    assert result.stdout == f"{uid} 0000000000000000\n".encode()
 
 
 NORMAL_PROGRAM = """
@@ -385,8 +391,8 @@ def test_sandbox_mode_choices(monkeypatch: pytest.MonkeyPatch) -> None:
         assert sandbox.sandbox_notice() == (
             "sandbox off: bwrap not found; snapshots run without file-system and network isolation"
         )
-        with pytest.raises(DiaryError, match="bwrap sandbox was requested, but bwrap not found"):
-            sandbox_mode("bwrap")
+        with pytest.raises(sandbox.ToolError, match="bwrap sandbox was requested, but bwrap not found"):
+            sandbox_mode("bwrap")  # exit 3: the machine, not the input
     finally:
         sandbox._bwrap_problem.cache_clear()
 
@@ -395,3 +401,125 @@ def test_bwrap_is_used_when_it_works() -> None:
     if not BWRAP.exists():
         pytest.skip(f"bubblewrap is not installed at {BWRAP}")
     assert sandbox_mode("auto") == sandbox_mode("bwrap") == "bwrap"
+
+
+ROOT = os.geteuid() == 0
+CHECKOUT_FILE = Path(__file__).resolve().parents[1] / "pyproject.toml"  # this very checkout
+
+
+def test_process_count_is_capped_as_root(mode: str, workdir: Path) -> None:
+    result = run_hostile(mode, workdir, "spawn_children.py", "200", "leave", f"cap-{uuid.uuid4().hex}")
+    if mode == "bwrap" and ROOT:  # a uid of its own: RLIMIT_NPROC counts this run only
+        assert result.status == "failed" and "BlockingIOError" in result.reason
+    else:  # not capped: see note (4) of the table
+        assert (result.status, result.stdout) == ("ok", b"spawned 200\n")
+
+
+FILL = """
+import os, sys
+for folder in sys.argv[1:]:
+    written = 0
+    try:
+        while written < 400 * 2**20:
+            with open(os.path.join(folder, f"fill-{written}"), "wb") as handle:
+                handle.write(b"x" * 2**23)
+            written += 2**23
+    except OSError as error:
+        pass
+    print(folder, written // 2**20)
+    for name in os.listdir(folder):
+        if name.startswith("fill-"):
+            os.unlink(os.path.join(folder, name))
+"""
+
+
+def test_disk_writes_are_capped(mode: str, workdir: Path) -> None:
+    if mode == "none":  # only each file is capped (RLIMIT_FSIZE); writing 1.2 GB to the host proves nothing
+        big = f"with open('big', 'wb') as big: big.write(b'x' * ({sandbox.FILE_SIZE_LIMIT_BYTES} + 1))"
+        result = run(mode, workdir, [sys.executable, "-c", big], memory_mb=1024)
+        assert result.status == "failed" and "File too large" in result.reason
+        return
+    result = run(mode, workdir, [sys.executable, "-c", FILL, "/tmp", "/dev/shm", str(workdir)],
+                 timeout=20.0, memory_mb=1024)
+    written = dict(line.split() for line in result.stdout_text().splitlines())
+    scratch, work = sandbox.SCRATCH_LIMIT_BYTES // 2**20, sandbox.WORKDIR_LIMIT_BYTES // 2**20
+    assert int(written["/tmp"]) <= scratch and int(written["/dev/shm"]) <= scratch
+    assert int(written[str(workdir)]) <= work
+    assert list(workdir.iterdir()) == []  # nothing reached the host
+
+
+READ_EACH = """
+import os, sys
+for path in sys.argv[1:]:
+    try:
+        print(os.listdir(path) if os.path.isdir(path) else open(path).readline().strip())
+    except OSError as error:
+        print(type(error).__name__)
+"""
+
+
+def test_root_only_files_and_other_checkouts(mode: str, workdir: Path, tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    private = shared / "private.txt"
+    private.write_text("root only")
+    private.chmod(0o600)
+    other = tmp_path / "other-checkout/.git/config"  # world-readable, next to the working directory
+    other.parent.mkdir(parents=True)
+    other.write_text("token = other-secret")
+    paths = ["/etc/shadow", str(private), str(CHECKOUT_FILE), "/root", "/home", "/run", "/var", str(other)]
+    result = run(mode, workdir, [sys.executable, "-c", READ_EACH, *paths], readable=[shared])
+    seen = dict(zip(paths, result.stdout_text().splitlines(), strict=True))
+    if mode == "bwrap":
+        assert seen["/etc/shadow"].startswith("FileNotFoundError")  # not mounted
+        assert seen[str(CHECKOUT_FILE)].startswith("FileNotFoundError")
+        assert seen[str(other)].startswith("FileNotFoundError")
+        # /root holds at most the folders above a bound interpreter (pyenv): never .ssh or a history.
+        assert seen["/root"].startswith(("FileNotFoundError", "[")) and ".ssh" not in seen["/root"]
+        for folder in ("/home", "/run", "/var"):
+            assert seen[folder].startswith("FileNotFoundError")
+        if ROOT or os.geteuid() != private.stat().st_uid:
+            assert seen[str(private)].startswith("PermissionError")
+    else:  # not prevented without bwrap
+        assert seen[str(other)] == "token = other-secret"
+    if mode == "none" and ROOT:
+        assert seen["/etc/shadow"].startswith("root:")
+        assert seen[str(private)] == "root only"
+
+
+def test_a_failing_sandbox_is_infrastructure_not_a_verdict(
+    mode: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A program that pretends to be bwrap failing is judged as a program.
+    fake = run(mode, workdir, [sys.executable, "-c", "import sys; sys.exit('bwrap: Can\\'t mount proc')"])
+    assert fake.status == "failed"
+    if mode == "bwrap":  # a real bwrap that cannot set the sandbox up
+        monkeypatch.setattr(sandbox, "SCRATCH_LIMIT_BYTES", -1)
+    else:  # fault injection: the machine cannot fork (EAGAIN)
+        def no_fork(*args: object, **kwargs: object) -> None:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        monkeypatch.setattr(sandbox.subprocess, "Popen", no_fork)
+    broken = run(mode, workdir, [sys.executable, "-c", "print('never')"])
+    assert broken.status == sandbox.INFRASTRUCTURE and broken.stdout == b""
+    with pytest.raises(sandbox.ToolError) as caught:
+        sandbox.raise_for_infrastructure(broken, "snapshot 01")
+    assert caught.value.exit_code == 3 and "snapshot 01 was not measured" in str(caught.value)
+
+
+def test_limits_notice_says_what_bounds_a_run() -> None:
+    notice = sandbox.sandbox_notice("bwrap")
+    assert notice is not None and "no cgroups" in notice
+    assert (f"{sandbox.PROCESS_LIMIT} processes" in notice) == ROOT
+
+
+def test_readme_table_is_the_modules_and_names_a_test_per_line() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### The sandbox"):].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    module_rows = [line for line in sandbox.__doc__.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in rows]
+    assert [row[:3] for row in cells] == [
+        [cell.strip() for cell in line.strip("|").split("|")] for line in module_rows]
+    for row in cells:
+        names = [name.strip(" `") for name in row[3].split(",")]
+        assert names and all(callable(globals().get(name)) for name in names), row

@@ -14,6 +14,7 @@ Problems, each with file, line and how to fix it:
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,8 @@ class Problem:
 
 def _rel(path: Path, root: Path) -> str:
     try:
-        return str(Path(path).resolve().relative_to(root))
+        # Lexically, never through links: a file that is a link is named as itself, not its target.
+        return str(Path(os.path.abspath(path)).relative_to(root))
     except ValueError:
         return str(path)
 

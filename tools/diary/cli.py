@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,12 +34,36 @@ no figure in a post is typed by hand.
 
 EPILOG = """\
 exit codes: 0 ok; 1 a snapshot is broken unexpectedly (or an expected-broken one passes), or
-'diary check' found problems; 2 bad input (the message names the file and line).
+'diary check' found problems; 2 bad input (the message names the file and line); 3 the machine
+failed (the sandbox did not start, the disk is full or read-only): nothing of it was recorded.
 """
 
 
+ROOT_MARKERS = ("code/diary.yml", "_quarto.yml")
+
+
 def _root(args: argparse.Namespace) -> Path:
-    return Path(args.root).resolve()
+    """The diary's root: --root, or the nearest folder at or above the current one that is a diary."""
+    given = Path(args.root).resolve()
+    candidates = [given] if args.root != "." else [given, *given.parents]
+    for folder in candidates:
+        if any((folder / marker).is_file() for marker in ROOT_MARKERS):
+            return folder
+    raise DiaryError("not a diary (no code/diary.yml or _quarto.yml here or above)", file=given,
+                     hint="run diary in the diary's folder, or give it with --root")
+
+
+def _count(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`, else a one-line usage error (exit 2)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high}")
+        return value
+    return parse
 
 
 def _console_progress() -> Progress:
@@ -63,9 +88,11 @@ def _console_progress() -> Progress:
 
         return update
 
+    from .escape import for_terminal
+
     def plain(event: str, snapshot_id: str, record: Record | None) -> None:
         if event == "done" and record is not None:
-            print(f"measured {snapshot_id}: {record.verdict.status} "
+            print(f"measured {for_terminal(snapshot_id)}: {record.verdict.status} "
                   f"({record.run.wall_s:.2f} s run, {record.tests.seconds:.2f} s tests)",
                   file=sys.stderr, flush=True)
 
@@ -79,8 +106,9 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
 
     progress = None if quiet else _console_progress()
     report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress)
-    if report.measured and report.sandbox == "none" and not quiet:
-        print(sandbox_notice(), file=sys.stderr)
+    notice = sandbox_notice(report.sandbox) if report.measured and not quiet else None
+    if notice:
+        print(notice, file=sys.stderr)
     if not quiet:
         from .summary import print_summary
 
@@ -173,8 +201,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         project = load_project(args)
         fresh = measure_all(project, force=True, write=False, jobs=args.jobs)
         problems += contradicted_records(project, fresh.records)
+    from .escape import for_terminal
+
     for problem in problems:
-        print(problem, file=sys.stderr)
+        print(for_terminal(str(problem)), file=sys.stderr)  # names and messages come from the repository
     if problems:
         print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
@@ -210,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true",
                        help="measure again even when cached; overwrite records that do not load")
         p.add_argument("--only", action="append", metavar="ID", help="measure only this snapshot (repeatable)")
-        p.add_argument("--jobs", "-j", type=int, default=None, help="parallel jobs (default: one per core)")
+        p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
+                       help="parallel jobs (default: one per core)")
 
     p = sub.add_parser("measure", help="count, run and test every stale snapshot -> _data/records/")
     measuring(p)
@@ -233,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="auto (quarto when installed, else smalldocs), quarto or smalldocs")
         p.add_argument("--quiet", "-q", action="store_true")
         if name == "preview":
-            p.add_argument("--port", type=int, default=4200)
+            p.add_argument("--port", type=_count(1, 65535), default=4200)
             p.add_argument("--no-browser", action="store_true")
         p.set_defaults(func=func)
 
@@ -241,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rerun", action="store_true",
                    help="also run every snapshot and its tests again (writing nothing) and refuse committed "
                         "records that the fresh run contradicts (the publish workflow does this)")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="parallel snapshots with --rerun (default: cores)")
+    p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
+                   help="parallel snapshots with --rerun (default: cores)")
     p.set_defaults(func=cmd_check)
 
     new = sub.add_parser("new", help="scaffold a post or a snapshot")
@@ -267,6 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     except DiaryError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:  # the machine, not the input: a full disk, a read-only checkout (exit 3)
+        from .atomic import machine_error
+
+        error = machine_error(exc, Path(exc.filename or "<diary>"))
+        print(str(error), file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("diary: interrupted", file=sys.stderr)
         return 130

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .contract import CODE_DIR, SETTINGS_PATH
+from .safefs import HARD_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_FILES, check_file, real_directory
 from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1
@@ -42,6 +43,13 @@ class Settings:
     probe_steps: int = 5  # steps of a probe run (at most `steps`)
     allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
     comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
+    # Bounded work, checked before any (safefs): a snapshot's or data file's size, files per snapshot.
+    max_file_kb: int = MAX_FILE_BYTES // 1024
+    max_files: int = MAX_FILES
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_kb * 1024
 
     @property
     def code_dir(self) -> Path:
@@ -67,7 +75,7 @@ class Settings:
     def run_fingerprint(self) -> str:
         """A hash of the settings that change what a run prints (not where files live)."""
         keep = asdict(self)
-        for key in ("root", "jobs", "snapshots"):
+        for key in ("root", "jobs", "snapshots", "max_file_kb", "max_files"):
             keep.pop(key, None)
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -75,7 +83,7 @@ class Settings:
 ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs",
-    "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent",
+    "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
 }
 
 
@@ -118,6 +126,8 @@ def load_settings(root: Path) -> Settings:
         probe_steps=f.number("probe_steps", Settings.probe_steps, 0, 1_000_000, integer=True),
         allowed_skips=tuple(f.string_list("allowed_skips", list(Settings.allowed_skips))),
         comments_min_percent=float(f.number("comments_min_percent", Settings.comments_min_percent, 0, 100)),
+        max_file_kb=f.number("max_file_kb", Settings.max_file_kb, 1, HARD_MAX_FILE_BYTES // 1024, integer=True),
+        max_files=f.number("max_files", Settings.max_files, 1, 100_000, integer=True),
     )
     for arg in settings.args:
         # Only the three plain placeholders: a format spec such as {steps:9999999999} would build a
@@ -134,6 +144,7 @@ def load_settings(root: Path) -> Settings:
         if not data.is_file():
             raise f.error("data_files", f"data file {name!r} does not exist (looked for {str(data)!r})",
                           hint="add the file under code/ or remove it from the list")
+        check_file(settings.root, data, settings.max_file_bytes)  # no link, device or huge file goes in
     if settings.driver and (settings.driver.startswith("/") or ".." in Path(settings.driver).parts):
         raise f.error("driver", f"{settings.driver!r} must be a path inside the repository")
     if settings.driver and not (root / settings.driver).is_file():
@@ -141,6 +152,7 @@ def load_settings(root: Path) -> Settings:
                       hint="name a file under the repository, e.g. tests/program/driver.py, or remove the key")
     if not settings.tests_dir.is_dir():
         raise f.error("tests", f"test directory {settings.tests!r} does not exist")
+    real_directory(settings.root, settings.tests_dir)
     if not settings.snapshots_dir.is_dir():
         raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")
     return settings

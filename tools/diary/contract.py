@@ -75,7 +75,25 @@ def snapshot_page_path(snapshot_id: str) -> str:
 
 
 def raw_file_path(snapshot_id: str, file: str) -> str:
-    return f"{RAW_DIR}/{snapshot_id}/{file}"
+    """Where a snapshot's file is published for download (HTML, SVG, .md and the like as `.txt`)."""
+    return f"{RAW_DIR}/{snapshot_id}/{published_name(file)}"
+
+
+# Raw downloads a web server sends with a type no browser runs and no site engine renders.
+_INERT_SUFFIXES = (".py", ".txt", ".csv", ".json", ".toml", ".cfg", ".ini")
+
+
+def published_name(name: str) -> str:
+    """The name a snapshot's file is published under in `snapshots/raw/`: as text unless inert.
+
+    A `page.html`, `logo.svg` or `app.js` served as itself would run on the site's own origin, and
+    a `.md`, `.qmd`, `.ipynb` or `_metadata.yml` would be rendered by the site engine (shortcodes
+    and all); `page.html.txt` is shown as plain text by every browser.
+    """
+    base = name.rsplit("/", 1)[-1]
+    if base.lower().endswith(_INERT_SUFFIXES) and not base.startswith("_"):
+        return name
+    return name + ".txt"
 
 
 # A diff partial's path, read back from an include: `_generated/diff/_<older>__<newer>.md`.

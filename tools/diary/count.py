@@ -61,6 +61,7 @@ _DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 # What ast.parse raises on text that is not Python: SyntaxError, but also ValueError for a lone
 # surrogate and MemoryError or RecursionError for very deep nesting.
 _PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
+_NAME_MAX_CHARS = 80  # a definition's name goes into tables and one-line messages
 # A comment or a string literal (with its prefix) of Python that parses, where every quote outside a
 # comment opens a string that closes. Unrolled loops: no backtracking.
 _LEXEME = re.compile(
@@ -274,7 +275,7 @@ def _analyse(text: str) -> _Analysis:
         kinds, comments = _scan_lines(lines)
         tree = None
     else:
-        kinds, comments = _classify_lexemes(lines, source, _docstring_lines(tree))
+        kinds, comments = _classify_lexemes(lines, source, _docstring_lines(tree) if tree is not None else set())
     shebang_line = _shebang_line(lines)
     if shebang_line:
         kinds[shebang_line - 1] = _CODE
@@ -435,13 +436,21 @@ def _describe(statement: ast.stmt) -> tuple[str, str]:
 
 
 def _target_name(target: ast.expr) -> str:
-    if isinstance(target, ast.Attribute | ast.Subscript | ast.Starred):
-        return _target_name(target.value)
-    if isinstance(target, ast.Tuple | ast.List) and target.elts:
-        return _target_name(target.elts[0])
-    if isinstance(target, ast.Name):
-        return target.id
-    return ast.unparse(target)
+    # A loop, not recursion: `a.b.b.b... = 1` may be a thousand links long.
+    while True:
+        if isinstance(target, ast.Attribute | ast.Subscript | ast.Starred):
+            target = target.value
+        elif isinstance(target, ast.Tuple | ast.List) and target.elts:
+            target = target.elts[0]
+        elif isinstance(target, ast.Name):
+            return target.id
+        else:
+            break
+    try:
+        text = ast.unparse(target)
+    except RecursionError:  # a deeply nested expression as the target's base
+        return f"assignment@{target.lineno}"
+    return text if len(text) <= _NAME_MAX_CHARS else text[: _NAME_MAX_CHARS - 3] + "..."
 
 
 def _is_main_guard(test: ast.expr) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from .config import Settings
 from .contract import SNAPSHOT_ID_HINT, parse_iso_date, snapshot_id_problem
 from .errors import DiaryError
+from .safefs import list_files
 from .yamlio import Fields, read_yaml
 
 META_NAME = "snapshot.yml"
@@ -50,15 +51,15 @@ class SnapshotMeta:
         return digest.hexdigest()
 
 
-def _source_files(directory: Path) -> tuple[str, ...]:
-    files = []
-    for path in sorted(directory.rglob("*")):
-        rel = path.relative_to(directory)
-        if any(part in SKIP_DIRS or part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_file() and path.name != META_NAME and not path.name.endswith(".pyc"):
-            files.append(rel.as_posix())
-    return tuple(files)
+def _skipped(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return name in SKIP_DIRS or name.startswith(".") or rel == META_NAME or name.endswith(".pyc")
+
+
+def _source_files(directory: Path, settings: Settings) -> tuple[str, ...]:
+    # Links, devices, FIFOs, huge files, too many files: one DiaryError naming the file (safefs).
+    return list_files(directory, settings.root, skip=_skipped, max_files=settings.max_files,
+                      max_bytes=settings.max_file_bytes)
 
 
 def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
@@ -82,7 +83,7 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     if expect not in ("ok", "broken"):
         raise f.error("expect", f"must be 'ok' or 'broken', not {expect!r}")
     entry = f.get("entry", str, settings.entry)
-    files = _source_files(directory)
+    files = _source_files(directory, settings)
     if entry not in files:
         raise DiaryError(
             f"entry file {entry!r} is missing from snapshot {snap_id!r}",
@@ -124,18 +125,21 @@ def discover_snapshots(settings: Settings) -> list[SnapshotMeta]:
                 line=_line(snap, "parent"), hint="known ids: " + ", ".join(snaps),
             )
     roots = [s for s in snaps.values() if s.parent is None]
+    reach_a_root: set[str] = set()
     for snap in snaps.values():  # a cycle never reaches a root
-        seen = [snap.id]
+        seen = {snap.id: None}  # ordered, with set lookups: chains may be thousands long
         current = snap
-        while current.parent is not None:
+        while current.parent is not None and current.id not in reach_a_root:
             current = snaps[current.parent]
             if current.id in seen:
-                cycle = " -> ".join([*seen[seen.index(current.id):], current.id])
+                path = list(seen)
+                cycle = " -> ".join([*path[path.index(current.id):], current.id])
                 raise DiaryError(
                     f"snapshot parents form a cycle: {cycle}", file=snap.meta_path, line=_line(snap, "parent"),
                     hint="one snapshot in the chain must have an earlier parent, or none (the baseline)",
                 )
-            seen.append(current.id)
+            seen[current.id] = None
+        reach_a_root.update(seen)
     if len(roots) != 1:
         names = ", ".join(s.id for s in roots)
         raise DiaryError(
@@ -143,14 +147,15 @@ def discover_snapshots(settings: Settings) -> list[SnapshotMeta]:
             file=roots[-1].meta_path if roots else base, hint="give the others a 'parent:'",
         )
     ordered: list[SnapshotMeta] = []
-
-    def visit(snap: SnapshotMeta) -> None:
+    children: dict[str, list[SnapshotMeta]] = {}
+    for snap in sorted(snaps.values(), key=lambda s: (s.date, s.id)):
+        if snap.parent is not None:
+            children.setdefault(snap.parent, []).append(snap)
+    pending = [roots[0]]  # depth first with a stack: a chain of thousands must not recurse
+    while pending:
+        snap = pending.pop()
         ordered.append(snap)
-        children = sorted((s for s in snaps.values() if s.parent == snap.id), key=lambda s: (s.date, s.id))
-        for child in children:
-            visit(child)
-
-    visit(roots[0])
+        pending.extend(reversed(children.get(snap.id, [])))
     return ordered
 
 

@@ -37,8 +37,19 @@ class DiaryError(Exception):
         text = f"{self.location()}: error: {self.message}"
         if self.hint:
             text += f" ({self.hint})"
-        return text
+        from .escape import for_terminal  # printed on one line: nothing a terminal acts on
+
+        return for_terminal(text.replace("\n", " "))
 
 
 class LockedError(DiaryError):
     """Another diary process holds the build lock."""
+
+
+class ToolError(DiaryError):
+    """The machine failed, not the input: the sandbox did not start, the disk is full or read-only.
+
+    Exit code 3, so that a broken builder is never read as a broken snapshot (1) or bad input (2).
+    """
+
+    exit_code = 3

@@ -69,3 +69,19 @@ def neutralise_shortcodes(text: str) -> str:
     the backslash-escaped brace is shown as a plain `{` by both engines.
     """
     return _SHORTCODE_OPENING.sub("{\\\\", text)
+
+
+# C0 controls but tab and line feed, DEL and the C1 controls (CSI, OSC, ...), and the escape
+# sequences that start with ESC; Unicode's bidirectional overrides, which reorder what is shown.
+_TERMINAL_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)?", re.DOTALL)
+_TERMINAL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def for_terminal(text: str) -> str:
+    """Text safe to print: no escape sequence or control character a terminal would act on.
+
+    Snapshot output, test messages and file names reach `diary measure`'s summary and every error
+    line; a `\\x1b]52;...` could set the clipboard, a `\\x1b[2J` clear the screen, `\\r` hide a line.
+    Each removed character shows as `?`, so the reader sees that something was there.
+    """
+    return _TERMINAL_CONTROL.sub("?", _TERMINAL_SEQUENCE.sub("?", text))

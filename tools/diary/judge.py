@@ -29,7 +29,7 @@ from .config import Settings
 from .discover import SnapshotMeta
 from .errors import DiaryError
 from .rules import Breach, check_comments, check_files, code_files
-from .sandbox import RunResult, clean_environment, run_sandboxed
+from .sandbox import RunResult, clean_environment, raise_for_infrastructure, run_sandboxed
 
 # Probe seeds are drawn below this: far too many to precompute and paste (a million runs of the
 # program), small enough that a program whose work grows with its seed stays within its timeout.
@@ -191,11 +191,13 @@ class Judge:
             work = Path(tmp)
             staged.write(work)
             copy_data(settings, work)
-            return run_sandboxed(
+            result = run_sandboxed(
                 guarded(settings, work, work, staged.entry, args), workdir=work, timeout=settings.timeout,
                 memory_mb=settings.memory_mb, output_bytes=settings.output_kb * 1024,
                 env=clean_environment(work), mode=self.mode,
             )
+            raise_for_infrastructure(result, f"a probe run of snapshot {staged.id!r}")  # no verdict on the program
+            return result
 
     def baseline_probes(self) -> list[RunResult]:
         with self._lock:

@@ -34,7 +34,7 @@ from .records import (
     staleness,
     write_record,
 )
-from .sandbox import RunResult, run_sandboxed, sandbox_mode
+from .sandbox import RunResult, raise_for_infrastructure, run_sandboxed, sandbox_mode
 from .shape import to_data
 from .testsuite import TestOutcome, copy_data_files, run_test_suite, scrub
 
@@ -214,12 +214,16 @@ def _measure(
             if snapshot is not baseline:
                 runs[snapshot.id] = pool.submit(run_snapshot, staged[snapshot.id], settings, mode)
         if baseline.id in runs:
+            raise_for_infrastructure(runs[baseline.id].result()[0], f"snapshot {baseline.id!r}")
             baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
         else:
             baseline_run = to_data(report.records[baseline.id].run)
         for snapshot in stale:
+            outcome, suite_result = suites[snapshot.id].result()
+            # A failure of the sandbox is no verdict: stop before anything of it is recorded.
+            for result in (suite_result, runs[snapshot.id].result()[0]):
+                raise_for_infrastructure(result, f"snapshot {snapshot.id!r}")
             run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
-            outcome, _ = suites[snapshot.id].result()
             expected = keys[snapshot.id]
             record = build_record(staged[snapshot.id], expected.key, expected.produced_by, run, outcome, baseline,
                                   baseline_run, base_comments, settings)

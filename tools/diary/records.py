@@ -22,6 +22,7 @@ from .config import Settings
 from .contract import RECORDS_DIR
 from .discover import SnapshotMeta
 from .errors import DiaryError
+from .safefs import no_links
 from .shape import check_keys, check_shape, from_data, shape_of, to_data
 from .yamlio import compose_and_load, dump_yaml, read_utf8
 
@@ -237,7 +238,7 @@ RECORD_SHAPE = shape_of(Record)
 
 
 def records_dir(root: Path) -> Path:
-    return Path(root) / RECORDS_DIR
+    return no_links(root, Path(root) / RECORDS_DIR)  # a committed link out is refused (safefs)
 
 
 def record_path(root: Path, snapshot_id: str) -> Path:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from diary.errors import DiaryError
+from diary.safefs import no_links
 
 MIN_QUARTO = (1, 10, 0)  # the release line the diary is rendered and tested with (publish.yml pins one)
 ENGINES = ("auto", "quarto", "smalldocs")
@@ -176,6 +177,22 @@ def engine_environment(extra: dict[str, str]) -> dict[str, str]:
     return {**extra, "PATH": os.pathsep.join([scripts, path])}
 
 
+def _check_output_dir(root: Path) -> None:
+    """`project: output-dir:` of `_quarto.yml` (the repository's) must be `_site`: engines clean it."""
+    from .yamlio import read_yaml
+
+    quarto = root / "_quarto.yml"
+    if not quarto.is_file():
+        return
+    located = read_yaml(quarto)
+    project = located.data.get("project") if isinstance(located.data, dict) else None
+    output_dir = project.get("output-dir", "_site") if isinstance(project, dict) else "_site"
+    if str(output_dir).strip("/") != "_site":
+        raise DiaryError(f"project output-dir {str(output_dir)!r} is not _site", file=quarto,
+                         line=located.line_of("project"),
+                         hint="remove output-dir: the engines write (and delete) everything in it")
+
+
 def render_site(
     root: Path, engine: Engine, *, quiet: bool = False, env: dict[str, str] | None = None, echo: Echo = print
 ) -> RenderResult:
@@ -183,6 +200,9 @@ def render_site(
 
     Everything the engine prints goes to `echo`, line by line; a failed render raises DiaryError.
     """
+    for folder in ("_site", ".quarto", "_freeze"):  # engines write and clean these: never through a link
+        no_links(root, Path(root) / folder)
+    _check_output_dir(Path(root))
     if not quiet:
         echo(f"rendering with {engine.label()}")
     started = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from .escape import for_terminal
 from .measure import MeasureReport
 
 COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "run s", "status", "")
@@ -30,17 +31,19 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
 
 
 def print_summary(report: MeasureReport) -> None:
-    rows = summary_rows(report)
+    # Ids, reasons and test messages come from the repository and the program: never raw to a terminal.
+    rows = [tuple(for_terminal(cell) for cell in row) for row in summary_rows(report)]
     footer = (f"{len(report.measured)} measured, {len(report.cached)} cached"
               f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s")
     if sys.stdout.isatty():
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(*COLUMNS, caption=footer)
         for row in rows:
             style = "red" if row[-1] == "UNEXPECTED" or row[-1].startswith("expected") else None
-            table.add_row(*row, style=style)
+            table.add_row(*(escape(cell) for cell in row), style=style)  # "[link=...]" is text, not markup
         Console().print(table)
         return
     widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
@@ -50,5 +53,5 @@ def print_summary(report: MeasureReport) -> None:
     for snap in report.snapshots:
         verdict = report.records[snap.id].verdict
         if verdict.surprise:
-            print(f"{snap.id}: expected {verdict.expected}, is {verdict.status}: "
-                  + ("; ".join(verdict.reasons) or "all checks pass"))
+            print(for_terminal(f"{snap.id}: expected {verdict.expected}, is {verdict.status}: "
+                               + ("; ".join(verdict.reasons) or "all checks pass")))

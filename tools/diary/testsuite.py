@@ -22,7 +22,6 @@ import fnmatch
 import hashlib
 import json
 import re
-import shutil
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -31,7 +30,8 @@ from typing import TYPE_CHECKING
 
 from .config import Settings
 from .judge import guarded
-from .sandbox import RunResult, clean_environment, run_sandboxed
+from .safefs import copy_file
+from .sandbox import RunResult, clean_environment, raise_for_infrastructure, run_sandboxed
 
 if TYPE_CHECKING:
     from .judge import Judge, Staged
@@ -80,9 +80,7 @@ class TestOutcome:
 def copy_data_files(settings: Settings, target: Path) -> None:
     """Copy the configured data files at their paths relative to `code/` (e.g. data/names.txt)."""
     for name in settings.data_files:
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(settings.code_dir / name, dest)
+        copy_file(settings.code_dir / name, target / name)
 
 
 def parse_junit(xml_bytes: bytes, workdir: Path | None = None) -> TestOutcome:
@@ -140,7 +138,7 @@ def _pytest_argv(settings: Settings, junit: Path) -> list[str]:
 
 
 def _read_outcome(result: RunResult, junit: Path, work: Path) -> TestOutcome:
-    if result.status == "timeout":
+    if result.status in ("timeout", "infrastructure"):
         return TestOutcome(status="error", reason=f"test suite {result.reason}")
     if junit.is_file():
         return parse_junit(junit.read_bytes(), work)
@@ -218,6 +216,7 @@ def _run_in_process(
             _pytest_argv(settings, junit), workdir=work, timeout=settings.test_timeout,
             memory_mb=max(settings.memory_mb, 1024), output_bytes=settings.output_kb * 1024, env=env, mode=mode,
             readable=[settings.tests_dir],
+            outputs=[junit.name],  # under bwrap the run works on a copy: only this comes back
         )
         outcome = _read_outcome(result, junit, work)
         outcome.judged = "in-process"
@@ -238,7 +237,9 @@ def drive(staged: Staged, settings: Settings, mode: str, seed: int) -> tuple[byt
             argv, workdir=work, timeout=settings.test_timeout, memory_mb=max(settings.memory_mb, 1024),
             output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
             readable=[settings.tests_dir, (settings.root / settings.driver).parent],
+            outputs=[answers.name],  # under bwrap the run works on a copy: only this comes back
         )
+        raise_for_infrastructure(result, f"the driver of snapshot {staged.id!r}")  # no verdict on the program
         if not answers.is_file() or answers.is_symlink() or answers.stat().st_size > ANSWERS_LIMIT_BYTES:
             return None, result
         return answers.read_bytes(), result
@@ -284,6 +285,7 @@ def _run_with_driver(staged: Staged, settings: Settings, mode: str, judge: Judge
             _pytest_argv(settings, junit), workdir=work, timeout=settings.test_timeout,
             memory_mb=max(settings.memory_mb, 1024), output_bytes=settings.output_kb * 1024, env=env, mode=mode,
             readable=[settings.tests_dir],
+            outputs=[junit.name],  # under bwrap the run works on a copy: only this comes back
         )
         outcome = _read_outcome(result, junit, work)
     outcome.judged = "driver"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
 from .errors import DiaryError
+from .safefs import HARD_MAX_FILE_BYTES, read_bytes
 
 try:  # the C loader and dumper are several times faster; fall back where libyaml is missing
     from yaml import CSafeDumper as _Dumper
@@ -24,9 +26,10 @@ except ImportError:  # pragma: no cover
     _OFFSETS_IN_BYTES = False
 
 MAX_DEPTH = 100  # nesting of collections; far deeper than any diary file, far below a stack overflow
+MAX_NODES = 250_000  # values in one file, aliases expanded; a record holds a few thousand
 
 
-class _Loader(_SafeLoader):  # type: ignore[valid-type, misc]
+class _Loader(_SafeLoader):
     """The safe loader, made total: every bad input is a yaml.MarkedYAMLError that names its position.
 
     The safe loader alone lets other exceptions out of values it cannot build (`date: 2026-02-30`,
@@ -49,17 +52,52 @@ class _Loader(_SafeLoader):  # type: ignore[valid-type, misc]
 
 @functools.lru_cache(maxsize=16)  # a text is often composed, then loaded: scan it once
 def _check_depth(text: str) -> None:
-    """Count the nesting on the event stream, which the parser produces without recursion."""
+    """Count the nesting, and the nodes as aliases expand them, on the event stream (the parser
+    produces it without recursion).
+
+    Aliases share one object when loaded, but whatever walks the data (checks, generation, dumping)
+    visits every expansion: nine lines of "billion laughs" (`&a [*b, *b, ...]`) would hang it.
+    """
+    try:
+        _scan_events(text, _SafeLoader)
+    except yaml.YAMLError as exc:
+        # libyaml's scanner reads far ahead in flow collections and stops at its own depth of 1000
+        # before the events reach ours; the pure-Python scanner reads lazily and finds the 101st.
+        if "maximum nesting depth" in str(exc) and _SafeLoader is not yaml.SafeLoader:
+            _scan_events(text, yaml.SafeLoader)
+        raise
+
+
+def _scan_events(text: str, loader: type) -> None:
     depth = 0
-    for event in yaml.parse(text, Loader=_SafeLoader):
-        if isinstance(event, yaml.CollectionStartEvent):
+    nodes = 0
+    open_anchors: list[tuple[str | None, int]] = []  # (anchor, node count at its start)
+    sizes: dict[str, int] = {}  # what an alias to each anchor adds
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            nodes += sizes.get(str(event.anchor), 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            nodes += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
             depth += 1
+            nodes += 1
+            open_anchors.append((event.anchor, nodes))
             if depth > MAX_DEPTH:
                 raise yaml.composer.ComposerError(
-                    None, None, f"collections nested deeper than {MAX_DEPTH} levels", event.start_mark,
+                    None, None, f"collections nested deeper than {MAX_DEPTH} levels", cast(Any, event.start_mark),
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
+            anchor, started = open_anchors.pop()
+            if anchor is not None:
+                sizes[anchor] = nodes - started + 1
+        if nodes > MAX_NODES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_NODES:,} values once aliases (*name) are expanded",
+                cast(Any, event.start_mark),
+            )
 
 
 def _reader_error(exc: yaml.reader.ReaderError, text: str | bytes) -> yaml.MarkedYAMLError:
@@ -72,7 +110,7 @@ def _reader_error(exc: yaml.reader.ReaderError, text: str | bytes) -> yaml.Marke
     line = before.count("\n")
     column = len(before) - (before.rfind("\n") + 1)
     code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-    mark = yaml.error.Mark(str(exc.name), exc.position, line, column, None, None)
+    mark = yaml.error.Mark(str(exc.name), exc.position, line, column, cast(Any, None), cast(Any, None))  # no snippet
     return yaml.scanner.ScannerError(None, None, f"unacceptable character #x{code:04x}: {exc.reason}", mark)
 
 
@@ -161,13 +199,14 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
 
 
 def read_utf8(path: Path, hint: str = "save the file as UTF-8", encoding: str = "utf-8") -> str:
-    """A text file's content; a missing, unreadable or undecodable file is a DiaryError naming the line."""
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DiaryError("file not found", file=path, hint="create it or fix the path") from None
-    except OSError as exc:
-        raise DiaryError(f"cannot read the file: {exc.strerror}", file=path) from None
+    """A text file's content; a missing, unreadable or undecodable file is a DiaryError naming the line.
+
+    Never through a link, from a FIFO or device, nor more than safefs.HARD_MAX_FILE_BYTES: the
+    repository's YAML, records and posts are input like its snapshots.
+    """
+    if not os.path.lexists(path):
+        raise DiaryError("file not found", file=path, hint="create it or fix the path")
+    raw = read_bytes(Path(path), HARD_MAX_FILE_BYTES)
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:

@@ -93,7 +93,8 @@ def render_chart_svg(points: list[dict], digest: str) -> bytes:
         if any(value is not None for value in best):
             axes.step(positions, [value if value is not None else float("nan") for value in best],
                       where="mid", color="#222222", linewidth=1.2, linestyle="--")
-        axes.set_xticks(positions, [point["id"] for point in points], rotation=30, ha="right")
+        # parse_math off: an id is text, and "$" would start mathtext (a crash on an odd count).
+        axes.set_xticks(positions, [point["id"] for point in points], rotation=30, ha="right", parse_math=False)
         axes.set_ylabel("lines")
         axes.set_xlim(-0.6, len(points) - 0.4)
         legend = [Patch(facecolor=ok_code, label="code lines"),

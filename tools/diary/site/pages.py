@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..contract import PAGE_MARKER, code_partial_path, diff_partial_path
+from ..contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
 from ..escape import escape_markdown_inline
 from .model import Diary, Snapshot
 from .tables import struck
@@ -50,8 +50,9 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         stdout_note = f"the first {len(shown)} lines"
     else:
         stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
-    files = [{"name": name, "raw_href": f"raw/{snap.id}/{name}", "size": _size(len(snap.raw[name])),
-              "partial": code_partial_path(snap.id, name)} for name in snap.meta.files]
+    files = [{"name": name, "raw_href": raw_file_path(snap.id, name).removeprefix(f"{PAGES_DIR}/"),
+              "size": _size(len(snap.raw[name])), "partial": code_partial_path(snap.id, name)}
+             for name in snap.meta.files]
     difference = behaviour.first_difference if not behaviour.identical else None
     return render(
         "snapshot.qmd.j2",
