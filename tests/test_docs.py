@@ -129,7 +129,8 @@ def test_generated_md_names_the_paths_the_contract_formats() -> None:
                  contract.diff_partial_path("<from>", "<to>"), contract.table_partial_path("<post>"),
                  contract.PROGRESS_TABLE_PATH, contract.CHART_PARTIAL_PATH):
         assert "{{< include /" + path + " >}}" in text, path
-    for path in (contract.snapshot_page_path("<id>"), contract.raw_file_path("<id>", "<file>"),
+    for path in (contract.snapshot_page_path("<id>"), contract.raw_file_path("<id>", "<file>.py"),
+                 contract.raw_file_path("<id>", "<file>.html"),
                  contract.SNAPSHOT_INDEX_PATH, contract.CHART_PATH, contract.VARIABLES_PATH):
         assert f"`{path}`" in text, path
     for reserved in contract.RESERVED_IDS:
