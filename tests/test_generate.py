@@ -180,7 +180,8 @@ def test_variables_have_the_contract_keys_and_values(site):
         "title", "date", "code", "comment", "blank", "physical", "status", "identical", "tests_passed",
         "tests_total", "tests_failed", "comments_kept", "comments_total", "comments_percent", "run_s",
         "cpu_s", "peak_mb", "code_vs_parent", "code_vs_baseline", "percent_vs_baseline",
-        "first_difference_line", "def"]
+        "saved_code", "saved_percent", "snapshots_so_far", "broken_so_far", "first_difference_line", "def"]
+    assert (snap["saved_code"], snap["snapshots_so_far"], snap["broken_so_far"]) == (code[0] - code[1], 2, 1)
     assert (snap["code"], snap["status"], snap["identical"]) == (code[1], "broken", "✗")
     assert snap["code_vs_parent"] == f"{code[1] - code[0]:+d}" and snap["code_vs_parent"][0] in "+-"
     assert snap["first_difference_line"] == broken["behaviour"]["first_difference"]["line"]

@@ -319,6 +319,10 @@ def _interpreter_paths(program: str, work: str) -> list[str]:
     """Where our interpreter, its packages and the program's own prefix live (a venv over pyenv)."""
     paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              os.path.dirname(os.path.realpath(sys.executable))]
+    # Package folders a .pth file adds from elsewhere (a venv that borrows another's packages): the
+    # child interpreter reads the same .pth files. Only package folders, never an arbitrary sys.path
+    # entry, which could be a checkout.
+    paths += [entry for entry in sys.path if os.path.basename(entry) in ("site-packages", "dist-packages")]
     real_program = os.path.realpath(program)
     if not _inside(real_program, [os.path.realpath(work)]):  # a program in the working directory is copied in
         paths.append(os.path.dirname(os.path.dirname(real_program)))
