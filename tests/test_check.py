@@ -74,7 +74,7 @@ def check_fails(root: Path, tools: Path = REPO / "tools") -> list[str]:
     result = run_check(root, tools)
     assert result.returncode == 1, f"expected exit 1, got {result.returncode}\n{result.stdout}{result.stderr}"
     assert tree_state(root) == before, "diary check changed files"
-    lines = result.stderr.strip().splitlines()
+    lines = [line for line in result.stderr.strip().splitlines() if ": warning: " not in line]
     problems = [line for line in lines if not line.startswith("diary check:")]
     assert lines[-1] == f"diary check: {len(problems)} problem(s)", result.stderr
     assert problems, result.stderr
@@ -123,8 +123,21 @@ def test_the_committed_diary_is_fresh(repo_copy: Path) -> None:
     result = run_check(repo_copy)
     assert result.returncode == 0, f"the committed diary is not fresh:\n{result.stderr}"
     assert "everything is fresh" in result.stdout
-    assert result.stderr == ""
+    # Nothing but the warning that the site's address is still the placeholder (a fresh fork's state).
+    said = [line for line in result.stderr.splitlines() if line]
+    assert all(line.startswith("_quarto.yml:") and ": warning: site-url" in line for line in said), said
     assert tree_state(repo_copy) == before
+
+
+def test_check_warns_while_site_url_is_the_placeholder(diary: Path) -> None:
+    result = run_check(diary)
+    assert result.returncode == 0  # a warning, not a problem: the feed is wrong, nothing is false
+    [warning] = result.stderr.strip().splitlines()
+    line = next(n for n, text in enumerate((diary / "_quarto.yml").read_text().splitlines(), 1) if "site-url:" in text)
+    assert warning.startswith(f"_quarto.yml:{line}: warning: site-url is still the placeholder")
+    quarto = diary / "_quarto.yml"
+    quarto.write_text(re.sub(r"site-url: \S+", "site-url: https://example.org/diary/", quarto.read_text()))
+    assert run_check(diary).stderr == ""
 
 
 # ---------------------------------------------------------------------------------------------

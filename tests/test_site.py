@@ -392,11 +392,24 @@ def test_check_passes_on_the_built_diary(tiny_site_root):
 
 
 def test_chart_is_valid_svg_and_shown_on_the_progress_page(built_site):
-    chart = built_site / "images" / "progress.svg"
-    assert ET.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    light, dark = built_site / "images" / "progress.svg", built_site / "images" / "progress-dark.svg"
+    for chart in (light, dark):
+        assert ET.parse(chart).getroot().tag == "{http://www.w3.org/2000/svg}svg"
     images = list(parse_html(built_site / "progress.html").iter("img"))
-    assert [resolve(built_site, "progress.html", img.attrs["src"]) for img in images] == [chart]
-    assert images[0].attrs.get("alt", "").startswith("Bar chart of code and comment lines")
+    assert [resolve(built_site, "progress.html", img.attrs["src"]) for img in images] == [light, dark]
+    assert all(img.attrs.get("alt", "").startswith("Bar chart of code and comment lines") for img in images)
+
+
+def test_the_chart_follows_the_colour_scheme(built_site):
+    # One drawing per scheme: light ink on the page's own background for dark, dark ink on white for light.
+    light = (built_site / "images" / "progress.svg").read_text(encoding="utf-8")
+    dark = (built_site / "images" / "progress-dark.svg").read_text(encoding="utf-8")
+    assert "#222222" in light and "#e6e6e6" not in light
+    assert "#e6e6e6" in dark and "#222222" not in dark and "fill: #ffffff" not in dark
+    page = (built_site / "progress.html").read_text(encoding="utf-8")
+    light_at, dark_at = page.index("progress.svg"), page.index("progress-dark.svg")
+    assert page.rfind("light-content", 0, light_at) > page.rfind("dark-content", 0, light_at)
+    assert page.rfind("dark-content", 0, dark_at) > page.rfind("light-content", 0, dark_at)
 
 
 def test_feed_is_rss_with_one_item_per_post(built_site, tiny_site_root):

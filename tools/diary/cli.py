@@ -202,7 +202,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         fresh = measure_all(project, force=True, write=False, jobs=args.jobs)
         problems += contradicted_records(project, fresh.records)
     from .escape import for_terminal
+    from .siteurl import placeholder_site_url_warning
 
+    if warning := placeholder_site_url_warning(_root(args)):
+        print(for_terminal(warning), file=sys.stderr)  # not a problem: a fork builds and checks before it is set
     for problem in problems:
         print(for_terminal(str(problem)), file=sys.stderr)  # names and messages come from the repository
     if problems:

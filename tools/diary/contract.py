@@ -39,6 +39,7 @@ RAW_DIR = "snapshots/raw"
 POSTS_DIR = "posts"
 VARIABLES_PATH = "_variables.yml"
 CHART_PATH = "images/progress.svg"
+CHART_DARK_PATH = "images/progress-dark.svg"  # the same chart for the dark scheme
 PROGRESS_TABLE_PATH = f"{GENERATED_DIR}/_progress-table.md"
 CHART_PARTIAL_PATH = f"{GENERATED_DIR}/_chart.md"
 SNAPSHOT_INDEX_PATH = f"{PAGES_DIR}/index.qmd"

@@ -7,13 +7,22 @@ import json
 import re
 from pathlib import Path
 
-from ..contract import CHART_PATH
+from ..contract import CHART_DARK_PATH, CHART_PATH
 from ..escape import escape_markdown_inline
 from .model import Diary
 from .templating import plural, render
 
 # Bump when the chart's drawing code changes: it is part of the hash that decides whether to redraw.
-CHART_VERSION = "2"
+CHART_VERSION = "3"
+# The colours of each scheme: the chart is drawn once per scheme and the page shows the one that
+# matches (Quarto's .light-content / .dark-content), since an <img> cannot follow the page's CSS.
+THEMES = {
+    "light": {"code": "#2c6e9e", "comment": "#9ec3e0", "broken": "#c0392b", "ink": "#222222",
+              "background": "white", "bar_fill": "white"},
+    "dark": {"code": "#6fb1e3", "comment": "#2f5877", "broken": "#ff7b6b", "ink": "#e6e6e6",
+             "background": "none", "bar_fill": "none"},
+}
+CHART_PATHS = {"light": CHART_PATH, "dark": CHART_DARK_PATH}
 CHART_MARK = "<!-- diary-chart-input: {} -->"
 CHART_MARK_PATTERN = re.compile(rb"<!-- diary-chart-input: ([0-9a-f]{64}) -->")
 
@@ -31,8 +40,8 @@ def chart_data(diary: Diary) -> dict:
 def chart_partial(diary: Diary) -> str:
     baseline, final = diary.baseline, diary.final
     broken = sum(1 for snap in diary.snapshots if snap.broken)
-    caption = (f"Code lines (dark) and comment lines (light) of each snapshot: from {baseline.code} code "
-               f"lines in {escape_markdown_inline(baseline.id)} to {final.code} in "
+    caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of each snapshot: from "
+               f"{baseline.code} code lines in {escape_markdown_inline(baseline.id)} to {final.code} in "
                f"{escape_markdown_inline(final.id)}, the last snapshot that works. "
                f"Hatched bars are broken snapshots ({broken}), never counted as progress; the line is the "
                "best so far.")
@@ -40,28 +49,37 @@ def chart_partial(diary: Diary) -> str:
     alt = (f"Bar chart of code and comment lines for {len(diary.snapshots)} snapshots; code lines go from "
            f"{baseline.code} in the baseline to {final.code} in the last working snapshot; "
            f"{plural(broken, 'broken snapshot')} hatched.")
-    return render("chart.md.j2", caption=caption, alt=alt, chart_path=CHART_PATH)
+    return render("chart.md.j2", caption=caption, alt=alt, chart_path=CHART_PATH, dark_chart_path=CHART_DARK_PATH)
 
 
-def chart_bytes(root: Path | None, diary: Diary) -> tuple[bytes, bool]:
+def chart_files(root: Path | None, diary: Diary) -> tuple[dict[str, bytes], bool]:
+    """Both schemes' SVGs by path, and whether any was drawn (see chart_bytes)."""
+    files, drawn = {}, False
+    for theme, path in CHART_PATHS.items():
+        files[path], again = chart_bytes(root, diary, theme)
+        drawn = drawn or again
+    return files, drawn
+
+
+def chart_bytes(root: Path | None, diary: Diary, theme: str = "light") -> tuple[bytes, bool]:
     """The SVG: the file on disk under `root` when it was drawn from the same data, else drawn anew
     (slow import). `root=None` always draws: `diary check` compares a fresh drawing with the file, so
     a hand edit that kept the marker is found."""
     # The matplotlib version stays out of the hash on purpose: another version on another machine
     # must not redraw (and so change) a committed chart whose data did not change.
-    data = chart_data(diary)
+    data = {**chart_data(diary), "theme": theme}
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     try:
-        existing = (root / CHART_PATH).read_bytes() if root is not None else b""
+        existing = (root / CHART_PATHS[theme]).read_bytes() if root is not None else b""
     except OSError:
         existing = b""
     found = CHART_MARK_PATTERN.search(existing[:400])
     if found and found.group(1).decode() == digest:
         return existing, False
-    return render_chart_svg(data["snapshots"], digest), True
+    return render_chart_svg(data["snapshots"], digest, theme), True
 
 
-def render_chart_svg(points: list[dict], digest: str) -> bytes:
+def render_chart_svg(points: list[dict], digest: str, theme: str = "light") -> bytes:
     """Stacked bars (code, comments) per snapshot, broken ones hatched in red, and the best so far.
 
     Byte-stable: fixed hash salt for ids, no date, text kept as text; the input's hash goes in a
@@ -74,17 +92,21 @@ def render_chart_svg(points: list[dict], digest: str) -> bytes:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    ok_code, ok_comment, broken_colour = "#2c6e9e", "#9ec3e0", "#c0392b"
+    colours = THEMES[theme]
+    ok_code, ok_comment, broken_colour, ink = colours["code"], colours["comment"], colours["broken"], colours["ink"]
+    fill = colours["bar_fill"]
     with matplotlib.rc_context({"svg.hashsalt": "diary-progress", "svg.fonttype": "none",
                                 "font.size": 9, "font.family": "DejaVu Sans", "axes.spines.top": False,
-                                "axes.spines.right": False}):
+                                "axes.spines.right": False, "text.color": ink, "axes.labelcolor": ink,
+                                "axes.edgecolor": ink, "xtick.color": ink, "ytick.color": ink,
+                                "axes.facecolor": colours["background"]}):
         figure = Figure(figsize=(8, 3.8))
         axes = figure.add_subplot()
         positions = list(range(len(points)))
         for x, point in zip(positions, points, strict=True):
             if point["broken"]:
-                axes.bar(x, point["code"], color="white", edgecolor=broken_colour, hatch="///", linewidth=1)
-                axes.bar(x, point["comment"], bottom=point["code"], color="white", edgecolor=broken_colour,
+                axes.bar(x, point["code"], color=fill, edgecolor=broken_colour, hatch="///", linewidth=1)
+                axes.bar(x, point["comment"], bottom=point["code"], color=fill, edgecolor=broken_colour,
                          hatch="..", linewidth=1)
             else:
                 axes.bar(x, point["code"], color=ok_code)
@@ -92,21 +114,21 @@ def render_chart_svg(points: list[dict], digest: str) -> bytes:
         best = [point["best"] for point in points]
         if any(value is not None for value in best):
             axes.step(positions, [value if value is not None else float("nan") for value in best],
-                      where="mid", color="#222222", linewidth=1.2, linestyle="--")
+                      where="mid", color=ink, linewidth=1.2, linestyle="--")
         # parse_math off: an id is text, and "$" would start mathtext (a crash on an odd count).
         axes.set_xticks(positions, [point["id"] for point in points], rotation=30, ha="right", parse_math=False)
         axes.set_ylabel("lines")
         axes.set_xlim(-0.6, len(points) - 0.4)
         legend = [Patch(facecolor=ok_code, label="code lines"),
                   Patch(facecolor=ok_comment, label="comment lines"),
-                  Patch(facecolor="white", edgecolor=broken_colour, hatch="///",
+                  Patch(facecolor=fill, edgecolor=broken_colour, hatch="///",
                         label="broken (not counted)"),
-                  Line2D([], [], color="#222222", linestyle="--", label="best so far")]
+                  Line2D([], [], color=ink, linestyle="--", label="best so far")]
         axes.legend(handles=legend, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, frameon=False,
                     fontsize=8)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None},
-                       bbox_inches="tight", facecolor="white")
+                       bbox_inches="tight", facecolor=colours["background"])
     svg = buffer.getvalue()
     declaration_end = svg.find(b"?>") + 2 if svg.startswith(b"<?xml") else 0
     mark = ("\n" + CHART_MARK.format(digest)).encode()

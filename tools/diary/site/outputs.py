@@ -16,7 +16,6 @@ from pathlib import Path
 from ..atomic import write_bytes_atomic
 from ..contract import (
     CHART_PARTIAL_PATH,
-    CHART_PATH,
     GENERATED_DIR,
     PAGE_MARKER,
     PAGES_DIR,
@@ -31,7 +30,7 @@ from ..contract import (
 from ..errors import DiaryError
 from ..project import Project
 from ..yamlio import dump_yaml
-from .chart import chart_bytes, chart_partial
+from .chart import chart_files, chart_partial
 from .excerpts import code_partials, diff_partial
 from .model import Diary, load_snapshots
 from .pages import snapshot_index, snapshot_page
@@ -111,8 +110,8 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     files[SNAPSHOT_INDEX_PATH] = snapshot_index(diary)
 
     problems += check_pages(root, pages, files, variables)
-    chart_svg, drawn = chart_bytes(reuse_from, diary)
-    files[CHART_PATH] = chart_svg
+    charts, drawn = chart_files(reuse_from, diary)
+    files.update(charts)
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
     return Outputs(encoded, chart_drawn=drawn, problems=problems)
 
