@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..contract import PAGE_MARKER, code_partial_path, diff_partial_path
-from ..escape import escape_markdown_inline
+from ..escape import escape_markdown_inline, link_target, metadata_text
 from .model import Diary, Snapshot
 from .tables import struck
 from .templating import front_matter, mark, render, render_table, signed, signed_percent
@@ -50,20 +50,27 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         stdout_note = f"the first {len(shown)} lines"
     else:
         stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
-    files = [{"name": name, "raw_href": f"raw/{snap.id}/{name}", "size": _size(len(snap.raw[name])),
+    files = [{"name": name, "raw_href": link_target(f"raw/{snap.id}/{name}"), "size": _size(len(snap.raw[name])),
               "partial": code_partial_path(snap.id, name)} for name in snap.meta.files]
+    # Front matter holds only plain text (escape.metadata_text); what is not plain is shown once, in
+    # the body, escaped as body Markdown. The note is shown once either way: as the description (both
+    # engines print it under the title) or as the body's first paragraph.
+    full_title = f"{snap.id}: {snap.meta.title}"
+    title = metadata_text(full_title)
+    description = metadata_text(snap.meta.note) if snap.meta.note else None
     difference = behaviour.first_difference if not behaviour.identical else None
     return render(
         "snapshot.qmd.j2",
         front_matter=front_matter(
-            title=escape_markdown_inline(f"{snap.id}: {snap.meta.title}"),
+            title=title or metadata_text(snap.id) or "Snapshot",
             date=snap.meta.date.isoformat(),
-            description=escape_markdown_inline(snap.meta.note) if snap.meta.note else None,
+            description=description,
         ),
+        body_title=None if title else full_title,
         marker=PAGE_MARKER,
         parent={"id": parent.id, "href": f"{parent.id}.qmd"} if parent else None,
         children=[{"id": child.id, "href": f"{child.id}.qmd"} for child in diary.children(snap)],
-        note=snap.meta.note,
+        note=None if description else snap.meta.note,
         broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
         reasons=verdict.reasons,
         metrics_table=metrics_table,
