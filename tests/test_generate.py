@@ -445,3 +445,28 @@ def test_excerpt_markup_round_trips(text, language):
 def test_excerpt_markup_round_trips_property(text):
     for language in ("python", "diff"):
         assert excerpt_text(text, language) == text
+
+
+@pytest.mark.parametrize("text", ["def f():\n\treturn 1\n", "a = 1\r\nb = 2\r\n", "nul\x00byte\n"])
+def test_a_text_a_fence_would_change_is_a_raw_html_excerpt(text):
+    """Pandoc turns tabs into spaces and drops carriage returns: such a text is shown as raw HTML,
+    exactly, in a focusable box and without a copy scaffold of its own."""
+    from diary.site.excerpts import excerpt
+
+    partial = excerpt("00-base", "prog.py", "<code>prog.py</code>", "code-x", text, 1, "python", "0" * 64)
+    assert FENCED.search(partial) is None
+    assert code_text(partial) == text
+    assert '<div class="sourceCode" id="code-x" tabindex="0">' in partial and "code-copy" not in partial
+    assert not any("{" in part or "`" in part for part in raw_html_parts(partial))
+
+
+def test_a_fenced_excerpt_numbers_from_its_first_line_and_outgrows_the_sources_fences():
+    from diary.site.excerpts import excerpt
+
+    text = "x = '{{< env GITHUB_TOKEN >}}'\n```\n`````\n"
+    partial = excerpt("00-base", "prog.py", "<code>f</code>", "def-x", text, 83, "python", "0" * 64)
+    fenced = FENCED.search(partial)
+    assert fenced.group("fence") == "``````"
+    assert 'startFrom="83"' in fenced.group("attrs").split()
+    assert code_text(partial) == text.removesuffix("\n")
+    assert unescaped_code_shortcodes(fenced.group("code")) == []
