@@ -230,31 +230,53 @@ def shown_code(rendered: str) -> list[str]:
             for body in re.findall(r"<code[^>]*>(.*?)</code>", rendered, re.S)]
 
 
-CODE_HOSTILE = [
-    "{{< include /etc/passwd >}}", "{{{< var x >}}}", "{{<< x >>}}", "a {{< b", "b >}} a", ">}} {{<",
-    "{{< x >}} {{< y >}}", "{{{{< x >}}}}", "{{< x >}}}", "{{{< x >}}", "```", "````\n```", "``` a\nb\n```",
-    "</code></pre><script>alert(1)</script>", "~~~\n---\n:::",
+# Quarto's include directive, as core/lib/parse-shortcode.ts writes it: a line of an included file
+# that is nothing but a shortcode is replaced by the file it names, in a fence or not.
+QUARTO_INCLUDE_LINE = re.compile(r"^\s*{{< (?!/\*)(.+?)(?<!\*/) >}}\s*$", re.M)
+
+CODE_IN_A_FENCE = [
+    "{{< include /etc/passwd >}}", "  {{< env GITHUB_TOKEN >}}  ", "{{< x >}} {{< y >}}", "{{ jinja }} {< x >}",
+    "```", "````\n```", "``` a\nb\n```", "</code></pre><script>alert(1)</script>", "~~~\n---\n:::",
+    "# {{< include /etc/passwd >}} {{< env GITHUB_TOKEN >}} {{< var diary.final_code >}} | a | b | ```",
+]
+# What the escape is not relied on for: shown as raw HTML instead (no brace left at all).
+CODE_AS_RAW_HTML = [
+    "{{{< var x >}}}", "{{<< x >>}}", "a {{< b", "b >}} a", ">}} {{<", "{{{{< x >}}}}", "{{< x >}}}",
+    "{{{< x >}}", "{{< a > b >}}", "x {{< y\n{{< include /etc/passwd >}} z >}}", "a\tb",
+    "x = 1  # <1>\ny = 2", "print(x) // <12>  ",
 ]
 
 
-@pytest.mark.parametrize("text", CODE_HOSTILE)
+@pytest.mark.parametrize("text", CODE_IN_A_FENCE)
 def test_code_block_text_reads_as_written_in_both_engines(text):
+    assert fence_can_show(text)
     escaped = code_block_text(text)
-    assert unescaped_code_shortcodes(escaped) == []  # Quarto expands nothing
+    assert unescaped_code_shortcodes(escaped) == []  # Quarto's filter expands nothing
+    assert not QUARTO_INCLUDE_LINE.search(escaped)  # Quarto's include directive finds no line
     assert quarto_code_block_text(escaped) == text  # Quarto shows the text as written
     rendered = render_fenced(text)
-    assert shown_code(rendered) == [text]  # smalldocs: one block, the text as written
+    assert shown_code(rendered) == [text.rstrip("\n")]  # smalldocs: one block, the text as written
     assert "<script" not in rendered
+
+
+@pytest.mark.parametrize("text", CODE_AS_RAW_HTML)
+def test_code_the_escape_is_not_relied_on_for_is_raw_html(text):
+    assert not fence_can_show(text)
+    assert "{" not in escape_html(text) and html.unescape(escape_html(text)) == text
 
 
 @pytest.mark.fuzz
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.text(st.sampled_from("{}<>`~ \nax") , max_size=40))
+@given(st.text(st.sampled_from("{}<>`~ \nax/") , max_size=40))
 @example("{{< env GITHUB_TOKEN >}}")
+@example("x {{< y\n{{< include /etc/passwd >}} z >}}")
 def test_code_block_text_property(text):
     escaped = code_block_text(text)
-    assert unescaped_code_shortcodes(escaped) == []
     assert quarto_code_block_text(escaped) == text
+    if not fence_can_show(text):
+        return  # shown as raw HTML: test_escape_html_property
+    assert unescaped_code_shortcodes(escaped) == []
+    assert not QUARTO_INCLUDE_LINE.search(escaped)
     fence = code_fence(escaped)
     assert not any(line.lstrip(" ").startswith(fence) for line in escaped.split("\n"))
     if text.strip("\n") == text and text.strip():  # a code box shows no leading or final blank line

@@ -191,10 +191,41 @@ def code_fence(text: str) -> str:
 
 
 _FENCE_UNSAFE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+# Quarto's include directive (core/handlers/include.ts) reads every line of an included file, fenced
+# or not, and includes the file of any line that is nothing but a shortcode (isBlockShortcode in
+# core/lib/parse-shortcode.ts):
+_QUARTO_BLOCK_SHORTCODE_LINE = re.compile(r"^\s*\{\{< (?!/\*)(.+?)(?<!\*/) >\}\}\s*$", re.M)
+# Quarto reads a line of a code block that ends in `<N>` after a comment mark (`# <1>`) as a code
+# annotation and takes the marker out of the code; any line ending in `<N>` is kept out of fences.
+_QUARTO_ANNOTATION_LINE = re.compile(r"<\d+>[ \t]*$", re.M)
+# The shortcodes the escape is documented and checked for: `{{< … >}}` on one line, two braces at each
+# end, nothing inside that could open or close another.
+_SIMPLE_SHORTCODE_INSIDE = re.compile(r"[^{}<>\n]*")
 
 
 def fence_can_show(text: str) -> bool:
-    """Whether a fenced code block shows `text` exactly in both engines. Pandoc turns tabs into
-    spaces and drops carriage returns before it parses, and a NUL becomes U+FFFD: a text holding
-    any control character but the line feed is shown as raw HTML instead (escape_html)."""
-    return not _FENCE_UNSAFE.search(text)
+    """Whether a fenced code block shows `text` exactly in both engines, with nothing expanded.
+
+    Pandoc turns tabs into spaces and drops carriage returns before it parses, and a NUL becomes
+    U+FFFD, so a text holding any control character but the line feed is refused. So is a text whose
+    shortcode-like spans are not all simple (`{{< … >}}` on one line, with no brace or angle bracket
+    inside, and no `{{<` or `>}}` left over): Quarto's documented escape, `{{{< … >}}}`, is only
+    relied on where it is known to hold, and its include directive reads each line of an included
+    file whether it is in a fence or not. A line ending in `<N>` is refused too: Quarto would take it
+    for a code annotation and drop the marker. A refused text is shown as raw HTML (escape_html),
+    where no brace is left at all.
+    """
+    if _FENCE_UNSAFE.search(text) or _QUARTO_ANNOTATION_LINE.search(text):
+        return False
+    leftover = []
+    position = 0
+    for found in _CODE_SHORTCODE.finditer(text):
+        opening, inside, closing = found.groups()
+        if len(opening) != 3 or len(closing) != 3 or not _SIMPLE_SHORTCODE_INSIDE.fullmatch(inside):
+            return False
+        leftover.append(text[position:found.start()])
+        position = found.end()
+    leftover.append(text[position:])
+    if any("{{<" in part or ">}}" in part for part in leftover):
+        return False
+    return not _QUARTO_BLOCK_SHORTCODE_LINE.search(code_block_text(text))

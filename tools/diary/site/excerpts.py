@@ -20,8 +20,9 @@ from .highlight import highlight_lines, numbered_code
 from .model import Snapshot
 from .templating import TEMPLATES_DIR, plural, render
 
-# Bump when the markup of code excerpts changes in code (a change to excerpt.md.j2 is noticed alone).
-EXCERPT_VERSION = "2"
+# Bump when the markup of code excerpts changes in code, escape.py's code-block rules included (a change
+# to excerpt.md.j2 is noticed alone).
+EXCERPT_VERSION = "3"
 EXCERPT_DIGEST = re.compile(rb'data-input="([0-9a-f]{64})"')
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
