@@ -470,3 +470,46 @@ def test_a_fenced_excerpt_numbers_from_its_first_line_and_outgrows_the_sources_f
     assert 'startFrom="83"' in fenced.group("attrs").split()
     assert code_text(partial) == text.removesuffix("\n")
     assert unescaped_code_shortcodes(fenced.group("code")) == []
+
+
+# Quarto's include directive (core/lib/parse-shortcode.ts): a line of an included file that is nothing
+# but a shortcode is replaced by the file it names, in a fence or not.
+QUARTO_INCLUDE_LINE = re.compile(r"^\s*{{< (?!/\*)(.+?)(?<!\*/) >}}\s*$", re.M)
+
+
+def assert_partial_follows_the_rules(path: Path) -> str:
+    """One code or diff partial, checked place by place without an engine; returns 'fence' or 'raw'."""
+    partial = path.read_text(encoding="utf-8")
+    assert "code-copy" not in partial, f"{path}: a copy scaffold of our own (Quarto adds one)"
+    for inside in raw_html_parts(partial):
+        assert "{" not in inside and "`" not in inside and "<script" not in inside, path
+    fenced = FENCED.search(partial)
+    if fenced is None:
+        assert len(raw_html_parts(partial)) == 1, path
+        return "raw"
+    code, attrs = fenced.group("code"), fenced.group("attrs").split()
+    assert unescaped_code_shortcodes(code) == [] and not QUARTO_INCLUDE_LINE.search(code), path
+    assert fenced.group("fence") == code_fence(code), path
+    assert ".numberLines" in attrs and 'code-line-numbers="true"' in attrs and 'tabindex="0"' in attrs, path
+    assert any(re.fullmatch(r'startFrom="\d+"', a) for a in attrs) and attrs[0] in (".python", ".numberLines"), path
+    assert FENCED.sub("", partial).count("```{=html}") == 2, path
+    return "fence"
+
+
+def test_the_diarys_committed_partials_and_pages_follow_the_rules():
+    """What the real-Quarto tests rely on, checked on this repository's own generated files: fenced
+    excerpts with Pandoc's attributes, no scaffold of ours, nothing Quarto would expand or include,
+    and front matter of plain text only."""
+    repo = Path(__file__).resolve().parents[1]
+    kinds = {path: assert_partial_follows_the_rules(path) for folder in ("code", "diff")
+             for path in sorted((repo / "_generated" / folder).rglob("*.md"))}
+    assert all(kind == "fence" for path, kind in kinds.items() if "/code/" in path.as_posix())
+    assert all(kind == "raw" for path, kind in kinds.items() if "/diff/" in path.as_posix())
+    assert len(kinds) > 50
+    for page in sorted((repo / "snapshots").glob("*.qmd")):
+        front = yaml.safe_load(page.read_text(encoding="utf-8").split("---\n")[1])
+        for key in ("title", "description"):
+            if key in front:
+                assert metadata_text(front[key]) == front[key], f"{page.name}: {key}"
+        assert not QUARTO_INCLUDE_LINE.search(page.read_text(encoding="utf-8").replace(
+            "{{< include /_generated/", "")), f"{page.name}: a line Quarto would take for a directive"

@@ -502,17 +502,31 @@ def assert_excerpts_are_the_engines_code_blocks(site: Path) -> None:
                 assert len(buttons) <= 1, f"{where}: {len(buttons)} copy buttons"
 
 
+def definition_numbering(site: Path) -> tuple[int, Element]:
+    """The first line a definition excerpt's caption names, and the excerpt's <pre>."""
+    day1 = parse_html(site / "posts/day-1/index.html")
+    main_excerpt = next(div for div in day1.iter("div", "diary-excerpt")
+                        if "main" in [c.text() for c in div.find("p", "diary-caption").iter("code")])
+    first = int(re.search(r"lines (\d+)–", main_excerpt.find("p", "diary-caption").text()).group(1))
+    pre = next(p for p in main_excerpt.iter("pre") if p.find("code") is not None)
+    return first, pre
+
+
+def numbered_from(pre: Element, first: int) -> bool:
+    """Whether a numbered block counts from `first`: Pandoc's counter start on the code element
+    (`counter-reset: source-line first-1`), or its startFrom attribute."""
+    code = pre.find("code")
+    styles = " ".join(el.attrs.get("style", "") for el in (pre, code) if el is not None)
+    return f"counter-reset: source-line {first - 1}" in styles or pre.attrs.get("startfrom") == str(first)
+
+
 def test_excerpts_are_the_engines_code_blocks(built_site):
     assert_excerpts_are_the_engines_code_blocks(built_site)
     # smalldocs numbers a definition from its first line, as Pandoc does with startFrom
-    day1 = parse_html(built_site / "posts/day-1/index.html")
-    main_excerpt = next(div for div in day1.iter("div", "diary-excerpt")
-                        if "main" in [c.text() for c in div.find("p", "diary-caption").iter("code")])
-    caption = main_excerpt.find("p", "diary-caption").text()
-    first = int(re.search(r"lines (\d+)–", caption).group(1))
-    line_ids = [span.attrs["id"] for span in main_excerpt.find("pre").find("code").children
+    first, pre = definition_numbering(built_site)
+    line_ids = [span.attrs["id"] for span in pre.find("code").children
                 if isinstance(span, Element) and "id" in span.attrs]
-    assert line_ids[0].endswith(f"-{first}") and first > 1
+    assert first > 1 and line_ids[0].endswith(f"-{first}") and numbered_from(pre, first)
 
 
 def assert_nothing_injected(site: Path, secret: str) -> None:
@@ -562,6 +576,8 @@ def test_nothing_injected_into_the_quarto_site(quarto_site_root, tiny_secret):
         assert shown[(snapshot_id, None)] == source(root, snapshot_id).removesuffix("\n")
     assert_titles_and_notes_show_once(quarto_site, root)
     assert_excerpts_are_the_engines_code_blocks(quarto_site)
+    first, pre = definition_numbering(quarto_site)
+    assert first > 1 and numbered_from(pre, first), "Pandoc does not number the definition from its first line"
 
 
 # ---------------------------------------------------------------------------------------------
