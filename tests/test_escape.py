@@ -332,3 +332,14 @@ def test_link_target_property(path):
     else:
         assert unquote(target) == path
         assert re.fullmatch(r"[A-Za-z0-9/%._~-]*", target)
+
+
+def test_smalldocs_indexes_code_as_the_reader_sees_it():
+    from smalldocs.markdown import render
+
+    env: dict = {}
+    code = code_block_text("x = '{{< env GITHUB_TOKEN >}}'")
+    with quarto_code_blocks():
+        render(f"## Code\n\n```{{.python}}\n{code}\n```\n", env)
+    text = " ".join(part["text"] for part in env["search"])
+    assert "x = '{{< env GITHUB_TOKEN >}}'" in text and "{{{<" not in text

@@ -10,6 +10,8 @@ does most of that too; three things it does differently are made equal here, on 
   highlights it.
 - `startFrom="83"`: Pandoc numbers such a block from 83; smalldocs from 1. The code element gets the
   counter's start (as Pandoc writes it) and the line anchors their real numbers.
+- the search index: smalldocs indexes a code block's text as written in the page; it indexes the
+  text Quarto shows instead (the same unescaping).
 - `tabindex="0"`: Pandoc writes it on the block's `div.sourceCode` (the box that scrolls,
   styles.css); smalldocs drops attributes it does not know. The line-number links get Pandoc's
   `aria-hidden="true" tabindex="-1"`, so they are neither empty links to a screen reader nor Tab stops.
@@ -55,12 +57,27 @@ def quarto_code_blocks() -> Iterator[None]:
     from smalldocs import markdown
 
     original = markdown.code_block_html
+    original_search_text = markdown.Rules.search_text
 
     def code_block_html(body: str, lang: str, a: Any, env: dict, extra: str = "") -> str:
         return _with_quarto_attributes(original(quarto_code_block_text(body), lang, a, env, extra), a)
 
+    def search_text(self: Any, state: Any) -> None:
+        # The index gets the text the reader sees; the tokens keep theirs for the renderer.
+        code = [t for t in state.tokens if t.type in ("fence", "code_block") and not t.info.strip().startswith("{=")]
+        kept = [t.content for t in code]
+        for token in code:
+            token.content = quarto_code_block_text(token.content)
+        try:
+            original_search_text(self, state)
+        finally:
+            for token, content in zip(code, kept, strict=True):
+                token.content = content
+
     markdown.code_block_html = code_block_html
+    markdown.Rules.search_text = search_text  # make_parser binds it afresh for every page
     try:
         yield
     finally:
         markdown.code_block_html = original
+        markdown.Rules.search_text = original_search_text
