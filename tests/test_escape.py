@@ -343,3 +343,48 @@ def test_smalldocs_indexes_code_as_the_reader_sees_it():
         render(f"## Code\n\n```{{.python}}\n{code}\n```\n", env)
     text = " ".join(part["text"] for part in env["search"])
     assert "x = '{{< env GITHUB_TOKEN >}}'" in text and "{{{<" not in text
+
+
+# --- The argument of a shortcode
+
+from diary.escape import shortcode_argument  # noqa: E402
+
+# Quarto's reading of a shortcode's arguments (core/lib/parse-shortcode.ts): a bare word, or a
+# double- or single-quoted value.
+QUARTO_ARGUMENT = re.compile(r"""(?:([^"'\s]+))|(?:"([^"]*)")|(?:'([^']*)')""")
+
+
+def quarto_first_argument(shortcode_line: str) -> str:
+    inside = QUARTO_INCLUDE_LINE.match(shortcode_line).group(1)
+    rest = inside[len("include"):].strip()
+    found = QUARTO_ARGUMENT.match(rest)
+    return next(group for group in found.groups() if group is not None)
+
+
+@pytest.mark.parametrize("path", ["/_generated/code/00-base/_prog.py.md", "/_generated/code/a/_my file.py.md",
+                                  "/_generated/code/a/_ünï (2).py.md"])
+def test_shortcode_argument_is_read_back_by_both_engines(path, tmp_path):
+    from smalldocs.shortcodes import expand
+
+    line = "{{< include " + shortcode_argument(path) + " >}}"
+    assert quarto_first_argument(line) == path
+    target = tmp_path / path.lstrip("/")
+    target.parent.mkdir(parents=True)
+    target.write_text("INCLUDED\n")
+    assert expand(line, tmp_path / "page.qmd", tmp_path, {}, []).strip() == "INCLUDED"
+
+
+@pytest.mark.parametrize("path", ['/a/"q".md', "/a/{{< env X >}}.md", "/a/<b>.md", "/a/b\\c.md", "/a/b\nc.md",
+                                  "/a/b\tc.md", "/a/'q'.md", "/a/`b`.md", ""])
+def test_shortcode_argument_refuses_what_would_end_it(path):
+    assert shortcode_argument(path) is None
+
+
+@pytest.mark.fuzz
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30))
+def test_shortcode_argument_property(path):
+    path = "/_generated/" + path + ".md"  # the tool's include paths: under _generated/, ending in .md
+    argument = shortcode_argument(path)
+    if argument is not None:
+        assert quarto_first_argument("{{< include " + argument + " >}}") == path

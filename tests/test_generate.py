@@ -513,3 +513,20 @@ def test_the_diarys_committed_partials_and_pages_follow_the_rules():
                 assert metadata_text(front[key]) == front[key], f"{page.name}: {key}"
         assert not QUARTO_INCLUDE_LINE.search(page.read_text(encoding="utf-8").replace(
             "{{< include /_generated/", "")), f"{page.name}: a line Quarto would take for a directive"
+
+
+def test_a_file_name_with_a_space_is_included_quoted(diary):
+    (diary / "code/snapshots/02-fixed/my helper.py").write_text("HELPER = 1\n", encoding="utf-8")
+    assert main(["--root", str(diary), "measure", "--only", "02-fixed"]) == 0
+    assert main(["--root", str(diary), "generate", "--quiet"]) == 0
+    page = read(diary, "snapshots/02-fixed.qmd")
+    assert '{{< include "/_generated/code/02-fixed/_my helper.py.md" >}}' in page
+    assert "[Download my helper\\.py](raw/02-fixed/my%20helper.py)" in page
+
+
+def test_a_file_name_no_include_can_hold_stops_generate(diary, capsys):
+    (diary / "code/snapshots/02-fixed/x{{< env GITHUB_TOKEN >}}.py").write_text("X = 1\n", encoding="utf-8")
+    assert main(["--root", str(diary), "measure", "--only", "02-fixed"]) == 0
+    capsys.readouterr()
+    message = generate_fails(diary, capsys)
+    assert "x{{< env GITHUB_TOKEN >}}.py" in message and "rename the file" in message

@@ -229,3 +229,20 @@ def fence_can_show(text: str) -> bool:
     if any("{{<" in part or ">}}" in part for part in leftover):
         return False
     return not _QUARTO_BLOCK_SHORTCODE_LINE.search(code_block_text(text))
+
+
+# --- The argument of a shortcode (an include's path) -----------------------------------------------
+_ARGUMENT_UNSAFE = re.compile(r"[\"'{}<>\\`]|[^\S ]")
+
+
+def shortcode_argument(text: str) -> str | None:
+    """Place: one argument of a shortcode written by the tool (the path of `{{< include … >}}`).
+
+    The text as it is, or in double quotes when it holds a space (Quarto splits arguments at spaces
+    unless quoted; smalldocs takes the quotes off). None when no spelling is safe: a quote, a brace,
+    an angle bracket, a backslash, a backtick or a line break would end the argument or the
+    shortcode, or start another; the caller reports the name as bad input.
+    """
+    if not text or _ARGUMENT_UNSAFE.search(text):
+        return None
+    return f'"{text}"' if " " in text else text

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..contract import PAGE_MARKER, code_partial_path, diff_partial_path
-from ..escape import escape_markdown_inline, link_target, metadata_text
+from ..errors import DiaryError
+from ..escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
 from .model import Diary, Snapshot
 from .tables import struck
 from .templating import front_matter, mark, render, render_table, signed, signed_percent
@@ -50,6 +51,11 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         stdout_note = f"the first {len(shown)} lines"
     else:
         stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
+    for name in snap.meta.files:
+        if shortcode_argument("/" + code_partial_path(snap.id, name)) is None:
+            raise DiaryError(f"the file name {name!r} cannot be shown on the snapshot's page: an include "
+                             "shortcode cannot hold a quote, brace, angle bracket, backslash, backtick or "
+                             "line break", file=snap.meta.directory / name, hint="rename the file")
     files = [{"name": name, "raw_href": link_target(f"raw/{snap.id}/{name}"), "size": _size(len(snap.raw[name])),
               "partial": code_partial_path(snap.id, name)} for name in snap.meta.files]
     # Front matter holds only plain text (escape.metadata_text); what is not plain is shown once, in
