@@ -74,8 +74,8 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         ),
         body_title=None if title else full_title,
         marker=PAGE_MARKER,
-        parent={"id": parent.id, "href": f"{parent.id}.qmd"} if parent else None,
-        children=[{"id": child.id, "href": f"{child.id}.qmd"} for child in diary.children(snap)],
+        parent={"id": parent.id, "href": link_target(f"{parent.id}.qmd")} if parent else None,
+        children=[{"id": child.id, "href": link_target(f"{child.id}.qmd")} for child in diary.children(snap)],
         note=None if description else snap.meta.note,
         broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
         reasons=verdict.reasons,
@@ -95,9 +95,9 @@ def snapshot_index(diary: Diary) -> str:
         m = diary.metrics[snap.id]
         parent = diary.by_id.get(snap.meta.parent or "")
         rows.append([
-            f"[{escape_markdown_inline(snap.id)}]({snap.id}.qmd)", snap.meta.date.isoformat(),
+            f"[{escape_markdown_inline(snap.id)}]({link_target(snap.id + '.qmd')})", snap.meta.date.isoformat(),
             escape_markdown_inline(snap.meta.title),
-            f"[{escape_markdown_inline(parent.id)}]({parent.id}.qmd)" if parent else "—",
+            f"[{escape_markdown_inline(parent.id)}]({link_target(parent.id + '.qmd')})" if parent else "—",
             str(m.code), "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason),
         ])
     table = render_table(["snapshot", "date", "title", "parent", "code", "status"], rows, {4},
