@@ -493,12 +493,21 @@ def test_progress_table_shows_key_columns_and_the_rest_on_request(page, base_url
     assert table.evaluate(VISIBLE_HEADERS) == shown
 
 
+CODE_BOXES = "main pre, main div.sourceCode"
+SCROLLS = ("e => e.scrollWidth > e.clientWidth "
+           "&& ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)")
+# The index, among the code boxes, of the focused one when it scrolls; else -1.
+FOCUSED_CODE_BOX = (f"() => {{ const e = document.activeElement; const boxes = [...document.querySelectorAll("
+                    f"'{CODE_BOXES}')]; return e && boxes.includes(e) && ({SCROLLS})(e) ? boxes.indexOf(e) : -1; }}")
+
+
 def test_code_boxes_are_reachable_by_keyboard(page, base_url: str) -> None:
     """Tab reaches every code box that scrolls, so arrow keys can scroll it."""
     pg, watch = page
     open_page(pg, watch, base_url)
-    count = """() => [...document.querySelectorAll('main pre')]
-        .filter(pre => pre.scrollWidth > pre.clientWidth).length"""
+    # The box that scrolls: an excerpt's div.sourceCode (the element its fenced block's tabindex lands
+    # on), or the <pre> of a program's output; an element whose overflow is visible scrolls nothing.
+    count = f"() => [...document.querySelectorAll('{CODE_BOXES}')].filter({SCROLLS}).length"
     for url in post_links(pg, base_url):  # the first post with a code box wider than the column
         open_page(pg, watch, url)
         scrolling = pg.evaluate(count)
@@ -508,9 +517,7 @@ def test_code_boxes_are_reachable_by_keyboard(page, base_url: str) -> None:
     reached = set()
     for _ in range(200):
         pg.keyboard.press("Tab")
-        focused = pg.evaluate("""() => { const e = document.activeElement;
-            return e && e.tagName === 'PRE' && e.scrollWidth > e.clientWidth
-                ? [...document.querySelectorAll('main pre')].indexOf(e) : -1; }""")
+        focused = pg.evaluate(FOCUSED_CODE_BOX)
         if focused >= 0:
             reached.add(focused)
         if len(reached) == scrolling:

@@ -154,3 +154,11 @@ def test_version_flag() -> None:
     from diary import __version__
 
     assert Path(REPO / "pyproject.toml").read_text().count(f'version = "{__version__}"') == 1
+
+
+def test_engines_md_lists_what_differs_between_the_engines() -> None:
+    """docs/engines.md names each difference a reader can see (issue 11): keep it when an engine changes."""
+    text = (REPO / "docs" / "engines.md").read_text(encoding="utf-8").lower()
+    for topic in ("banner", "listing", "feed", "search", "line numbers", "copy button", "highlight",
+                  "annotation", "file://", "front matter", "link targets", "raw html"):
+        assert topic in text, f"docs/engines.md says nothing about {topic}"

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from diary import contract
 from diary.cli import main
+from diary.escape import code_fence, metadata_text, quarto_code_block_text, unescaped_code_shortcodes
 from diary.project import Project
 from diary.site import highlight, templating
 from diary.site.outputs import GenerateReport, generate
@@ -58,10 +59,23 @@ def record(root: Path, snapshot_id: str) -> dict:
     return yaml.safe_load(read(root, f"_data/records/{snapshot_id}.yml"))
 
 
+FENCED = re.compile(r"^(?P<fence>`{3,})\{(?P<attrs>\.[^{}\n]*)\}\n(?P<code>.*?)\n(?P=fence)$", re.S | re.M)
+
+
 def code_text(partial: str) -> str:
-    """What a reader sees (and copies) of a code excerpt: the <code> element's text."""
+    """What a reader sees (and copies) of a code excerpt, read without an engine: the text of its
+    fenced code block as Quarto shows it (escape.quarto_code_block_text, the rule smalldocs is taught
+    too), or the text of the <code> element of its raw HTML (a diff)."""
+    fenced = FENCED.search(partial)
+    if fenced:
+        return quarto_code_block_text(fenced.group("code"))
     body = re.search(r'<code class="sourceCode[^"]*"[^>]*>(.*)</code>', partial, re.S).group(1)
     return html.unescape(re.sub(r"<[^>]+>", "", body))
+
+
+def raw_html_parts(partial: str) -> list[str]:
+    """The raw HTML blocks of a partial."""
+    return re.findall(r"^```\{=html\}\n(.*?)^```$", partial, re.S | re.M)
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -90,9 +104,14 @@ def table_rows(table: str) -> dict[str, list[str]]:
 def test_whole_file_excerpt_shows_the_source_exactly(site):
     partial = read(site, "_generated/code/00-base/_prog.py.md")
     source = read(site, "code/snapshots/00-base/prog.py")
-    assert code_text(partial) == source
+    assert code_text(partial) == source.removesuffix("\n")  # a code box shows no final line break
     assert partial.startswith("```{=html}\n") and partial.rstrip().endswith("```")
-    assert '<div class="sourceCode"' in partial and '<pre class="sourceCode numberSource python' in partial
+    fenced = FENCED.search(partial)
+    # Quarto's own code block: Pandoc highlights and numbers it, from line 1; the box is focusable
+    assert fenced.group("attrs").split() == [".python", ".numberLines", "#code-00-base-prog-py",
+                                             'code-line-numbers="true"', 'startFrom="1"', 'tabindex="0"']
+    # no copy scaffold of our own (Quarto adds one to every code block), and no raw code markup
+    assert "code-copy" not in partial and "<pre" not in partial
     assert "prog.py" in partial.split("<code", 2)[1] and "00-base" in partial and "lines 1–" in partial
 
 
@@ -102,7 +121,7 @@ def test_definition_excerpt_is_the_definition_with_its_decorator(site):
     first = min(d.lineno for d in node.decorator_list)
     expected = "".join(source.splitlines(keepends=True)[first - 1 : node.end_lineno])
     partial = read(site, "_generated/code/00-base/_def-main.md")
-    assert code_text(partial) == expected
+    assert code_text(partial) == expected.removesuffix("\n")
     assert expected.startswith("@announce\n")
     assert f'startFrom="{first}"' in partial and f"lines {first}–{node.end_lineno}" in partial
     for snapshot_id in SNAPSHOTS:  # every top-level function of every snapshot has one
@@ -110,15 +129,31 @@ def test_definition_excerpt_is_the_definition_with_its_decorator(site):
 
 
 def test_hostile_snapshot_text_is_escaped_everywhere(site):
-    for path in (site / "_generated" / "code").rglob("*.md"):
+    """Every place of a partial has its one rule: raw HTML holds no markup of the text, and the code
+    of a fence holds no shortcode Quarto would expand and no line that could end the fence."""
+    partials = [*(site / "_generated" / "code").rglob("*.md"), *(site / "_generated" / "diff").rglob("*.md")]
+    fences = 0
+    for path in partials:
         partial = path.read_text(encoding="utf-8")
-        inside = partial.split("```{=html}\n", 1)[1].rsplit("```", 1)[0]
-        assert "{{<" not in inside and "{" not in inside.replace("{=html}", "")
-        assert "<script" not in inside and "`" not in inside
-        assert inside.count("</code></pre>") <= 1
-        assert not any(line.startswith(("```", "---", ":::")) for line in inside.splitlines())
+        for inside in raw_html_parts(partial):
+            assert "{" not in inside and "<script" not in inside and "`" not in inside, path
+            assert inside.count("</code></pre>") <= 1, path
+            assert not any(line.startswith(("```", "---", ":::")) for line in inside.splitlines()), path
+        fenced = FENCED.search(partial)
+        if fenced is None:
+            continue
+        fences += 1
+        code = fenced.group("code")
+        assert unescaped_code_shortcodes(code) == [], path
+        assert len(fenced.group("fence")) > max(map(len, re.findall("`+", code)), default=0), path
+        assert fenced.group("fence") == code_fence(code), path
+        # the text around the fence: two raw HTML blocks and blank lines, nothing of the snapshot's
+        assert FENCED.sub("", partial).count("```{=html}") == 2, path
+    # every file and definition of every snapshot is a fenced block (none holds a tab); diffs are raw HTML
+    assert fences == len(list((site / "_generated" / "code").rglob("*.md"))) >= 6
     whole = read(site, "_generated/code/00-base/_prog.py.md")
-    assert "&#123;&#123;&lt; include /etc/passwd &gt;&#125;&#125;" in whole
+    assert "{{{< include /etc/passwd >}}}" in whole  # Quarto's own escape, inside the code
+    assert "```" in code_text(whole)  # the source's own fence is inside the block, not its end
 
 
 def test_diffs_against_parent_baseline_and_any_included_pair(site):
@@ -230,7 +265,11 @@ def test_second_generate_writes_nothing_and_is_fast(diary):
 def test_snapshot_pages_and_raw_copies(site):
     page = read(site, "snapshots/00-base.qmd")
     front = yaml.safe_load(page.split("---\n")[1])
-    assert r"\{\{\< env GITHUB\_TOKEN \>\}\}" in front["title"]  # Markdown that shows the text as written
+    # The hostile title is not plain text: the page is titled by its id, the body shows the title once
+    assert front["title"] == "00-base" and "description" not in front
+    assert "Title: 00\\-base: The base: \\<script\\>" in page
+    assert r"\{\{\< env GITHUB\_TOKEN \>\}\}" in page
+    assert page.count(r"\{\{\< include /etc/passwd \>\}\}") == 1  # the note, once
     assert front["date"] == "2026-01-01"
     assert page.split("\n")[1] == contract.PAGE_MARKER
     assert "{{< include /_generated/code/00-base/_prog.py.md >}}" in page
@@ -245,6 +284,20 @@ def test_snapshot_pages_and_raw_copies(site):
     index = read(site, "snapshots/index.qmd")
     assert [index.index(f"[{s.replace('-', chr(92) + '-')}]({s}.qmd)") for s in SNAPSHOTS] == sorted(
         index.index(f"[{s.replace('-', chr(92) + '-')}]({s}.qmd)") for s in SNAPSHOTS)
+
+
+def test_front_matter_of_every_generated_page_is_plain_text(site):
+    """Front matter is the one place no escape survives (Quarto undoes Markdown escapes, then expands
+    shortcodes): every string value of a generated page's front matter is plain text, or the tool's own."""
+    for path in sorted((site / "snapshots").glob("*.qmd")):
+        front = yaml.safe_load(path.read_text(encoding="utf-8").split("---\n")[1])
+        for key in ("title", "description"):
+            if key in front:
+                assert metadata_text(front[key]) == front[key], f"{path.name}: {key} {front[key]!r}"
+    plain = yaml.safe_load(read(site, "snapshots/02-fixed.qmd").split("---\n")[1])
+    meta = yaml.safe_load(read(site, "code/snapshots/02-fixed/snapshot.yml"))
+    if metadata_text(f"02-fixed: {meta['title']}"):
+        assert plain["title"] == f"02-fixed: {meta['title']}"
 
 
 def test_stale_generated_files_are_removed(diary):
@@ -357,8 +410,12 @@ def test_smalldocs_shows_hostile_text_literally(diary, monkeypatch):
         assert passwd not in page, path
         assert '<script>alert("x")</script>' not in page, path
     post = pages[diary / "_site/posts/day-1/index.html"]
-    codes = re.findall(r'<code class="sourceCode python"[^>]*>(.*?)</code>', post, re.S)
-    assert html.unescape(re.sub(r"<[^>]+>", "", codes[0])) == read(diary, "code/snapshots/00-base/prog.py")
+    codes = re.findall(r'<code[^>]* class="sourceCode python"[^>]*>(.*?)</code>', post, re.S)
+    source = read(diary, "code/snapshots/00-base/prog.py")
+    assert html.unescape(re.sub(r"<[^>]+>", "", codes[0])) == source.removesuffix("\n")
+    assert "{{{<" not in post  # Quarto's escape in code is undone, as Quarto undoes it
+    assert post.count('class="code-copy-button"') == post.count('<div class="diary-excerpt"') - post.count(
+        '<code class="sourceCode diff"')  # one copy button per fenced excerpt
     title = pages[diary / "_site/snapshots/00-base.html"]
     assert "{{&lt; env GITHUB_TOKEN &gt;}}" in title
     assert os.environ["GITHUB_TOKEN"] == secret
@@ -389,3 +446,88 @@ def test_excerpt_markup_round_trips(text, language):
 def test_excerpt_markup_round_trips_property(text):
     for language in ("python", "diff"):
         assert excerpt_text(text, language) == text
+
+
+@pytest.mark.parametrize("text", ["def f():\n\treturn 1\n", "a = 1\r\nb = 2\r\n", "nul\x00byte\n"])
+def test_a_text_a_fence_would_change_is_a_raw_html_excerpt(text):
+    """Pandoc turns tabs into spaces and drops carriage returns: such a text is shown as raw HTML,
+    exactly, in a focusable box and without a copy scaffold of its own."""
+    from diary.site.excerpts import excerpt
+
+    partial = excerpt("00-base", "prog.py", "<code>prog.py</code>", "code-x", text, 1, "python", "0" * 64)
+    assert FENCED.search(partial) is None
+    assert code_text(partial) == text
+    assert '<div class="sourceCode" id="code-x" tabindex="0">' in partial and "code-copy" not in partial
+    assert not any("{" in part or "`" in part for part in raw_html_parts(partial))
+
+
+def test_a_fenced_excerpt_numbers_from_its_first_line_and_outgrows_the_sources_fences():
+    from diary.site.excerpts import excerpt
+
+    text = "x = '{{< env GITHUB_TOKEN >}}'\n```\n`````\n"
+    partial = excerpt("00-base", "prog.py", "<code>f</code>", "def-x", text, 83, "python", "0" * 64)
+    fenced = FENCED.search(partial)
+    assert fenced.group("fence") == "``````"
+    assert 'startFrom="83"' in fenced.group("attrs").split()
+    assert code_text(partial) == text.removesuffix("\n")
+    assert unescaped_code_shortcodes(fenced.group("code")) == []
+
+
+# Quarto's include directive (core/lib/parse-shortcode.ts): a line of an included file that is nothing
+# but a shortcode is replaced by the file it names, in a fence or not.
+QUARTO_INCLUDE_LINE = re.compile(r"^\s*{{< (?!/\*)(.+?)(?<!\*/) >}}\s*$", re.M)
+
+
+def assert_partial_follows_the_rules(path: Path) -> str:
+    """One code or diff partial, checked place by place without an engine; returns 'fence' or 'raw'."""
+    partial = path.read_text(encoding="utf-8")
+    assert "code-copy" not in partial, f"{path}: a copy scaffold of our own (Quarto adds one)"
+    for inside in raw_html_parts(partial):
+        assert "{" not in inside and "`" not in inside and "<script" not in inside, path
+    fenced = FENCED.search(partial)
+    if fenced is None:
+        assert len(raw_html_parts(partial)) == 1, path
+        return "raw"
+    code, attrs = fenced.group("code"), fenced.group("attrs").split()
+    assert unescaped_code_shortcodes(code) == [] and not QUARTO_INCLUDE_LINE.search(code), path
+    assert fenced.group("fence") == code_fence(code), path
+    assert ".numberLines" in attrs and 'code-line-numbers="true"' in attrs and 'tabindex="0"' in attrs, path
+    assert any(re.fullmatch(r'startFrom="\d+"', a) for a in attrs) and attrs[0] in (".python", ".numberLines"), path
+    assert FENCED.sub("", partial).count("```{=html}") == 2, path
+    return "fence"
+
+
+def test_the_diarys_committed_partials_and_pages_follow_the_rules():
+    """What the real-Quarto tests rely on, checked on this repository's own generated files: fenced
+    excerpts with Pandoc's attributes, no scaffold of ours, nothing Quarto would expand or include,
+    and front matter of plain text only."""
+    repo = Path(__file__).resolve().parents[1]
+    kinds = {path: assert_partial_follows_the_rules(path) for folder in ("code", "diff")
+             for path in sorted((repo / "_generated" / folder).rglob("*.md"))}
+    assert all(kind == "fence" for path, kind in kinds.items() if "/code/" in path.as_posix())
+    assert all(kind == "raw" for path, kind in kinds.items() if "/diff/" in path.as_posix())
+    assert len(kinds) > 50
+    for page in sorted((repo / "snapshots").glob("*.qmd")):
+        front = yaml.safe_load(page.read_text(encoding="utf-8").split("---\n")[1])
+        for key in ("title", "description"):
+            if key in front:
+                assert metadata_text(front[key]) == front[key], f"{page.name}: {key}"
+        assert not QUARTO_INCLUDE_LINE.search(page.read_text(encoding="utf-8").replace(
+            "{{< include /_generated/", "")), f"{page.name}: a line Quarto would take for a directive"
+
+
+def test_a_file_name_with_a_space_is_included_quoted(diary):
+    (diary / "code/snapshots/02-fixed/my helper.py").write_text("HELPER = 1\n", encoding="utf-8")
+    assert main(["--root", str(diary), "measure", "--only", "02-fixed"]) == 0
+    assert main(["--root", str(diary), "generate", "--quiet"]) == 0
+    page = read(diary, "snapshots/02-fixed.qmd")
+    assert '{{< include "/_generated/code/02-fixed/_my helper.py.md" >}}' in page
+    assert "[Download my helper\\.py](raw/02-fixed/my%20helper.py)" in page
+
+
+def test_a_file_name_no_include_can_hold_stops_generate(diary, capsys):
+    (diary / "code/snapshots/02-fixed/x{{< env GITHUB_TOKEN >}}.py").write_text("X = 1\n", encoding="utf-8")
+    assert main(["--root", str(diary), "measure", "--only", "02-fixed"]) == 0
+    capsys.readouterr()
+    message = generate_fails(diary, capsys)
+    assert "x{{< env GITHUB_TOKEN >}}.py" in message and "rename the file" in message

@@ -341,10 +341,12 @@ def test_code_excerpts_show_the_snapshot_source_exactly(built_site, tiny_site_ro
         assert {(e.snapshot, e.definition) for e in shown} >= expected, page
         for excerpt in shown:
             where = f"{page}: {excerpt.definition or excerpt.file} of {excerpt.snapshot}"
+            # a code box shows the text without its final line break (both engines drop it)
             if excerpt.definition is None:
-                assert excerpt.text == source(tiny_site_root, excerpt.snapshot, excerpt.file), where
+                assert excerpt.text == source(tiny_site_root, excerpt.snapshot, excerpt.file).removesuffix("\n"), where
             else:
-                assert excerpt.text == definition(tiny_site_root, excerpt.snapshot, excerpt.definition), where
+                expected = definition(tiny_site_root, excerpt.snapshot, excerpt.definition).removesuffix("\n")
+                assert excerpt.text == expected, where
     whole = next(e for e in excerpts(parse_html(built_site / "posts/day-1/index.html")) if e.definition is None)
     assert missing_hostile(whole.text) == []
     main = next(e for e in excerpts(parse_html(built_site / "posts/day-1/index.html")) if e.definition == "main")
@@ -368,9 +370,9 @@ def test_variables_show_their_figures_in_the_prose(built_site, tiny_site_root):
     assert snap["01-broken"]["first_difference_line"] == (
         record(tiny_site_root, "01-broken")["behaviour"]["first_difference"]["line"])
     assert snap["00-base"]["code"] == record(tiny_site_root, "00-base")["lines"]["total"]["code"]
-    # a title read through {{< var >}} shows exactly as snapshot.yml writes it: nothing in it acts
-    title = yaml.safe_load((TINY_DIARY / "code/snapshots/00-base/snapshot.yml").read_text())["title"]
-    assert f"as its snapshot gives it: {title}." in day1
+    # a title read through {{< var >}} is YAML read as Markdown, like front matter: a hostile one is
+    # given as the snapshot's id (escape.metadata_text), and nothing in it acts
+    assert "as its snapshot gives it: 00-base." in day1
     day2 = " ".join(parse_html(built_site / "posts/day-2/index.html").find("main").text().split())
     assert (f"From {summary['baseline_code']} to {summary['final_code']} code lines "
             f"({summary['saved_percent']}% fewer).") in day2
@@ -471,14 +473,73 @@ def test_output_and_test_messages_show_as_written(built_site, tiny_site_root, sn
 
 
 def test_hostile_title_and_note_show_as_written(built_site, tiny_site_root):
-    meta = yaml.safe_load((tiny_site_root / "code/snapshots/00-base/snapshot.yml").read_text())
-    page = parse_html(built_site / "snapshots/00-base.html")
-    assert page.find("h1").text() == f"00-base: {meta['title']}"
-    assert page.find("title").text().startswith(f"00-base: {meta['title']}")
-    paragraphs = [" ".join(p.text().split()) for p in page.find("main").iter("p")]
-    assert " ".join(meta["note"].split()) in paragraphs
+    """A title or note that is not plain text never reaches the front matter: the page is titled by
+    its id, and the body shows the title and the note once each, as written."""
+    assert_titles_and_notes_show_once(built_site, tiny_site_root)
     rows = progress_table(parse_html(built_site / "progress.html")).by_snapshot()
+    meta = yaml.safe_load((tiny_site_root / "code/snapshots/00-base/snapshot.yml").read_text())
     assert cell(rows["00-base"], "title") == meta["title"]
+
+
+def assert_titles_and_notes_show_once(site: Path, root: Path) -> None:
+    """Every snapshot page shows its title and its note, each once, as written (either engine)."""
+    for snapshot_id in SNAPSHOTS:
+        meta = yaml.safe_load((root / f"code/snapshots/{snapshot_id}/snapshot.yml").read_text())
+        page = parse_html(site / f"snapshots/{snapshot_id}.html")
+        title, note = f"{snapshot_id}: {meta['title']}", " ".join(meta["note"].split())
+        main_text = " ".join(page.find("main").text().split())
+        if snapshot_id == "00-base":  # hostile: titled by its id, the full title in the body
+            assert page.find("h1").text().strip() == "00-base"
+            assert page.find("title").text().startswith("00-base")
+            assert f"Title: {title}" in main_text
+        else:
+            assert page.find("h1").text().strip() == title
+            assert page.find("title").text().startswith(title)
+        whole = " ".join(page.find("body").text().split())
+        assert whole.count(note) == 1, f"{snapshot_id}: the note is shown {whole.count(note)} times"
+
+
+def assert_excerpts_are_the_engines_code_blocks(site: Path) -> None:
+    """Each code excerpt is the engine's own numbered code block: one copy button, a focusable box."""
+    for page_path in ("posts/day-1/index.html", *(f"snapshots/{s}.html" for s in SNAPSHOTS)):
+        for div in parse_html(site / page_path).iter("div", "diary-excerpt"):
+            where = f"{page_path}: excerpt of {div.attrs.get('data-file') or 'a diff'}"
+            buttons = list(div.iter("button", "code-copy-button"))
+            pre = next(p for p in div.iter("pre") if p.find("code") is not None)
+            box = next(d for d in div.iter("div", "sourceCode"))
+            assert "0" in (box.attrs.get("tabindex"), pre.attrs.get("tabindex")), f"{where}: not focusable"
+            if "data-file" in div.attrs:
+                assert len(buttons) == 1, f"{where}: {len(buttons)} copy buttons"
+                assert "numberSource" in pre.classes, f"{where}: no line numbers"
+            else:
+                assert len(buttons) <= 1, f"{where}: {len(buttons)} copy buttons"
+
+
+def definition_numbering(site: Path) -> tuple[int, Element]:
+    """The first line a definition excerpt's caption names, and the excerpt's <pre>."""
+    day1 = parse_html(site / "posts/day-1/index.html")
+    main_excerpt = next(div for div in day1.iter("div", "diary-excerpt")
+                        if "main" in [c.text() for c in div.find("p", "diary-caption").iter("code")])
+    first = int(re.search(r"lines (\d+)–", main_excerpt.find("p", "diary-caption").text()).group(1))
+    pre = next(p for p in main_excerpt.iter("pre") if p.find("code") is not None)
+    return first, pre
+
+
+def numbered_from(pre: Element, first: int) -> bool:
+    """Whether a numbered block counts from `first`: Pandoc's counter start on the code element
+    (`counter-reset: source-line first-1`), or its startFrom attribute."""
+    code = pre.find("code")
+    styles = " ".join(el.attrs.get("style", "") for el in (pre, code) if el is not None)
+    return f"counter-reset: source-line {first - 1}" in styles or pre.attrs.get("startfrom") == str(first)
+
+
+def test_excerpts_are_the_engines_code_blocks(built_site):
+    assert_excerpts_are_the_engines_code_blocks(built_site)
+    # smalldocs numbers a definition from its first line, as Pandoc does with startFrom
+    first, pre = definition_numbering(built_site)
+    line_ids = [span.attrs["id"] for span in pre.find("code").children
+                if isinstance(span, Element) and "id" in span.attrs]
+    assert first > 1 and line_ids[0].endswith(f"-{first}") and numbered_from(pre, first)
 
 
 def assert_nothing_injected(site: Path, secret: str) -> None:
@@ -525,7 +586,11 @@ def test_nothing_injected_into_the_quarto_site(quarto_site_root, tiny_secret):
     for snapshot_id in SNAPSHOTS:
         shown = {(e.snapshot, e.definition): e.text
                  for e in excerpts(parse_html(quarto_site / "snapshots" / f"{snapshot_id}.html")) if e.file}
-        assert shown[(snapshot_id, None)] == source(root, snapshot_id)
+        assert shown[(snapshot_id, None)] == source(root, snapshot_id).removesuffix("\n")
+    assert_titles_and_notes_show_once(quarto_site, root)
+    assert_excerpts_are_the_engines_code_blocks(quarto_site)
+    first, pre = definition_numbering(quarto_site)
+    assert first > 1 and numbered_from(pre, first), "Pandoc does not number the definition from its first line"
 
 
 # ---------------------------------------------------------------------------------------------

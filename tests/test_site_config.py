@@ -110,3 +110,17 @@ def test_every_page_links_its_feed_and_icon(planted_site: Path) -> None:
             assert target.resolve().is_file(), f"{rel}: the {what} link {found.group(1)} leads nowhere"
             if what == "feed":
                 assert "<rss" in target.read_text(encoding="utf-8")[:500], f"{rel}: {target} is not RSS"
+
+
+def test_table_of_contents_is_complete_without_javascript(planted_site: Path) -> None:
+    """Opened from disk, Quarto 1.10's module scripts do not run, and Quarto hides a collapsed table of
+    contents until they do (issue 11, item 6): `toc-expand: true` writes every entry expanded into the
+    HTML. Checked here on smalldocs' output, which follows the same option: every section is listed."""
+    html_options = QUARTO["format"]["html"]
+    assert html_options["toc"] is True and html_options["toc-expand"] is True
+    page = (planted_site / "snapshots" / "01-value-naive.html").read_text(encoding="utf-8")
+    toc = re.search(r'<nav id="TOC".*?</nav>', page, re.S)
+    assert toc is not None, "the snapshot page has no table of contents"
+    sections = set(re.findall(r'<section id="([^"]+)" class="level2"', page))  # Pandoc's and smalldocs' sections
+    listed = set(re.findall(r'href="#([^"]+)"', toc.group(0)))
+    assert sections and sections <= listed, f"sections missing from the table of contents: {sections - listed}"

@@ -24,6 +24,7 @@ from typing import Any
 
 from diary.errors import DiaryError
 from diary.safefs import no_links
+from diary.smalldocs_compat import quarto_code_blocks
 
 MIN_QUARTO = (1, 10, 0)  # the release line the diary is rendered and tested with (publish.yml pins one)
 ENGINES = ("auto", "quarto", "smalldocs")
@@ -359,7 +360,7 @@ def _render_with_smalldocs(
 
     progress = _LineEcho(echo)
     try:
-        with _environment(env), contextlib.redirect_stderr(progress), _memoised_yaml():
+        with _environment(env), contextlib.redirect_stderr(progress), _memoised_yaml(), quarto_code_blocks():
             site = build(root, quiet=quiet)
     except (BuildError, ConfigError) as error:
         raise DiaryError(
@@ -393,7 +394,7 @@ def preview_site(
     if engine.name == "smalldocs":
         from smalldocs.serve import preview  # imported here for the same reason as in _render_with_smalldocs
 
-        with _environment(env):
+        with _environment(env), quarto_code_blocks():
             return preview(root, port=port, open_browser=open_browser)
     assert engine.executable is not None
     extra = ([] if open_browser else ["--no-browser"]) + ["--port", str(port)]

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from ..contract import code_partial_path, definition_partial_path, diff_partial_path, physical_lines
-from ..escape import escape_html
+from ..escape import code_block_text, code_fence, escape_html, fence_can_show
 from .highlight import highlight_lines, numbered_code
 from .model import Snapshot
 from .templating import TEMPLATES_DIR, plural, render
 
-# Bump when the markup of code excerpts changes in code (a change to excerpt.md.j2 is noticed alone).
-EXCERPT_VERSION = "1"
+# Bump when the markup of code excerpts changes in code, escape.py's code-block rules included (a change
+# to excerpt.md.j2 is noticed alone).
+EXCERPT_VERSION = "3"
 EXCERPT_DIGEST = re.compile(rb'data-input="([0-9a-f]{64})"')
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -68,15 +69,24 @@ def reuse(root: Path | None, path: str, digest: str) -> str | None:
     return None
 
 
-def excerpt(snapshot_id: str, file: str, caption_html: str, ident: str, lines: list[str], first: int,
-            language: str, newline_at_end: bool, digest: str, numbered: bool = True,
-            empty_text: str = "") -> str:
+def excerpt(snapshot_id: str, file: str, caption_html: str, ident: str, text: str, first: int,
+            language: str, digest: str, numbered: bool = True, empty_text: str = "",
+            highlighted: tuple[list[str], bool] | None = None) -> str:
+    """An excerpt of `text` (the lines shown, from line `first`): a fenced code block when a fence can
+    show it exactly (escape.fence_can_show), else raw HTML from `highlighted` (highlight_lines' lines
+    of the text, and whether it ends with a line break) or, when that is None, the text escaped."""
+    code = fence = code_html = None
+    if text and numbered and fence_can_show(text):
+        code = code_block_text(text.removesuffix("\n"))
+        fence = code_fence(code)
+    elif text:
+        lines, newline_at_end = highlighted or highlight_lines(text, language)
+        code_html = numbered_code(lines, ident, first, numbered, newline_at_end)
     classes = ["sourceCode", *(["numberSource"] if numbered else []), *([language] if language else []),
-               *(["number-lines"] if numbered else []), "code-with-copy"]
-    code_html = numbered_code(lines, ident, first, numbered, newline_at_end) if lines else None
+               *(["number-lines"] if numbered else [])]
     return render("excerpt.md.j2", snapshot_id=snapshot_id, file=file, caption_html=caption_html,
                   block_id=ident, pre_classes=" ".join(classes), language=language, first_line=first,
-                  code_html=code_html, empty_text=empty_text, digest=digest)
+                  code=code, fence=fence, code_html=code_html, empty_text=empty_text, digest=digest)
 
 
 def line_range(first: int, last: int) -> str:
@@ -88,9 +98,9 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
     partials = {}
 
     @functools.cache
-    def highlighted(file: str) -> tuple[list[str], bool]:
-        # Once per file: a file's definitions are slices of its highlighted lines.
-        return highlight_lines(snap.texts[file], language_of(file))
+    def file_lines(file: str) -> list[str]:
+        # Once per file: a file's definitions are slices of its lines.
+        return physical_lines(snap.texts[file])
 
     for file, text in snap.texts.items():
         language = language_of(file)
@@ -101,11 +111,10 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
         if existing is not None:
             partials[path] = existing
             continue
-        lines, newline_at_end = highlighted(file)
         caption = (f"<code>{escape_html(file)}</code> · snapshot {escape_html(snap.id)}"
                    + (f" · {line_range(1, count)}" if count else " · empty"))
-        partials[path] = excerpt(snap.id, file, caption, block_id("code", snap.id, file), lines, 1, language,
-                                 newline_at_end, digest, empty_text="(the file is empty)")
+        partials[path] = excerpt(snap.id, file, caption, block_id("code", snap.id, file), text, 1, language,
+                                 digest, empty_text="(the file is empty)")
     for name, definition in snap.definitions.items():
         file, first, last = definition.file, definition.start, definition.end
         language = language_of(file)
@@ -116,12 +125,11 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
         if existing is not None:
             partials[path] = existing
             continue
-        lines, newline_at_end = highlighted(file)
         caption = (f"<code>{escape_html(name)}</code> in <code>{escape_html(file)}</code> · snapshot "
                    f"{escape_html(snap.id)} · {line_range(first, last)}")
-        ends_with_newline = newline_at_end or last < len(lines)
-        partials[path] = excerpt(snap.id, file, caption, block_id("def", snap.id, name),
-                                 lines[first - 1 : last], first, language, ends_with_newline, digest)
+        shown = "".join(file_lines(file)[first - 1 : last])
+        partials[path] = excerpt(snap.id, file, caption, block_id("def", snap.id, name), shown, first,
+                                 language, digest)
     return partials
 
 
@@ -147,10 +155,9 @@ def diff_partial(reuse_from: Path | None, older: Snapshot, newer: Snapshot) -> s
     if existing is not None:
         return existing
     text = unified_diff(older, newer)
-    lines, newline_at_end = highlight_lines(text, "diff")
     added = sum(1 for line in text.split("\n") if line.startswith("+") and not line.startswith("+++"))
     deleted = sum(1 for line in text.split("\n") if line.startswith("-") and not line.startswith("---"))
     caption = (f"diff {escape_html(older.id)} → {escape_html(newer.id)} · "
                f"{plural(added, 'line')} added, {deleted} removed")
-    return excerpt(newer.id, "", caption, block_id("diff", older.id, newer.id), lines, 1, "diff",
-                   newline_at_end, digest, numbered=False, empty_text="(no differences)")
+    return excerpt(newer.id, "", caption, block_id("diff", older.id, newer.id), text, 1, "diff", digest,
+                   numbered=False, empty_text="(no differences)")

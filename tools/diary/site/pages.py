@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
-from ..escape import escape_markdown_inline
+from ..errors import DiaryError
+from ..escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
 from .model import Diary, Snapshot
 from .tables import struck
 from .templating import front_matter, mark, render, render_table, signed, signed_percent
@@ -50,21 +51,33 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         stdout_note = f"the first {len(shown)} lines"
     else:
         stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
-    files = [{"name": name, "raw_href": raw_file_path(snap.id, name).removeprefix(f"{PAGES_DIR}/"),
+    for name in snap.meta.files:
+        if shortcode_argument("/" + code_partial_path(snap.id, name)) is None:
+            raise DiaryError(f"the file name {name!r} cannot be shown on the snapshot's page: an include "
+                             "shortcode cannot hold a quote, brace, angle bracket, backslash, backtick or "
+                             "line break", file=snap.meta.directory / name, hint="rename the file")
+    files = [{"name": name, "raw_href": link_target(raw_file_path(snap.id, name).removeprefix(f"{PAGES_DIR}/")),
               "size": _size(len(snap.raw[name])), "partial": code_partial_path(snap.id, name)}
              for name in snap.meta.files]
+    # Front matter holds only plain text (escape.metadata_text); what is not plain is shown once, in
+    # the body, escaped as body Markdown. The note is shown once either way: as the description (both
+    # engines print it under the title) or as the body's first paragraph.
+    full_title = f"{snap.id}: {snap.meta.title}"
+    title = metadata_text(full_title)
+    description = metadata_text(snap.meta.note) if snap.meta.note else None
     difference = behaviour.first_difference if not behaviour.identical else None
     return render(
         "snapshot.qmd.j2",
         front_matter=front_matter(
-            title=escape_markdown_inline(f"{snap.id}: {snap.meta.title}"),
+            title=title or metadata_text(snap.id) or "Snapshot",
             date=snap.meta.date.isoformat(),
-            description=escape_markdown_inline(snap.meta.note) if snap.meta.note else None,
+            description=description,
         ),
+        body_title=None if title else full_title,
         marker=PAGE_MARKER,
-        parent={"id": parent.id, "href": f"{parent.id}.qmd"} if parent else None,
-        children=[{"id": child.id, "href": f"{child.id}.qmd"} for child in diary.children(snap)],
-        note=snap.meta.note,
+        parent={"id": parent.id, "href": link_target(f"{parent.id}.qmd")} if parent else None,
+        children=[{"id": child.id, "href": link_target(f"{child.id}.qmd")} for child in diary.children(snap)],
+        note=None if description else snap.meta.note,
         broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
         reasons=verdict.reasons,
         metrics_table=metrics_table,
@@ -83,9 +96,9 @@ def snapshot_index(diary: Diary) -> str:
         m = diary.metrics[snap.id]
         parent = diary.by_id.get(snap.meta.parent or "")
         rows.append([
-            f"[{escape_markdown_inline(snap.id)}]({snap.id}.qmd)", snap.meta.date.isoformat(),
+            f"[{escape_markdown_inline(snap.id)}]({link_target(snap.id + '.qmd')})", snap.meta.date.isoformat(),
             escape_markdown_inline(snap.meta.title),
-            f"[{escape_markdown_inline(parent.id)}]({parent.id}.qmd)" if parent else "—",
+            f"[{escape_markdown_inline(parent.id)}]({link_target(parent.id + '.qmd')})" if parent else "—",
             str(m.code), "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason),
         ])
     table = render_table(["snapshot", "date", "title", "parent", "code", "status"], rows, {4},

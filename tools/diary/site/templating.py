@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiaryError
-from ..escape import escape_html, escape_markdown_inline
+from ..escape import escape_html, escape_markdown_inline, shortcode_argument
 from ..yamlio import dump_yaml
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -27,8 +27,17 @@ def _environment(templates: Path):
     env.filters["md"] = escape_markdown_inline
     env.filters["html"] = escape_html
     env.filters["yaml_str"] = yaml_str  # the scaffolding templates' YAML values
-    env.globals["include"] = lambda path: "{{< include /" + path + " >}}"
+    env.globals["include"] = include_shortcode
     return env
+
+
+def include_shortcode(path: str) -> str:
+    """`{{< include /<path> >}}`, the path spelled as a shortcode argument (escape.shortcode_argument);
+    callers check the path first (pages.py), so a path no spelling can hold is a bug here."""
+    argument = shortcode_argument("/" + path)
+    if argument is None:
+        raise ValueError(f"no include shortcode can hold the path {path!r}")
+    return "{{< include " + argument + " >}}"
 
 
 def render(template: str, **context: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..escape import escape_markdown_inline, neutralise_shortcodes
+from ..escape import metadata_text, neutralise_shortcodes
 from .model import Diary
 from .templating import mark, signed, signed_percent
 
@@ -12,8 +12,10 @@ from .templating import mark, signed, signed_percent
 def build_variables(diary: Diary) -> dict:
     """The nested mapping behind `{{< var ... >}}`, keys in a stable order (docs/generated.md).
 
-    Free text (titles) is Markdown-escaped, since both engines read a variable's value as Markdown;
-    ids only have their shortcode openings broken, so they still work inside a link.
+    A variable's value is YAML that Quarto reads as Markdown, as it reads front matter: escapes are
+    undone before shortcodes are looked for, so free text (a title) follows the front-matter rule,
+    escape.metadata_text, and a title that is not plain text is given as the snapshot's id. Ids only
+    have their shortcode openings broken, so they still work inside a link.
     """
     snaps: dict[str, dict] = {}
     baseline_code = diary.baseline.code
@@ -22,7 +24,7 @@ def build_variables(diary: Diary) -> dict:
         m = diary.metrics[snap.id]
         broken_so_far += snap.broken
         entry: dict[str, Any] = {
-            "title": escape_markdown_inline(snap.meta.title),
+            "title": metadata_text(snap.meta.title) or snap.id,
             "date": snap.meta.date.isoformat(),
             "code": m.code, "comment": m.comment, "blank": m.blank, "physical": m.physical,
             "status": m.status, "identical": mark(m.identical),
