@@ -124,3 +124,13 @@ def test_table_of_contents_is_complete_without_javascript(planted_site: Path) ->
     sections = set(re.findall(r'<section id="([^"]+)" class="level2"', page))  # Pandoc's and smalldocs' sections
     listed = set(re.findall(r'href="#([^"]+)"', toc.group(0)))
     assert sections and sections <= listed, f"sections missing from the table of contents: {sections - listed}"
+
+
+def test_no_page_loads_a_script_from_a_cdn(planted_site: Path) -> None:
+    # No page has math: MathJax (which Quarto's listing page would fetch from a CDN) is turned off,
+    # and nothing else is fetched from another host (the fonts are the themes' stylesheets).
+    assert QUARTO["format"]["html"]["html-math-method"] == "plain"
+    for page in planted_site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        scripts = re.findall(r"<script[^>]*\bsrc=\"(https?:[^\"]+)\"", html)
+        assert not scripts, (page.relative_to(planted_site), scripts)
