@@ -22,6 +22,7 @@ and the ratio of the largest size to the smallest for each. Measuring is the exp
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -138,14 +139,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="8,50,200", help="comma-separated numbers of snapshots (each >= 8)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None, help="training steps of every run (default: diary.yml's)")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="build the diaries in DIR (created, must not exist) and keep them, e.g. to profile")
     args = parser.parse_args()
     sizes = sorted({int(part) for part in args.sizes.split(",")})
     if sizes[0] < 8:
         parser.error("every size must be at least 8, the snapshots of this diary")
     results: dict[int, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="diary-scale-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="diary-scale-")))
+        else:
+            args.keep.mkdir(parents=True)
+            work = args.keep
         for size in sizes:
-            results[size] = one_size(size, args.repeat, args.steps, Path(tmp))
+            results[size] = one_size(size, args.repeat, args.steps, work)
     names = list(results[sizes[0]])
     width = max(map(len, names))
     header = f"{'figure':<{width}} | " + " | ".join(f"{size:>8}" for size in sizes)

@@ -10,6 +10,7 @@ generated files that are no longer produced are removed. A run that changes noth
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +36,7 @@ from .chart import chart_bytes, chart_partial
 from .excerpts import code_partials, diff_partial
 from .model import Diary, load_snapshots
 from .pages import snapshot_index, snapshot_page
-from .posts import check_front_matter, check_pages, wanted_diff_pairs
+from .posts import Page, check_front_matter, check_pages, include_targets, wanted_diff_pairs
 from .tables import progress_tables
 from .variables import build_variables
 
@@ -97,24 +98,39 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
 
     files: dict[str, str | bytes] = {}
     for snap in diary.snapshots:
-        files.update(code_partials(reuse_from, snap))
-        for name, data in snap.raw.items():
-            files[raw_file_path(snap.id, name)] = data
-    for older, newer in diff_pairs:
-        files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
+        files[snapshot_page_path(snap.id)] = snapshot_page(diary, snap)
+    files[SNAPSHOT_INDEX_PATH] = snapshot_index(diary)
     files.update(progress_tables(diary, pages))
     variables = build_variables(diary)
     files[VARIABLES_PATH] = VARIABLES_HEADER + dump_yaml(variables)
     files[CHART_PARTIAL_PATH] = chart_partial(diary)
+    # Only the excerpts some page includes (a post, a top-level page or a generated snapshot page) are
+    # written: a partial per definition and a diff against the baseline for every snapshot, included
+    # by nobody, made most of the generated output and grew it faster than the diary.
+    wanted = included_partials(root, pages, files)
     for snap in diary.snapshots:
-        files[snapshot_page_path(snap.id)] = snapshot_page(diary, snap)
-    files[SNAPSHOT_INDEX_PATH] = snapshot_index(diary)
+        files.update(code_partials(reuse_from, snap, wanted))
+        for name, data in snap.raw.items():
+            files[raw_file_path(snap.id, name)] = data
+    for older, newer in diff_pairs:
+        if diff_partial_path(older.id, newer.id) in wanted:
+            files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
 
     problems += check_pages(root, pages, files, variables)
     chart_svg, drawn = chart_bytes(root, diary)
     files[CHART_PATH] = chart_svg
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
     return Outputs(encoded, chart_drawn=drawn, problems=problems)
+
+
+def included_partials(root: Path, pages: list[Page], generated: Mapping[str, str | bytes]) -> set[str]:
+    """Every `_generated/` path that a page includes: the posts and top-level pages, and the pages
+    generated so far (snapshot pages include their files and the diff against their parent)."""
+    wanted = {rel for page in pages for rel, _line in include_targets(root, page)}
+    for path, data in generated.items():
+        if path.endswith(".qmd") and isinstance(data, str):
+            wanted.update(rel for rel, _line in include_targets(root, Page(root / path, data)))
+    return wanted
 
 
 def write_outputs(root: Path, outputs: Outputs) -> GenerateReport:
