@@ -17,7 +17,8 @@ from typing import Any
 
 from ..contract import code_partial_path, definition_partial_path, diff_partial_path, physical_lines
 from ..escape import escape_html
-from .highlight import highlight_lines, numbered_code
+from .highlight import numbered_code
+from .hlcache import highlight_lines  # the same lines, kept between commands by content
 from .model import Snapshot
 from .templating import TEMPLATES_DIR, plural, render
 
