@@ -54,7 +54,7 @@ def page_sources(root: Path) -> list[str]:
                              if not name.startswith((".", "_")) and name not in SKIP_DIRS)
         folder = Path(dirpath)
         files += [(folder / name).relative_to(root).as_posix() for name in sorted(filenames)
-                  if not name.startswith((".", "_"))]
+                  if not name.startswith((".", "_")) and name.endswith(PAGE_SUFFIXES)]
     patterns = _render_list(root)
     if not patterns:
         return [f for f in files if f.endswith(PAGE_SUFFIXES) and Path(f).stem.lower() != "readme"]
