@@ -117,6 +117,14 @@ def test_a_removed_search_index_makes_the_engine_run_again(diary: Path) -> None:
     assert site_files(diary) == before
 
 
+def test_an_edited_stylesheet_reaches_the_site_though_no_page_changed(diary: Path) -> None:
+    styles = diary / "styles.css"
+    styles.write_text(styles.read_text(encoding="utf-8") + "\n/* one more rule */\n", encoding="utf-8")
+    output = build(diary, "--engine", "smalldocs", "--verbose")
+    assert listed(output) == []
+    assert (diary / "_site" / "styles.css").read_bytes() == styles.read_bytes()
+
+
 def test_changing_the_front_matter_renders_every_page(diary: Path, tmp_path: Path) -> None:
     path = diary / POST
     path.write_text(path.read_text(encoding="utf-8").replace("title:", "subtitle: new\ntitle:", 1), encoding="utf-8")

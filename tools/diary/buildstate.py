@@ -159,6 +159,7 @@ class BuildState:
     engine: str = ""
     site: str = ""
     tree: str = ""  # every file of the output folder, by path, size and modification time
+    sources: str = ""  # every other file of the project, the same way
     warnings: list[str] = field(default_factory=list)  # what the engine warned about, shown again by a no-op
     pages: dict[str, PageState] = field(default_factory=dict)
 
@@ -170,6 +171,7 @@ class BuildState:
             if data.get("schema") != STATE_SCHEMA:
                 return state
             state.engine, state.site, state.tree = str(data["engine"]), str(data["site"]), str(data["tree"])
+            state.sources = str(data["sources"])
             state.warnings = [str(w) for w in data.get("warnings", [])]
             state.pages = {str(src): PageState(str(page["inputs"]), page.get("output"))
                            for src, page in data["pages"].items()}
@@ -179,7 +181,7 @@ class BuildState:
 
     def save(self) -> None:
         data = {"schema": STATE_SCHEMA, "engine": self.engine, "site": self.site, "tree": self.tree,
-                "warnings": self.warnings,
+                "sources": self.sources, "warnings": self.warnings,
                 "pages": {src: {"inputs": page.inputs, "output": page.output}
                           for src, page in sorted(self.pages.items())}}
         write_text_atomic(self.root / STATE_FILE, json.dumps(data, indent=1) + "\n")
@@ -209,6 +211,27 @@ def tree_digest(root: Path) -> str:
             except OSError:
                 continue
             digest.update(f"{path.relative_to(out).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def sources_digest(root: Path) -> str:
+    """The project's other files (stylesheets, images, downloads, ...) by path, size and modification
+    time: the engine copies some of them into the output folder, so a change to one makes it run
+    (with every unchanged page reused), though no page's inputs changed."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        folder = Path(dirpath)
+        dirnames[:] = sorted(name for name in dirnames if not name.startswith(".") and name not in SKIP_DIRS
+                             and not (folder == root and name == OUTPUT_DIR))
+        for name in sorted(filenames):
+            if name.startswith(".") or name.endswith(PAGE_SUFFIXES):
+                continue
+            try:
+                info = (folder / name).stat()
+            except OSError:
+                continue
+            rel = (folder / name).relative_to(root).as_posix()
+            digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -250,7 +273,8 @@ def plan_build(root: Path, engine: str, variables: Any, state: BuildState | None
         # The listings (and with them the feed and the search index) follow the pages they list.
         changed += [src for src in sources if src not in changed and is_listing(root, src)]
     return Plan(False, [src for src in sources if src in changed], sources, digests, key,
-                tree_intact=bool(state.tree) and tree_digest(root) == state.tree)
+                tree_intact=bool(state.tree) and tree_digest(root) == state.tree
+                and sources_digest(root) == state.sources)
 
 
 def record_build(root: Path, engine: str, plan: Plan, rendered: list[str] | None = None,
@@ -265,6 +289,7 @@ def record_build(root: Path, engine: str, plan: Plan, rendered: list[str] | None
     for src in rendered:
         state.pages[src] = PageState(plan.digests[src], state.output_digest(src))
     state.tree = tree_digest(root)
+    state.sources = sources_digest(root)
     state.warnings = list(warnings or [])
     state.save()
     return state

@@ -206,18 +206,22 @@ def render_site(
         echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged)")
     output_dir = root / "_site"  # the output-dir of both engines for this project
     warnings: list[str] = []
+    rendered: list[str] | None = None if plan is None or plan.full else plan.changed  # None: every page
     if plan is not None and plan.nothing_to_do:
         # Every page, and the rest of the output folder, is what this build would write.
         warnings = BuildState.load(root).warnings
         for warning in warnings:
             echo(f"warning: {warning}" if engine.name == "smalldocs" else warning)
     elif engine.name == "quarto":
-        files = None if plan is None or plan.full else plan.changed
-        warnings = _render_with_quarto(root, engine, quiet=quiet, env=env, echo=echo, files=files)
+        # No page changed but another file did (a stylesheet, an image): the whole project, whose render
+        # copies them; Quarto renders no list of files without a page in it.
+        if not rendered:
+            rendered = None
+        warnings = _render_with_quarto(root, engine, quiet=quiet, env=env, echo=echo, files=rendered)
     else:
         output_dir, warnings = _render_with_smalldocs(root, quiet=quiet, env=env, echo=echo, plan=plan)
     if plan is not None and not plan.nothing_to_do:
-        record_build(root, engine_key, plan, None if plan.full else plan.changed, warnings)
+        record_build(root, engine_key, plan, rendered, warnings)
     return RenderResult(engine.name, engine.version, output_dir, time.perf_counter() - started, warnings)
 
 
