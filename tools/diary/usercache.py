@@ -9,16 +9,17 @@ that cannot be written is no cache. Values are plain JSON.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from . import __version__
-from .atomic import write_text_atomic
 
 
 def cache_dir() -> Path:
@@ -52,7 +53,20 @@ def load(kind: str, key: str) -> Any:
 
 
 def store(kind: str, key: str, value: Any) -> None:
+    """Write the entry through a temporary file and a rename, without fsync: a cache entry lost to a
+    crash is a miss, and an fsync per entry made a first `diary check` of a long diary seconds slower."""
+    path = _path(kind, key)
     try:
-        write_text_atomic(_path(kind, key), json.dumps(value, ensure_ascii=False))
+        text = json.dumps(value, ensure_ascii=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     except (OSError, TypeError, ValueError):
         pass
