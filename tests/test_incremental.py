@@ -193,3 +193,23 @@ def test_quarto_is_given_only_the_changed_pages(diary: Path, fake_quarto: Path) 
     assert listed(edited) == [LISTING, POST]
     assert quarto_args(edited) == ["render", LISTING, POST]
     assert "rendered again" in (diary / "_site" / "posts" / "day-1" / "index.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- generate skips a run whose inputs are unchanged
+
+
+def test_generate_after_a_no_op_still_follows_edits_of_its_inputs_and_outputs(diary: Path) -> None:
+    assert run_diary(diary, "generate", "--quiet").returncode == 0  # a no-op: nothing built
+    table = diary / "_generated" / "tables" / "_day-1.md"
+    before = table.read_text(encoding="utf-8")
+    post = diary / POST
+    post.write_text(post.read_text(encoding="utf-8").replace("snapshots: [00-base, 01-broken]",
+                                                             "snapshots: [01-broken]"), encoding="utf-8")
+    assert run_diary(diary, "generate", "--quiet").returncode == 0
+    assert table.read_text(encoding="utf-8") != before  # the post's input changed: regenerated
+    chart = diary / "_generated" / "_chart.md"
+    good = chart.read_bytes()
+    chart.write_bytes(good + b"edited by hand\n")
+    assert run_diary(diary, "generate", "--quiet").returncode == 0
+    assert chart.read_bytes() == good  # an output changed: regenerated
+    assert run_diary(diary, "check").returncode == 0

@@ -9,12 +9,14 @@ generated files that are no longer produced are removed. A run that changes noth
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_bytes_atomic
+from ..atomic import write_bytes_atomic, write_text_atomic
 from ..contract import (
     CHART_PARTIAL_PATH,
     CHART_PATH,
@@ -22,6 +24,7 @@ from ..contract import (
     PAGE_MARKER,
     PAGES_DIR,
     RAW_DIR,
+    SETTINGS_PATH,
     SNAPSHOT_INDEX_PATH,
     VARIABLES_HEADER,
     VARIABLES_PATH,
@@ -31,7 +34,9 @@ from ..contract import (
 )
 from ..errors import DiaryError
 from ..project import Project
+from ..records import record_path
 from ..yamlio import dump_yaml
+from . import templating
 from .chart import chart_bytes, chart_partial
 from .excerpts import code_partials, diff_partial
 from .model import Diary, load_snapshots
@@ -60,15 +65,96 @@ class GenerateReport:
 def generate(project: Project) -> GenerateReport:
     """Generate every file of docs/generated.md; raise the first problem, before writing, on bad input.
 
-    The caller holds the command's lock."""
+    When every input is what the last run generated from, and every generated file is as that run
+    left it, nothing is built (GENERATE_STATE). The caller holds the command's lock."""
     started = time.perf_counter()
+    inputs = input_digest(project)
+    produced = unchanged_since_last_run(project.root, inputs)
+    if produced is not None:
+        return GenerateReport(unchanged=produced, seconds=time.perf_counter() - started)
     outputs = build_outputs(project)
     if outputs.problems:
         raise outputs.problems[0]
     report = write_outputs(project.root, outputs)
     report.chart_drawn = outputs.chart_drawn
     report.seconds = time.perf_counter() - started
+    save_generate_state(project.root, inputs, sorted(outputs.files))
     return report
+
+
+# What the last `diary generate` was made from and what it left: a cache in the gitignored
+# `.diary-cache/`, never trusted for `diary check` (which builds everything afresh) and never an error.
+GENERATE_STATE = ".diary-cache/generate-state.json"
+_CODE_DIR = Path(__file__).resolve().parents[1]  # tools/diary: the generator's code and templates
+
+
+def input_digest(project: Project) -> str:
+    """Everything generate reads: the settings, each snapshot's metadata and record (whose expected key
+    holds the content hash of its files, the baseline's, the suite's and the tool's version), the
+    pages, the generator's code and templates, and the versions of the libraries that shape the output."""
+    import jinja2
+    import matplotlib
+    import pygments
+    import yaml
+
+    digest = hashlib.sha256(f"{jinja2.__version__}|{matplotlib.__version__}|{pygments.__version__}|"
+                            f"{yaml.__version__}".encode())
+    for folder in (_CODE_DIR, Path(templating.TEMPLATES_DIR)):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".py", ".j2") and path.is_file():
+                digest.update(f"\0{path}\0".encode() + path.read_bytes())
+    digest.update(_read_or_empty(project.root / SETTINGS_PATH))
+    expected = project.expected_keys
+    for meta in project.snapshots:
+        digest.update(f"\0{meta.id}\0{expected[meta.id].key}\0".encode())
+        digest.update(_read_or_empty(meta.meta_path))
+        digest.update(_read_or_empty(record_path(project.root, meta.id)))
+    for page in project.pages:
+        digest.update(f"\0{page.path}\0{page.text}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"<missing>"
+
+
+def generated_tree_digest(root: Path) -> str:
+    """Every file in the generated places, by path, size and modification time."""
+    digest = hashlib.sha256()
+    candidates = [root / VARIABLES_PATH, root / CHART_PATH]
+    for folder in (root / GENERATED_DIR, root / PAGES_DIR):
+        if folder.is_dir():
+            candidates.extend(path for path in folder.rglob("*") if path.is_file())
+    for path in sorted(candidates):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(root).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def unchanged_since_last_run(root: Path, inputs: str) -> list[str] | None:
+    """The paths the last run produced, when its inputs were `inputs` and its files are untouched."""
+    try:
+        state = json.loads((root / GENERATE_STATE).read_text(encoding="utf-8"))
+        if state["inputs"] != inputs or state["tree"] != generated_tree_digest(root):
+            return None
+        produced = state["produced"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [str(path) for path in produced] if isinstance(produced, list) else None
+
+
+def save_generate_state(root: Path, inputs: str, produced: list[str]) -> None:
+    state = {"inputs": inputs, "tree": generated_tree_digest(root), "produced": produced}
+    try:
+        write_text_atomic(root / GENERATE_STATE, json.dumps(state) + "\n")
+    except OSError:
+        pass  # a cache that cannot be written is no cache
 
 
 @dataclass
