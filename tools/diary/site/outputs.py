@@ -92,13 +92,10 @@ def input_digest(project: Project) -> str:
     """Everything generate reads: the settings, each snapshot's metadata and record (whose expected key
     holds the content hash of its files, the baseline's, the suite's and the tool's version), the
     pages, the generator's code and templates, and the versions of the libraries that shape the output."""
-    import jinja2
-    import matplotlib
-    import pygments
-    import yaml
+    from importlib.metadata import version  # not `import matplotlib`: a no-op run never draws
 
-    digest = hashlib.sha256(f"{jinja2.__version__}|{matplotlib.__version__}|{pygments.__version__}|"
-                            f"{yaml.__version__}".encode())
+    libraries = "|".join(version(name) for name in ("jinja2", "matplotlib", "pygments", "pyyaml"))
+    digest = hashlib.sha256(libraries.encode())
     for folder in (_CODE_DIR, Path(templating.TEMPLATES_DIR)):
         for path in sorted(folder.rglob("*")):
             if path.suffix in (".py", ".j2") and path.is_file():
