@@ -382,11 +382,17 @@ def _memoised_yaml() -> Iterator[None]:
     modules = (config, shortcodes, site)
     for module in modules:
         module.read_yaml = read_yaml
+    # smalldocs compiles a glob into a regular expression on every match: tens of thousands of times
+    # per build on a long diary (every file against every `render` and `resources` pattern). It is a
+    # pure function of the pattern, so it is compiled once per pattern while we build.
+    original_glob_regex = config.glob_regex
+    config.glob_regex = functools.lru_cache(maxsize=None)(original_glob_regex)
     try:
         yield
     finally:
         for module in modules:
             module.read_yaml = original
+        config.glob_regex = original_glob_regex
 
 
 def _render_with_smalldocs(
