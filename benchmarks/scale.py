@@ -1,6 +1,9 @@
 """How the diary's costs grow with the number of snapshots, printed as a table (a script, not a test).
 
-    python benchmarks/scale.py [--sizes 8,50,200] [--repeat 3] [--steps 20]
+    python benchmarks/scale.py [--sizes 8,50,200] [--repeat 3] [--steps 20] [--keep DIR | --reuse DIR]
+
+`--keep DIR` keeps the diaries (to profile them); `--reuse DIR` times the diaries a `--keep` run left
+there again without measuring them (after a change to the tool that leaves measuring alone).
 
 For each size N it builds a synthetic diary in a temporary folder: this repository's diary (its
 posts, its 8 snapshots), plus N - 8 copies of the final snapshot chained parent to child, each with a
@@ -22,6 +25,8 @@ and the ratio of the largest size to the smallest for each. Measuring is the exp
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
 import resource
 import shutil
@@ -94,18 +99,22 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def one_size(size: int, repeat: int, steps: int | None, work: Path) -> dict[str, float]:
+def one_size(size: int, repeat: int, steps: int | None, work: Path, reuse: bool = False) -> dict[str, float]:
     root = work / f"diary-{size}"
-    root.mkdir()
-    copy_repo_diary(root)
-    if steps is not None:
-        config = root / "code" / "diary.yml"
-        text = config.read_text(encoding="utf-8")
-        config.write_text("\n".join(f"steps: {steps}" if line.startswith("steps:") else line
-                                    for line in text.splitlines()) + "\n", encoding="utf-8")
-    grow(root, size)
-    print(f"  {size} snapshots: measuring them all ...", flush=True)
-    full = diary(root, "measure", "--force")
+    if reuse:  # a diary an earlier run kept (--keep), measured already: the figures of the tool, not the judge
+        print(f"  {size} snapshots: reusing {root}", flush=True)
+        full = Run(math.nan, math.nan, math.nan)
+    else:
+        root.mkdir()
+        copy_repo_diary(root)
+        if steps is not None:
+            config = root / "code" / "diary.yml"
+            text = config.read_text(encoding="utf-8")
+            config.write_text("\n".join(f"steps: {steps}" if line.startswith("steps:") else line
+                                        for line in text.splitlines()) + "\n", encoding="utf-8")
+        grow(root, size)
+        print(f"  {size} snapshots: measuring them all ...", flush=True)
+        full = diary(root, "measure", "--force")
     diary(root, "build", "--engine", "smalldocs", "--quiet")  # the first build writes what is new
     figures = {
         "full measure CPU per snapshot (s)": full.cpu_s / size,
@@ -138,14 +147,25 @@ def main() -> None:
     parser.add_argument("--sizes", default="8,50,200", help="comma-separated numbers of snapshots (each >= 8)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None, help="training steps of every run (default: diary.yml's)")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="build the diaries in DIR (created, must not exist) and keep them, e.g. to profile")
+    parser.add_argument("--reuse", type=Path, default=None, metavar="DIR",
+                        help="time the diaries an earlier --keep left in DIR, without measuring them again")
     args = parser.parse_args()
     sizes = sorted({int(part) for part in args.sizes.split(",")})
     if sizes[0] < 8:
         parser.error("every size must be at least 8, the snapshots of this diary")
     results: dict[int, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="diary-scale-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.reuse is not None:
+            work, reuse = args.reuse, True
+        elif args.keep is not None:
+            args.keep.mkdir(parents=True)
+            work, reuse = args.keep, False
+        else:
+            work, reuse = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="diary-scale-"))), False
         for size in sizes:
-            results[size] = one_size(size, args.repeat, args.steps, Path(tmp))
+            results[size] = one_size(size, args.repeat, args.steps, work, reuse)
     names = list(results[sizes[0]])
     width = max(map(len, names))
     header = f"{'figure':<{width}} | " + " | ".join(f"{size:>8}" for size in sizes)
@@ -154,9 +174,11 @@ def main() -> None:
         header += f" | {sizes[-1]}:{sizes[0]}"
     print(f"\n{os.cpu_count()} cores\n{header}\n{'-' * len(header)}")
     for name in names:
-        row = f"{name:<{width}} | " + " | ".join(f"{results[size][name]:8.2f}" for size in sizes)
+        row = f"{name:<{width}} | " + " | ".join(
+            f"{results[size][name]:8.2f}" if not math.isnan(results[size][name]) else f"{'—':>8}" for size in sizes)
         if ratio:
-            row += f" | {results[sizes[-1]][name] / max(results[sizes[0]][name], 1e-9):.1f}x"
+            ratio_of = results[sizes[-1]][name] / max(results[sizes[0]][name], 1e-9)
+            row += f" | {ratio_of:.1f}x" if not math.isnan(ratio_of) else " | —"
         print(row)
 
 

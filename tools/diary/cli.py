@@ -173,7 +173,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         run_generate(project, quiet=args.quiet)
         # The engine runs `project.pre-render` (diary refresh): it finds the lock held by this process,
         # its ancestor, and returns at once.
-        render_site(root, engine, quiet=args.quiet)
+        render_site(root, engine, quiet=args.quiet, incremental=not args.full, verbose=args.verbose)
     from .siteurl import placeholder_site_url_warning
 
     if warning := placeholder_site_url_warning(root):
@@ -266,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--engine", default="auto",
                        help="auto (quarto when installed, else smalldocs), quarto or smalldocs")
         p.add_argument("--quiet", "-q", action="store_true")
+        if name == "build":
+            p.add_argument("--verbose", "-v", action="store_true", help="list the pages this build renders")
+            p.add_argument("--full", action="store_true",
+                           help="render every page, not only those whose inputs changed")
         if name == "preview":
             p.add_argument("--port", type=_count(1, 65535), default=4200)
             p.add_argument("--no-browser", action="store_true")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from . import MEASURE_VERSION, __version__
+from . import MEASURE_VERSION, __version__, usercache
 from .atomic import write_text_atomic
 from .config import Settings
 from .contract import RECORDS_DIR
@@ -277,9 +277,29 @@ def parse_record(text: str, file: Path) -> Record:
 
 
 def load_record(path: Path) -> Record:
-    """One validated record; any problem is a DiaryError naming file, line and column."""
+    """One validated record; any problem is a DiaryError naming file, line and column.
+
+    A text that validated before (same file name, same bytes, same tool code) is not parsed again:
+    its data comes from the user's cache (usercache.py); parsing was most of a no-op command's time."""
     text = read_utf8(path, hint="restore the file from git, or run 'diary measure --force'")
-    return parse_record(text, path)
+    key = usercache.key_of(_record_code_salt(), path.name, text)
+    data = usercache.load("records", key)
+    if isinstance(data, dict):
+        try:
+            return Record.from_data(data)
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss: the text is parsed and checked
+            pass
+    record = parse_record(text, path)
+    usercache.store("records", key, record.to_data())
+    return record
+
+
+def _record_code_salt() -> str:
+    import sys
+
+    from . import shape, yamlio
+
+    return usercache.code_salt(sys.modules[__name__], shape, yamlio) + yaml.__version__
 
 
 def load_records_collecting(root: Path) -> tuple[dict[str, Record], list[DiaryError]]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
+import json
 import os
 import re
 import shutil
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diary.buildstate import BuildState, Plan, plan_build, record_build
 from diary.errors import DiaryError
 from diary.safefs import no_links
 from diary.smalldocs_compat import quarto_code_blocks
@@ -195,11 +198,14 @@ def _check_output_dir(root: Path) -> None:
 
 
 def render_site(
-    root: Path, engine: Engine, *, quiet: bool = False, env: dict[str, str] | None = None, echo: Echo = print
+    root: Path, engine: Engine, *, quiet: bool = False, env: dict[str, str] | None = None, echo: Echo = print,
+    incremental: bool = True, verbose: bool = False,
 ) -> RenderResult:
     """Render the website at `root` into `_site` with `engine`; `env` is added to the engine's environment.
 
-    Everything the engine prints goes to `echo`, line by line; a failed render raises DiaryError.
+    With `incremental`, only the pages whose inputs changed since the last build are rendered (see
+    buildstate.py); `verbose` lists them. Everything the engine prints goes to `echo`, line by line; a
+    failed render raises DiaryError (and leaves the build state as it was, so the next build retries).
     """
     for folder in ("_site", ".quarto", "_freeze"):  # engines write and clean these: never through a link
         no_links(root, Path(root) / folder)
@@ -208,19 +214,73 @@ def render_site(
         echo(f"rendering with {engine.label()}")
     started = time.perf_counter()
     env = engine_environment(env or {})
-    if engine.name == "quarto":
-        output_dir = root / "_site"  # Quarto's default output-dir, which this project keeps
-        warnings = _render_with_quarto(root, engine, quiet=quiet, env=env, echo=echo)
+    engine_key = f"{engine.name} {engine.version}"
+    plan = plan_build(root, engine_key, _variables(root)) if incremental else None
+    if plan is not None and verbose:
+        if plan.full:
+            echo(f"rendering all {len(plan.sources)} pages ({plan.reason}):")
+        else:
+            echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged):")
+        for src in plan.changed:
+            echo(f"  {src}")
+    elif plan is not None and not quiet and not plan.full:
+        echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged)")
+    output_dir = root / "_site"  # the output-dir of both engines for this project
+    warnings: list[str] = []
+    rendered: list[str] | None = None if plan is None or plan.full else plan.changed  # None: every page
+    if plan is not None and plan.nothing_to_do:
+        # Every page, and the rest of the output folder, is what this build would write.
+        warnings = BuildState.load(root).warnings
+        for warning in warnings:
+            echo(f"warning: {warning}" if engine.name == "smalldocs" else warning)
+    elif engine.name == "quarto":
+        # No page changed but another file did (a stylesheet, an image): the whole project, whose render
+        # copies them; Quarto renders no list of files without a page in it.
+        if not rendered:
+            rendered = None
+        warnings = _render_with_quarto(root, engine, quiet=quiet, env=env, echo=echo, files=rendered)
     else:
-        output_dir, warnings = _render_with_smalldocs(root, quiet=quiet, env=env, echo=echo)
+        output_dir, warnings = _render_with_smalldocs(root, quiet=quiet, env=env, echo=echo, plan=plan)
+    if plan is not None and not plan.nothing_to_do:
+        record_build(root, engine_key, plan, rendered, warnings)
     return RenderResult(engine.name, engine.version, output_dir, time.perf_counter() - started, warnings)
 
 
+def _variables(root: Path) -> Any:
+    """`_variables.yml` as the engines read it, for the values the pages use; None when unreadable.
+    Kept by content in the user's cache as JSON, which loads several times faster than the YAML."""
+    import yaml
+
+    from diary import usercache
+
+    try:
+        text = (root / "_variables.yml").read_text(encoding="utf-8-sig")
+    except (OSError, ValueError):
+        return None
+    key = usercache.key_of("variables", yaml.__version__, text)
+    cached = usercache.load("variables", key)
+    if isinstance(cached, dict) and "value" in cached:
+        return cached["value"]
+    try:
+        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (ValueError, yaml.YAMLError):
+        return None
+    # As JSON whether cached or not, so a hit and a miss give the same digests (dates as text).
+    plain = json.loads(json.dumps(value, default=str))
+    usercache.store("variables", key, {"value": plain})
+    return plain
+
+
 def _render_with_quarto(
-    root: Path, engine: Engine, *, quiet: bool, env: dict[str, str], echo: Echo
+    root: Path, engine: Engine, *, quiet: bool, env: dict[str, str], echo: Echo, files: list[str] | None = None
 ) -> list[str]:
+    """`quarto render` of the whole project, or of `files` only (paths relative to the root): Quarto
+    renders a list of files within their project, and updates its search index and listings."""
     assert engine.executable is not None  # a quarto Engine always has one
-    command = quarto_command(engine.executable, "render", root, quiet=quiet)
+    if files is None:
+        command = quarto_command(engine.executable, "render", root, quiet=quiet)
+    else:
+        command = [engine.executable, "render", *files, *(["--quiet"] if quiet else [])]
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     warnings = []
     process = _start_quarto(
@@ -343,25 +403,35 @@ def _memoised_yaml() -> Iterator[None]:
     modules = (config, shortcodes, site)
     for module in modules:
         module.read_yaml = read_yaml
+    # smalldocs compiles a glob into a regular expression on every match: tens of thousands of times
+    # per build on a long diary (every file against every `render` and `resources` pattern). It is a
+    # pure function of the pattern, so it is compiled once per pattern while we build.
+    original_glob_regex = config.glob_regex
+    config.glob_regex = functools.lru_cache(maxsize=None)(original_glob_regex)
     try:
         yield
     finally:
         for module in modules:
             module.read_yaml = original
+        config.glob_regex = original_glob_regex
 
 
 def _render_with_smalldocs(
-    root: Path, *, quiet: bool, env: dict[str, str], echo: Echo
+    root: Path, *, quiet: bool, env: dict[str, str], echo: Echo, plan: Plan | None = None
 ) -> tuple[Path, list[str]]:
     # Imported here: smalldocs's engine takes a quarter of a second to import, which commands that do not
     # render should not pay.
-    from smalldocs.config import BuildError, ConfigError
-    from smalldocs.site import build
+    from smalldocs.config import BuildError, ConfigError, load
 
     progress = _LineEcho(echo)
     try:
         with _environment(env), contextlib.redirect_stderr(progress), _memoised_yaml(), quarto_code_blocks():
-            site = build(root, quiet=quiet)
+            site_class = _incremental_site_class()
+            reusable = set() if plan is None or plan.full else set(plan.sources) - set(plan.changed)
+            site = site_class(load(root), quiet=quiet, reusable=reusable)
+            count = site.build()
+            where = os.path.relpath(site.out)
+            site.say(f"wrote {count} page(s) to {site.out if where.startswith('..') else where}")
     except (BuildError, ConfigError) as error:
         raise DiaryError(
             f"smalldocs could not render the site: {error}",
@@ -376,6 +446,161 @@ def _render_with_smalldocs(
     for warning in warnings:
         echo(f"warning: {warning}")
     return site.out, warnings
+
+
+@functools.cache
+def _incremental_site_class() -> type:
+    """smalldocs' Site, made to reuse the pages whose inputs did not change (smalldocs itself always
+    renders every page). A reused page comes back from `.diary-cache/` as smalldocs had it after
+    rendering (front matter, options, HTML, what rendering found) with the warnings, broken links and
+    resources it produced, and its HTML output is kept byte for byte; the navigation, listings, search
+    index, feed, sitemap and assets are made as a full build makes them, from every page. The output
+    is identical to a full build's (tests/test_incremental.py compares them byte for byte)."""
+    import json
+    from pathlib import PurePosixPath
+
+    from smalldocs import browser, layout, listing
+    from smalldocs.site import Page, Site
+
+    from diary.atomic import write_text_atomic
+    from diary.buildstate import cache_path, decode, encode
+
+    class IncrementalSite(Site):
+        def __init__(self, project: Any, quiet: bool, reusable: set[str]) -> None:
+            super().__init__(project, quiet=quiet)
+            self.reusable = reusable
+            self.reused: set[PurePosixPath] = set()
+            self.effects: dict[PurePosixPath, dict[str, list[Any]]] = {}  # per page: warnings, broken, resources
+            self.cached: dict[PurePosixPath, dict[str, Any]] = {}
+
+        def _mark(self) -> tuple[int, int, set[Any]]:
+            return len(self.warnings), len(self.broken), set(self.resources)
+
+        def _record(self, src: PurePosixPath, stage: str, mark: tuple[int, int, set[Any]]) -> None:
+            effects = self.effects.setdefault(src, {})
+            effects[f"{stage}_warnings"] = self.warnings[mark[0]:]
+            effects[f"{stage}_broken"] = [list(item) for item in self.broken[mark[1]:]]
+            effects[f"{stage}_resources"] = sorted(str(r) for r in self.resources - mark[2])
+
+        def _replay(self, src: PurePosixPath, stage: str) -> None:
+            effects = self.cached[src]["effects"]
+            for warning in effects[f"{stage}_warnings"]:
+                self.warn(warning)
+            self.broken.extend(tuple(item) for item in effects[f"{stage}_broken"])
+            self.resources.update(PurePosixPath(r) for r in effects[f"{stage}_resources"])
+
+        def _load(self, src: PurePosixPath) -> dict[str, Any] | None:
+            if str(src) not in self.reusable:
+                return None
+            try:
+                data = decode(json.loads(cache_path(self.root, str(src)).read_text(encoding="utf-8")))
+                return data if data.get("src") == str(src) and not data["meta"].get("listing") else None
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                return None
+
+        def read(self, src: PurePosixPath) -> Any:
+            cached = self._load(src)
+            if cached is None:
+                mark = self._mark()
+                page = super().read(src)
+                self._record(src, "read", mark)
+                return page
+            self.cached[src] = cached
+            self.effects[src] = dict(cached["effects"])
+            self.reused.add(src)
+            page = Page(src=src, out=PurePosixPath(cached["out"]), front=cached["front"], meta=cached["meta"],
+                        body="", html=cached["html"], env=cached["env"], mtime=(self.root / src).stat().st_mtime)
+            page.env["link"] = lambda href, kind, page=page: self.resolve(href, page)
+            self._replay(src, "read")
+            return page
+
+        def render_page(self, page: Any) -> None:
+            if page.src in self.reused:
+                self._replay(page.src, "render")
+                return
+            mark = self._mark()
+            super().render_page(page)
+            self._record(page.src, "render", mark)
+
+        def build(self) -> int:
+            """Site.build, with the reused pages' outputs kept (the steps in the same order)."""
+            if self.llms_on() or self.project.smalldocs.get("api"):
+                self.reusable = set()  # a Markdown copy or an API reference needs every page's own build
+            self.check_output()
+            sources = self.discover()
+            self.run_scripts("pre-render", sources)
+            sources = self.discover()
+            mode = self.draft_mode()
+            for src in sources:
+                page = self.read(src)
+                if self.is_draft(page):
+                    if mode == "gone":
+                        continue
+                    page.draft = True
+                self.pages[src] = page
+            if not self.pages:
+                from smalldocs.config import BuildError
+
+                raise BuildError(f"no pages to render in {self.root}")
+            self.load_symbols()
+            for page in self.pages.values():
+                self.render_page(page)
+            notebooks = browser.collect(self)
+            if notebooks:
+                browser.require_jupyterlite()
+            nav = layout.SiteNav(self)
+            for page in self.pages.values():
+                if page.meta.get("listing"):
+                    listing.expand(self, page)
+            kept: dict[PurePosixPath, bytes] = {}
+            for src in self.reused:
+                try:
+                    kept[src] = (self.out / self.pages[src].out).read_bytes()
+                except (OSError, KeyError):
+                    kept.pop(src, None)
+            if self.out.exists():
+                for child in self.out.iterdir():
+                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+            self.out.mkdir(parents=True, exist_ok=True)
+            for src, page in self.pages.items():
+                dest = self.out / page.out
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if src in kept:
+                    dest.write_bytes(kept[src])
+                    self._replay(src, "layout")
+                    continue
+                mark = self._mark()
+                dest.write_text(layout.page(self, nav, page), encoding="utf-8")
+                self._record(src, "layout", mark)
+                self._store(page)
+            self.copy_assets(nav)
+            self.copy_resources()
+            browser.build(self, nav, notebooks)
+            self.write_search()
+            self.write_sitemap()
+            self.write_llms_txt()
+            listing.write_feeds(self)
+            self.run_scripts("post-render", sources)
+            for src, href in self.broken:
+                self.warn(f"{src}: broken link {href}")
+            return len(self.pages)
+
+        def _store(self, page: Any) -> None:
+            """Keep the rendered page for the next build; a page that JSON cannot hold is not kept."""
+            if page.meta.get("listing"):
+                return  # a listing is expanded with the other pages: it is always made afresh
+            try:
+                data = encode({
+                    "src": str(page.src), "out": str(page.out), "front": page.front, "meta": page.meta,
+                    "html": page.html, "env": {k: v for k, v in page.env.items() if not callable(v)},
+                    "effects": self.effects.get(page.src, {}),
+                })
+            except TypeError:
+                cache_path(self.root, str(page.src)).unlink(missing_ok=True)
+                return
+            write_text_atomic(cache_path(self.root, str(page.src)), json.dumps(data, ensure_ascii=False))
+
+    return IncrementalSite
 
 
 def _is_written_later(warning: str, output_dir: Path) -> bool:

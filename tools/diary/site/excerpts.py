@@ -11,12 +11,14 @@ import functools
 import hashlib
 import json
 import re
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
 from ..contract import code_partial_path, definition_partial_path, diff_partial_path, physical_lines
 from ..escape import code_block_text, code_fence, escape_html, fence_can_show
-from .highlight import highlight_lines, numbered_code
+from .highlight import numbered_code
+from .hlcache import highlight_lines  # the same lines, kept between commands by content
 from .model import Snapshot
 from .templating import TEMPLATES_DIR, plural, render
 
@@ -93,8 +95,9 @@ def line_range(first: int, last: int) -> str:
     return f"line {first}" if first == last else f"lines {first}–{last}"
 
 
-def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
-    """Every file of a snapshot whole, and each top-level class and function, as partials."""
+def code_partials(reuse_from: Path | None, snap: Snapshot, wanted: Container[str] | None = None) -> dict[str, str]:
+    """Every file of a snapshot whole, and each top-level class and function, as partials; only
+    those whose path is in `wanted` when it is given (what some page includes)."""
     partials = {}
 
     @functools.cache
@@ -106,6 +109,8 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
         language = language_of(file)
         count = len(physical_lines(text))
         path = code_partial_path(snap.id, file)
+        if wanted is not None and path not in wanted:
+            continue
         digest = input_digest("file", snap.id, file, language, snap.text_hashes[file])
         existing = reuse(reuse_from, path, digest)
         if existing is not None:
@@ -119,6 +124,8 @@ def code_partials(reuse_from: Path | None, snap: Snapshot) -> dict[str, str]:
         file, first, last = definition.file, definition.start, definition.end
         language = language_of(file)
         path = definition_partial_path(snap.id, name)
+        if wanted is not None and path not in wanted:
+            continue
         digest = input_digest("definition", snap.id, file, language, name, first, last,
                               snap.text_hashes[file])
         existing = reuse(reuse_from, path, digest)

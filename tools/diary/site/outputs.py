@@ -9,17 +9,23 @@ generated files that are no longer produced are removed. A run that changes noth
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..atomic import write_bytes_atomic
+from ..atomic import write_bytes_atomic, write_text_atomic
 from ..contract import (
+    CHART_DARK_PATH,
     CHART_PARTIAL_PATH,
+    CHART_PATH,
     GENERATED_DIR,
     PAGE_MARKER,
     PAGES_DIR,
     RAW_DIR,
+    SETTINGS_PATH,
     SNAPSHOT_INDEX_PATH,
     VARIABLES_HEADER,
     VARIABLES_PATH,
@@ -29,12 +35,14 @@ from ..contract import (
 )
 from ..errors import DiaryError
 from ..project import Project
+from ..records import record_path
 from ..yamlio import dump_yaml
+from . import templating
 from .chart import chart_files, chart_partial
 from .excerpts import code_partials, diff_partial
 from .model import Diary, load_snapshots
 from .pages import snapshot_index, snapshot_page
-from .posts import check_front_matter, check_pages, wanted_diff_pairs
+from .posts import Page, check_front_matter, check_pages, include_targets, wanted_diff_pairs
 from .tables import progress_tables
 from .variables import build_variables
 
@@ -58,15 +66,93 @@ class GenerateReport:
 def generate(project: Project) -> GenerateReport:
     """Generate every file of docs/generated.md; raise the first problem, before writing, on bad input.
 
-    The caller holds the command's lock."""
+    When every input is what the last run generated from, and every generated file is as that run
+    left it, nothing is built (GENERATE_STATE). The caller holds the command's lock."""
     started = time.perf_counter()
+    inputs = input_digest(project)
+    produced = unchanged_since_last_run(project.root, inputs)
+    if produced is not None:
+        return GenerateReport(unchanged=produced, seconds=time.perf_counter() - started)
     outputs = build_outputs(project)
     if outputs.problems:
         raise outputs.problems[0]
     report = write_outputs(project.root, outputs)
     report.chart_drawn = outputs.chart_drawn
     report.seconds = time.perf_counter() - started
+    save_generate_state(project.root, inputs, sorted(outputs.files))
     return report
+
+
+# What the last `diary generate` was made from and what it left: a cache in the gitignored
+# `.diary-cache/`, never trusted for `diary check` (which builds everything afresh) and never an error.
+GENERATE_STATE = ".diary-cache/generate-state.json"
+_CODE_DIR = Path(__file__).resolve().parents[1]  # tools/diary: the generator's code and templates
+
+
+def input_digest(project: Project) -> str:
+    """Everything generate reads: the settings, each snapshot's metadata and record (whose expected key
+    holds the content hash of its files, the baseline's, the suite's and the tool's version), the
+    pages, the generator's code and templates, and the versions of the libraries that shape the output."""
+    from importlib.metadata import version  # not `import matplotlib`: a no-op run never draws
+
+    libraries = "|".join(version(name) for name in ("jinja2", "matplotlib", "pygments", "pyyaml"))
+    digest = hashlib.sha256(libraries.encode())
+    for folder in (_CODE_DIR, Path(templating.TEMPLATES_DIR)):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".py", ".j2") and path.is_file():
+                digest.update(f"\0{path}\0".encode() + path.read_bytes())
+    digest.update(_read_or_empty(project.root / SETTINGS_PATH))
+    expected = project.expected_keys
+    for meta in project.snapshots:
+        digest.update(f"\0{meta.id}\0{expected[meta.id].key}\0".encode())
+        digest.update(_read_or_empty(meta.meta_path))
+        digest.update(_read_or_empty(record_path(project.root, meta.id)))
+    for page in project.pages:
+        digest.update(f"\0{page.path}\0{page.text}".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+def _read_or_empty(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b"<missing>"
+
+
+def generated_tree_digest(root: Path) -> str:
+    """Every file in the generated places, by path, size and modification time."""
+    digest = hashlib.sha256()
+    candidates = [root / VARIABLES_PATH, root / CHART_PATH, root / CHART_DARK_PATH]
+    for folder in (root / GENERATED_DIR, root / PAGES_DIR):
+        if folder.is_dir():
+            candidates.extend(path for path in folder.rglob("*") if path.is_file())
+    for path in sorted(candidates):
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(root).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def unchanged_since_last_run(root: Path, inputs: str) -> list[str] | None:
+    """The paths the last run produced, when its inputs were `inputs` and its files are untouched."""
+    try:
+        state = json.loads((root / GENERATE_STATE).read_text(encoding="utf-8"))
+        if state["inputs"] != inputs or state["tree"] != generated_tree_digest(root):
+            return None
+        produced = state["produced"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [str(path) for path in produced] if isinstance(produced, list) else None
+
+
+def save_generate_state(root: Path, inputs: str, produced: list[str]) -> None:
+    state = {"inputs": inputs, "tree": generated_tree_digest(root), "produced": produced}
+    try:
+        write_text_atomic(root / GENERATE_STATE, json.dumps(state) + "\n")
+    except OSError:
+        pass  # a cache that cannot be written is no cache
 
 
 @dataclass
@@ -96,24 +182,39 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
 
     files: dict[str, str | bytes] = {}
     for snap in diary.snapshots:
-        files.update(code_partials(reuse_from, snap))
-        for name, data in snap.raw.items():
-            files[raw_file_path(snap.id, name)] = data
-    for older, newer in diff_pairs:
-        files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
+        files[snapshot_page_path(snap.id)] = snapshot_page(diary, snap)
+    files[SNAPSHOT_INDEX_PATH] = snapshot_index(diary)
     files.update(progress_tables(diary, pages))
     variables = build_variables(diary)
     files[VARIABLES_PATH] = VARIABLES_HEADER + dump_yaml(variables)
     files[CHART_PARTIAL_PATH] = chart_partial(diary)
+    # Only the excerpts some page includes (a post, a top-level page or a generated snapshot page) are
+    # written: a partial per definition and a diff against the baseline for every snapshot, included
+    # by nobody, made most of the generated output and grew it faster than the diary.
+    wanted = included_partials(root, pages, files)
     for snap in diary.snapshots:
-        files[snapshot_page_path(snap.id)] = snapshot_page(diary, snap)
-    files[SNAPSHOT_INDEX_PATH] = snapshot_index(diary)
+        files.update(code_partials(reuse_from, snap, wanted))
+        for name, data in snap.raw.items():
+            files[raw_file_path(snap.id, name)] = data
+    for older, newer in diff_pairs:
+        if diff_partial_path(older.id, newer.id) in wanted:
+            files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
 
     problems += check_pages(root, pages, files, variables)
     charts, drawn = chart_files(reuse_from, diary)
     files.update(charts)
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
     return Outputs(encoded, chart_drawn=drawn, problems=problems)
+
+
+def included_partials(root: Path, pages: list[Page], generated: Mapping[str, str | bytes]) -> set[str]:
+    """Every `_generated/` path that a page includes: the posts and top-level pages, and the pages
+    generated so far (snapshot pages include their files and the diff against their parent)."""
+    wanted = {rel for page in pages for rel, _line in include_targets(root, page)}
+    for path, data in generated.items():
+        if path.endswith(".qmd") and isinstance(data, str):
+            wanted.update(rel for rel, _line in include_targets(root, Page(root / path, data)))
+    return wanted
 
 
 def write_outputs(root: Path, outputs: Outputs) -> GenerateReport:

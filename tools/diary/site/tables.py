@@ -1,4 +1,9 @@
-"""The progress tables: the whole diary's, and each post's up to its last snapshot."""
+"""The progress tables: the whole diary's, and each post's window onto it.
+
+A post's table shows a bounded window, not every snapshot so far: the post's own snapshots, their
+parents, the ancestors their changes are measured against, and the baseline. Its figures (best so
+far included) are still computed over the whole diary; only the rows are chosen. A table per post
+that listed every earlier snapshot grew with the square of the diary's length."""
 
 from __future__ import annotations
 
@@ -21,7 +26,8 @@ def struck(text: str, broken: bool) -> str:
     return f"~~({text})~~" if broken and text else text
 
 
-def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[str], covered: set[str]) -> str:
+def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[str], covered: set[str],
+                   caption: str | None = None) -> str:
     """One row per snapshot: lines, changes, definitions, comments, behaviour, tests, time, status."""
     header = ["snapshot", "title", "code", "comment", "blank", "vs parent", "vs baseline", "best so far",
               *(f"{escape_markdown_inline(name)} code" for name in definitions),
@@ -46,20 +52,38 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
             f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)",
             mark(m.identical), tests, f"{m.run_s:.2f} s", status,
         ])
-    last = snapshots[-1].id if snapshots else ""
-    caption = (f"Every snapshot up to {escape_markdown_inline(last)}. Changes count code lines against the "
-               "nearest ancestor that works and against the baseline; a broken snapshot's change is struck "
-               "through and never counted, and the best so far ignores it.")
+    if caption is None:
+        last = snapshots[-1].id if snapshots else ""
+        caption = f"Every snapshot up to {escape_markdown_inline(last)}."
+    caption += (" Changes count code lines against the nearest ancestor that works and against the "
+                "baseline; a broken snapshot's change is struck through and never counted, and the best so "
+                "far ignores it.")
     return render_table(header, rows, right, caption, kind="progress")
 
 
+def post_window(diary: Diary, covered: list[str]) -> list[Snapshot]:
+    """The rows of a post's table, in diary order: the baseline, the post's snapshots, their parents
+    and the nearest working ancestors their changes are measured against."""
+    wanted = {diary.baseline.id}
+    for snap_id in covered:
+        snap = diary.by_id[snap_id]
+        wanted.add(snap_id)
+        if snap.meta.parent is not None:
+            wanted.add(snap.meta.parent)
+        reference = diary.metrics[snap_id].reference
+        if reference is not None:
+            wanted.add(reference)
+    return [snap for snap in diary.snapshots if snap.id in wanted]
+
+
 def progress_tables(diary: Diary, pages: list[Page]) -> dict[str, str]:
-    """The whole diary's table, and each post's: its snapshots bold, the rows up to its last one."""
+    """The whole diary's table, and each post's window: its snapshots bold."""
     tables = {PROGRESS_TABLE_PATH: progress_table(diary, diary.snapshots, [], set())}
     for post in pages:
-        known = [diary.index[snap_id] for snap_id in post.snapshots if snap_id in diary.index]
+        known = [snap_id for snap_id in post.snapshots if snap_id in diary.index]
         if post.name is not None and known:  # an unknown snapshot is one of the pages' problems
-            last = max(known)
+            caption = (f"The snapshots of this post ({', '.join(escape_markdown_inline(s) for s in known)}), "
+                       "their parents and the baseline; the whole diary is in the progress table.")
             tables[table_partial_path(post.name)] = progress_table(
-                diary, diary.snapshots[: last + 1], post.definitions, set(post.snapshots))
+                diary, post_window(diary, known), post.definitions, set(known), caption)
     return tables
