@@ -27,6 +27,14 @@ settings.register_profile("repeatable", derandomize=True, print_blob=True)
 settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tool's content cache (usercache.py) lives in a folder of this session, never in the
+    user's ~/.cache: every run starts cold, as CI does, and leaves nothing behind."""
+    import tempfile
+
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="diary-test-cache-")
+
 TINY_DIARY = Path(__file__).parent / "fixtures" / "tinydiary"
 # Set in the environment of the build: `{{< env GITHUB_TOKEN >}}` in a snapshot must never show it.
 TINY_SECRET = "diary-secret-123"
