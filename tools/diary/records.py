@@ -22,6 +22,7 @@ from .config import Settings
 from .contract import RECORDS_DIR
 from .discover import SnapshotMeta
 from .errors import DiaryError
+from .rules import Breach  # a rule of the diary broken: its name, where, and what was found
 from .safefs import no_links
 from .shape import check_keys, check_shape, from_data, shape_of, to_data
 from .yamlio import compose_and_load, dump_yaml, read_utf8
@@ -160,16 +161,6 @@ class Probes:
     identical: bool
     reason: str
     cpu_s: float
-
-
-@dataclass(frozen=True)
-class Breach:
-    """A rule of the diary broken (rules.py): its name, where, and what was found."""
-
-    rule: str
-    file: str
-    line: int
-    what: str
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,18 @@ def _read_outcome(result: RunResult, junit: Path, work: Path) -> TestOutcome:
     return TestOutcome(status="error", reason=reason[:300])
 
 
+def _run_pytest(settings: Settings, work: Path, env: dict[str, str], mode: str) -> tuple[TestOutcome, RunResult]:
+    """pytest over the suite in `work`, in the sandbox; its JUnit report is the one file that comes back."""
+    junit = work / "junit.xml"
+    result = run_sandboxed(
+        _pytest_argv(settings, junit), workdir=work, timeout=settings.test_timeout,
+        memory_mb=max(settings.memory_mb, 1024), output_bytes=settings.output_kb * 1024, env=env, mode=mode,
+        readable=[settings.tests_dir],
+        outputs=[junit.name],  # under bwrap the run works on a copy: only this comes back
+    )
+    return _read_outcome(result, junit, work), result
+
+
 def enforce(outcome: TestOutcome, result: RunResult, settings: Settings) -> TestOutcome:
     """The rules the report alone does not show: pytest's exit status, the count, skips."""
     if outcome.status == "error":
@@ -204,7 +216,6 @@ def _run_in_process(
         staged.write(work / "snapshot")
         (baseline or staged).write(work / "baseline")
         copy_data_files(settings, work)
-        junit = work / "junit.xml"
         env = clean_environment(work, {
             "DIARY_SNAPSHOT": str(work / "snapshot"),
             "DIARY_ENTRY": staged.entry,
@@ -212,13 +223,7 @@ def _run_in_process(
             "DIARY_BASELINE_ENTRY": (baseline or staged).entry,
             "DIARY_PYTHON": settings.interpreter,
         })
-        result = run_sandboxed(
-            _pytest_argv(settings, junit), workdir=work, timeout=settings.test_timeout,
-            memory_mb=max(settings.memory_mb, 1024), output_bytes=settings.output_kb * 1024, env=env, mode=mode,
-            readable=[settings.tests_dir],
-            outputs=[junit.name],  # under bwrap the run works on a copy: only this comes back
-        )
-        outcome = _read_outcome(result, junit, work)
+        outcome, result = _run_pytest(settings, work, env, mode)
         outcome.judged = "in-process"
         return outcome, result
 
@@ -278,16 +283,9 @@ def _run_with_driver(staged: Staged, settings: Settings, mode: str, judge: Judge
         observed, baseline_observed = work / "answers" / "snapshot.json", work / "answers" / "baseline.json"
         observed.write_bytes(ours_plain if ours_plain is not None else b"null")
         baseline_observed.write_bytes(base_plain if base_plain is not None else b"null")
-        junit = work / "junit.xml"
         env = clean_environment(work, {"DIARY_OBSERVED": str(observed),
                                        "DIARY_BASELINE_OBSERVED": str(baseline_observed)})
-        result = run_sandboxed(
-            _pytest_argv(settings, junit), workdir=work, timeout=settings.test_timeout,
-            memory_mb=max(settings.memory_mb, 1024), output_bytes=settings.output_kb * 1024, env=env, mode=mode,
-            readable=[settings.tests_dir],
-            outputs=[junit.name],  # under bwrap the run works on a copy: only this comes back
-        )
-        outcome = _read_outcome(result, junit, work)
+        outcome, result = _run_pytest(settings, work, env, mode)
     outcome.judged = "driver"
     if driver_run is not None:
         outcome.extra_seconds, outcome.extra_cpu_s = driver_run.wall_s, driver_run.cpu_s
