@@ -18,13 +18,13 @@ import yaml
 from diary.count import (
     DefinitionCount,
     LineCounts,
-    _analyse,  # private: the class of each line, to compare line by line with tokenize and cloc
     comment_retention,
     count_definitions,
     count_lines,
     extract_comments,
     tab_indented_lines,
 )
+from diary.lineclass import analyse  # the class of each line, to compare line by line with tokenize and cloc
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "count"
@@ -324,7 +324,7 @@ def tokenize_line_kinds(text: str) -> list[str]:
 @pytest.mark.parametrize("path", python_files(), ids=path_id)
 def test_line_classes_agree_with_tokenize(path: Path) -> None:
     text = read_source(path)
-    analysis = _analyse(text)
+    analysis = analyse(text)
     if analysis.tree is None:  # not Python: the line scanner counted it
         with pytest.raises(SyntaxError):
             ast.parse(text)
@@ -515,7 +515,7 @@ def test_cloc_parity(path: Path, cloc_report: dict[str, dict]) -> None:
     assert {key: cloc.kinds.count(key) for key in cloc_counts} == cloc_counts, (
         "the port of cloc in this test no longer agrees with cloc: fix the port first"
     )
-    our_kinds = _analyse(text).kinds
+    our_kinds = analyse(text).kinds
     assert len(our_kinds) == len(cloc.kinds), 'cloc ends lines on "\\n" only: does the file hold a lone "\\r"?'
     unexplained = [
         f"line {number}: ours {ours}, cloc {theirs}: {_lines(text)[number - 1]!r}"

@@ -216,7 +216,7 @@ def test_hostile_title_falls_back_and_shows_in_the_body(tmp_path):
 
 
 def render_fenced(text: str) -> str:
-    """smalldocs' HTML of `text` as a generated excerpt writes it, with what render.py teaches smalldocs."""
+    """smalldocs' HTML of `text` as a generated excerpt writes it, with what smalldocs_compat.py teaches smalldocs."""
     code = code_block_text(text)
     fence = code_fence(code)
     attributes = '.python .numberLines #b code-line-numbers="true" startFrom="7" tabindex="0"'

@@ -29,7 +29,7 @@ Without bwrap the timeout, memory and output caps, the kill of every process the
 the clean environment hold; file-system and network isolation do not. (1) not for a process that
 leaves our process group with setsid; (2) /proc/<pid>/environ of our processes stays readable (both
 pinned down in tests/test_sandbox.py); (3) as root a run has a uid of its own and at most
-sandbox.PROCESS_LIMIT processes: the 65th fork fails with BlockingIOError. Every hostile record is
+supervise.PROCESS_LIMIT processes: the 65th fork fails with BlockingIOError. Every hostile record is
 `broken` as expected (exit code 0), the well-behaved records stay byte-for-byte the same, the
 measure stays within its time bound, and no process of a hostile snapshot is left running.
 """
@@ -146,7 +146,7 @@ EXPECTED_RUN: dict[str, tuple[str, str]] = {
     "22-token": ("ok", ""),
 }
 EXACT_REASON = {"10-loop", "11-alloc", "12-flood", "14-segfault", "15-exit3"}
-# Under bwrap as root a run has a uid of its own and at most sandbox.PROCESS_LIMIT processes.
+# Under bwrap as root a run has a uid of its own and at most supervise.PROCESS_LIMIT processes.
 FORK_CAPPED = ("failed", "exit code 1: BlockingIOError: [Errno 11] Resource temporarily unavailable")
 
 

@@ -12,16 +12,8 @@ from pathlib import Path
 import pytest
 
 from diary.errors import DiaryError
-from diary.render import (
-    Engine,
-    choose_engine,
-    engine_environment,
-    find_quarto,
-    preview_site,
-    quarto_command,
-    quarto_version,
-    render_site,
-)
+from diary.quarto_cli import find_quarto, quarto_command, quarto_version
+from diary.render import Engine, choose_engine, engine_environment, preview_site, render_site
 
 FAKE_QUARTO = Path(__file__).parent / "fixtures" / "fake_quarto" / "quarto"
 # Read before the autouse fixture clears it, so the real-quarto test can still find a quarto given this way.

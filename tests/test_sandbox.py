@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from diary import sandbox
+from diary import bwrap, sandbox, supervise
 from diary.errors import DiaryError
-from diary.sandbox import TRUNCATION_MARKER, RunResult, clean_environment, run_sandboxed, sandbox_mode
+from diary.sandbox import clean_environment, run_sandboxed, sandbox_mode
+from diary.supervise import TRUNCATION_MARKER, RunResult
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 BWRAP = Path("/usr/bin/bwrap")
@@ -292,7 +293,7 @@ def test_program_is_not_root_inside_bwrap(workdir: Path) -> None:
     check = "import os; print(os.getuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])"
     result = run("bwrap", workdir, [sys.executable, "-c", check])
     # As root a uid of its own (no user namespace, which would map it to root outside).
-    uid = sandbox.RUN_UID_BASE if os.geteuid() == 0 else sandbox.NOBODY_ID
+    uid = bwrap.RUN_UID_BASE if os.geteuid() == 0 else bwrap.NOBODY_ID
     assert result.stdout == f"{uid} 0000000000000000\n".encode()
 
 
@@ -435,14 +436,14 @@ for folder in sys.argv[1:]:
 
 def test_disk_writes_are_capped(mode: str, workdir: Path) -> None:
     if mode == "none":  # only each file is capped (RLIMIT_FSIZE); writing 1.2 GB to the host proves nothing
-        big = f"with open('big', 'wb') as big: big.write(b'x' * ({sandbox.FILE_SIZE_LIMIT_BYTES} + 1))"
+        big = f"with open('big', 'wb') as big: big.write(b'x' * ({supervise.FILE_SIZE_LIMIT_BYTES} + 1))"
         result = run(mode, workdir, [sys.executable, "-c", big], memory_mb=1024)
         assert result.status == "failed" and "File too large" in result.reason
         return
     result = run(mode, workdir, [sys.executable, "-c", FILL, "/tmp", "/dev/shm", str(workdir)],
                  timeout=20.0, memory_mb=1024)
     written = dict(line.split() for line in result.stdout_text().splitlines())
-    scratch, work = sandbox.SCRATCH_LIMIT_BYTES // 2**20, sandbox.WORKDIR_LIMIT_BYTES // 2**20
+    scratch, work = bwrap.SCRATCH_LIMIT_BYTES // 2**20, bwrap.WORKDIR_LIMIT_BYTES // 2**20
     assert int(written["/tmp"]) <= scratch and int(written["/dev/shm"]) <= scratch
     assert int(written[str(workdir)]) <= work
     assert list(workdir.iterdir()) == []  # nothing reached the host
@@ -494,7 +495,7 @@ def test_a_failing_sandbox_is_infrastructure_not_a_verdict(
     fake = run(mode, workdir, [sys.executable, "-c", "import sys; sys.exit('bwrap: Can\\'t mount proc')"])
     assert fake.status == "failed"
     if mode == "bwrap":  # a real bwrap that cannot set the sandbox up
-        monkeypatch.setattr(sandbox, "SCRATCH_LIMIT_BYTES", -1)
+        monkeypatch.setattr(bwrap, "SCRATCH_LIMIT_BYTES", -1)
     else:  # fault injection: the machine cannot fork (EAGAIN)
         def no_fork(*args: object, **kwargs: object) -> None:
             raise BlockingIOError(11, "Resource temporarily unavailable")
@@ -509,7 +510,7 @@ def test_a_failing_sandbox_is_infrastructure_not_a_verdict(
 def test_limits_notice_says_what_bounds_a_run() -> None:
     notice = sandbox.sandbox_notice("bwrap")
     assert notice is not None and "no cgroups" in notice
-    assert (f"{sandbox.PROCESS_LIMIT} processes" in notice) == ROOT
+    assert (f"{supervise.PROCESS_LIMIT} processes" in notice) == ROOT
 
 
 def test_readme_table_is_the_modules_and_names_a_test_per_line() -> None:

@@ -160,7 +160,7 @@ def test_every_install_uses_the_constraints_but_the_drift_check() -> None:
 
 
 def test_publish_pins_the_quarto_release_line_the_tool_and_readme_require() -> None:
-    from diary.render import MIN_QUARTO
+    from diary.quarto_cli import MIN_QUARTO
 
     workflow = load(PUBLISH)
     pinned = tuple(int(part) for part in str(workflow["env"]["QUARTO_VERSION"]).split("."))

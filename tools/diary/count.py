@@ -25,7 +25,8 @@ is code all the same.)
 When the text does not parse (syntax error, bad indentation, unterminated string, NUL bytes, lone
 surrogates, garbage) a line scanner takes over: it knows comments, quotes and triple-quoted strings
 but not statements, so it counts every string statement that starts a line with triple quotes as a
-docstring. No function here raises on a str.
+docstring. No function here raises on a str. The classifier of the lines is lineclass.py; this module
+counts and names what it finds.
 
 Parity with cloc 1.96 (which counts docstrings as comments): `code == cloc.code`,
 `blank == cloc.blank` and `comment + docstring == cloc.comment` on ordinary Python. cloc works with
@@ -50,37 +51,9 @@ import ast
 import re
 from dataclasses import dataclass
 
-_BLANK = "blank"
-_COMMENT = "comment"
-_DOCSTRING = "docstring"
-_CODE = "code"
+from .lineclass import BLANK, CODE, COMMENT, DOCSTRING, WHITESPACE, analyse, find_shebang_line, physical_lines
 
-_WHITESPACE = " \t\x0b\x0c"
-_LINE_BREAK = re.compile(r"\r\n?|\n")
-_DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-# What ast.parse raises on text that is not Python: SyntaxError, but also ValueError for a lone
-# surrogate and MemoryError or RecursionError for very deep nesting.
-_PARSE_ERRORS = (SyntaxError, ValueError, MemoryError, RecursionError)
 _NAME_MAX_CHARS = 80  # a definition's name goes into tables and one-line messages
-# A comment or a string literal (with its prefix) of Python that parses, where every quote outside a
-# comment opens a string that closes. Unrolled loops: no backtracking.
-_LEXEME = re.compile(
-    r"""
-    (?P<comment>\#[^\n]*)
-  | [rRbBuUfF]{0,2}
-    (?: '''[^'\\]*(?:(?:\\.|'(?!''))[^'\\]*)*'''
-      | \"\"\"[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*\"\"\"
-      | '[^'\\\n]*(?:\\.[^'\\\n]*)*'
-      | "[^"\\\n]*(?:\\.[^"\\\n]*)*"
-    )
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-# The line scanner of the fallback: triple quotes, a whole (or unterminated) one-line string, or "#".
-_SCAN_TOKEN = re.compile(r'"""|\'\'\'|"(?:[^"\\]|\\.)*"?|\'(?:[^\'\\]|\\.)*\'?|#')
-_BARE_TRIPLE_QUOTE = re.compile(r"[ \t\x0b\x0c]*[rRuUbBfF]{0,2}(\"\"\"|''')")
-
 # PEP 263: an encoding declaration is a comment on line 1 or 2 matching this.
 _ENCODING_DECLARATION = re.compile(r"^[ \t\x0c]*#.*?coding[:=][ \t]*[-\w.]+")
 # Tool pragmas say nothing to a reader; a comment is cut where the first one starts.
@@ -152,17 +125,9 @@ class _Group:
     last: int
 
 
-@dataclass(frozen=True)
-class _Analysis:
-    lines: list[str]
-    kinds: list[str]  # the class of each physical line
-    comments: list[tuple[int, str]]  # (line, text from "#" on) of every comment
-    tree: ast.Module | None  # None when the text does not parse
-
-
 def count_lines(text: str) -> LineCounts:
     """Count the physical lines of `text` by class (see the module docstring for the rules)."""
-    return _tally(_analyse(text).kinds)
+    return _tally(analyse(text).kinds)
 
 
 def count_definitions(text: str) -> list[DefinitionCount]:
@@ -175,7 +140,7 @@ def count_definitions(text: str) -> list[DefinitionCount]:
     "statements@<line of the first statement>". A statement that shares a line with the one before it
     (after ";") joins that one's entry. Nested definitions belong to their parent.
     """
-    analysis = _analyse(text)
+    analysis = analyse(text)
     if analysis.tree is None:
         return []
     groups: list[_Group] = []
@@ -196,7 +161,7 @@ def count_definitions(text: str) -> list[DefinitionCount]:
     previous_last = 0
     for group in groups:
         start = group.first
-        while start - 1 > previous_last and analysis.kinds[start - 2] == _COMMENT:
+        while start - 1 > previous_last and analysis.kinds[start - 2] == COMMENT:
             start -= 1
         counts = _tally(analysis.kinds[start - 1 : group.last])
         definitions.append(DefinitionCount(group.name, group.kind, start, group.last, counts))
@@ -212,8 +177,8 @@ def extract_comments(text: str) -> list[str]:
     `# type: ignore`, `# pragma: no cover`, `# fmt: off`, ...; a comment is cut where one starts) and
     comments that end up empty.
     """
-    analysis = _analyse(text)
-    shebang_line = _shebang_line(analysis.lines)
+    analysis = analyse(text)
+    shebang_line = find_shebang_line(analysis.lines)
     normalised = []
     for line, comment in analysis.comments:
         if line == shebang_line or (line <= 2 and _ENCODING_DECLARATION.match(analysis.lines[line - 1])):
@@ -250,172 +215,18 @@ def tab_indented_lines(text: str) -> list[int]:
     """The 1-based physical lines whose leading whitespace holds a tab (blank lines included)."""
     return [
         number
-        for number, line in enumerate(_physical_lines(text), start=1)
-        if "\t" in line[: len(line) - len(line.lstrip(_WHITESPACE))]
+        for number, line in enumerate(physical_lines(text), start=1)
+        if "\t" in line[: len(line) - len(line.lstrip(WHITESPACE))]
     ]
-
-
-def _physical_lines(text: str) -> list[str]:
-    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-def _is_blank(line: str) -> bool:
-    return not line.strip(_WHITESPACE)
-
-
-def _analyse(text: str) -> _Analysis:
-    lines = _physical_lines(text)
-    source = "".join(line + "\n" for line in lines)
-    try:
-        tree = ast.parse(source)
-    except _PARSE_ERRORS:
-        kinds, comments = _scan_lines(lines)
-        tree = None
-    else:
-        kinds, comments = _classify_lexemes(lines, source, _docstring_lines(tree) if tree is not None else set())
-    shebang_line = _shebang_line(lines)
-    if shebang_line:
-        kinds[shebang_line - 1] = _CODE
-    return _Analysis(lines, kinds, comments, tree)
-
-
-def _docstring_lines(tree: ast.Module) -> set[int]:
-    # Only statements can hold docstrings: visiting them alone, not every expression node as ast.walk
-    # does, is 30 times faster.
-    lines: set[int] = set()
-    pending: list[tuple[list[ast.stmt], bool]] = [(tree.body, True)]  # (body, of a module/class/function?)
-    while pending:
-        body, is_definition_body = pending.pop()
-        first = body[0] if body else None  # only a module's body can be empty
-        if (
-            is_definition_body
-            and isinstance(first, ast.Expr)
-            and isinstance(first.value, ast.Constant)
-            and isinstance(first.value.value, str)
-        ):
-            lines.update(range(first.value.lineno, (first.value.end_lineno or first.value.lineno) + 1))
-        for statement in body:
-            for field in ("body", "orelse", "finalbody"):
-                inner = getattr(statement, field, None)
-                if inner:
-                    pending.append((inner, field == "body" and isinstance(statement, _DEFINITIONS)))
-            for clause in getattr(statement, "handlers", None) or getattr(statement, "cases", None) or ():
-                pending.append((clause.body, False))
-    return lines
-
-
-def _classify_lexemes(
-    lines: list[str], source: str, docstring_lines: set[int]
-) -> tuple[list[str], list[tuple[int, str]]]:
-    # A string on a docstring's line is the docstring (or part of it): any other string on that line
-    # needs code (";" or a "def" header) to be there, and code wins over docstring anyway.
-    has_code = [False] * (len(lines) + 2)
-    has_docstring = [False] * (len(lines) + 2)
-    comments = []
-    line, position = 1, 0
-    for lexeme in [*_LEXEME.finditer(source), None]:
-        between = source[position : lexeme.start() if lexeme else len(source)]
-        for offset, piece in enumerate(between.split("\n")):
-            if piece.strip(_WHITESPACE):  # anything outside strings and comments is code, even a lone "\"
-                has_code[line + offset] = True
-        line += between.count("\n")
-        if lexeme is None:
-            break
-        if lexeme.lastgroup == "comment":
-            comments.append((line, lexeme.group()))
-        else:
-            flags = has_docstring if line in docstring_lines else has_code
-            last = line + lexeme.group().count("\n")
-            for covered in range(line, last + 1):
-                flags[covered] = True
-            line = last
-        position = lexeme.end()
-    kinds = []
-    for number, text in enumerate(lines, start=1):
-        if _is_blank(text):
-            kinds.append(_BLANK)
-        elif has_code[number]:
-            kinds.append(_CODE)
-        elif has_docstring[number]:
-            kinds.append(_DOCSTRING)
-        else:  # neither code nor string, and not blank: a comment
-            kinds.append(_COMMENT)
-    return kinds, comments
-
-
-def _scan_lines(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
-    """The fallback classifier: one pass over the lines, tracking triple-quoted strings."""
-    kinds = []
-    comments = []
-    open_quote = ""  # the delimiter of a triple-quoted string still open at the end of the line
-    open_kind = _CODE
-    for number, line in enumerate(lines, start=1):
-        if _is_blank(line):
-            kinds.append(_BLANK)
-            continue
-        found: set[str] = set()
-        position = 0
-        if open_quote:
-            close = line.find(open_quote)
-            found.add(open_kind)
-            if close < 0:
-                kinds.append(open_kind)
-                continue
-            position = close + 3
-            open_quote = ""
-        else:
-            bare = _BARE_TRIPLE_QUOTE.match(line)
-            if bare is not None:
-                close = line.find(bare.group(1), bare.end())
-                found.add(_DOCSTRING)
-                if close < 0:
-                    open_quote, open_kind = bare.group(1), _DOCSTRING
-                    kinds.append(_DOCSTRING)
-                    continue
-                position = close + 3
-        while True:
-            match = _SCAN_TOKEN.search(line, position)
-            if line[position : match.start() if match else len(line)].strip(_WHITESPACE):
-                found.add(_CODE)
-            if match is None:
-                break
-            if match.group() == "#":
-                comments.append((number, line[match.start() :]))
-                found.add(_COMMENT)
-                break
-            found.add(_CODE)
-            position = match.end()
-            if match.group() in ('"""', "'''"):
-                close = line.find(match.group(), position)
-                if close < 0:
-                    open_quote, open_kind = match.group(), _CODE
-                    break
-                position = close + 3
-        kinds.append(next((kind for kind in (_CODE, _DOCSTRING, _COMMENT) if kind in found), _CODE))
-    return kinds, comments
-
-
-def _shebang_line(lines: list[str]) -> int:
-    """The first non-blank line if it starts with "#!", else 0.
-
-    cloc counts that line as code, and so do we: a shebang is an instruction to the system, not a note.
-    """
-    for number, line in enumerate(lines, start=1):
-        if not _is_blank(line):
-            return number if line.startswith("#!") else 0
-    return 0
 
 
 def _tally(kinds: list[str]) -> LineCounts:
     return LineCounts(
         physical=len(kinds),
-        blank=kinds.count(_BLANK),
-        comment=kinds.count(_COMMENT),
-        docstring=kinds.count(_DOCSTRING),
-        code=kinds.count(_CODE),
+        blank=kinds.count(BLANK),
+        comment=kinds.count(COMMENT),
+        docstring=kinds.count(DOCSTRING),
+        code=kinds.count(CODE),
     )
 
 

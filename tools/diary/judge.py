@@ -29,7 +29,8 @@ from .config import Settings
 from .discover import SnapshotMeta
 from .errors import DiaryError
 from .rules import Breach, check_comments, check_files, code_files
-from .sandbox import RunResult, clean_environment, raise_for_infrastructure, run_sandboxed
+from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
+from .supervise import RunResult
 
 # Probe seeds are drawn below this: far too many to precompute and paste (a million runs of the
 # program), small enough that a program whose work grows with its seed stays within its timeout.

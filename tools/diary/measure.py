@@ -34,8 +34,9 @@ from .records import (
     staleness,
     write_record,
 )
-from .sandbox import RunResult, raise_for_infrastructure, run_sandboxed, sandbox_mode
+from .sandbox import raise_for_infrastructure, run_sandboxed, sandbox_mode
 from .shape import to_data
+from .supervise import RunResult
 from .testsuite import TestOutcome, copy_data_files, run_test_suite, scrub
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest

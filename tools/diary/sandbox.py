@@ -14,6 +14,9 @@ A snapshot is untrusted code whose output is published, so a run must end, withi
 - "none": a plain subprocess in its own session with the same environment and limits; used when
   bwrap is missing or unusable (`sandbox_notice()` says so once).
 
+This module chooses the mode and runs the program; the bwrap command line (mounts, uid, the init) is
+bwrap.py's, and the caps, the output capture and the kill of the process tree are supervise.py's.
+
 What holds (README.md's sandbox table names the test of each line, in tests/test_sandbox.py):
 
 | protection                                                  | bwrap       | none           |
@@ -47,124 +50,36 @@ import contextlib
 import errno
 import functools
 import hashlib
-import itertools
-import json
 import os
-import resource
-import selectors
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 
+from .bwrap import RUN_UIDS, bwrap_command, privileged
 from .errors import DiaryError, ToolError
+from .supervise import (
+    PROCESS_LIMIT,
+    RunResult,
+    SandboxInit,
+    apply_limits,
+    collect_output,
+    decode_exit,
+    last_line,
+    one_line,
+    resource_limits,
+    status_of_run,
+)
 
 MODES = ("auto", "bwrap", "none")
-TRUNCATION_MARKER = "\n[... output truncated ...]"
-FILE_SIZE_LIMIT_BYTES = 64 * 2**20
-OPEN_FILES_LIMIT = 512
-NOBODY_ID = 65534
-PROCESS_LIMIT = 64  # processes of one run (as root, under its own uid)
-WORKDIR_LIMIT_BYTES = 256 * 2**20  # the working directory's tmpfs, inputs included
-SCRATCH_LIMIT_BYTES = 64 * 2**20  # each of /tmp and /dev/shm
-# Run uids as root: one per concurrent run, far above any uid a system hands out (and above the
-# subordinate ranges of user namespaces), so they own nothing on the machine.
-RUN_UID_BASE = 1_900_000_000
-# What the sandbox sees of the host: the system's programs and libraries, and the few files of /etc
-# the dynamic loader and time functions read. No /home, /root, /run, /tmp, /var, /work, /etc/shadow.
-SYSTEM_DIRECTORIES = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-ETC_FILES = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-             "/etc/alternatives")
-INPUT_MOUNT = "/.diary-input"  # the caller's working directory, read-only, copied in by the init
 # A status of its own for a failure of the machinery (bwrap, the init's set-up, starting the
 # sandbox), never a verdict on the program: measure turns it into a tool error and caches nothing.
 INFRASTRUCTURE = "infrastructure"
-
-# PID 1 of the sandbox. With bwrap's own init, bwrap exits before that init is reaped, so wait4 on
-# bwrap misses the program's CPU time and peak memory; a program that is PID 1 itself would ignore
-# its own abort() and kill(). This init copies the caller's files into the working directory (a
-# tmpfs), gives them and itself the run's uid (as root: it starts with only CAP_CHOWN, CAP_SETUID
-# and CAP_SETGID and drops them with the uid), says "ready" on the status pipe, then runs the
-# program as an ordinary child (with the signal dispositions Python's startup changed set back),
-# waits for it and exits as bwrap does: 128 + N when the program died of signal N. Without
-# "ready", the sandbox itself failed. Killing it kills every process in the namespace.
-_SANDBOX_INIT = """\
-import json, os, shutil, signal, sys
-setup = json.loads(sys.argv[1])
-try:
-    for name in sorted(os.listdir(setup["input"])):
-        if name in setup["outputs"]:
-            continue
-        source = os.path.join(setup["input"], name)
-        if os.path.isdir(source) and not os.path.islink(source):
-            shutil.copytree(source, name, symlinks=True)
-        else:
-            shutil.copy2(source, name, follow_symlinks=False)
-    uid = setup["uid"]
-    if uid is not None:
-        for folder, dirs, files in os.walk("."):
-            for name in dirs + files:
-                os.lchown(os.path.join(folder, name), uid, uid)
-        os.chown(".", uid, uid)
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-    os.write(setup["status_fd"], b"ready")
-    os.close(setup["status_fd"])
-except OSError as error:
-    sys.exit(f"diary-sandbox: set-up failed: {error}")
-try:
-    pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
-except OSError as error:
-    sys.stderr.write(f"diary-sandbox: cannot start {sys.argv[2]!r}: {error.strerror}\\n")
-    sys.exit(127)
-code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-sys.exit(code if code >= 0 else 128 - code)
-"""
-_READ_CHUNK_BYTES = 65536
-# How long killed processes get to let go of the pipes; only a process that escaped the kill
-# (possible without bwrap) makes the call wait this long.
-_KILL_GRACE_S = 2.0
 _PROBE_TIMEOUT_S = 30.0
-_CRASH_NEAR_CAP = 0.9  # a crash with peak memory above this share of the cap counts as "memory"
-_MEMORY_ERROR_MARKERS = (b"MemoryError", b"Cannot allocate memory", b"out of memory")
-_REASON_MAX_CHARS = 200
 _MACHINE_ERRNOS = (errno.EAGAIN, errno.ENOMEM, errno.EMFILE, errno.ENFILE)
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """How one run ended and what it printed."""
-
-    status: str  # ok | failed | crashed | timeout | memory | output | error | infrastructure
-    reason: str  # one line for a reader; "" when ok
-    exit_code: int | None
-    signal: str | None  # e.g. "SIGSEGV"
-    wall_s: float
-    cpu_s: float  # user + sys of the program and the descendants it waited for
-    peak_mb: float  # largest resident set of any process in that tree
-    stdout: bytes
-    stderr: bytes
-    stdout_truncated: bool
-    stderr_truncated: bool
-    stdout_sha256: str
-    sandbox: str  # bwrap | none
-
-    def stdout_text(self) -> str:
-        return _as_text(self.stdout, self.stdout_truncated)
-
-    def stderr_text(self) -> str:
-        return _as_text(self.stderr, self.stderr_truncated)
-
-
-def _as_text(data: bytes, truncated: bool) -> str:
-    return data.decode("utf-8", errors="replace") + (TRUNCATION_MARKER if truncated else "")
 
 
 def clean_environment(workdir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -214,40 +129,11 @@ def sandbox_notice(mode: str = "none") -> str | None:
 
 def limits_notice() -> str:
     """How the memory of a whole run is bounded here, since no cgroup is used (note 3 of the table)."""
-    if _privileged():
+    if privileged():
         return (f"sandbox: no cgroups; a run's memory is bounded by {PROCESS_LIMIT} processes "
                 f"of memory_mb each (uid of its own, RLIMIT_NPROC) plus its sized tmpfs mounts")
     return ("sandbox: no cgroups and not root; memory_mb caps each process of a run, the "
             "process count is not capped (the timeout ends a fork storm)")
-
-
-def _privileged() -> bool:
-    return os.geteuid() == 0
-
-
-class _RunUids:
-    """One uid per concurrent run as root, so RLIMIT_NPROC counts that run's processes only."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._taken: set[int] = set()
-
-    @contextlib.contextmanager
-    def take(self, wanted: bool) -> Iterator[int | None]:
-        if not (wanted and _privileged()):
-            yield None  # bwrap maps `nobody` inside to our own uid; without bwrap nothing changes
-            return
-        with self._lock:
-            slot = next(n for n in itertools.count() if n not in self._taken)
-            self._taken.add(slot)
-        try:
-            yield RUN_UID_BASE + slot
-        finally:
-            with self._lock:
-                self._taken.discard(slot)
-
-
-_RUN_UIDS = _RunUids()
 
 
 @functools.cache
@@ -267,92 +153,6 @@ def _bwrap_problem() -> str | None:
     if probe.status != "ok":
         return f"bwrap does not work here ({probe.reason})"
     return None
-
-
-def _bwrap_command(
-    bwrap: str, workdir: Path, readable: Sequence[Path], argv: list[str], *,
-    info_fd: int, status_fd: int, uid: int | None, outputs: Sequence[str],
-) -> list[str]:
-    """The command that runs `argv` in the sandbox, under our init (see _SANDBOX_INIT)."""
-    command = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-               "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--as-pid-1",
-               "--info-fd", str(info_fd)]
-    if uid is None:
-        command += ["--unshare-user", "--uid", str(NOBODY_ID), "--gid", str(NOBODY_ID)]
-    else:  # as root no user namespace: it would map the program to root outside
-        command += ["--cap-add", "CAP_CHOWN", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-    mounted: list[str] = []
-    for top in SYSTEM_DIRECTORIES:
-        if os.path.islink(top):
-            command += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            command += ["--ro-bind", top, top]
-            mounted.append(top)
-    etc_files = [path for path in ETC_FILES if os.path.lexists(path)]
-    for folder in _parents(etc_files, mounted):
-        command += ["--perms", "0755", "--dir", folder]
-    for path in etc_files:
-        command += ["--ro-bind", path, path]
-    command += [
-        "--dev", "/dev", "--proc", "/proc",
-        "--size", str(SCRATCH_LIMIT_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm",
-        "--size", str(SCRATCH_LIMIT_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-    ]
-    interpreter = _interpreter_paths(argv[0], str(workdir))
-    work = str(workdir)
-    binds = _needed_directories([*interpreter, *map(str, readable)], mounted)
-    # bwrap would make the folders above a mount point 0700 (root's): the run's uid could not pass.
-    for folder in _parents([*binds, work], [*mounted, "/dev", "/proc"]):
-        command += ["--perms", "0755", "--dir", folder]
-    for path in binds:
-        command += ["--ro-bind", path, path]
-    command += ["--ro-bind", work, INPUT_MOUNT,
-                "--size", str(WORKDIR_LIMIT_BYTES), "--perms", "0755", "--tmpfs", work]
-    for name in outputs:
-        command += ["--bind", os.path.join(work, name), os.path.join(work, name)]
-    command += ["--chdir", work]
-    setup = json.dumps({"input": INPUT_MOUNT, "outputs": list(outputs), "uid": uid, "status_fd": status_fd})
-    return [*command, "--", sys.executable, "-I", "-S", "-c", _SANDBOX_INIT, setup, *argv]
-
-
-def _interpreter_paths(program: str, work: str) -> list[str]:
-    """Where our interpreter, its packages and the program's own prefix live (a venv over pyenv)."""
-    paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.realpath(sys.executable))]
-    # Package folders a .pth file adds from elsewhere (a venv that borrows another's packages): the
-    # child interpreter reads the same .pth files. Only package folders, never an arbitrary sys.path
-    # entry, which could be a checkout.
-    paths += [entry for entry in sys.path if os.path.basename(entry) in ("site-packages", "dist-packages")]
-    real_program = os.path.realpath(program)
-    if not _inside(real_program, [os.path.realpath(work)]):  # a program in the working directory is copied in
-        paths.append(os.path.dirname(os.path.dirname(real_program)))
-    return paths
-
-
-def _needed_directories(candidates: list[str], mounted: list[str]) -> list[str]:
-    """The existing directories among `candidates` that nothing mounted already covers, outermost first."""
-    needed: list[str] = []
-    for directory in sorted({os.path.realpath(c) for c in candidates if c}, key=len):
-        if len(Path(directory).parts) < 2 or not os.path.exists(directory):
-            continue  # never "/" itself: that would mount the whole machine
-        if not _inside(directory, mounted) and not _inside(directory, needed):
-            needed.append(directory)
-    return needed
-
-
-def _parents(paths: list[str], mounted: list[str]) -> list[str]:
-    """The folders above `paths` (outermost first) that are not "/" and not in a mounted tree."""
-    parents: list[str] = []
-    for path in paths:
-        for parent in reversed(Path(path).parents[:-1]):
-            folder = str(parent)
-            if folder not in parents and folder != "/tmp" and not _inside(folder, mounted):
-                parents.append(folder)
-    return parents
-
-
-def _inside(path: str, directories: list[str]) -> bool:
-    return any(path == d or path.startswith(d.rstrip("/") + "/") for d in directories)
 
 
 def run_sandboxed(
@@ -386,7 +186,7 @@ def run_sandboxed(
     for name in outputs:
         if not name or "/" in name or name in (".", ".."):
             raise ValueError(f"an output is a plain file name, not {name!r}")
-    with _RUN_UIDS.take(sandbox == "bwrap") as uid:
+    with RUN_UIDS.take(sandbox == "bwrap") as uid:
         command = [program, *argv[1:]]
         info_read = info_write = status_read = status_write = -1
         if sandbox == "bwrap":
@@ -397,14 +197,14 @@ def run_sandboxed(
             info_read, info_write = os.pipe()
             status_read, status_write = os.pipe()
             bwrap = shutil.which("bwrap") or "bwrap"  # found: sandbox_mode probed it
-            command = _bwrap_command(bwrap, workdir, readable, command, info_fd=info_write,
+            command = bwrap_command(bwrap, workdir, readable, command, info_fd=info_write,
                                      status_fd=status_write, uid=uid, outputs=outputs)
-        limits = _resource_limits(memory_mb, count_processes=uid is not None)
+        limits = resource_limits(memory_mb, count_processes=uid is not None)
         try:
             process = subprocess.Popen(
                 command, cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                preexec_fn=functools.partial(_apply_limits, limits),
+                preexec_fn=functools.partial(apply_limits, limits),
                 pass_fds=(info_write, status_write) if sandbox == "bwrap" else (),
             )
         except (OSError, subprocess.SubprocessError) as error:
@@ -421,9 +221,9 @@ def run_sandboxed(
             if sandbox == "bwrap":
                 os.close(info_write)
                 os.close(status_write)
-        sandbox_init = _SandboxInit.from_info(info_read, process.pid) if sandbox == "bwrap" else None
+        sandbox_init = SandboxInit.from_info(info_read, process.pid) if sandbox == "bwrap" else None
         try:
-            stdout, stderr, stop_cause = _collect(process, sandbox_init, started + timeout, output_bytes)
+            stdout, stderr, stop_cause = collect_output(process, sandbox_init, started + timeout, output_bytes)
         finally:
             if sandbox_init is not None:
                 sandbox_init.close()
@@ -438,16 +238,16 @@ def run_sandboxed(
                     if (workdir / name).stat().st_size == 0:
                         (workdir / name).unlink()
     wall_s = time.monotonic() - started
-    exit_code, signal_name = _decode_exit(process.returncode, sandbox)
+    exit_code, signal_name = decode_exit(process.returncode, sandbox)
     peak_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
     if ready:
-        status, reason = _judge(
+        status, reason = status_of_run(
             stop_cause, exit_code, signal_name, bytes(stderr.data), sandbox,
             timeout=timeout, memory_mb=memory_mb, peak_mb=peak_mb,
         )
     else:
         status, reason = INFRASTRUCTURE, "the sandbox did not start: " + (
-            _last_line(bytes(stderr.data)) or f"bwrap exit code {process.returncode}")
+            last_line(bytes(stderr.data)) or f"bwrap exit code {process.returncode}")
     return RunResult(
         status=status, reason=reason, exit_code=exit_code, signal=signal_name, wall_s=wall_s,
         cpu_s=usage.ru_utime + usage.ru_stime, peak_mb=peak_mb,
@@ -474,234 +274,8 @@ def _find_program(name: str, workdir: Path, search_path: str) -> str | None:
 
 def _not_started(status: str, reason: str, sandbox: str, started: float) -> RunResult:
     return RunResult(
-        status=status, reason=_one_line(reason), exit_code=None, signal=None,
+        status=status, reason=one_line(reason), exit_code=None, signal=None,
         wall_s=time.monotonic() - started, cpu_s=0.0, peak_mb=0.0, stdout=b"", stderr=b"",
         stdout_truncated=False, stderr_truncated=False, stdout_sha256=hashlib.sha256(b"").hexdigest(),
         sandbox=sandbox,
     )
-
-
-def _resource_limits(memory_mb: int, count_processes: bool) -> list[tuple[int, tuple[int, int]]]:
-    """(resource, (soft, hard)) for the child, never above our own hard limits (we may not raise them).
-
-    RLIMIT_NPROC only for a run under a uid of its own (see note (4) of the table at the top).
-    """
-    wanted = [*([(resource.RLIMIT_NPROC, PROCESS_LIMIT)] if count_processes else []),
-        (resource.RLIMIT_AS, memory_mb * 2**20),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_FSIZE, FILE_SIZE_LIMIT_BYTES),
-        (resource.RLIMIT_NOFILE, OPEN_FILES_LIMIT),
-    ]
-    limits = []
-    for kind, value in wanted:
-        _, hard = resource.getrlimit(kind)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        limits.append((kind, (value, value)))
-    return limits
-
-
-def _apply_limits(limits: list[tuple[int, tuple[int, int]]]) -> None:
-    # Runs in the child between fork and exec: only system calls on values prepared beforehand.
-    for kind, values in limits:
-        resource.setrlimit(kind, values)
-
-
-@dataclass(frozen=True)
-class _SandboxInit:
-    """The init of a run's PID namespace (see _SANDBOX_INIT), as its PID and a pidfd."""
-
-    pid: int
-    pidfd: int
-
-    @classmethod
-    def from_info(cls, info_read: int, bwrap_pid: int) -> _SandboxInit | None:
-        """Read bwrap's --info-fd; None when bwrap failed or the init is already gone."""
-        with os.fdopen(info_read, "rb") as info:
-            data = info.read()  # one JSON object, written right after the namespace exists
-        try:
-            init_pid = int(json.loads(data)["child-pid"])
-            pidfd = os.pidfd_open(init_pid)
-        except (ValueError, KeyError, TypeError, ProcessLookupError):
-            return None
-        # Signals through the pidfd reach this very process; if bwrap is not its parent, the PID
-        # had been reused before we opened it.
-        if _parent_pid(init_pid) != bwrap_pid:
-            os.close(pidfd)
-            return None
-        return cls(init_pid, pidfd)
-
-    def kill_children(self) -> bool:
-        """SIGKILL the program and whatever was orphaned to the init; True when there was any."""
-        try:
-            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        except OSError:
-            return False
-        for child in children:
-            _kill_quietly(os.kill, int(child))
-        return bool(children)
-
-    def kill(self) -> None:
-        _kill_quietly(signal.pidfd_send_signal, self.pidfd)
-
-    def close(self) -> None:
-        os.close(self.pidfd)
-
-
-def _parent_pid(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return int(stat.rsplit(")", 1)[1].split()[1])  # the command name before ")" may hold spaces
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _kill_quietly(send: Callable[[int, int], None], target: int) -> None:
-    try:
-        send(target, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-class _Capture:
-    """At most `cap` bytes of one stream; what comes after is read and dropped."""
-
-    def __init__(self, name: str, cap: int) -> None:
-        self.name = name
-        self.cap = cap
-        self.data = bytearray()
-        self.truncated = False
-
-    def add(self, chunk: bytes) -> bool:
-        """Keep what fits; True when this chunk is the first to overflow the cap."""
-        room = self.cap - len(self.data)
-        if len(chunk) <= room:
-            self.data += chunk
-            return False
-        self.data += chunk[: max(room, 0)]
-        first_overflow = not self.truncated
-        self.truncated = True
-        return first_overflow
-
-
-def _collect(
-    process: subprocess.Popen, sandbox_init: _SandboxInit | None, deadline: float, output_bytes: int,
-) -> tuple[_Capture, _Capture, str | _Capture | None]:
-    """Read both pipes until the program ends, times out or overflows; always kill what is left.
-
-    Returns the captures and what stopped the run: "timeout", the overflowing capture, or None.
-    The main process is left unreaped (a zombie), so its PID and process group cannot be reused
-    before the kill.
-    """
-    stdout, stderr = _Capture("stdout", output_bytes), _Capture("stderr", output_bytes)
-    exit_pidfd = os.pidfd_open(process.pid)
-    selector = selectors.DefaultSelector()
-    assert process.stdout is not None and process.stderr is not None  # started with PIPE for both
-    selector.register(process.stdout, selectors.EVENT_READ, stdout)
-    selector.register(process.stderr, selectors.EVENT_READ, stderr)
-    selector.register(exit_pidfd, selectors.EVENT_READ, None)
-    stop_cause: str | _Capture | None = None
-    exited = False
-    killed_at: float | None = None
-    try:
-        while True:
-            now = time.monotonic()
-            if killed_at is None and (exited or stop_cause is not None or now >= deadline):
-                if not exited and stop_cause is None:
-                    stop_cause = "timeout"
-                # Even after a clean exit: children it left behind must not outlive the call.
-                _kill_tree(process.pid, exit_pidfd, sandbox_init)
-                killed_at = now
-            if killed_at is not None and (not selector.get_map() or now >= killed_at + _KILL_GRACE_S):
-                break
-            until = deadline if killed_at is None else killed_at + _KILL_GRACE_S
-            for key, _ in selector.select(max(until - now, 0.0)):
-                if key.data is None:
-                    exited = True
-                    selector.unregister(key.fileobj)
-                    continue
-                chunk = os.read(key.fd, _READ_CHUNK_BYTES)
-                if not chunk:
-                    selector.unregister(key.fileobj)
-                elif key.data.add(chunk) and stop_cause is None:
-                    stop_cause = key.data
-    finally:
-        selector.close()
-        os.close(exit_pidfd)
-        process.stdout.close()
-        process.stderr.close()
-    return stdout, stderr, stop_cause
-
-
-def _kill_tree(pid: int, exit_pidfd: int, sandbox_init: _SandboxInit | None) -> None:
-    """SIGKILL everything the run started; the main process stays unreaped for wait4."""
-    if sandbox_init is not None:
-        # The init is spared at first: it reaps the program, so wait4 on bwrap covers the program's
-        # usage, and its exit kills every process left in the namespace; bwrap then exits too.
-        if sandbox_init.kill_children():
-            _wait_readable(exit_pidfd, _KILL_GRACE_S)
-        sandbox_init.kill()
-    _kill_quietly(os.killpg, pid)
-
-
-def _wait_readable(fd: int, seconds: float) -> None:
-    with selectors.DefaultSelector() as selector:
-        selector.register(fd, selectors.EVENT_READ)
-        selector.select(seconds)
-
-
-def _decode_exit(returncode: int, sandbox: str) -> tuple[int | None, str | None]:
-    """(exit code, signal name); bwrap reports a program killed by signal N as exit code 128 + N."""
-    number = -returncode if returncode < 0 else None
-    if sandbox == "bwrap" and returncode > 128:
-        number = returncode - 128
-    if number is None:
-        return returncode, None
-    try:
-        return None, signal.Signals(number).name
-    except ValueError:
-        return returncode, None
-
-
-def _judge(
-    stop_cause: str | _Capture | None, exit_code: int | None, signal_name: str | None, stderr: bytes,
-    sandbox: str, *, timeout: float, memory_mb: int, peak_mb: float,
-) -> tuple[str, str]:
-    """(status, reason) of a run that started."""
-    if sandbox == "bwrap" and exit_code == 127 and stderr.startswith(b"diary-sandbox: cannot start "):
-        return "error", _one_line(stderr.decode("utf-8", errors="replace").removeprefix("diary-sandbox: "))
-    if isinstance(stop_cause, _Capture):
-        return "output", f"{stop_cause.name} exceeded {_size(stop_cause.cap)}; process stopped"
-    if stop_cause == "timeout":
-        return "timeout", f"timed out after {timeout:.1f} s"
-    if exit_code == 0:
-        return "ok", ""
-    tail = stderr[-4096:]
-    if any(marker in tail for marker in _MEMORY_ERROR_MARKERS) or (
-        signal_name is not None and peak_mb >= _CRASH_NEAR_CAP * memory_mb
-    ):
-        return "memory", f"memory limit {memory_mb} MB exceeded"
-    if signal_name is not None:
-        return "crashed", f"killed by {signal_name}"
-    last_line = _last_line(stderr)
-    # Shortened as a whole: the prefix must not push a long last line past the limit.
-    return "failed", _one_line(f"exit code {exit_code}" + (f": {last_line}" if last_line else ""))
-
-
-def _last_line(data: bytes) -> str:
-    lines = data.decode("utf-8", errors="replace").strip().splitlines()
-    return _one_line(lines[-1]) if lines else ""
-
-
-def _one_line(text: str) -> str:
-    """The first line of `text`, printable and short."""
-    first = text.strip().splitlines()[0] if text.strip() else ""
-    printable = "".join(c if c.isprintable() else "?" for c in first)
-    return printable if len(printable) <= _REASON_MAX_CHARS else printable[: _REASON_MAX_CHARS - 3] + "..."
-
-
-def _size(count: int) -> str:
-    for unit, factor in (("MB", 2**20), ("KB", 2**10)):
-        if count >= factor and count % factor == 0:
-            return f"{count // factor} {unit}"
-    return f"{count} bytes"

@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING
 from .config import Settings
 from .judge import guarded
 from .safefs import copy_file
-from .sandbox import RunResult, clean_environment, raise_for_infrastructure, run_sandboxed
+from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
+from .supervise import RunResult
 
 if TYPE_CHECKING:
     from .judge import Judge, Staged
