@@ -153,7 +153,8 @@ def test_hostile_snapshot_text_is_escaped_everywhere(site):
         # the text around the fence: two raw HTML blocks and blank lines, nothing of the snapshot's
         assert FENCED.sub("", partial).count("```{=html}") == 2, path
     # every file and definition of every snapshot is a fenced block (none holds a tab); diffs are raw HTML
-    assert fences == len(list((site / "_generated" / "code").rglob("*.md"))) >= 6
+    # (a whole-file partial per snapshot, and the definitions some page includes: at least one)
+    assert fences == len(list((site / "_generated" / "code").rglob("*.md"))) >= 4
     whole = read(site, "_generated/code/00-base/_prog.py.md")
     assert "{{{< include /etc/passwd >}}}" in whole  # Quarto's own escape, inside the code
     assert "```" in code_text(whole)  # the source's own fence is inside the block, not its end
@@ -512,7 +513,10 @@ def test_the_diarys_committed_partials_and_pages_follow_the_rules():
              for path in sorted((repo / "_generated" / folder).rglob("*.md"))}
     assert all(kind == "fence" for path, kind in kinds.items() if "/code/" in path.as_posix())
     assert all(kind == "raw" for path, kind in kinds.items() if "/diff/" in path.as_posix())
-    assert len(kinds) > 50
+    # a whole-file excerpt per snapshot, plus the definitions and diffs some page includes
+    whole_files = [path for path in kinds if path.name.endswith(".py.md")]
+    assert len(whole_files) == len(list((repo / "code/snapshots").iterdir()))
+    assert len(kinds) > 16
     for page in sorted((repo / "snapshots").glob("*.qmd")):
         front = yaml.safe_load(page.read_text(encoding="utf-8").split("---\n")[1])
         for key in ("title", "description"):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import safefs
 from ..atomic import write_bytes_atomic, write_text_atomic
 from ..contract import (
     CHART_DARK_PATH,
@@ -113,10 +115,11 @@ def input_digest(project: Project) -> str:
 
 
 def _read_or_empty(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
+    """An input's bytes for the digest, read as every input is (safefs): a link is refused, never
+    followed, even into a hash, so a committed link is an error here as in a full build."""
+    if not os.path.lexists(path):
         return b"<missing>"
+    return safefs.read_bytes(path, safefs.HARD_MAX_FILE_BYTES)
 
 
 def generated_tree_digest(root: Path) -> str:
