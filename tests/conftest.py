@@ -106,24 +106,42 @@ def _terminal_line(config: pytest.Config, text: str) -> None:
 
 
 def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
-    """Announce a slow test (the hook has no item: `_SLOW_ITEMS` is filled at collection)."""
-    item = _SLOW_ITEMS.get(nodeid)
-    if item is None:
-        return
-    function = getattr(item, "function", None)
-    doc = (function.__doc__ or "").strip() if function is not None else ""
-    about = f": {doc.splitlines()[0]}" if doc else ""
-    _terminal_line(item.config, f"\n[slow] {nodeid}{about}")
+    """Announce a slow test, or a module of them once, before it starts (the hook has no item:
+    `_ANNOUNCE` is filled at collection)."""
+    announced = _ANNOUNCE.get(nodeid)
+    if announced is not None:
+        config, text = announced
+        _terminal_line(config, f"\n[slow] {text}")
 
 
-_SLOW_ITEMS: dict[str, pytest.Item] = {}
+_ANNOUNCE: dict[str, tuple[pytest.Config, str]] = {}
 
 
+def _first_line(obj: object) -> str:
+    doc = (getattr(obj, "__doc__", None) or "").strip()
+    return f": {doc.splitlines()[0]}" if doc else ""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not slow"` deselects
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("browser"):  # a real Chromium, page after page: end to end, so slow
             item.add_marker(pytest.mark.slow)
-    _SLOW_ITEMS.update({item.nodeid: item for item in items if item.get_closest_marker("slow")})
+
+
+@pytest.hookimpl(trylast=True)  # after -k and -m: announce what will run
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config, items = session.config, session.items
+    seen_modules: set[str] = set()
+    for item in items:
+        if not item.get_closest_marker("slow"):
+            continue
+        if any(mark.name == "slow" for mark in item.own_markers):  # marked itself: say what it does
+            _ANNOUNCE[item.nodeid] = (config, f"{item.nodeid}{_first_line(getattr(item, 'function', None))}")
+        elif item.nodeid.split("::")[0] not in seen_modules:  # a slow module: once, as it starts
+            module = item.nodeid.split("::")[0]
+            seen_modules.add(module)
+            _ANNOUNCE[item.nodeid] = (config, f"{module}{_first_line(getattr(item, 'module', None))}")
 
 
 @pytest.fixture

@@ -46,6 +46,9 @@ from diary.project import Project
 from diary.records import load_record
 from diarykit import REPO, run_diary, snapshot_meta, write
 
+# Hostile authors measured for real (runs, the two-half suite, probes): end to end, so slow.
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).parent / "fixtures" / "forgery"
 BASELINE_DIR = REPO / "code" / "snapshots" / "00-baseline"
 BASELINE = (BASELINE_DIR / "microgpt.py").read_text(encoding="utf-8")

@@ -55,6 +55,9 @@ from diary import safefs
 from diary.escape import for_terminal
 from diarykit import REPO, make_diary, snapshot_meta, write
 
+# Every attack runs the real CLI against a copy of a diary, in both sandbox modes: end to end, so slow.
+pytestmark = pytest.mark.slow
+
 SECRETS = {
     "GITHUB_TOKEN": "ghp_diarysecret0123456789",
     "AWS_SECRET_ACCESS_KEY": "aws-diary-secret-abcdef",

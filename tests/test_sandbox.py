@@ -27,6 +27,9 @@ from diary.errors import DiaryError
 from diary.sandbox import clean_environment, run_sandboxed, sandbox_mode
 from diary.supervise import TRUNCATION_MARKER, RunResult
 
+# Real processes under the caps, several waiting out a timeout: end to end, so slow.
+pytestmark = pytest.mark.slow
+
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 BWRAP = Path("/usr/bin/bwrap")
 TIMEOUT_S = 2.0
