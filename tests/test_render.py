@@ -330,6 +330,16 @@ def test_smalldocs_collects_warnings(tmp_path: Path) -> None:
     assert [line for line in lines if line.startswith("warning: ")] == [f"warning: {w}" for w in result.warnings]
 
 
+def test_options_set_for_quarto_alone_are_not_a_warning_every_build(tmp_path: Path) -> None:
+    # _quarto.yml sets html-math-method: plain so that Quarto loads no MathJax; smalldocs has none to load.
+    root = write_tiny_site(tmp_path / "site")
+    (root / "_quarto.yml").write_text(TINY_SITE["_quarto.yml"] + "format:\n  html:\n    html-math-method: plain\n",
+                                      encoding="utf-8")
+    lines: list[str] = []
+    result = render_site(root, choose_engine("smalldocs"), echo=lines.append)
+    assert result.warnings == [] and not [line for line in lines if line.startswith("warning: ")], lines
+
+
 def test_smalldocs_runs_pre_render_with_env(tmp_path: Path) -> None:
     root = write_tiny_site(tmp_path / "site")
     script = root / "prerender.py"

@@ -133,7 +133,7 @@ def render_with_smalldocs(
         raise DiaryError(f"smalldocs could not render the site: {error}", file=root) from error
     finally:
         progress.flush_pending()
-    warnings = [w for w in site.warnings if not _is_written_later(w, Path(site.out))]
+    warnings = [w for w in site.warnings if not _is_written_later(w, Path(site.out)) and w not in _FOR_QUARTO_ONLY]
     for warning in warnings:
         echo(f"warning: {warning}")
     return site.out, warnings
@@ -292,6 +292,11 @@ def _incremental_site_class() -> type:
             write_text_atomic(cache_path(self.root, str(page.src)), json.dumps(data, ensure_ascii=False))
 
     return IncrementalSite
+
+
+# Options _quarto.yml sets for Quarto alone, which smalldocs rightly ignores: not worth a warning on
+# every build (`html-math-method: plain` stops Quarto loading MathJax from a CDN; smalldocs never does).
+_FOR_QUARTO_ONLY = frozenset({"format.html.html-math-method is ignored"})
 
 
 def _is_written_later(warning: str, output_dir: Path) -> bool:
