@@ -19,12 +19,14 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .atomic import write_text_atomic
+from .safefs import stat_digest
 
 STATE_DIR = ".diary-cache"
 STATE_FILE = f"{STATE_DIR}/build-state.json"
@@ -200,39 +202,30 @@ class BuildState:
 def tree_digest(root: Path) -> str:
     """The output folder's files by path, size and modification time: a file removed, added or
     rewritten by hand (a page, the search index, the feed, a stylesheet) changes it."""
-    digest = hashlib.sha256()
     out = root / OUTPUT_DIR
-    for dirpath, dirnames, filenames in os.walk(out):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            try:
-                info = path.stat()
-            except OSError:
-                continue
-            digest.update(f"{path.relative_to(out).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    return stat_digest(_walk(out, lambda folder, name: True), out)
 
 
 def sources_digest(root: Path) -> str:
     """The project's other files (stylesheets, images, downloads, ...) by path, size and modification
     time: the engine copies some of them into the output folder, so a change to one makes it run
     (with every unchanged page reused), though no page's inputs changed."""
-    digest = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
+
+    def wanted_folder(folder: Path, name: str) -> bool:
+        return not name.startswith(".") and name not in SKIP_DIRS and not (folder == root and name == OUTPUT_DIR)
+
+    files = (path for path in _walk(root, wanted_folder) if not path.name.startswith(".")
+             and not path.name.endswith(PAGE_SUFFIXES))
+    return stat_digest(files, root)
+
+
+def _walk(top: Path, wanted_folder: Callable[[Path, str], bool]) -> Iterator[Path]:
+    """Every file under `top`, in a stable order, entering only the folders `wanted_folder` keeps."""
+    for dirpath, dirnames, filenames in os.walk(top):
         folder = Path(dirpath)
-        dirnames[:] = sorted(name for name in dirnames if not name.startswith(".") and name not in SKIP_DIRS
-                             and not (folder == root and name == OUTPUT_DIR))
+        dirnames[:] = sorted(name for name in dirnames if wanted_folder(folder, name))
         for name in sorted(filenames):
-            if name.startswith(".") or name.endswith(PAGE_SUFFIXES):
-                continue
-            try:
-                info = (folder / name).stat()
-            except OSError:
-                continue
-            rel = (folder / name).relative_to(root).as_posix()
-            digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+            yield folder / name
 
 
 @dataclass

@@ -13,10 +13,11 @@ every folder between the diary's root and the file must be a real folder, never 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .errors import DiaryError
@@ -219,3 +220,16 @@ def no_links(root: Path, path: Path) -> Path:
             raise DiaryError(f"is {_kind(mode)}, not a folder: nothing is read or written through it",
                              file=shown(current), hint="delete it; the tool makes the folder itself")
     return path
+
+
+def stat_digest(paths: Iterable[Path], base: Path) -> str:
+    """A hash of `paths` by their path under `base`, size and modification time (missing ones left
+    out): cheap change detection for caches, never a judgement of content."""
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path.relative_to(base).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()

@@ -124,18 +124,11 @@ def _read_or_empty(path: Path) -> bytes:
 
 def generated_tree_digest(root: Path) -> str:
     """Every file in the generated places, by path, size and modification time."""
-    digest = hashlib.sha256()
     candidates = [root / VARIABLES_PATH, root / CHART_PATH, root / CHART_DARK_PATH]
     for folder in (root / GENERATED_DIR, root / PAGES_DIR):
         if folder.is_dir():
             candidates.extend(path for path in folder.rglob("*") if path.is_file())
-    for path in sorted(candidates):
-        try:
-            info = path.stat()
-        except OSError:
-            continue
-        digest.update(f"{path.relative_to(root).as_posix()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+    return safefs.stat_digest(sorted(candidates), root)
 
 
 def unchanged_since_last_run(root: Path, inputs: str) -> list[str] | None:
