@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from diary.records import dump_record, load_record, parse_record
-from diarykit import make_diary, run_diary, tree_bytes, write
+from diarykit import TINY_PROGRAM, make_diary, run_diary, tree_bytes, write
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +177,35 @@ def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:
     assert rec["lines"]["total"]["physical"] == 16
     assert rec["run"]["stdout_lines"] == ["3"]
     assert {d["file"] for d in rec["definitions"]} == {"prog.py", "helper.py"}
+
+
+PLUGIN_SUITE = '''\
+import os
+from importlib.metadata import entry_points
+
+import pytest
+
+if not os.environ.get("DIARY_SNAPSHOT"):
+    pytest.skip("run by diary measure", allow_module_level=True)
+
+
+def test_installed_plugins_are_not_loaded(request):
+    manager = request.config.pluginmanager
+    assert [ep.name for ep in entry_points(group="pytest11") if manager.has_plugin(ep.name)] == []
+
+
+def test_a_plugin_the_suite_names_is_loaded(request):
+    assert request.config.pluginmanager.has_plugin("_hypothesis_pytestplugin")
+'''
+
+
+def test_the_suite_runs_with_the_plugins_it_names_and_no_other(tmp_path: Path) -> None:
+    # The tool's own test plugins (xdist, hypothesis) are installed beside it; the suite sees only
+    # those its conftest.py names, so what is installed neither changes a verdict nor costs a start-up.
+    root = make_diary(tmp_path, {"00-base": (TINY_PROGRAM, None, "ok")})
+    write(root / "tests/program/conftest.py", 'pytest_plugins = ["_hypothesis_pytestplugin"]\n')
+    write(root / "tests/program/test_plugins.py", PLUGIN_SUITE)
+    proc = run_diary(root, "measure")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    tests = record(root, "00-base")["tests"]
+    assert (tests["status"], tests["passed"], tests["failed"]) == ("ok", 3, 0), tests["failures"]

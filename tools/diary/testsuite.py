@@ -148,12 +148,20 @@ def _read_outcome(result: RunResult, junit: Path, work: Path) -> TestOutcome:
     return TestOutcome(status="error", reason=reason[:300])
 
 
+# pytest loads no plugin by itself: the suite's own conftest.py names any it needs (`pytest_plugins`).
+# What happens to be installed beside the tool (hypothesis, xdist, playwright: its own test tools)
+# neither changes a verdict nor costs every snapshot's judge its import (about 0.4 s of CPU of the
+# 0.55 s the judging pytest took; benchmarks/judge_cpu.py).
+PYTEST_ENVIRONMENT = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def _run_pytest(settings: Settings, work: Path, env: dict[str, str], mode: str) -> tuple[TestOutcome, RunResult]:
     """pytest over the suite in `work`, in the sandbox; its JUnit report is the one file that comes back."""
     junit = work / "junit.xml"
     result = run_sandboxed(
         _pytest_argv(settings, junit), workdir=work, timeout=settings.test_timeout,
-        memory_mb=max(settings.memory_mb, 1024), output_bytes=settings.output_kb * 1024, env=env, mode=mode,
+        memory_mb=max(settings.memory_mb, 1024), output_bytes=settings.output_kb * 1024,
+        env={**env, **PYTEST_ENVIRONMENT}, mode=mode,
         readable=[settings.tests_dir],
         outputs=[junit.name],  # under bwrap the run works on a copy: only this comes back
     )
