@@ -209,3 +209,43 @@ def test_the_suite_runs_with_the_plugins_it_names_and_no_other(tmp_path: Path) -
     assert proc.returncode == 0, proc.stderr + proc.stdout
     tests = record(root, "00-base")["tests"]
     assert (tests["status"], tests["passed"], tests["failed"]) == ("ok", 3, 0), tests["failures"]
+
+
+ORDER_SUITE = '''\
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+if not os.environ.get("DIARY_SNAPSHOT"):
+    pytest.skip("run by diary measure", allow_module_level=True)
+
+RECORDS = Path({records!r})
+
+
+def test_the_record_before_this_snapshot_is_written():
+    # Only the last snapshot waits: with one job its suite starts after every earlier job.
+    if "02-" not in os.environ["DIARY_SNAPSHOT"]:
+        return
+    for _ in range(100):
+        if (RECORDS / "01-next.yml").is_file():
+            return
+        time.sleep(0.1)
+    raise AssertionError("the record of 01-next was not written before this suite ran")
+'''
+
+
+def test_each_record_is_written_before_later_snapshots_are_judged(tmp_path: Path) -> None:
+    # One job, no sandbox (so this suite can look at the records folder): a record reaches the disk
+    # once its own suite and run are done, not after the suites of the whole diary have run.
+    snapshots = {"00-base": (TINY_PROGRAM, None, "ok"), "01-next": (TINY_PROGRAM + "\n# one\n", "00-base", "ok"),
+                 "02-last": (TINY_PROGRAM + "\n# two\n", "01-next", "ok")}
+    root = make_diary(tmp_path, snapshots)
+    config = root / "code/diary.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "sandbox: none\njobs: 1\n", encoding="utf-8")
+    write(root / "tests/program/test_order.py", ORDER_SUITE.format(records=str(root / "_data/records")))
+    proc = run_diary(root, "measure")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    tests = record(root, "02-last")["tests"]
+    assert (tests["status"], tests["passed"]) == ("ok", 2), tests["failures"]

@@ -205,13 +205,13 @@ def _measure(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diary-measure") as pool:
         runs: dict[str, Future] = {}
         suites: dict[str, Future] = {}
-        # The baseline's run first (every comparison needs it), then the test suites, which take
-        # longest, then the other runs: longest jobs first, so the cores finish close together.
+        # The baseline's run first (every comparison needs it), then each snapshot's test suite
+        # (its longest job) and its run, snapshot by snapshot: a record is written as soon as its
+        # two jobs are done, not after every suite of the diary has run.
         if baseline in stale:
             runs[baseline.id] = pool.submit(run_snapshot, staged_baseline, settings, mode)
         for snapshot in stale:
             suites[snapshot.id] = pool.submit(run_test_suite, staged[snapshot.id], settings, mode, judge)
-        for snapshot in stale:
             if snapshot is not baseline:
                 runs[snapshot.id] = pool.submit(run_snapshot, staged[snapshot.id], settings, mode)
         if baseline.id in runs:
