@@ -165,7 +165,10 @@ def unified_diff(older: Snapshot, newer: Snapshot) -> str:
         after = physical_lines(newer.texts[after_file]) if after_file is not None else []
         label_a = f"a/{older.id}/{before_file}" if before_file is not None else "/dev/null"
         label_b = f"b/{newer.id}/{after_file}" if after_file is not None else "/dev/null"
-        for line in difflib.unified_diff(before, after, label_a, label_b):
+        lines = list(difflib.unified_diff(before, after, label_a, label_b))
+        if not lines and before_file is not None and after_file is not None and before_file != after_file:
+            lines = [f"--- {label_a}\n", f"+++ {label_b}\n"]  # renamed, unchanged: the rename is the change
+        for line in lines:
             chunks.append(line)
             if not line.endswith(("\n", "\r")):  # as git writes a last line without a line break
                 chunks.append("\n\\ No newline at end of file\n")

@@ -144,13 +144,15 @@ def definitions_table(diary: Diary, snap: Snapshot) -> str | None:
         if key not in continued:
             rows.append([escape_markdown_inline(key), definition.kind, "—", "—", "—", signed(-definition.code),
                          "removed"])
+    header = ["definition", "kind", "file", "lines", "code",
+              f"vs {escape_markdown_inline(parent.id)}" if parent else "", "from the parent"]
+    if parent is None:  # the baseline continues nothing
+        rows, header = [row[:5] for row in rows], header[:5]
     caption = (f"Top-level classes and functions of {escape_markdown_inline(snap.id)}"
                + (", by module and name" if len(snap.record.lines.files) > 1 else "")
                + (f"; each is followed from {escape_markdown_inline(parent.id)} by name, by a rename "
                   "declared in snapshot.yml, or by the similarity of its body." if parent else "."))
-    return render_table(["definition", "kind", "file", "lines", "code",
-                         f"vs {escape_markdown_inline(parent.id)}" if parent else "vs parent", "from the parent"],
-                        rows, {4, 5}, caption)
+    return render_table(header, rows, {4, 5}, caption)
 
 
 def file_sources_note(snap: Snapshot) -> list[str]:
