@@ -157,7 +157,7 @@ def unified_diff(older: Snapshot, newer: Snapshot) -> str:
     no newer file came from is shown removed, a newer file from none added."""
     sources = file_pairs(older, newer)
     used = {source.parent_file for source in sources.values() if source.parent_file is not None}
-    pairs = [(source.parent_file, file) for file, source in sources.items()]
+    pairs: list[tuple[str | None, str | None]] = [(source.parent_file, file) for file, source in sources.items()]
     pairs += [(file, None) for file in older.texts if file not in used]
     chunks = []
     for before_file, after_file in sorted(pairs, key=lambda pair: (pair[1] or pair[0] or "", pair[0] or "")):

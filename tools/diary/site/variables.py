@@ -72,9 +72,7 @@ def build_variables(diary: Diary) -> dict:
         found = diary.follow(key, baseline, best)  # across renames, moves and splits
         if found is not None:
             definitions[key] = {"baseline": d.code, "best": best.definitions[found].code,
-                                "saved": d.code - best.definitions[found].code}
-            if found != key:
-                definitions[key]["best_name"] = found
+                                "saved": d.code - best.definitions[found].code, "best_name": found}
     return {"diary": summary, "snap": snaps, "def": nested(definitions)}
 
 
