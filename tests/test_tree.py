@@ -269,3 +269,28 @@ def test_an_ambiguous_bare_name_asks_for_the_module(tree_site, tmp_path, capsys)
     assert main(["--root", str(root), "generate"]) == 2
     err = capsys.readouterr().err
     assert "'main' could be any of main.main, pairs.main, words.main in the parent" in err, err
+
+
+def test_measure_names_the_best_and_the_alternatives(tree_site, tmp_path, capsys):
+    root = tmp_path / "diary"
+    shutil.copytree(tree_site, root)
+    capsys.readouterr()
+    main(["--root", str(root), "measure"])  # every record cached; exit 1 for 02-newline, broken unexpectedly
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.splitlines() if line[:2].isdigit()}
+    assert "alternative of 00-base" in rows["01-compact"] and "alternative of 00-base" in rows["03-split"]
+    assert "alternative" not in rows["04-renamed"] and "alternative" not in rows["05-tally"]
+    assert rows["04-renamed"].rstrip().endswith(", best")
+    code = code_of(root, "04-renamed")
+    assert f"best: 04-renamed, {code} code lines (the shortest snapshot that works)" in out
+
+
+def test_the_baseline_cannot_declare_renames(tree_site, tmp_path, capsys):
+    root = tmp_path / "diary"
+    shutil.copytree(tree_site, root)
+    meta = root / "code/snapshots/00-base/snapshot.yml"
+    meta.write_text(meta.read_text(encoding="utf-8") + "renames: {main: run}\n", encoding="utf-8")
+    assert main(["--root", str(root), "generate"]) == 2
+    err = capsys.readouterr().err
+    line = len(meta.read_text(encoding="utf-8").splitlines())
+    assert f"code/snapshots/00-base/snapshot.yml:{line}: error: 'renames': the baseline has no parent" in err, err

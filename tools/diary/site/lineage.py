@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ FILE_MATCH_PERCENT = 50
 # is that one renamed.
 DEFINITION_MATCH_PERCENT = 60
 _TOKEN = re.compile(r"\w+|\S")
+# Bounded work on a snapshot from anywhere: at most this many body comparisons per snapshot (a
+# thousand renamed definitions are not matched by similarity; they are shown as new).
+MAX_COMPARISONS = 2_000
 
 
 @dataclass(frozen=True)
@@ -67,23 +71,29 @@ def _lines(text: str) -> list[str]:
 
 
 def contained_percent(older: str, newer: str) -> int:
-    """The share of `newer`'s non-blank lines found, in order, in `older` (0 for an empty `newer`)."""
-    a, b = _lines(older), _lines(newer)
-    if not b:
-        return 0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return round(100 * sum(block.size for block in matcher.get_matching_blocks()) / len(b))
+    """The share of `newer`'s non-blank lines (counted with repeats) that `older` holds too (0 for an
+    empty `newer`). Linear in the lines, whatever their order: a piece of a split, a renamed file."""
+    return _contained(Counter(_lines(older)), Counter(_lines(newer)))
+
+
+def _contained(older: Counter[str], newer: Counter[str]) -> int:
+    total = sum(newer.values())
+    return round(100 * sum((older & newer).values()) / total) if total else 0
 
 
 def pair_files(parent_texts: Mapping[str, str], texts: Mapping[str, str]) -> dict[str, FileSource]:
     """Each file of a snapshot and the parent's file it is compared with (its diff, its definitions)."""
     sources: dict[str, FileSource] = {}
+    parent_lines: dict[str, Counter[str]] = {}
     for name in sorted(texts):
         if name in parent_texts:
             sources[name] = FileSource(name, "same")
             continue
-        scored = [(contained_percent(parent_texts[old], texts[name]), old) for old in sorted(parent_texts)]
-        best = max(scored, key=lambda item: item[0], default=(0, ""))
+        if not parent_lines:
+            parent_lines = {old: Counter(_lines(text)) for old, text in sorted(parent_texts.items())}
+        lines = Counter(_lines(texts[name]))
+        scored = [(_contained(counter, lines), old) for old, counter in parent_lines.items()]
+        best = max(scored, key=lambda item: item[0], default=(0, ""))  # the first of a tie, by name
         sources[name] = (FileSource(best[1], "similar", best[0]) if best[0] >= FILE_MATCH_PERCENT
                          else FileSource(None, "new"))
     return sources
@@ -104,8 +114,9 @@ def similarity_percent(older: str, older_name: str, newer: str, newer_name: str)
     if not a and not b:
         return 100
     matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.real_quick_ratio() * 100 < DEFINITION_MATCH_PERCENT:
-        return round(100 * matcher.real_quick_ratio())
+    for bound in (matcher.real_quick_ratio, matcher.quick_ratio):  # cheap upper bounds first
+        if bound() * 100 < DEFINITION_MATCH_PERCENT:
+            return round(100 * bound())
     return round(100 * matcher.ratio())
 
 
@@ -150,15 +161,23 @@ def follow_definitions(parent_definitions: Mapping[str, Definition], parent_text
         return similarity_percent(definition_text(parent_texts, old), old.name, definition_text(texts, new), new.name)
 
     open_keys = [key for key in definitions if key not in origins]
-    same_name = [(score(key, old_key), key, old_key) for key in open_keys for old_key in parent_definitions
-                 if old_key not in claimed and parent_definitions[old_key].name == definitions[key].name
-                 and parent_definitions[old_key].kind == definitions[key].kind]
-    match(same_name, "moved")
+    by_name: dict[tuple[str, str], list[str]] = {}
+    for old_key, old in parent_definitions.items():
+        if old_key not in claimed:
+            by_name.setdefault((old.name, old.kind), []).append(old_key)
+    same_name = [(key, old_key) for key in open_keys
+                 for old_key in by_name.get((definitions[key].name, definitions[key].kind), [])]
+    # Several candidates of one name (three modules define `main`): the most alike wins; one alone
+    # needs no score.
+    scored = len(same_name) <= MAX_COMPARISONS
+    match([(score(key, old_key) if scored else 0, key, old_key) for key, old_key in same_name], "moved")
     open_keys = [key for key in definitions if key not in origins]
-    similar = [(percent, key, old_key) for key in open_keys for old_key in parent_definitions
-               if old_key not in claimed and parent_definitions[old_key].kind == definitions[key].kind
-               and (percent := score(key, old_key)) >= DEFINITION_MATCH_PERCENT]
-    match(similar, "similar")
+    unclaimed = [old_key for old_key in parent_definitions if old_key not in claimed]
+    if len(open_keys) * len(unclaimed) <= MAX_COMPARISONS:
+        similar = [(percent, key, old_key) for key in open_keys for old_key in unclaimed
+                   if parent_definitions[old_key].kind == definitions[key].kind
+                   and (percent := score(key, old_key)) >= DEFINITION_MATCH_PERCENT]
+        match(similar, "similar")
     return {key: origins.get(key, Origin(None, "new")) for key in definitions}
 
 
