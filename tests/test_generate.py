@@ -232,7 +232,7 @@ def test_variables_have_the_contract_keys_and_values(site):
         "baseline": variables["snap"]["00-base"]["def"]["total"]["code"],
         "best": variables["snap"]["02-fixed"]["def"]["total"]["code"],
         "saved": variables["snap"]["00-base"]["def"]["total"]["code"]
-        - variables["snap"]["02-fixed"]["def"]["total"]["code"]}
+        - variables["snap"]["02-fixed"]["def"]["total"]["code"], "best_name": "total"}
 
 
 # ---------------------------------------------------------------------------------------------

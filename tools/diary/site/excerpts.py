@@ -121,7 +121,9 @@ def code_partials(reuse_from: Path | None, snap: Snapshot, wanted: Container[str
                    + (f" · {line_range(1, count)}" if count else " · empty"))
         partials[path] = excerpt(snap.id, file, caption, block_id("code", snap.id, file), text, 1, language,
                                  digest, empty_text="(the file is empty)")
-    for name, definition in snap.definitions.items():
+    by_name = [*snap.definitions.items(),
+               *((name, snap.definitions[key]) for name, key in snap.bare_names.items())]
+    for name, definition in by_name:
         file, first, last = definition.file, definition.start, definition.end
         language = language_of(file)
         path = definition_partial_path(snap.id, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,13 @@ class Snapshot:
         """sha256 of each file's text: what an excerpt's input hash names instead of the whole text."""
         return {name: hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
                 for name, text in self.texts.items()}
+
+    @functools.cached_property
+    def bare_names(self) -> dict[str, str]:
+        """In a snapshot of several modules, each name that only one module defines, and its key: a
+        post's `def.total` (or `_def-total.md`) still names `prog.total` once a second file is added."""
+        counts = Counter(d.name for d in self.definitions.values())
+        return {d.name: key for key, d in self.definitions.items() if counts[d.name] == 1 and key != d.name}
 
     @property
     def id(self) -> str:
@@ -134,6 +142,8 @@ class Diary:
         from the baseline, across renames): its key and its counts."""
         if name in snap.definitions:
             return name, snap.definitions[name]
+        if name in snap.bare_names:
+            return snap.bare_names[name], snap.definitions[snap.bare_names[name]]
         for key, names in snap.aliases.items():
             if name in names:
                 return key, snap.definitions[key]

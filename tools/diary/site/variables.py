@@ -44,8 +44,10 @@ def build_variables(diary: Diary) -> dict:
         difference = snap.record.behaviour.first_difference
         if not m.identical and difference:
             entry["first_difference_line"] = difference.line
-        entry["def"] = nested({key: {"code": d.code, "physical": d.physical}
-                               for key, d in snap.definitions.items()})
+        figures = {key: {"code": d.code, "physical": d.physical} for key, d in snap.definitions.items()}
+        # A name one module alone defines is also addressable bare (nested() never lets it overwrite).
+        figures.update({name: figures[key] for name, key in snap.bare_names.items()})
+        entry["def"] = nested(figures)
         snaps[neutralise_shortcodes(snap.id)] = entry
     baseline, best = diary.baseline, diary.best
     saved = baseline.code - best.code
