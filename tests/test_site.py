@@ -556,7 +556,7 @@ def assert_nothing_injected(site: Path, secret: str) -> None:
                 assert leak not in data, f"{path.relative_to(site)} holds {leak!r}"
     # the docstring's line `<script>…</script> {{< var diary.best_code >}}`, as written and as expanded
     literal = f"{HOSTILE[0]} {HOSTILE[4]}"
-    expanded = f"{HOSTILE[0]} {variables(site.parent)['diary']['final_code']}"
+    expanded = f"{HOSTILE[0]} {variables(site.parent)['diary']['best_code']}"
     site_text = []
     for rel, page in pages(site).items():
         for script in page.iter("script"):
