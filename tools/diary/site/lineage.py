@@ -162,9 +162,9 @@ def follow_definitions(parent_definitions: Mapping[str, Definition], parent_text
 
     open_keys = [key for key in definitions if key not in origins]
     by_name: dict[tuple[str, str], list[str]] = {}
-    for old_key, old in parent_definitions.items():
+    for old_key, previous in parent_definitions.items():
         if old_key not in claimed:
-            by_name.setdefault((old.name, old.kind), []).append(old_key)
+            by_name.setdefault((previous.name, previous.kind), []).append(old_key)
     same_name = [(key, old_key) for key in open_keys
                  for old_key in by_name.get((definitions[key].name, definitions[key].kind), [])]
     # Several candidates of one name (three modules define `main`): the most alike wins; one alone
