@@ -297,3 +297,81 @@ def test_the_baseline_cannot_declare_renames(tree_site, tmp_path, capsys):
     err = capsys.readouterr().err
     line = len(meta.read_text(encoding="utf-8").splitlines())
     assert f"code/snapshots/00-base/snapshot.yml:{line}: error: 'renames': the baseline has no parent" in err, err
+
+
+# ---------------------------------------------------------------------------------------------
+# lineage on its own: renames by similarity, thresholds, files paired
+
+
+def keyed(texts: dict[str, str]) -> dict:
+    from diary.count import count_definitions, module_name
+    from diary.records import Definition
+
+    one = len(texts) == 1
+    found = {}
+    for file, text in texts.items():
+        for d in count_definitions(text):
+            if d.kind in ("class", "function"):
+                key = d.name if one else f"{module_name(file)}.{d.name}"
+                found[key] = Definition(d.name, d.kind, file, d.start, d.end, **d.counts.as_dict())
+    return found
+
+
+VALUE = '''\
+class Value:
+    """A scalar and its gradient."""
+
+    def __init__(self, data):
+        self.data = data
+        self.grad = 0.0
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data)
+
+
+def helper(x):
+    return [x, x * 2, x * 3, x * 4]
+'''
+
+
+def follow(old: dict[str, str], new: dict[str, str], renames=()) -> dict:
+    from diary.site.lineage import follow_definitions
+
+    return follow_definitions(keyed(old), old, keyed(new), new, tuple(renames), Path("snapshot.yml"))
+
+
+def test_a_renamed_class_that_names_itself_is_matched_by_similarity():
+    renamed = VALUE.replace("Value", "V")
+    origins = follow({"m.py": VALUE}, {"m.py": renamed})
+    assert origins["V"].how == "similar" and origins["V"].parent_key == "Value"
+    assert origins["V"].percent == 100  # its own name set aside, the body is the same
+    assert origins["V"].describe() == "renamed (matched by similarity, 100%) from Value"
+    assert origins["helper"].how == "same"
+
+
+def test_a_new_body_is_not_taken_for_a_rename():
+    other = VALUE.split("\n\n\ndef")[0].replace("Value", "Other") + "\n\n\ndef table(rows):\n" \
+        "    # a table of rows, one per line\n    for row in sorted(rows):\n        print(*row, sep='\\t')\n"
+    origins = follow({"m.py": VALUE}, {"m.py": other})
+    assert origins["Other"].how == "similar" and origins["Other"].parent_key == "Value"
+    assert origins["table"].how == "new" and origins["table"].parent_key is None  # not `helper`
+    assert origins["table"].describe() == "new"
+
+
+def test_a_declared_rename_wins_over_similarity_and_over_the_same_name():
+    new = VALUE + "\n\ndef helper2(x):\n    return [x, x * 2, x * 3, x * 4]\n"
+    origins = follow({"m.py": VALUE}, {"m.py": new}, [("helper", "helper2")])
+    assert origins["helper2"].describe() == "renamed (declared) from helper"
+    assert origins["helper"].how == "new"  # the parent's helper is taken by the declaration
+
+
+def test_files_are_paired_by_name_then_by_the_lines_they_hold():
+    from diary.site.lineage import pair_files
+
+    sources = pair_files({"a.py": VALUE, "b.py": "x = 1\n"},
+                         {"a.py": VALUE, "value.py": VALUE.split("\n\n\ndef")[0] + "\n", "c.py": "y = 2\n"})
+    assert (sources["a.py"].how, sources["a.py"].parent_file) == ("same", "a.py")
+    assert (sources["value.py"].how, sources["value.py"].parent_file, sources["value.py"].percent) == (
+        "similar", "a.py", 100)
+    assert sources["c.py"].how == "new" and sources["c.py"].describe() == "new"
