@@ -109,7 +109,7 @@ class Diary:
             snap.file_sources = pair_files(parent.texts, snap.texts)
             snap.origins = follow_definitions(parent.definitions, parent.texts, snap.definitions, snap.texts,
                                               snap.meta.renames, snap.meta.meta_path)
-            snap.aliases = {key: [*parent.aliases.get(origin.parent_key, []), key] if origin.parent_key else [key]
+            snap.aliases = {key: continued_names(parent.aliases.get(origin.parent_key or "", []), key)
                             for key, origin in snap.origins.items()}
         self.metrics = compute_metrics(self)
 
@@ -178,6 +178,12 @@ class Diary:
 
     def children(self, snap: Snapshot) -> list[Snapshot]:
         return [other for other in self.snapshots if other.meta.parent == snap.id]
+
+
+def continued_names(earlier: list[str], key: str) -> list[str]:
+    """The names a definition had, with `key` last; the same list (not a copy) when the name did not
+    change, so a chain of a thousand snapshots keeps one list per definition, not a thousand."""
+    return earlier if earlier and earlier[-1] == key else [*earlier, key]
 
 
 def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Record],
