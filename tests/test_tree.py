@@ -236,8 +236,17 @@ def test_a_post_names_a_definition_by_an_earlier_name_across_renames(tree_site, 
     shutil.copytree(tree_site, root)
     write(root / "posts/renamed/index.qmd",
           "---\ntitle: Renamed\ndate: 2026-02-20\nsnapshots: [04-renamed]\ndefinitions: [count_pairs]\n---\n\n"
-          "{{< include /_generated/tables/_renamed.md >}}\n\n{{< var snap.03-split.def.pairs.count_pairs.code >}}\n")
+          "{{< include /_generated/tables/_renamed.md >}}\n\n{{< var snap.03-split.def.pairs.count_pairs.code >}}\n"
+          "{{< include /_generated/code/03-split/_def-pairs.main.md >}}\n"
+          "{{< include /_generated/code/03-split/_def-words.main.md >}}\n"
+          "{{< include /_generated/code/03-split/_def-count_pairs.md >}}\n")
     assert main(["--root", str(root), "generate", "--quiet"]) == 0
+    # each `main` has its own partial, with its own module's lines; a name one module defines, bare too
+    pairs_main = read(root, "_generated/code/03-split/_def-pairs.main.md")
+    words_main = read(root, "_generated/code/03-split/_def-words.main.md")
+    assert "run alone, the module prints its table" in pairs_main and "<code>pairs.py</code>" in pairs_main
+    assert "run alone, the module lists what it read" in words_main and "<code>words.py</code>" in words_main
+    assert "def count_pairs(words):" in read(root, "_generated/code/03-split/_def-count_pairs.md")
     table = read(root, "_generated/tables/_renamed.md")
     row = next(line for line in table.splitlines() if "04\\-renamed" in line)
     tally = variables(root)["snap"]["04-renamed"]["def"]["tally"]["code"]
@@ -286,6 +295,13 @@ def test_measure_names_the_best_and_the_alternatives(tree_site, tmp_path, capsys
     assert rows["04-renamed"].rstrip().endswith(", best")
     code = code_of(root, "04-renamed")
     assert f"best: 04-renamed, {code} code lines (the shortest snapshot that works)" in out
+
+
+def test_a_module_is_named_as_python_imports_it():
+    from diary.count import module_name
+
+    assert [module_name(f) for f in ("pairs.py", "pkg/sub.py", "pkg/__init__.py", "tool.pyw", "helper.txt")] == [
+        "pairs", "pkg.sub", "pkg", "tool", "helper.txt"]
 
 
 def test_the_baseline_cannot_declare_renames(tree_site, tmp_path, capsys):
