@@ -391,3 +391,13 @@ def test_files_are_paired_by_name_then_by_the_lines_they_hold():
     assert (sources["value.py"].how, sources["value.py"].parent_file, sources["value.py"].percent) == (
         "similar", "a.py", 100)
     assert sources["c.py"].how == "new" and sources["c.py"].describe() == "new"
+
+
+def test_the_progress_table_says_which_rows_are_alternatives(tree_site):
+    table = read(tree_site, "_generated/_progress-table.md").replace("\\", "")
+    rows = {re.search(r"\[(.*?)\]", line).group(1): line for line in table.splitlines() if line.startswith("| [")}
+    for snap_id in ("01-compact", "02-newline", "03-split"):
+        assert f"/snapshots/{snap_id}.qmd) (alternative of 00-base)" in rows[snap_id]
+    for snap_id in ("00-base", "04-renamed", "05-tally"):
+        assert "alternative" not in rows[snap_id]
+    assert "Several children of one parent are alternatives, not steps" in table

@@ -42,7 +42,7 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
                  else f"{m.tests_passed} passed" + (f", {m.tests_failed} failed" if m.tests_failed else ""))
         status = "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason)
         rows.append([
-            snapshot_link(snap, bold=snap.id in covered),
+            snapshot_link(snap, bold=snap.id in covered) + alternative_note(diary, snap),
             escape_markdown_inline(snap.meta.title),
             str(m.code), str(m.comment), str(m.blank),
             struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—",
@@ -59,6 +59,15 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
                 "baseline; a broken snapshot's change is struck through and never counted, and the best so "
                 "far ignores it.")
     return render_table(header, rows, right, caption, kind="progress")
+
+
+def alternative_note(diary: Diary, snap: Snapshot) -> str:
+    """Beside an alternative's id, whose alternative it is: in diary order an alternative follows the
+    last snapshot of its elder sibling's line, and is no step after it."""
+    parent = diary.by_id.get(snap.meta.parent or "")
+    if parent is None or not diary.alternatives(parent):
+        return ""
+    return f" (alternative of {escape_markdown_inline(parent.id)})"
 
 
 def whole_diary_caption(diary: Diary) -> str:
