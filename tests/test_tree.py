@@ -401,3 +401,15 @@ def test_the_progress_table_says_which_rows_are_alternatives(tree_site):
     for snap_id in ("00-base", "04-renamed", "05-tally"):
         assert "alternative" not in rows[snap_id]
     assert "Several children of one parent are alternatives, not steps" in table
+
+
+def test_similarity_work_is_bounded_on_a_snapshot_of_thousands_of_renames():
+    from diary.site.lineage import MAX_COMPARISONS
+
+    count = int(MAX_COMPARISONS ** 0.5) + 5  # count * count comparisons would exceed the bound
+    old = "\n\n".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(count))
+    new = old.replace("def f", "def g")
+    origins = follow({"m.py": old}, {"m.py": new})
+    assert {origin.how for origin in origins.values()} == {"new"}  # shown as new, not compared pairwise
+    few = follow({"m.py": "\n\n".join(old.split("\n\n")[:3])}, {"m.py": "\n\n".join(new.split("\n\n")[:3])})
+    assert {origin.how for origin in few.values()} == {"similar"}
