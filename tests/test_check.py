@@ -532,16 +532,16 @@ def test_a_post_may_not_use_the_latest_figures_of_the_diary(diary: Path) -> None
     # Adding 08-shorter must never rewrite an older post: its figures are its own snapshots'.
     post = diary / "posts/2026-02-20-the-result/index.qmd"
     text = post.read_text(encoding="utf-8")
-    post.write_text(text + "\nIn the end {{< var diary.final_code >}} and {{< var def.gpt.saved >}}.\n",
-                    encoding="utf-8")
+    post.write_text(text + "\nIn the end {{< var diary.best_code >}} and {{< var def.gpt.saved >}}, "
+                    "{{< var diary.best >}}, {{< var def.Value.best_name >}}.\n", encoding="utf-8")
     line = text.count("\n") + 2
     problems = check_fails(diary)
     rel = "posts/2026-02-20-the-result/index.qmd"
-    for key in ("diary.final_code", "def.gpt.saved"):
+    for key in ("diary.best_code", "def.gpt.saved", "diary.best", "def.Value.best_name"):
         assert any(p.startswith(f"{rel}:{line}: '{key}' is the latest figure of the diary") and "snap.07-final." in p
                    for p in problems), problems
     progress = diary / "progress.qmd"  # the progress page shows the latest on purpose
-    progress.write_text(progress.read_text(encoding="utf-8") + "\n{{< var diary.final_code >}}\n", encoding="utf-8")
+    progress.write_text(progress.read_text(encoding="utf-8") + "\n{{< var diary.best_code >}}\n", encoding="utf-8")
     assert not [p for p in check_fails(diary) if p.startswith("progress.qmd")]
 
 

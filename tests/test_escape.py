@@ -237,7 +237,7 @@ QUARTO_INCLUDE_LINE = re.compile(r"^\s*{{< (?!/\*)(.+?)(?<!\*/) >}}\s*$", re.M)
 CODE_IN_A_FENCE = [
     "{{< include /etc/passwd >}}", "  {{< env GITHUB_TOKEN >}}  ", "{{< x >}} {{< y >}}", "{{ jinja }} {< x >}",
     "```", "````\n```", "``` a\nb\n```", "</code></pre><script>alert(1)</script>", "~~~\n---\n:::",
-    "# {{< include /etc/passwd >}} {{< env GITHUB_TOKEN >}} {{< var diary.final_code >}} | a | b | ```",
+    "# {{< include /etc/passwd >}} {{< env GITHUB_TOKEN >}} {{< var diary.best_code >}} | a | b | ```",
 ]
 # What the escape is not relied on for: shown as raw HTML instead (no brace left at all).
 CODE_AS_RAW_HTML = [

@@ -35,7 +35,7 @@ HOSTILE = [
     "</code></pre>",
     "{{< include /etc/passwd >}}",
     "{{< env GITHUB_TOKEN >}}",
-    "{{< var diary.final_code >}}",
+    "{{< var diary.best_code >}}",
     "| a | b |",
     "```",
 ]
@@ -375,7 +375,7 @@ def test_variables_show_their_figures_in_the_prose(built_site, tiny_site_root):
     # given as the snapshot's id (escape.metadata_text), and nothing in it acts
     assert "as its snapshot gives it: 00-base." in day1
     day2 = " ".join(parse_html(built_site / "posts/day-2/index.html").find("main").text().split())
-    assert (f"From {summary['baseline_code']} to {summary['final_code']} code lines "
+    assert (f"From {summary['baseline_code']} to {summary['best_code']} code lines "
             f"({summary['saved_percent']}% fewer).") in day2
     plan = " ".join(parse_html(built_site / "posts/plan/index.html").find("main").text().split())
     assert (f"The base has {snap['00-base']['code']} code lines and passes {snap['00-base']['tests_passed']} of "
@@ -554,9 +554,9 @@ def assert_nothing_injected(site: Path, secret: str) -> None:
             data = path.read_bytes()
             for leak in leaks:
                 assert leak not in data, f"{path.relative_to(site)} holds {leak!r}"
-    # the docstring's line `<script>…</script> {{< var diary.final_code >}}`, as written and as expanded
+    # the docstring's line `<script>…</script> {{< var diary.best_code >}}`, as written and as expanded
     literal = f"{HOSTILE[0]} {HOSTILE[4]}"
-    expanded = f"{HOSTILE[0]} {variables(site.parent)['diary']['final_code']}"
+    expanded = f"{HOSTILE[0]} {variables(site.parent)['diary']['best_code']}"
     site_text = []
     for rel, page in pages(site).items():
         for script in page.iter("script"):

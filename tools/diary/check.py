@@ -56,8 +56,8 @@ PROGRESS_VAR = re.compile(
 # Variables of the latest state of the diary: they change whenever a snapshot is added, so a post
 # (which tells of its own snapshots) must not use them; the home and progress pages may.
 FLOATING_VAR = re.compile(
-    r"(?<![{\\])\{\{<\s*var\s+(diary\.(?:final|final_code|saved_code|saved_percent|snapshots|broken)|"
-    r"def\.[\w-]+\.(?:final|saved))\s*>\}\}"
+    r"(?<![{\\])\{\{<\s*var\s+(diary\.(?:best|best_code|saved_code|saved_percent|snapshots|broken)|"
+    r"def\.[\w.-]+\.(?:best|best_name|saved))\s*>\}\}"
 )
 
 

@@ -220,6 +220,20 @@ def tab_indented_lines(text: str) -> list[int]:
     ]
 
 
+def module_name(file: str) -> str:
+    """The module a file of a snapshot is imported as: `pairs.py` -> `pairs`, `pkg/sub.py` -> `pkg.sub`,
+    `pkg/__init__.py` -> `pkg`. Definitions are keyed by module and name (`pairs.main`), since two
+    modules of one program may define the same name. A code file with another extension keeps it
+    (`helper.txt` -> `helper.txt`): it is still one module of the program."""
+    parts = file.split("/")
+    last = parts[-1]
+    if last.endswith((".py", ".pyw")):
+        parts[-1] = last.rsplit(".", 1)[0]
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts.pop()
+    return ".".join(parts)
+
+
 def _tally(kinds: list[str]) -> LineCounts:
     return LineCounts(
         physical=len(kinds),

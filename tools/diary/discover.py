@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from .safefs import list_files
 from .yamlio import Fields, read_yaml
 
 META_NAME = "snapshot.yml"
-ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry"}
+ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry", "renames"}
+# A definition as `renames:` names it: `Value`, or with its module, `pairs.count_pairs` (a module of a
+# package: `pkg.sub.name`).
+_DEFINITION_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 SKIP_DIRS = {"__pycache__", ".pytest_cache"}
 
 
@@ -32,6 +36,9 @@ class SnapshotMeta:
     directory: Path
     files: tuple[str, ...]  # source files relative to `directory`, sorted
     meta_path: Path
+    # Definitions renamed since the parent, declared by the author: (name in the parent, name here).
+    # Checked against the definitions when the site is generated (site/model.py: follow_definitions).
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def expected_broken(self) -> bool:
@@ -90,11 +97,34 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
             file=meta_path, line=located.line_of("entry") or 1,
             hint=f"add {str(directory / entry)!r} or set 'entry:' to one of: {', '.join(files) or 'no files'}",
         )
+    renames = _renames(f, parent is not None)
     return SnapshotMeta(
         id=snap_id, title=title.strip(), date=raw_date, parent=str(parent) if parent is not None else None,
         note=str(f.get("note", str, "")).strip(), expect=expect, entry=entry, directory=directory,
-        files=files, meta_path=meta_path,
+        files=files, meta_path=meta_path, renames=renames,
     )
+
+
+def _renames(f: Fields, has_parent: bool) -> tuple[tuple[str, str], ...]:
+    """`renames: {OLD: NEW, ...}`: definitions of the parent (OLD) that this snapshot calls NEW."""
+    value = f.get("renames", dict, {})
+    if value and not has_parent:
+        raise f.error("renames", "the baseline has no parent to rename from",
+                      hint="declare renames in the snapshot that renames, against its parent")
+    pairs: list[tuple[str, str]] = []
+    targets: set[str] = set()
+    for old, new in value.items():
+        for name in (old, new):
+            if not isinstance(name, str) or not _DEFINITION_NAME.fullmatch(name):
+                raise f.error("renames", f"{name!r} is not a definition's name",
+                              hint="map NAME or MODULE.NAME in the parent to NAME or MODULE.NAME here, "
+                                   "e.g. {V: Value} or {pairs.count_pairs: tally.count}")
+        if new in targets:
+            raise f.error("renames", f"two definitions are renamed to {new!r}",
+                          hint="each definition of this snapshot continues at most one of the parent's")
+        targets.add(new)
+        pairs.append((old, new))
+    return tuple(pairs)
 
 
 def discover_snapshots(settings: Settings) -> list[SnapshotMeta]:

@@ -10,8 +10,33 @@ from .measure import MeasureReport
 COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "run s", "status", "")
 
 
+def best_snapshot(report: MeasureReport) -> str | None:
+    """The shortest snapshot that works (fewest code lines, the earlier on a tie): what the diary
+    achieved. Children of one parent are alternatives, so the last one is not "the result"."""
+    working = [snap.id for snap in report.snapshots if report.records[snap.id].verdict.status == "ok"]
+    return min(working, key=lambda snap_id: report.records[snap_id].lines.total.code, default=None)
+
+
+def alternatives_of(report: MeasureReport) -> dict[str, str]:
+    """Each snapshot whose parent has several children, and that parent."""
+    children: dict[str, list[str]] = {}
+    for snap in report.snapshots:
+        if snap.parent is not None:
+            children.setdefault(snap.parent, []).append(snap.id)
+    return {child: parent for parent, ids in children.items() if len(ids) > 1 for child in ids}
+
+
+def best_line(report: MeasureReport) -> str:
+    best = best_snapshot(report)
+    if best is None:
+        return "best: none (no snapshot works)"
+    return f"best: {best}, {report.records[best].lines.total.code} code lines (the shortest snapshot that works)"
+
+
 def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
+    best = best_snapshot(report)
+    alternatives = alternatives_of(report)
     for snap in report.snapshots:
         record = report.records[snap.id]
         total = record.lines.total
@@ -21,6 +46,10 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
             note = "UNEXPECTED" if verdict.status == "broken" else "expected broken, but passes"
         else:
             note = "cached" if snap.id in report.cached else "measured"
+        if snap.id in alternatives:
+            note += f", alternative of {alternatives[snap.id]}"
+        if snap.id == best:
+            note += ", best"
         rows.append((
             snap.id, str(total.code), str(total.comment + total.docstring), str(total.blank),
             "yes" if record.behaviour.identical else "NO",
@@ -34,13 +63,14 @@ def print_summary(report: MeasureReport) -> None:
     # Ids, reasons and test messages come from the repository and the program: never raw to a terminal.
     rows = [tuple(for_terminal(cell) for cell in row) for row in summary_rows(report)]
     footer = (f"{len(report.measured)} measured, {len(report.cached)} cached"
-              f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s")
+              f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s; "
+              + for_terminal(best_line(report)))  # an id comes from the repository
     if sys.stdout.isatty():
         from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
-        table = Table(*COLUMNS, caption=footer)
+        table = Table(*COLUMNS, caption=escape(footer))
         for row in rows:
             style = "red" if row[-1] == "UNEXPECTED" or row[-1].startswith("expected") else None
             table.add_row(*(escape(cell) for cell in row), style=style)  # "[link=...]" is text, not markup

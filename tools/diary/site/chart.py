@@ -38,16 +38,16 @@ def chart_data(diary: Diary) -> dict:
 
 
 def chart_partial(diary: Diary) -> str:
-    baseline, final = diary.baseline, diary.final
+    baseline, best = diary.baseline, diary.best
     broken = sum(1 for snap in diary.snapshots if snap.broken)
     caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of each snapshot: from "
-               f"{baseline.code} code lines in {escape_markdown_inline(baseline.id)} to {final.code} in "
-               f"{escape_markdown_inline(final.id)}, the last snapshot that works. "
+               f"{baseline.code} code lines in {escape_markdown_inline(baseline.id)} to {best.code} in "
+               f"{escape_markdown_inline(best.id)}, the best (the shortest snapshot that works). "
                f"Hatched bars are broken snapshots ({broken}), never counted as progress; the line is the "
                "best so far.")
     # Alt text is an attribute: only figures, no ids, so nothing needs escaping in it.
     alt = (f"Bar chart of code and comment lines for {len(diary.snapshots)} snapshots; code lines go from "
-           f"{baseline.code} in the baseline to {final.code} in the last working snapshot; "
+           f"{baseline.code} in the baseline to {best.code} in the shortest working snapshot; "
            f"{plural(broken, 'broken snapshot')} hatched.")
     return render("chart.md.j2", caption=caption, alt=alt, chart_path=CHART_PATH, dark_chart_path=CHART_DARK_PATH)
 

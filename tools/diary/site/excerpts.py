@@ -19,6 +19,7 @@ from ..contract import code_partial_path, definition_partial_path, diff_partial_
 from ..escape import code_block_text, code_fence, escape_html, fence_can_show
 from .highlight import numbered_code
 from .hlcache import highlight_lines  # the same lines, kept between commands by content
+from .lineage import FileSource, pair_files
 from .model import Snapshot
 from .templating import TEMPLATES_DIR, plural, render
 
@@ -120,7 +121,9 @@ def code_partials(reuse_from: Path | None, snap: Snapshot, wanted: Container[str
                    + (f" · {line_range(1, count)}" if count else " · empty"))
         partials[path] = excerpt(snap.id, file, caption, block_id("code", snap.id, file), text, 1, language,
                                  digest, empty_text="(the file is empty)")
-    for name, definition in snap.definitions.items():
+    by_name = [*snap.definitions.items(),
+               *((name, snap.definitions[key]) for name, key in snap.bare_names.items())]
+    for name, definition in by_name:
         file, first, last = definition.file, definition.start, definition.end
         language = language_of(file)
         path = definition_partial_path(snap.id, name)
@@ -140,15 +143,34 @@ def code_partials(reuse_from: Path | None, snap: Snapshot, wanted: Container[str
     return partials
 
 
+def file_pairs(older: Snapshot, newer: Snapshot) -> dict[str, FileSource]:
+    """Which of `older`'s files each of `newer`'s is compared with: by name, else by similarity (the
+    parent's pairing when `older` is the parent, lineage.pair_files)."""
+    if newer.meta.parent == older.id and newer.file_sources:
+        return newer.file_sources
+    return pair_files(older.texts, newer.texts)
+
+
 def unified_diff(older: Snapshot, newer: Snapshot) -> str:
-    """`diff -u` of every file of two snapshots, labelled a/<older id>/<file> and b/<newer id>/<file>."""
+    """`diff -u` of every file of two snapshots, labelled a/<older id>/<file> and b/<newer id>/<file>.
+
+    A file is compared with the older file of its name, else with the one it came from (a renamed file,
+    or each piece of a split: `b/<newer>/pairs.py` against `a/<older>/wordgen.py`); an older file that
+    no newer file came from is shown removed, a newer file from none added."""
+    sources = file_pairs(older, newer)
+    used = {source.parent_file for source in sources.values() if source.parent_file is not None}
+    pairs: list[tuple[str | None, str | None]] = [(source.parent_file, file) for file, source in sources.items()]
+    pairs += [(file, None) for file in older.texts if file not in used]
     chunks = []
-    for file in sorted(set(older.texts) | set(newer.texts)):
-        before = physical_lines(older.texts.get(file, ""))
-        after = physical_lines(newer.texts.get(file, ""))
-        label_a = f"a/{older.id}/{file}" if file in older.texts else "/dev/null"
-        label_b = f"b/{newer.id}/{file}" if file in newer.texts else "/dev/null"
-        for line in difflib.unified_diff(before, after, label_a, label_b):
+    for before_file, after_file in sorted(pairs, key=lambda pair: (pair[1] or pair[0] or "", pair[0] or "")):
+        before = physical_lines(older.texts[before_file]) if before_file is not None else []
+        after = physical_lines(newer.texts[after_file]) if after_file is not None else []
+        label_a = f"a/{older.id}/{before_file}" if before_file is not None else "/dev/null"
+        label_b = f"b/{newer.id}/{after_file}" if after_file is not None else "/dev/null"
+        lines = list(difflib.unified_diff(before, after, label_a, label_b))
+        if not lines and before_file is not None and after_file is not None and before_file != after_file:
+            lines = [f"--- {label_a}\n", f"+++ {label_b}\n"]  # renamed, unchanged: the rename is the change
+        for line in lines:
             chunks.append(line)
             if not line.endswith(("\n", "\r")):  # as git writes a last line without a line break
                 chunks.append("\n\\ No newline at end of file\n")
@@ -157,7 +179,9 @@ def unified_diff(older: Snapshot, newer: Snapshot) -> str:
 
 def diff_partial(reuse_from: Path | None, older: Snapshot, newer: Snapshot) -> str:
     path = diff_partial_path(older.id, newer.id)
-    digest = input_digest("diff", older.id, newer.id, older.text_hashes, newer.text_hashes)
+    sources = file_pairs(older, newer)
+    digest = input_digest("diff", older.id, newer.id, older.text_hashes, newer.text_hashes,
+                          {file: [source.parent_file, source.how] for file, source in sources.items()})
     existing = reuse(reuse_from, path, digest)
     if existing is not None:
         return existing
@@ -166,5 +190,9 @@ def diff_partial(reuse_from: Path | None, older: Snapshot, newer: Snapshot) -> s
     deleted = sum(1 for line in text.split("\n") if line.startswith("-") and not line.startswith("---"))
     caption = (f"diff {escape_html(older.id)} → {escape_html(newer.id)} · "
                f"{plural(added, 'line')} added, {deleted} removed")
+    moved = [f"<code>{escape_html(file)}</code> {escape_html(source.describe())}"
+             for file, source in sources.items() if source.how == "similar"]
+    if moved:
+        caption += " · " + "; ".join(moved)
     return excerpt(newer.id, "", caption, block_id("diff", older.id, newer.id), text, 1, "diff", digest,
                    numbered=False, empty_text="(no differences)")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import Settings
+from ..count import module_name
 from ..discover import SnapshotMeta
 from ..errors import DiaryError
 from ..records import Definition, ExpectedKey, Record, record_path, staleness
+from .lineage import FileSource, Origin, follow_definitions, pair_files
 
 DEFINITION_KINDS = ("class", "function")  # the top-level definitions that get a partial and variables
 
@@ -23,14 +26,28 @@ class Snapshot:
     record: Record
     raw: dict[str, bytes]
     texts: dict[str, str]
-    # Top-level classes and functions by name (the first one when a name is defined twice).
+    # Top-level classes and functions by key (definition_keys): the bare name when the snapshot is one
+    # module, else module and name (`pairs.main`), so that no definition hides another.
     definitions: dict[str, Definition]
+    # Filled by Diary: what each definition continues of the parent's (lineage.follow_definitions),
+    # and which of the parent's files each file is compared with (lineage.pair_files).
+    origins: dict[str, Origin] = field(default_factory=dict)
+    file_sources: dict[str, FileSource] = field(default_factory=dict)
+    # Every key a definition had on the way from the baseline (itself included), by current key.
+    aliases: dict[str, list[str]] = field(default_factory=dict)
 
     @functools.cached_property
     def text_hashes(self) -> dict[str, str]:
         """sha256 of each file's text: what an excerpt's input hash names instead of the whole text."""
         return {name: hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
                 for name, text in self.texts.items()}
+
+    @functools.cached_property
+    def bare_names(self) -> dict[str, str]:
+        """In a snapshot of several modules, each name that only one module defines, and its key: a
+        post's `def.total` (or `_def-total.md`) still names `prog.total` once a second file is added."""
+        counts = Counter(d.name for d in self.definitions.values())
+        return {d.name: key for key, d in self.definitions.items() if counts[d.name] == 1 and key != d.name}
 
     @property
     def id(self) -> str:
@@ -84,6 +101,16 @@ class Diary:
     def __post_init__(self) -> None:
         self.by_id = {snap.id: snap for snap in self.snapshots}
         self.index = {snap.id: position for position, snap in enumerate(self.snapshots)}
+        for snap in self.snapshots:  # parents before children: a parent's aliases are known first
+            parent = self.by_id.get(snap.meta.parent or "")
+            if parent is None:
+                snap.aliases = {key: [key] for key in snap.definitions}
+                continue
+            snap.file_sources = pair_files(parent.texts, snap.texts)
+            snap.origins = follow_definitions(parent.definitions, parent.texts, snap.definitions, snap.texts,
+                                              snap.meta.renames, snap.meta.meta_path)
+            snap.aliases = {key: continued_names(parent.aliases.get(origin.parent_key or "", []), key)
+                            for key, origin in snap.origins.items()}
         self.metrics = compute_metrics(self)
 
     @property
@@ -91,10 +118,53 @@ class Diary:
         return self.snapshots[0]
 
     @property
-    def final(self) -> Snapshot:
-        """The last snapshot that is not broken (the baseline when every one is)."""
+    def best(self) -> Snapshot:
+        """The shortest snapshot that works (fewest code lines; the earlier one on a tie), the baseline
+        when none does. Several children of one parent are alternatives, not steps, so the last one
+        is no "final": the best is what the diary achieved. In a chain that only shortens, it is the
+        last working snapshot."""
         working = [snap for snap in self.snapshots if not snap.broken]
-        return working[-1] if working else self.baseline
+        return min(working, key=lambda snap: snap.code) if working else self.baseline
+
+    @property
+    def is_chain(self) -> bool:
+        """No snapshot has two children: every snapshot is a step, none an alternative."""
+        parents = [snap.meta.parent for snap in self.snapshots if snap.meta.parent is not None]
+        return len(parents) == len(set(parents))
+
+    def alternatives(self, snap: Snapshot) -> list[Snapshot]:
+        """The children of `snap` when it has several (alternatives of one another), else []."""
+        children = self.children(snap)
+        return children if len(children) > 1 else []
+
+    def definition_named(self, snap: Snapshot, name: str) -> tuple[str, Definition] | None:
+        """The definition of `snap` that is `name` or continues it (under an earlier key on the way
+        from the baseline, across renames): its key and its counts."""
+        if name in snap.definitions:
+            return name, snap.definitions[name]
+        if name in snap.bare_names:
+            return snap.bare_names[name], snap.definitions[snap.bare_names[name]]
+        for key, names in snap.aliases.items():
+            if name in names:
+                return key, snap.definitions[key]
+        return None
+
+    def follow(self, key: str, older: Snapshot, newer: Snapshot) -> str | None:
+        """The key in `newer` of `older`'s definition `key`, following renames down the parents from
+        `older` to `newer` (an ancestor of it); None when it was removed on the way."""
+        path = []
+        current: Snapshot | None = newer
+        while current is not None and current is not older:
+            path.append(current)
+            current = self.by_id.get(current.meta.parent or "")
+        if current is None:
+            return None
+        for step in reversed(path):
+            following = [child for child, origin in step.origins.items() if origin.parent_key == key]
+            if not following:
+                return None
+            key = following[0]
+        return key
 
     def reference(self, snap: Snapshot) -> Snapshot | None:
         """The nearest ancestor that is not broken: a broken snapshot never counts as progress."""
@@ -108,6 +178,12 @@ class Diary:
 
     def children(self, snap: Snapshot) -> list[Snapshot]:
         return [other for other in self.snapshots if other.meta.parent == snap.id]
+
+
+def continued_names(earlier: list[str], key: str) -> list[str]:
+    """The names a definition had, with `key` last; the same list (not a copy) when the name did not
+    change, so a chain of a thousand snapshots keeps one list per definition, not a thousand."""
+    return earlier if earlier and earlier[-1] == key else [*earlier, key]
 
 
 def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Record],
@@ -130,15 +206,28 @@ def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Rec
                              "it was measured", file=path, hint="run 'diary measure' to measure it again")
         raw = meta.read_sources()
         texts = {name: data.decode("utf-8", errors="replace") for name, data in raw.items()}
-        definitions: dict[str, Definition] = {}
-        order = sorted(meta.files, key=lambda name: name != meta.entry)  # the entry file's wins a clash
-        for name in order:
-            for definition in record.definitions:
-                if (definition.file == name and definition.kind in DEFINITION_KINDS
-                        and definition.name not in definitions):
-                    definitions[definition.name] = definition
-        snapshots.append(Snapshot(meta, record, raw, texts, definitions))
+        snapshots.append(Snapshot(meta, record, raw, texts, definition_keys(meta, record)))
     return snapshots
+
+
+def definition_keys(meta: SnapshotMeta, record: Record) -> dict[str, Definition]:
+    """The top-level classes and functions of a snapshot by key, entry file first: the bare name when
+    the program is one module (so `Value` stays `Value`), else module and name (`pairs.main`,
+    `main.main`). A name defined again in the same module gets `-2`, `-3`, ... (no Python name holds
+    a '-'): every definition has a key, a partial and variables, none hides another."""
+    chosen = [d for d in record.definitions if d.kind in DEFINITION_KINDS]
+    one_module = len(record.lines.files) <= 1
+    order = {name: position for position, name in enumerate(sorted(meta.files, key=lambda n: n != meta.entry))}
+    chosen.sort(key=lambda d: (order.get(d.file, len(order)), d.file, d.start))
+    definitions: dict[str, Definition] = {}
+    for definition in chosen:
+        base = definition.name if one_module else f"{module_name(definition.file)}.{definition.name}"
+        key, again = base, 1
+        while key in definitions:
+            again += 1
+            key = f"{base}-{again}"
+        definitions[key] = definition
+    return definitions
 
 
 def compute_metrics(diary: Diary) -> dict[str, Metrics]:

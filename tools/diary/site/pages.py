@@ -77,6 +77,13 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         marker=PAGE_MARKER,
         parent={"id": parent.id, "href": link_target(f"{parent.id}.qmd")} if parent else None,
         children=[{"id": child.id, "href": link_target(f"{child.id}.qmd")} for child in diary.children(snap)],
+        children_label=" · alternatives: " if diary.alternatives(snap) else " · next: ",
+        siblings=[{"id": other.id, "href": link_target(f"{other.id}.qmd")}
+                  for other in (diary.alternatives(parent) if parent else []) if other is not snap],
+        best=snap is diary.best,
+        alternatives_table=alternatives_table(diary, snap),
+        definitions_table=definitions_table(diary, snap),
+        file_sources=file_sources_note(snap),
         note=None if description else snap.meta.note,
         broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
         reasons=verdict.reasons,
@@ -88,6 +95,70 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         files=files,
         parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
     )
+
+
+def alternatives_table(diary: Diary, snap: Snapshot) -> str | None:
+    """The children of `snap` when it has several: alternatives, compared with it and each other."""
+    alternatives = diary.alternatives(snap)
+    if not alternatives:
+        return None
+    working = [child for child in alternatives if not child.broken]
+    shortest = min(working, key=lambda child: child.code) if working else None
+    rows = []
+    for child in alternatives:
+        m = diary.metrics[child.id]
+        rows.append([
+            f"[{escape_markdown_inline(child.id)}]({link_target(child.id + '.qmd')})",
+            escape_markdown_inline(child.meta.title), str(m.code),
+            struck(signed(m.code - snap.code), child.broken),
+            struck(signed(m.code - shortest.code), child.broken) if shortest else "—",
+            mark(m.identical),
+            "ok" if not child.broken else "**broken**: " + escape_markdown_inline(m.first_reason),
+        ])
+    caption = (f"The {len(alternatives)} alternatives of {escape_markdown_inline(snap.id)}: children of one "
+               "parent, each another way on from it, not a step after the other. "
+               + (f"The shortest that works is {escape_markdown_inline(shortest.id)}." if shortest
+                  else "None of them works."))
+    return render_table(["alternative", "title", "code", f"vs {escape_markdown_inline(snap.id)}",
+                         "vs the shortest alternative", "identical", "status"], rows, {2, 3, 4}, caption)
+
+
+def definitions_table(diary: Diary, snap: Snapshot) -> str | None:
+    """Every top-level class and function, by module and name, with what it continues of the parent's
+    (renamed: declared, or matched by similarity and how much), and the parent's that are gone."""
+    parent = diary.by_id.get(snap.meta.parent or "")
+    if not snap.definitions and (parent is None or not parent.definitions):
+        return None
+    rows = []
+    for key, definition in snap.definitions.items():
+        origin = snap.origins.get(key)
+        before = parent.definitions.get(origin.parent_key) if parent and origin and origin.parent_key else None
+        rows.append([
+            escape_markdown_inline(key), definition.kind, escape_markdown_inline(definition.file),
+            f"{definition.start}–{definition.end}", str(definition.code),
+            signed(definition.code - before.code) if before else "—",
+            escape_markdown_inline(origin.describe()) if origin else "—",
+        ])
+    continued = {origin.parent_key for origin in snap.origins.values()}
+    for key, definition in (parent.definitions.items() if parent else []):
+        if key not in continued:
+            rows.append([escape_markdown_inline(key), definition.kind, "—", "—", "—", signed(-definition.code),
+                         "removed"])
+    header = ["definition", "kind", "file", "lines", "code",
+              f"vs {escape_markdown_inline(parent.id)}" if parent else "", "from the parent"]
+    if parent is None:  # the baseline continues nothing
+        rows, header = [row[:5] for row in rows], header[:5]
+    caption = (f"Top-level classes and functions of {escape_markdown_inline(snap.id)}"
+               + (", by module and name" if len(snap.record.lines.files) > 1 else "")
+               + (f"; each is followed from {escape_markdown_inline(parent.id)} by name, by a rename "
+                  "declared in snapshot.yml, or by the similarity of its body." if parent else "."))
+    return render_table(header, rows, {4, 5}, caption)
+
+
+def file_sources_note(snap: Snapshot) -> list[str]:
+    """One sentence per file the diff pairs with a parent's file of another name, or with none."""
+    return [f"{escape_markdown_inline(name)}: {escape_markdown_inline(source.describe())}"
+            for name, source in snap.file_sources.items() if source.how != "same"]
 
 
 def snapshot_index(diary: Diary) -> str:

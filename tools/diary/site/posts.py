@@ -118,7 +118,7 @@ def check_front_matter(diary: Diary, pages: list[Page]) -> list[DiaryError]:
             covered = diary.snapshots[: last + 1]
         else:
             covered = diary.snapshots
-        known = sorted({name for snap in covered for name in snap.definitions})
+        known = sorted({name for snap in covered for name in [*snap.definitions, *snap.bare_names]})
         for name in page.definitions:
             if name not in known:
                 problems.append(DiaryError(

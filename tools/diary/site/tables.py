@@ -36,13 +36,13 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
     rows = []
     for snap in snapshots:
         m = diary.metrics[snap.id]
-        per_definition = [str(snap.definitions[name].code) if name in snap.definitions else "—"
+        per_definition = [str(found[1].code) if (found := diary.definition_named(snap, name)) else "—"
                           for name in definitions]
         tests = ("did not run" if m.tests_status == "error" and m.tests_total == 0
                  else f"{m.tests_passed} passed" + (f", {m.tests_failed} failed" if m.tests_failed else ""))
         status = "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason)
         rows.append([
-            snapshot_link(snap, bold=snap.id in covered),
+            snapshot_link(snap, bold=snap.id in covered) + alternative_note(diary, snap),
             escape_markdown_inline(snap.meta.title),
             str(m.code), str(m.comment), str(m.blank),
             struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—",
@@ -59,6 +59,26 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
                 "baseline; a broken snapshot's change is struck through and never counted, and the best so "
                 "far ignores it.")
     return render_table(header, rows, right, caption, kind="progress")
+
+
+def alternative_note(diary: Diary, snap: Snapshot) -> str:
+    """Beside an alternative's id, whose alternative it is: in diary order an alternative follows the
+    last snapshot of its elder sibling's line, and is no step after it."""
+    parent = diary.by_id.get(snap.meta.parent or "")
+    if parent is None or not diary.alternatives(parent):
+        return ""
+    return f" (alternative of {escape_markdown_inline(parent.id)})"
+
+
+def whole_diary_caption(diary: Diary) -> str:
+    """The progress table's caption: every snapshot, and which is the best (the shortest that works)."""
+    best = diary.best
+    caption = (f"Every snapshot, parents before children. The best is {escape_markdown_inline(best.id)}, "
+               f"the shortest snapshot that works ({best.code} code lines).")
+    if not diary.is_chain:
+        caption += (" Several children of one parent are alternatives, not steps: each is measured "
+                    "against the parent, and its page compares it with the other alternatives.")
+    return caption
 
 
 def post_window(diary: Diary, covered: list[str]) -> list[Snapshot]:
@@ -78,7 +98,7 @@ def post_window(diary: Diary, covered: list[str]) -> list[Snapshot]:
 
 def progress_tables(diary: Diary, pages: list[Page]) -> dict[str, str]:
     """The whole diary's table, and each post's window: its snapshots bold."""
-    tables = {PROGRESS_TABLE_PATH: progress_table(diary, diary.snapshots, [], set())}
+    tables = {PROGRESS_TABLE_PATH: progress_table(diary, diary.snapshots, [], set(), whole_diary_caption(diary))}
     for post in pages:
         known = [snap_id for snap_id in post.snapshots if snap_id in diary.index]
         if post.name is not None and known:  # an unknown snapshot is one of the pages' problems

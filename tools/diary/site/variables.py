@@ -44,19 +44,23 @@ def build_variables(diary: Diary) -> dict:
         difference = snap.record.behaviour.first_difference
         if not m.identical and difference:
             entry["first_difference_line"] = difference.line
-        entry["def"] = {name: {"code": d.code, "physical": d.physical}
-                        for name, d in snap.definitions.items()}
+        figures = {key: {"code": d.code, "physical": d.physical} for key, d in snap.definitions.items()}
+        # A name one module alone defines is also addressable bare (nested() never lets it overwrite).
+        figures.update({name: figures[key] for name, key in snap.bare_names.items()})
+        entry["def"] = nested(figures)
         snaps[neutralise_shortcodes(snap.id)] = entry
-    baseline, final = diary.baseline, diary.final
-    saved = baseline.code - final.code
+    baseline, best = diary.baseline, diary.best
+    saved = baseline.code - best.code
     base_tests = diary.metrics[baseline.id]
     summary = {
         "snapshots": len(diary.snapshots),
         "broken": sum(1 for snap in diary.snapshots if snap.broken),
         "baseline": neutralise_shortcodes(baseline.id),
-        "final": neutralise_shortcodes(final.id),
+        # The shortest snapshot that works (Diary.best): alternatives of one parent are not steps, so
+        # there is no "final" one.
+        "best": neutralise_shortcodes(best.id),
         "baseline_code": baseline.code,
-        "final_code": final.code,
+        "best_code": best.code,
         "saved_code": saved,
         "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0,
         "steps": diary.settings.steps,
@@ -65,9 +69,30 @@ def build_variables(diary: Diary) -> dict:
         "tests_total": base_tests.tests_total + baseline.record.tests.skipped,
         "sandbox": baseline.record.run.sandbox,
     }
-    definitions = {
-        name: {"baseline": d.code, "final": final.definitions[name].code,
-               "saved": d.code - final.definitions[name].code}
-        for name, d in baseline.definitions.items() if name in final.definitions
-    }
-    return {"diary": summary, "snap": snaps, "def": definitions}
+    definitions: dict[str, dict] = {}
+    for key, d in baseline.definitions.items():
+        found = diary.follow(key, baseline, best)  # across renames, moves and splits
+        if found is not None:
+            definitions[key] = {"baseline": d.code, "best": best.definitions[found].code,
+                                "saved": d.code - best.definitions[found].code, "best_name": found}
+    return {"diary": summary, "snap": snaps, "def": nested(definitions)}
+
+
+def nested(by_key: dict[str, dict]) -> dict:
+    """Dotted keys as the nested mappings `{{< var >}}` reads: `pairs.main` -> def.pairs.main. A key
+    whose place is taken (a module named like a figure) is left out rather than overwrite one."""
+    tree: dict[str, Any] = {}
+    for key, value in by_key.items():
+        *modules, name = key.split(".")
+        node = tree
+        for part in modules:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            if name not in node:
+                node[name] = value
+            elif isinstance(node[name], dict) and not set(node[name]) & set(value):
+                node[name].update(value)
+    return tree
