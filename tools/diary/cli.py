@@ -231,6 +231,29 @@ def cmd_new_snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    import shlex
+
+    from .escape import for_terminal
+    from .init import InitOptions, init_diary
+
+    try:
+        program_args = tuple(shlex.split(args.args or ""))
+    except ValueError as exc:
+        raise DiaryError(f"--args {args.args!r}: {exc}", hint='quote it as a shell would: --args "train --fast"') from None
+    report = init_diary(InitOptions(
+        target=Path(args.dir), program=Path(args.program) if args.program else None,
+        snapshots=Path(args.snapshots) if args.snapshots else None, entry=args.entry, args=program_args,
+        data=tuple(args.data or ()), tests=Path(args.tests) if args.tests else None, title=args.title,
+        alternatives=args.alternatives,
+    ))
+    print(for_terminal(report.timing))
+    print(for_terminal(f"wrote a diary of {report.entry} in {report.target} ({len(report.written)} files; "
+                       f"snapshots: {', '.join(report.snapshots)})"))
+    print("next: cd into it, then diary build (measure, generate, render) and diary check")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diary", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -282,6 +305,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                    help="parallel snapshots with --rerun (default: cores)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("init", help="start a diary of a program: diary init [DIR] --program PATH",
+                       description="Write a working diary of a program into DIR (new or empty; a folder that "
+                                   "holds a diary is refused): code/diary.yml with the entry, arguments, data "
+                                   "files and timeouts from a first timing run in the sandbox, the baseline "
+                                   "snapshot, the site's pages, a first post, .gitignore and the workflows. "
+                                   "'diary build' and 'diary check' pass straight after it.")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the diary's folder (default: .)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--program", metavar="PATH", help="the program: a .py file or a folder of modules")
+    source.add_argument("--snapshots", metavar="DIR",
+                        help="a folder of snapshots, one subfolder each (its name is the id), chained in name order")
+    p.add_argument("--alternatives", action="store_true",
+                   help="with --snapshots: every snapshot is an alternative of the first, not a chain")
+    p.add_argument("--entry", metavar="FILE.py", help="the module to run, when a folder has several candidates")
+    p.add_argument("--args", metavar="'ARG ...'", default=None,
+                   help="the program's arguments, split as a shell would (default: none)")
+    p.add_argument("--data", action="append", metavar="SRC[:DEST]",
+                   help="a data file the program reads, kept under code/data/, seen by the run as DEST "
+                        "(default: its name; repeatable)")
+    p.add_argument("--tests", metavar="DIR", help="a folder of pytest tests of the program (default: no suite)")
+    p.add_argument("--title", default=None, help="the site's title (default: The <entry> diary)")
+    p.set_defaults(func=cmd_init)
 
     new = sub.add_parser("new", help="scaffold a post or a snapshot")
     new_sub = new.add_subparsers(dest="what", required=True, metavar="WHAT")

@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import write_bytes_atomic, write_text_atomic
@@ -29,6 +30,7 @@ from .contract import (
 )
 from .discover import META_NAME, SnapshotMeta, discover_snapshots
 from .errors import DiaryError
+from .records import load_records
 
 POST_TEMPLATE = "new_post.qmd.j2"
 SNAPSHOT_TEMPLATE = "new_snapshot.yml.j2"
@@ -71,11 +73,18 @@ _var = var_shortcode
 _include = include_shortcode
 
 
-def new_post(
-    root: Path, title: str, snapshots: list[str] | None = None, date: str | dt.date | None = None
-) -> Path:
-    """Write `posts/<date>-<slug>/index.qmd` for a post covering `snapshots`; return its path."""
-    root = Path(root).resolve()
+@dataclass(frozen=True)
+class PostSnapshot:
+    """What a new post needs to know of one snapshot it covers."""
+
+    id: str
+    parent: str | None
+    entry: str
+    broken: bool  # expected broken, or measured broken: its change is never shown as progress
+
+
+def post_folder(title: str, date: str | dt.date | None) -> tuple[str, dt.date]:
+    """The post's folder name (`<date>-<slug>`) and its date; a bad title or date is a DiaryError."""
     title = (title or "").strip()
     if not title or "\n" in title:
         raise DiaryError("a post needs a title on one line", hint='diary new post "Day 5: the sampler"')
@@ -84,14 +93,53 @@ def new_post(
         raise DiaryError(f"cannot make a folder name from the title {title!r}",
                          hint="use at least one ASCII letter or digit in the title")
     day = _parse_date(date)
+    return f"{day.isoformat()}-{slug}", day
+
+
+def post_text(title: str, day: dt.date, folder: str, snapshots: list[PostSnapshot], suite: bool,
+              written_by: str = "new post") -> str:
+    """The text of a new post covering `snapshots`: only variables and partials, so `diary check`
+    accepts it as written (no figure by hand, no broken snapshot's change shown as progress, and no
+    sentence about tests when the diary has no suite)."""
+    sections = []
+    for snap in snapshots:
+        prefix = f"snap.{snap.id}."
+        if snap.parent is None:
+            include = _include("/" + code_partial_path(snap.id, snap.entry))
+        else:
+            include = _include("/" + diff_partial_path(snap.parent, snap.id))
+        sections.append({
+            "id": snap.id, "title": _var(prefix + "title"), "parent": snap.parent, "include": include,
+            "broken": snap.broken,
+            "parent_code": _var(f"snap.{snap.parent}.code") if snap.parent else "",
+            **{name: _var(prefix + name) for name in (
+                "code", "comment", "status", "code_vs_parent", "identical", "tests_passed", "tests_total")},
+        })
+    return _render(
+        POST_TEMPLATE, title=title.strip(), date=day.isoformat(), snapshots=[snap.id for snap in snapshots],
+        sections=sections, suite=suite, written_by=written_by,
+        table_include=_include("/" + table_partial_path(folder)),
+    )
+
+
+def has_suite(settings: Settings) -> bool:
+    """Whether the diary runs a behavioural suite (`tests: none` runs none)."""
+    return settings.tests.strip() not in ("", "none")
+
+
+def new_post(
+    root: Path, title: str, snapshots: list[str] | None = None, date: str | dt.date | None = None
+) -> Path:
+    """Write `posts/<date>-<slug>/index.qmd` for a post covering `snapshots`; return its path."""
+    root = Path(root).resolve()
+    folder, day = post_folder(title, date)
     wanted = list(dict.fromkeys(snapshots or []))  # keep order, drop repeats
-    _settings, known = _snapshots(root)
+    settings, known = _snapshots(root)
     by_id = {snap.id: snap for snap in known}
     unknown = [snap_id for snap_id in wanted if snap_id not in by_id]
     if unknown:
         raise DiaryError(f"unknown snapshot {', '.join(repr(s) for s in unknown)}",
                          hint="known ids: " + ", ".join(by_id))
-    folder = f"{day.isoformat()}-{slug}"
     path = root / POSTS_DIR / folder / "index.qmd"
     for existing in (path, root / POSTS_DIR / f"{folder}.qmd"):
         if existing.exists():
@@ -100,24 +148,13 @@ def new_post(
     if path.parent.exists() and any(path.parent.iterdir()):
         raise DiaryError("the post's folder already exists and is not empty", file=path.parent,
                          hint="move it away, or give the new post another title or --date")
-    sections = []
-    for snap_id in wanted:
-        snap = by_id[snap_id]
-        prefix = f"snap.{snap.id}."
-        if snap.parent is None:
-            include = _include("/" + code_partial_path(snap.id, snap.entry))
-        else:
-            include = _include("/" + diff_partial_path(snap.parent, snap.id))
-        sections.append({
-            "id": snap.id, "title": snap.title, "parent": snap.parent, "include": include,
-            **{name: _var(prefix + name) for name in (
-                "code", "comment", "status", "code_vs_parent", "identical", "tests_passed", "tests_total")},
-        })
-    text = _render(
-        POST_TEMPLATE, title=title, date=day.isoformat(), snapshots=wanted, sections=sections,
-        table_include=_include("/" + table_partial_path(folder)),
-    )
-    write_text_atomic(path, text)
+    records = load_records(root, force=True)  # a measured verdict, where there is one
+    covered = [
+        PostSnapshot(snap.id, snap.parent, snap.entry, broken=snap.expected_broken or (
+            snap.id in records and records[snap.id].verdict.status == "broken"))
+        for snap in (by_id[snap_id] for snap_id in wanted)
+    ]
+    write_text_atomic(path, post_text(title, day, folder, covered, suite=has_suite(settings)))
     return path
 
 

@@ -1,0 +1,469 @@
+"""`diary init`: a working diary of someone else's program in one command.
+
+From a program (a file, or a folder of modules) or from a folder of snapshots (one subfolder each),
+`init_diary` writes everything a diary needs: `code/diary.yml` with what it could infer (the entry,
+the data files, timeouts from a first timing run of the baseline in the sandbox), the snapshots,
+the site's pages (`_quarto.yml`, `index.qmd`, `about.qmd`, `progress.qmd`), a first post, the
+workflows, `.gitignore`, and what to install the tool with.
+
+Everything is checked and rendered before anything is written, in a staging folder that is then
+moved into place: a refused or failed init leaves the target as it was (all or nothing). A folder
+that already holds a diary is refused (exit 2).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import math
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+
+from . import __version__
+from .atomic import write_bytes_atomic
+from .config import Settings
+from .contract import (
+    CHART_PARTIAL_PATH,
+    CODE_DIR,
+    POSTS_DIR,
+    PROGRESS_TABLE_PATH,
+    RECORDS_DIR,
+    SETTINGS_PATH,
+    SNAPSHOT_ID_HINT,
+    include_shortcode,
+    snapshot_id_problem,
+)
+from .discover import META_NAME
+from .errors import DiaryError
+from .safefs import HARD_MAX_FILE_BYTES, MAX_FILES, read_bytes
+from .scaffold import PostSnapshot, post_folder, post_text
+from .supervise import RunResult
+
+# The partial that says exactly which checks the diary runs (generated from code/diary.yml by
+# `diary generate`); the About page that init writes includes it, so it never goes stale.
+CHECKS_PARTIAL_PATH = "_generated/checks.md"
+BASELINE_ID = "00-baseline"
+SNAPSHOTS_DIR = f"{CODE_DIR}/snapshots"
+DATA_DIR = f"{CODE_DIR}/data"
+SUITE_DIR = "tests/program"
+# What marks a folder as a diary already: init never writes into one.
+DIARY_MARKERS = (SETTINGS_PATH, "_quarto.yml", SNAPSHOTS_DIR, RECORDS_DIR, POSTS_DIR)
+# The timing run: at most this long; the timeouts it sets are its time times the headroom, at
+# least the floor (a loaded machine runs a snapshot per core, and a run's wall time grows with it).
+TIMING_LIMIT_S = 900.0
+TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S = 5, 30
+TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S = 10, 60
+SKIP_NAMES = {"__pycache__", ".pytest_cache", ".git", ".venv", ".mypy_cache", ".ruff_cache"}
+TOOL_DISTRIBUTION = "microgpt-diary"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One `--data SRC[:DEST]`: `source` on disk, kept as `code/<stored>`, seen by a run as `to`."""
+
+    source: Path
+    stored: str  # relative to code/
+    to: str  # relative to the run's working directory
+
+    def setting(self) -> str | dict[str, str]:
+        """The `data_files` item: the plain string when the run sees the file where it is kept."""
+        return self.stored if self.stored == self.to else {"from": self.stored, "to": self.to}
+
+
+@dataclass(frozen=True)
+class SnapshotSource:
+    """A snapshot to write: its files (path -> bytes), and its metadata when init writes it."""
+
+    id: str
+    files: dict[str, bytes]
+    source: str  # where it came from, for the metadata's comment
+    parent: str | None = None
+    entry: str | None = None  # only when it differs from the diary's entry
+    meta: bytes | None = None  # the snapshot's own snapshot.yml, kept as it is
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    target: Path
+    program: Path | None = None
+    snapshots: Path | None = None
+    entry: str | None = None
+    args: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()
+    tests: Path | None = None
+    title: str | None = None
+    alternatives: bool = False  # --snapshots: every snapshot a child of the first, not a chain
+    date: dt.date | None = None
+    timing_limit: float = TIMING_LIMIT_S
+    sandbox: str = "auto"
+
+
+@dataclass
+class InitReport:
+    target: Path
+    written: list[str] = field(default_factory=list)
+    timing: str = ""
+    entry: str = ""
+    snapshots: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading what the user gives
+
+
+def _files_of(folder: Path) -> dict[str, bytes]:
+    """The files of a program's folder, as the snapshot will hold them (no caches, links or hidden files)."""
+    found: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part in SKIP_NAMES or part.startswith(".") for part in rel.parts) or path.suffix == ".pyc":
+            continue
+        if path.is_symlink():
+            raise DiaryError("a link in the program's folder: a snapshot holds plain files", file=path,
+                             hint="replace the link by the file it points to, or remove it")
+        if path.is_dir():
+            continue
+        if rel.as_posix() == META_NAME:
+            continue
+        if len(found) >= MAX_FILES:
+            raise DiaryError(f"more than {MAX_FILES} files in the program's folder", file=folder,
+                             hint="point --program at the program's own folder")
+        found[rel.as_posix()] = read_bytes(path, HARD_MAX_FILE_BYTES)
+    if not found:
+        raise DiaryError("the program's folder holds no file", file=folder, hint="point --program at a .py file")
+    return found
+
+
+def _program_files(path: Path) -> dict[str, bytes]:
+    if path.is_symlink() or not path.exists():
+        raise DiaryError("the program does not exist (or is a link)", file=path,
+                         hint="give --program a .py file or a folder of modules")
+    if path.is_dir():
+        return _files_of(path)
+    if path.suffix != ".py":
+        raise DiaryError("the program must be a .py file or a folder of modules", file=path)
+    return {path.name: read_bytes(path, HARD_MAX_FILE_BYTES)}
+
+
+def _has_main_guard(source: bytes) -> bool:
+    """Whether a module runs something as a script: a top-level `if __name__ == "__main__":`."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            names = [node.test.left, *node.test.comparators]
+            if any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
+                    isinstance(n, ast.Constant) and n.value == "__main__" for n in names):
+                return True
+    return False
+
+
+def entry_candidates(files: dict[str, bytes]) -> list[str]:
+    """The top-level modules that could be the entry: the only one, else those with a main guard."""
+    modules = sorted(name for name in files if "/" not in name and name.endswith(".py"))
+    if len(modules) <= 1:
+        return modules
+    if "__main__.py" in modules:
+        return ["__main__.py"]
+    return [name for name in modules if _has_main_guard(files[name])]
+
+
+def infer_entry(files: dict[str, bytes], given: str | None, where: Path) -> str:
+    if given is not None:
+        if given not in files or "/" in given or not given.endswith(".py"):
+            raise DiaryError(f"--entry {given!r} is not a top-level .py file of the program", file=where,
+                             hint="top-level modules: " + ", ".join(n for n in files if "/" not in n) or "none")
+        return given
+    candidates = entry_candidates(files)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise DiaryError("no module of the program runs as a script (no top-level .py file with "
+                         "if __name__ == \"__main__\")", file=where, hint="name the entry with --entry FILE.py")
+    raise DiaryError(f"several modules could be the entry: {', '.join(candidates)}", file=where,
+                     hint="name the one to run with --entry FILE.py")
+
+
+def parse_data(spec: str) -> DataFile:
+    """`SRC[:DEST]`: the file SRC, kept as code/data/<its name>, seen by the program as DEST
+    (default: its name, in the run's working directory)."""
+    source_text, _, dest = spec.partition(":")
+    source = Path(source_text)
+    if not source_text or not source.is_file() or source.is_symlink():
+        raise DiaryError(f"--data {spec!r}: {source_text!r} is not a file", hint="--data words.txt:input.txt")
+    dest = dest or source.name
+    parts = PurePosixPath(dest).parts
+    if dest.startswith("/") or ".." in parts or not parts or dest.endswith("/"):
+        raise DiaryError(f"--data {spec!r}: the destination {dest!r} must be a relative file path without '..'",
+                         hint="e.g. input.txt or data/words.txt")
+    return DataFile(source=source, stored=f"data/{source.name}", to=PurePosixPath(dest).as_posix())
+
+
+def _snapshot_sources(options: InitOptions) -> list[SnapshotSource]:
+    if (options.program is None) == (options.snapshots is None):
+        raise DiaryError("give the program (--program PATH) or a folder of snapshots (--snapshots DIR)",
+                         hint="diary init my-diary --program wordgen.py")
+    if options.program is not None:
+        path = options.program.resolve()
+        return [SnapshotSource(BASELINE_ID, _program_files(path), source=path.name)]
+    folder = options.snapshots.resolve() if options.snapshots else Path()
+    if not folder.is_dir() or folder.is_symlink():
+        raise DiaryError("--snapshots must be a folder of snapshot folders", file=folder)
+    subfolders = sorted(p for p in folder.iterdir()
+                        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name not in SKIP_NAMES)
+    if not subfolders:
+        raise DiaryError("the snapshots folder holds no subfolder (one per snapshot)", file=folder)
+    sources = []
+    for position, sub in enumerate(subfolders):
+        problem = snapshot_id_problem(sub.name)
+        if problem is not None:  # the folder's name is the snapshot's id
+            raise DiaryError(problem, file=sub, hint="rename the folder: " + SNAPSHOT_ID_HINT)
+        meta = sub / META_NAME
+        parent = None if position == 0 else subfolders[0 if options.alternatives else position - 1].name
+        sources.append(SnapshotSource(
+            sub.name, _files_of(sub), source=f"{folder.name}/{sub.name}", parent=parent,
+            meta=read_bytes(meta) if meta.is_file() and not meta.is_symlink() else None,
+        ))
+    return sources
+
+
+def _check_target(target: Path) -> None:
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise DiaryError("the diary's folder is not a folder", file=target, hint="give init a new or empty folder")
+    for marker in DIARY_MARKERS:
+        if (target / marker).exists() or (target / marker).is_symlink():
+            raise DiaryError(f"this folder holds a diary already ({marker} exists)", file=target / marker,
+                             hint="run init in a new or empty folder; to add a step, use diary new snapshot")
+
+
+# ---------------------------------------------------------------------------------------------
+# The timing run
+
+
+def timing_run(options: InitOptions, baseline: SnapshotSource, entry: str, data: list[DataFile]) -> RunResult:
+    """One run of the baseline in the sandbox, as `diary measure` will run it: its files and the
+    data files in a private folder, a clean environment, the default memory and output caps."""
+    from .sandbox import clean_environment, run_sandboxed, sandbox_mode
+
+    mode = sandbox_mode(options.sandbox)
+    with tempfile.TemporaryDirectory(prefix="diary-init-timing-") as tmp:
+        work = Path(tmp)
+        for name, content in baseline.files.items():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            (work / name).write_bytes(content)
+        for item in data:
+            (work / item.to).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(item.source, work / item.to)
+        return run_sandboxed(
+            [sys.executable, entry, *options.args], workdir=work, timeout=options.timing_limit,
+            memory_mb=Settings.memory_mb, output_bytes=Settings.output_kb * 1024,
+            env=clean_environment(work), mode=mode,
+        )
+
+
+def _with_headroom(seconds: float, headroom: int, floor: int) -> int:
+    return max(floor, math.ceil(seconds * headroom / 10) * 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# What init writes
+
+
+def _render(template: str, **context: object) -> str:
+    from .site.templating import render
+
+    return render(template, **context)
+
+
+def install_spec() -> str:
+    return f"{TOOL_DISTRIBUTION}=={__version__}"
+
+
+def constraints_text() -> str:
+    """The exact versions to install the tool with: the tool's own constraints.txt when it runs from
+    its checkout, else the versions installed here of what it depends on."""
+    checkout = Path(__file__).resolve().parents[2] / "constraints.txt"
+    if checkout.is_file():
+        return checkout.read_text(encoding="utf-8")
+    from importlib import metadata
+
+    lines = ["# The versions the diary tool ran with when `diary init` wrote this diary."]
+    try:
+        requires = metadata.requires(TOOL_DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:
+        requires = []
+    for requirement in requires:
+        if ";" in requirement:
+            continue  # an extra's requirement
+        name = requirement.split("[")[0].split("<")[0].split(">")[0].split("=")[0].split("!")[0].strip()
+        try:
+            lines.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return "\n".join(lines) + "\n"
+
+
+def workflow(name: str, tool_repo: bool) -> str:
+    """`.github/workflows/<name>.yml` from the one template this repository's own copy is rendered from."""
+    install = ("python -m pip install -c constraints.txt -e ." if tool_repo
+               else "python -m pip install -c constraints.txt -r requirements.txt")
+    return _render(f"init/{name}.yml.j2", tool_repo=tool_repo, install=install)
+
+
+def _gitignore(existing: str | None) -> str:
+    ours = _render("init/gitignore.j2")
+    if existing is None:
+        return ours
+    have = set(existing.splitlines())
+    missing = [line for line in ours.splitlines() if line not in have and not line.startswith("#")]
+    if not missing:
+        return existing
+    return existing + ("" if existing.endswith("\n") or not existing else "\n") + \
+        "# Added by `diary init`.\n" + "\n".join(missing) + "\n"
+
+
+def plan_files(options: InitOptions, report: InitReport) -> dict[str, bytes]:
+    """Every file init writes, path relative to the diary's root -> content; nothing is written yet."""
+    target = options.target
+    sources = _snapshot_sources(options)
+    baseline = sources[0]
+    where = options.program or options.snapshots or target
+    entry = infer_entry(baseline.files, options.entry, Path(where))
+    data = [parse_data(spec) for spec in options.data]
+    stored = [item.stored for item in data]
+    if len(set(stored)) != len(stored):
+        raise DiaryError("two --data files have the same name", hint="rename one of them")
+    if options.tests is not None and not options.tests.is_dir():
+        raise DiaryError("--tests must be a folder of pytest tests", file=options.tests)
+
+    result = timing_run(options, baseline, entry, data)
+    if result.status != "ok":
+        raise DiaryError(f"the program does not run: {result.status}: {result.reason}", file=Path(where),
+                         hint="fix it, or give what it needs with --args and --data "
+                              f"(the timing run had {options.timing_limit:g} s at most)")
+    spent = max(result.wall_s, result.cpu_s)
+    timeout = _with_headroom(spent, TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S)
+    test_timeout = _with_headroom(spent, TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S)
+    report.timing = (f"timing run of {baseline.id} ({result.sandbox} sandbox): {result.wall_s:.2f} s wall, "
+                     f"{result.cpu_s:.2f} s CPU, {result.peak_mb:.0f} MB peak; so timeout {timeout} s and "
+                     f"test_timeout {test_timeout} s ({TIMEOUT_HEADROOM}x and {TEST_TIMEOUT_HEADROOM}x the "
+                     f"longer of the two, at least {TIMEOUT_FLOOR_S} s and {TEST_TIMEOUT_FLOOR_S} s)")
+    report.entry = entry
+    report.snapshots = [snap.id for snap in sources]
+
+    files: dict[str, bytes] = {}
+    files[SETTINGS_PATH] = _render(
+        "init/diary.yml.j2", entry=entry, args=list(options.args), data_files=[d.setting() for d in data],
+        tests=SUITE_DIR if options.tests is not None else None,
+        timing=f"diary init, {dt.date.today().isoformat()}: {report.timing}",
+        timeout=timeout, test_timeout=test_timeout,
+    ).encode()
+    for item in data:
+        files[f"{CODE_DIR}/{item.stored}"] = read_bytes(item.source, HARD_MAX_FILE_BYTES)
+    if options.tests is not None:
+        for name, content in _files_of(options.tests.resolve()).items():
+            files[f"{SUITE_DIR}/{name}"] = content
+    day = options.date or dt.date.today()
+    for snap in sources:
+        for name, content in snap.files.items():
+            files[f"{SNAPSHOTS_DIR}/{snap.id}/{name}"] = content
+        own_entry = None
+        if entry not in snap.files:  # a snapshot laid out otherwise (a split) names its own entry
+            own_entry = infer_entry(snap.files, None, Path(snap.source))
+        meta = snap.meta if snap.meta is not None else _render(
+            "init/snapshot.yml.j2", id=snap.id, title="The baseline" if snap.parent is None else snap.id,
+            date=day.isoformat(), parent=snap.parent, entry=own_entry, source=snap.source,
+            note=f"{snap.source}, as given to diary init." if snap.parent is None else "",
+        ).encode()
+        files[f"{SNAPSHOTS_DIR}/{snap.id}/{META_NAME}"] = meta
+
+    title = (options.title or f"The {Path(entry).stem} diary").strip()
+    if not title or "\n" in title:
+        raise DiaryError("the diary needs a title on one line", hint='--title "The wordgen diary"')
+    files["_quarto.yml"] = _render(
+        "init/quarto.yml.j2", title=title,
+        description=f"Making {entry} shorter, one measured snapshot at a time, while it keeps its behaviour.",
+    ).encode()
+    files["index.qmd"] = _render("init/index.qmd.j2", title=title, entry=entry).encode()
+    files["about.qmd"] = _render(
+        "init/about.qmd.j2", entry=entry, checks_include=include_shortcode("/" + CHECKS_PARTIAL_PATH)).encode()
+    files["progress.qmd"] = _render(
+        "init/progress.qmd.j2", chart_include=include_shortcode("/" + CHART_PARTIAL_PATH),
+        table_include=include_shortcode("/" + PROGRESS_TABLE_PATH)).encode()
+    post_title = "The baseline"
+    folder, post_day = post_folder(post_title, day)
+    files[f"{POSTS_DIR}/{folder}/index.qmd"] = post_text(
+        post_title, post_day, folder, [PostSnapshot(baseline.id, None, entry, broken=False)],
+        suite=options.tests is not None, written_by="init").encode()
+    existing = target / ".gitignore"
+    files[".gitignore"] = _gitignore(
+        existing.read_text(encoding="utf-8") if existing.is_file() and not existing.is_symlink() else None).encode()
+    for name in ("ci", "publish"):
+        files[f".github/workflows/{name}.yml"] = workflow(name, tool_repo=False).encode()
+    files["requirements.txt"] = _render("init/requirements.txt.j2", tool_spec=install_spec()).encode()
+    files["constraints.txt"] = constraints_text().encode()
+    if not (target / "README.md").exists():  # a repository's own README is the user's: left alone
+        files["README.md"] = _render("init/README.md.j2", title=title, entry=entry, baseline=baseline.id).encode()
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing it, all or nothing
+
+
+def _place(staging: Path, target: Path, files: dict[str, bytes]) -> None:
+    """Move the staged top-level entries into `target`; undo every move if one fails."""
+    tops = sorted({name.split("/", 1)[0] for name in files})
+    clashes = [top for top in tops if top != ".gitignore" and ((target / top).exists() or (target / top).is_symlink())]
+    if clashes:
+        raise DiaryError(f"the folder already holds {', '.join(clashes)}", file=target / clashes[0],
+                         hint="run init in a new or empty folder, or move these away")
+    placed: list[str] = []
+    old_gitignore = (target / ".gitignore").read_bytes() if (target / ".gitignore").is_file() else None
+    try:
+        for top in tops:
+            if top == ".gitignore":
+                os.replace(staging / top, target / top)  # merged with the user's own lines above
+            else:
+                os.rename(staging / top, target / top)
+            placed.append(top)
+    except BaseException:
+        for top in placed:
+            if top == ".gitignore" and old_gitignore is not None:
+                write_bytes_atomic(target / top, old_gitignore)
+            elif (target / top).is_dir():
+                shutil.rmtree(target / top, ignore_errors=True)
+            else:
+                (target / top).unlink(missing_ok=True)
+        raise
+
+
+def init_diary(options: InitOptions) -> InitReport:
+    target = options.target.resolve()
+    options = replace(options, target=target)
+    _check_target(target)
+    report = InitReport(target=target)
+    files = plan_files(options, report)
+    report.written = sorted(files)
+    fresh = not target.exists() or not any(target.iterdir())
+    parent = target.parent if fresh else target
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.init-", dir=parent))
+    try:
+        for name, content in files.items():
+            write_bytes_atomic(staging / name, content)
+        if fresh:
+            _check_target(target)  # nothing appeared meanwhile
+            os.rename(staging, target)  # onto a missing or empty folder: atomic
+        else:
+            _place(staging, target, files)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return report
