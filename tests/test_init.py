@@ -147,8 +147,9 @@ def test_init_with_a_suite_and_arguments_writes_them(tmp_path: Path) -> None:
     mine = a_program_folder(tmp_path, reads="data/words.txt")
     (tmp_path / "mytests").mkdir()
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
-    done = init(tmp_path, "d", "--program", str(mine / "wordgen.py"), "--data", str(mine / "words.txt") + ":data/words.txt",
-                "--tests", "mytests", "--args", "--fast 'two words'", "--title", "Words, shorter")
+    done = init(tmp_path, "d", "--program", str(mine / "wordgen.py"),
+                "--data", str(mine / "words.txt") + ":data/words.txt", "--tests", "mytests",
+                "--args", "--fast 'two words'", "--title", "Words, shorter")
     assert done.returncode == 0, done.stderr
     settings = settings_of(tmp_path / "d")
     assert settings["data_files"] == ["data/words.txt"]  # kept where the run sees it: the plain form

@@ -240,7 +240,8 @@ def cmd_init(args: argparse.Namespace) -> int:
     try:
         program_args = tuple(shlex.split(args.args or ""))
     except ValueError as exc:
-        raise DiaryError(f"--args {args.args!r}: {exc}", hint='quote it as a shell would: --args "train --fast"') from None
+        raise DiaryError(f"--args {args.args!r}: {exc}",
+                         hint='quote it as a shell would: --args "train --fast"') from None
     report = init_diary(InitOptions(
         target=Path(args.dir), program=Path(args.program) if args.program else None,
         snapshots=Path(args.snapshots) if args.snapshots else None, entry=args.entry, args=program_args,

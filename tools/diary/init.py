@@ -215,8 +215,8 @@ def _snapshot_sources(options: InitOptions) -> list[SnapshotSource]:
     folder = options.snapshots.resolve() if options.snapshots else Path()
     if not folder.is_dir() or folder.is_symlink():
         raise DiaryError("--snapshots must be a folder of snapshot folders", file=folder)
-    subfolders = sorted(p for p in folder.iterdir()
-                        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and p.name not in SKIP_NAMES)
+    subfolders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink()
+                        and not p.name.startswith(".") and p.name not in SKIP_NAMES)
     if not subfolders:
         raise DiaryError("the snapshots folder holds no subfolder (one per snapshot)", file=folder)
     sources = []
