@@ -162,3 +162,18 @@ def test_engines_md_lists_what_differs_between_the_engines() -> None:
     for topic in ("banner", "listing", "feed", "search", "line numbers", "copy button", "highlight",
                   "annotation", "file://", "front matter", "link targets", "raw html"):
         assert topic in text, f"docs/engines.md says nothing about {topic}"
+
+
+def test_readme_tells_a_new_user_how_to_keep_a_diary_of_their_program() -> None:
+    """Issue 12: the section names the documented commands, and every option of `diary init` it
+    mentions is one the parser has (and every option the parser has is in it)."""
+    section = README.split("## Keep a diary of your own program\n", 1)[1].split("\n## ", 1)[0]
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for command in ("diary init", "diary new snapshot", "diary measure", "diary build", "diary check"):
+        assert command in section, command
+        assert command.split()[1] in commands, command
+    init = commands["init"]
+    options = {option for action in init._actions for option in action.option_strings} - {"-h", "--help"}
+    assert set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", section)) - {"--from", "--snapshot"} == options
+    assert run_diary(REPO, "init", "--help").returncode == 0

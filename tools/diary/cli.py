@@ -21,6 +21,7 @@ DESCRIPTION = """\
 Measure the snapshots of a program and publish the diary of making it shorter.
 
 Data flows one way:
+  diary init DIR --program PATH   start a diary of your own program (or --snapshots DIR)
   code/snapshots/<id>/   the program as it stood at each step (snapshot.yml + sources)
   diary measure          count lines, run each snapshot in a sandbox, run the behavioural tests,
                          compare stdout with the baseline -> _data/records/<id>.yml (cached by hash)
