@@ -247,9 +247,14 @@ def cmd_init(args: argparse.Namespace) -> int:
         target=Path(args.dir), program=Path(args.program) if args.program else None,
         snapshots=Path(args.snapshots) if args.snapshots else None, entry=args.entry, args=program_args,
         data=tuple(args.data or ()), tests=Path(args.tests) if args.tests else None, title=args.title,
-        alternatives=args.alternatives,
+        alternatives=args.alternatives, normalise=tuple(args.normalise or ()),
+        filters=tuple((name, pattern, text) for name, pattern, text in args.filter or ()),
     ))
     print(for_terminal(report.timing))
+    for warning in report.warnings:
+        print(for_terminal(f"{report.target / 'code/diary.yml'}: warning: {warning}"), file=sys.stderr)
+    for broken in report.broken:
+        print(for_terminal(f"measured broken, so marked expect: broken: {broken}"))
     print(for_terminal(f"wrote a diary of {report.entry} in {report.target} ({len(report.written)} files; "
                        f"snapshots: {', '.join(report.snapshots)})"))
     print("next: cd into it, then diary build (measure, generate, render) and diary check")
@@ -328,6 +333,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a data file the program reads, kept under code/data/, seen by the run as DEST "
                         "(default: its name; repeatable)")
     p.add_argument("--tests", metavar="DIR", help="a folder of pytest tests of the program (default: no suite)")
+    p.add_argument("--normalise", action="append", metavar="NAME", choices=("line-endings", "carriage-returns"),
+                   help="normalise the output before comparing it: line-endings (CRLF as LF) or carriage-returns "
+                        "(a CR ends a line); repeatable")
+    p.add_argument("--filter", action="append", nargs=3, metavar=("NAME", "REGEX", "TEXT"),
+                   help="replace what REGEX matches by TEXT before comparing, e.g. "
+                        "--filter timestamp 'started .*' 'started <time>'; repeatable")
     p.add_argument("--title", default=None, help="the site's title (default: The <entry> diary)")
     p.set_defaults(func=cmd_init)
 

@@ -17,9 +17,11 @@ import ast
 import datetime as dt
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -52,11 +54,16 @@ DATA_DIR = f"{CODE_DIR}/data"
 SUITE_DIR = "tests/program"
 # What marks a folder as a diary already: init never writes into one.
 DIARY_MARKERS = (SETTINGS_PATH, "_quarto.yml", SNAPSHOTS_DIR, RECORDS_DIR, POSTS_DIR)
+# A second run checks that the output repeats, when the first was this quick; it starts at least
+# this long after the first did, so that a timestamp to the second shows.
+REPEAT_BELOW_S = 30.0
+REPEAT_GAP_S = 1.1
 # The timing run: at most this long; the timeouts it sets are its time times the headroom, at
 # least the floor (a loaded machine runs a snapshot per core, and a run's wall time grows with it).
 TIMING_LIMIT_S = 900.0
 TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S = 5, 30
 TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S = 10, 60
+BUILT_IN_NORMALISATIONS = ("line-endings", "carriage-returns")
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".git", ".venv", ".mypy_cache", ".ruff_cache"}
 TOOL_DISTRIBUTION = "microgpt-diary"
 
@@ -96,6 +103,8 @@ class InitOptions:
     data: tuple[str, ...] = ()
     tests: Path | None = None
     title: str | None = None
+    normalise: tuple[str, ...] = ()  # built-in normalisations: line-endings, carriage-returns
+    filters: tuple[tuple[str, str, str], ...] = ()  # (name, pattern, replacement)
     alternatives: bool = False  # --snapshots: every snapshot a child of the first, not a chain
     date: dt.date | None = None
     timing_limit: float = TIMING_LIMIT_S
@@ -109,6 +118,8 @@ class InitReport:
     timing: str = ""
     entry: str = ""
     snapshots: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)  # snapshots init measured broken and marked so
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,6 +216,26 @@ def parse_data(spec: str) -> DataFile:
     return DataFile(source=source, stored=f"data/{source.name}", to=PurePosixPath(dest).as_posix())
 
 
+def _normalisations(options: InitOptions) -> list[str | dict[str, str]]:
+    """`normalise:` in the agreed syntax: built-in names, then `{name, pattern, replace}` filters."""
+    found: list[str | dict[str, str]] = []
+    for name in options.normalise:
+        if name not in BUILT_IN_NORMALISATIONS:
+            raise DiaryError(f"--normalise {name!r} is not a normalisation",
+                             hint="use " + " or ".join(BUILT_IN_NORMALISATIONS) + ", or --filter NAME REGEX TEXT")
+        if name not in found:
+            found.append(name)
+    for name, pattern, replacement in options.filters:
+        if not name or snapshot_id_problem(name) is not None:
+            raise DiaryError(f"--filter name {name!r}: use letters, digits, '-' and '_'", hint="e.g. timestamp")
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise DiaryError(f"--filter {name}: {pattern!r} is not a regular expression: {exc}") from None
+        found.append({"name": name, "pattern": pattern, "replace": replacement})
+    return found
+
+
 def _snapshot_sources(options: InitOptions) -> list[SnapshotSource]:
     if (options.program is None) == (options.snapshots is None):
         raise DiaryError("give the program (--program PATH) or a folder of snapshots (--snapshots DIR)",
@@ -265,6 +296,20 @@ def timing_run(options: InitOptions, baseline: SnapshotSource, entry: str, data:
             memory_mb=Settings.memory_mb, output_bytes=Settings.output_kb * 1024,
             env=clean_environment(work), mode=mode,
         )
+
+
+def _unrepeatable(first: bytes, second: bytes) -> str:
+    """What to say when two runs of the baseline printed different output."""
+    from .contract import physical_lines
+    from .escape import for_terminal
+
+    ours, theirs = (physical_lines(out.decode("utf-8", "replace")) for out in (first, second))
+    same = min(len(ours), len(theirs))
+    line = next((n for n, (a, b) in enumerate(zip(ours, theirs, strict=False), 1) if a != b), same + 1)
+    shown = for_terminal(ours[line - 1].rstrip("\r\n")[:80]) if line <= len(ours) else "(end of output)"
+    return (f"two runs of the baseline printed different output, from line {line} on ({shown!r}): every "
+            "snapshot would differ from the baseline; declare what varies with --filter NAME REGEX TEXT "
+            "(or normalise: in this file)")
 
 
 def _with_headroom(seconds: float, headroom: int, floor: int) -> int:
@@ -328,8 +373,55 @@ def _gitignore(existing: str | None) -> str:
         "# Added by `diary init`.\n" + "\n".join(missing) + "\n"
 
 
-def plan_files(options: InitOptions, report: InitReport) -> dict[str, bytes]:
-    """Every file init writes, path relative to the diary's root -> content; nothing is written yet."""
+def meta_path(snapshot_id: str) -> str:
+    return f"{SNAPSHOTS_DIR}/{snapshot_id}/{META_NAME}"
+
+
+def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, broken: str | None = None) -> bytes:
+    """The `snapshot.yml` init writes for `snap`; `broken`: why init's measure found it broken."""
+    own_entry = None
+    if entry not in snap.files:  # a snapshot laid out otherwise (a split) names its own entry
+        own_entry = infer_entry(snap.files, None, Path(snap.source))
+    if broken is not None:
+        note = f"diary init measured it broken: {broken}"
+    else:
+        note = f"{snap.source}, as given to diary init." if snap.parent is None else ""
+    return _render(
+        "init/snapshot.yml.j2", id=snap.id, title="The baseline" if snap.parent is None else snap.id,
+        date=day.isoformat(), parent=snap.parent, entry=own_entry, source=snap.source, note=note,
+        expect="broken" if broken is not None else "ok",
+    ).encode()
+
+
+def mark_broken(staging: Path, plan: Plan, report: InitReport) -> None:
+    """Measure the staged diary (writing nothing) and mark each snapshot init wrote the metadata of
+    and found broken `expect: broken`, with its reasons: `diary build` then passes straight after init."""
+    from .measure import measure_all
+    from .project import Project
+
+    fresh = measure_all(Project.load(staging), write=False)
+    for snap in plan.sources:
+        verdict = fresh.records[snap.id].verdict
+        if snap.meta is not None or snap.parent is None or verdict.status != "broken":
+            continue
+        why = "; ".join(verdict.reasons)[:300] or "its verdict is broken"
+        plan.files[meta_path(snap.id)] = snapshot_meta(snap, plan.entry, plan.day, broken=why)
+        write_bytes_atomic(staging / meta_path(snap.id), plan.files[meta_path(snap.id)])
+        report.broken.append(f"{snap.id}: {why}")
+
+
+@dataclass
+class Plan:
+    """What init will write (path relative to the diary's root -> content) and what it was made from."""
+
+    files: dict[str, bytes]
+    sources: list[SnapshotSource]
+    entry: str
+    day: dt.date
+
+
+def plan_files(options: InitOptions, report: InitReport) -> Plan:
+    """Every file init writes; nothing is written yet."""
     target = options.target
     sources = _snapshot_sources(options)
     baseline = sources[0]
@@ -342,12 +434,18 @@ def plan_files(options: InitOptions, report: InitReport) -> dict[str, bytes]:
     if options.tests is not None and not options.tests.is_dir():
         raise DiaryError("--tests must be a folder of pytest tests", file=options.tests)
 
+    normalise = _normalisations(options)
     result = timing_run(options, baseline, entry, data)
     if result.status != "ok":
         raise DiaryError(f"the program does not run: {result.status}: {result.reason}", file=Path(where),
                          hint="fix it, or give what it needs with --args and --data "
                               f"(the timing run had {options.timing_limit:g} s at most)")
     spent = max(result.wall_s, result.cpu_s)
+    if spent < REPEAT_BELOW_S and not normalise:
+        time.sleep(max(0.0, REPEAT_GAP_S - result.wall_s))
+        again = timing_run(options, baseline, entry, data)
+        if again.status == "ok" and again.stdout != result.stdout:
+            report.warnings.append(_unrepeatable(result.stdout, again.stdout))
     timeout = _with_headroom(spent, TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S)
     test_timeout = _with_headroom(spent, TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S)
     report.timing = (f"timing run of {baseline.id} ({result.sandbox} sandbox): {result.wall_s:.2f} s wall, "
@@ -362,7 +460,7 @@ def plan_files(options: InitOptions, report: InitReport) -> dict[str, bytes]:
         "init/diary.yml.j2", entry=entry, args=list(options.args), data_files=[d.setting() for d in data],
         tests=SUITE_DIR if options.tests is not None else None,
         timing=f"diary init, {dt.date.today().isoformat()}: {report.timing}",
-        timeout=timeout, test_timeout=test_timeout,
+        timeout=timeout, test_timeout=test_timeout, normalise=normalise,
     ).encode()
     for item in data:
         files[f"{CODE_DIR}/{item.stored}"] = read_bytes(item.source, HARD_MAX_FILE_BYTES)
@@ -373,15 +471,7 @@ def plan_files(options: InitOptions, report: InitReport) -> dict[str, bytes]:
     for snap in sources:
         for name, content in snap.files.items():
             files[f"{SNAPSHOTS_DIR}/{snap.id}/{name}"] = content
-        own_entry = None
-        if entry not in snap.files:  # a snapshot laid out otherwise (a split) names its own entry
-            own_entry = infer_entry(snap.files, None, Path(snap.source))
-        meta = snap.meta if snap.meta is not None else _render(
-            "init/snapshot.yml.j2", id=snap.id, title="The baseline" if snap.parent is None else snap.id,
-            date=day.isoformat(), parent=snap.parent, entry=own_entry, source=snap.source,
-            note=f"{snap.source}, as given to diary init." if snap.parent is None else "",
-        ).encode()
-        files[f"{SNAPSHOTS_DIR}/{snap.id}/{META_NAME}"] = meta
+        files[meta_path(snap.id)] = snap.meta if snap.meta is not None else snapshot_meta(snap, entry, day)
 
     title = (options.title or f"The {Path(entry).stem} diary").strip()
     if not title or "\n" in title:
@@ -410,7 +500,7 @@ def plan_files(options: InitOptions, report: InitReport) -> dict[str, bytes]:
     files["constraints.txt"] = constraints_text().encode()
     if not (target / "README.md").exists():  # a repository's own README is the user's: left alone
         files["README.md"] = _render("init/README.md.j2", title=title, entry=entry, baseline=baseline.id).encode()
-    return files
+    return Plan(files=files, sources=sources, entry=entry, day=day)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +539,8 @@ def init_diary(options: InitOptions) -> InitReport:
     options = replace(options, target=target)
     _check_target(target)
     report = InitReport(target=target)
-    files = plan_files(options, report)
+    plan = plan_files(options, report)
+    files = plan.files
     report.written = sorted(files)
     fresh = not target.exists() or not any(target.iterdir())
     parent = target.parent if fresh else target
@@ -458,6 +549,13 @@ def init_diary(options: InitOptions) -> InitReport:
     try:
         for name, content in files.items():
             write_bytes_atomic(staging / name, content)
+        if len(plan.sources) > 1:
+            try:
+                mark_broken(staging, plan, report)
+            except DiaryError as exc:  # about a file init wrote: named where it will be
+                if exc.file and Path(exc.file).is_relative_to(staging):
+                    exc.file = str(target / Path(exc.file).relative_to(staging))
+                raise
         if fresh:
             _check_target(target)  # nothing appeared meanwhile
             os.rename(staging, target)  # onto a missing or empty folder: atomic
