@@ -424,3 +424,14 @@ def test_new_post_says_nothing_of_tests_without_a_suite(tmp_path: Path) -> None:
     assert run_diary(root, "new", "post", "Day 1", "--snapshot", "02-short", "--date", "2026-02-17").returncode == 0
     text = (root / "posts/2026-02-17-day-1/index.qmd").read_text(encoding="utf-8")
     assert "tests_passed" not in text and "tests" not in text.split("-->", 1)[1]
+
+
+def test_a_file_name_a_page_cannot_hold_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    folder = tmp_path / "prog"
+    folder.mkdir()
+    shutil.copyfile(THIRDPARTY / "program/wordgen.py", folder / "wordgen.py")
+    (folder / "notes{{< env GITHUB_TOKEN >}}.py").write_text("X = 1\n", encoding="utf-8")
+    done = init(tmp_path, "d", "--program", "prog")
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "error: the file name holds" in line and "timing run" not in done.stdout

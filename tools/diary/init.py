@@ -41,7 +41,7 @@ from .contract import (
 )
 from .discover import META_NAME
 from .errors import DiaryError
-from .safefs import HARD_MAX_FILE_BYTES, MAX_FILES, read_bytes
+from .safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_bytes
 from .scaffold import PostSnapshot, post_folder, post_text
 from .supervise import RunResult
 
@@ -143,6 +143,7 @@ def _files_of(folder: Path) -> dict[str, bytes]:
         if len(found) >= MAX_FILES:
             raise DiaryError(f"more than {MAX_FILES} files in the program's folder", file=folder,
                              hint="point --program at the program's own folder")
+        check_name(rel.as_posix(), path)  # the names a record, a page and a download can hold
         found[rel.as_posix()] = read_bytes(path, HARD_MAX_FILE_BYTES)
     if not found:
         raise DiaryError("the program's folder holds no file", file=folder, hint="point --program at a .py file")
@@ -157,6 +158,7 @@ def _program_files(path: Path) -> dict[str, bytes]:
         return _files_of(path)
     if path.suffix != ".py":
         raise DiaryError("the program must be a .py file or a folder of modules", file=path)
+    check_name(path.name, path)
     return {path.name: read_bytes(path, HARD_MAX_FILE_BYTES)}
 
 
@@ -208,7 +210,9 @@ def parse_data(spec: str) -> DataFile:
     source = Path(source_text)
     if not source_text or not source.is_file() or source.is_symlink():
         raise DiaryError(f"--data {spec!r}: {source_text!r} is not a file", hint="--data words.txt:input.txt")
+    check_name(source.name, source)
     dest = dest or source.name
+    check_name(dest, source)
     parts = PurePosixPath(dest).parts
     if dest.startswith("/") or ".." in parts or not parts or dest.endswith("/"):
         raise DiaryError(f"--data {spec!r}: the destination {dest!r} must be a relative file path without '..'",
