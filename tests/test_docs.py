@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import re
 from pathlib import Path
@@ -174,7 +175,11 @@ def test_readme_tells_a_new_user_how_to_keep_a_diary_of_their_program() -> None:
     for command in ("diary init", "diary new snapshot", "diary measure", "diary build", "diary check"):
         assert command in section, command
         assert command.split()[1] in commands, command
-    init = commands["init"]
-    options = {option for action in init._actions for option in action.option_strings} - {"-h", "--help"}
-    assert set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", section)) - {"--from", "--snapshot"} == options
+    def options(command: argparse.ArgumentParser) -> set[str]:
+        return {option for action in command._actions for option in action.option_strings} - {"-h", "--help"}
+
+    new = next(a for a in commands["new"]._actions if a.dest == "what").choices
+    named = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", section))
+    assert options(commands["init"]) <= named
+    assert named <= options(commands["init"]) | options(new["snapshot"]) | options(new["post"])
     assert run_diary(REPO, "init", "--help").returncode == 0

@@ -435,3 +435,38 @@ def test_a_file_name_a_page_cannot_hold_is_refused_before_anything_runs(tmp_path
     assert done.returncode == 2 and not (tmp_path / "d").exists()
     [line] = done.stderr.strip().splitlines()
     assert "error: the file name holds" in line and "timing run" not in done.stdout
+
+
+def test_new_snapshot_takes_a_folder_of_files_with_its_own_entry_and_arguments(tmp_path: Path) -> None:
+    mine = a_program_folder(tmp_path, reads="data/words.txt")
+    (tmp_path / "mytests").mkdir()
+    (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
+    assert init(tmp_path, "d", "--program", str(mine / "wordgen.py"), "--tests", "mytests",
+                "--data", f"{WORDS}:data/words.txt").returncode == 0
+    root = tmp_path / "d"
+    compact = tmp_path / "compact"
+    compact.mkdir()
+    (compact / "wordgen.py").write_text(
+        as_this_checkout_runs_it((THIRDPARTY / "alt-compact/wordgen.py").read_text(encoding="utf-8")), encoding="utf-8")
+    # The baseline prints its timestamp; this alternative does not: it is broken, and says so.
+    made = run_diary(root, "new", "snapshot", "01-compact", "--from", "00-baseline", "--files", str(compact))
+    assert made.returncode == 0, made.stderr
+    meta = yaml.safe_load((root / "code/snapshots/01-compact/snapshot.yml").read_text(encoding="utf-8"))
+    assert meta["parent"] == "00-baseline" and "entry" not in meta and "args" not in meta
+    assert (root / "code/snapshots/01-compact/wordgen.py").read_bytes() == (compact / "wordgen.py").read_bytes()
+    measured = run_diary(root, "measure")
+    assert measured.returncode == 1 and "01-compact" in measured.stdout + measured.stderr  # broken, unexpectedly
+    refused = run_diary(root, "new", "snapshot", "02-x", "--from", "00-baseline", "--files", str(THIRDPARTY / "split"),
+                        "--entry", "nope.py")
+    assert refused.returncode == 2 and "--entry 'nope.py' is not a top-level .py file" in refused.stderr
+    assert not (root / "code/snapshots/02-x").exists()
+    # A split run as `python main.py run` (the last step here: this checkout reads no snapshot's own
+    # args yet, issue 12's contract does): its entry is inferred (two modules define main, one runs),
+    # its arguments are its own.
+    made = run_diary(root, "new", "snapshot", "02-split", "--from", "00-baseline",
+                     "--files", str(THIRDPARTY / "split"), "--args", "run")
+    assert made.returncode == 0, made.stderr
+    meta = yaml.safe_load((root / "code/snapshots/02-split/snapshot.yml").read_text(encoding="utf-8"))
+    assert meta["entry"] == "main.py" and meta["args"] == ["run"]
+    assert sorted(p.name for p in (root / "code/snapshots/02-split").iterdir()) == [
+        "main.py", "pairs.py", "snapshot.yml", "words.py"]

@@ -227,22 +227,28 @@ def cmd_new_post(args: argparse.Namespace) -> int:
 def cmd_new_snapshot(args: argparse.Namespace) -> int:
     from .scaffold import new_snapshot
 
-    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title)
+    program_args = _program_args(args.args) if args.args is not None else None
+    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title,
+                        files_from=Path(args.files) if args.files else None, entry=args.entry, args=program_args)
     print(f"wrote {path}")
     return 0
 
 
-def cmd_init(args: argparse.Namespace) -> int:
+def _program_args(text: str) -> tuple[str, ...]:
+    """`--args "run 3"`: the program's arguments, split as a shell would."""
     import shlex
 
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise DiaryError(f"--args {text!r}: {exc}", hint='quote it as a shell would: --args "run 3"') from None
+
+
+def cmd_init(args: argparse.Namespace) -> int:
     from .escape import for_terminal
     from .init import InitOptions, init_diary
 
-    try:
-        program_args = tuple(shlex.split(args.args or ""))
-    except ValueError as exc:
-        raise DiaryError(f"--args {args.args!r}: {exc}",
-                         hint='quote it as a shell would: --args "train --fast"') from None
+    program_args = _program_args(args.args or "")
     report = init_diary(InitOptions(
         target=Path(args.dir), program=Path(args.program) if args.program else None,
         snapshots=Path(args.snapshots) if args.snapshots else None, entry=args.entry, args=program_args,
@@ -353,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--from", dest="parent", required=True, metavar="PARENT")
     p.add_argument("--title", default=None)
+    p.add_argument("--files", metavar="DIR", help="take the snapshot's files from DIR instead of copying the parent")
+    p.add_argument("--entry", metavar="FILE.py", help="the snapshot's own entry module (default: the parent's, "
+                                                      "or inferred when its files do not hold it)")
+    p.add_argument("--args", metavar="'ARG ...'", default=None,
+                   help="the snapshot's own arguments (split as a shell would)")
     p.set_defaults(func=cmd_new_snapshot)
     return parser
 

@@ -13,7 +13,6 @@ that already holds a diary is refused (exit 2).
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import math
 import os
@@ -41,8 +40,8 @@ from .contract import (
 )
 from .discover import META_NAME
 from .errors import DiaryError
-from .safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_bytes
-from .scaffold import PostSnapshot, post_folder, post_text
+from .safefs import HARD_MAX_FILE_BYTES, check_name, read_bytes
+from .scaffold import SKIP_NAMES, PostSnapshot, folder_files, infer_entry, post_folder, post_text
 from .supervise import RunResult
 
 # The partial that says exactly which checks the diary runs (generated from code/diary.yml by
@@ -64,7 +63,6 @@ TIMING_LIMIT_S = 900.0
 TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S = 5, 30
 TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S = 10, 60
 BUILT_IN_NORMALISATIONS = ("line-endings", "carriage-returns")
-SKIP_NAMES = {"__pycache__", ".pytest_cache", ".git", ".venv", ".mypy_cache", ".ruff_cache"}
 TOOL_DISTRIBUTION = "microgpt-diary"
 
 
@@ -126,81 +124,16 @@ class InitReport:
 # Reading what the user gives
 
 
-def _files_of(folder: Path) -> dict[str, bytes]:
-    """The files of a program's folder, as the snapshot will hold them (no caches, links or hidden files)."""
-    found: dict[str, bytes] = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part in SKIP_NAMES or part.startswith(".") for part in rel.parts) or path.suffix == ".pyc":
-            continue
-        if path.is_symlink():
-            raise DiaryError("a link in the program's folder: a snapshot holds plain files", file=path,
-                             hint="replace the link by the file it points to, or remove it")
-        if path.is_dir():
-            continue
-        if rel.as_posix() == META_NAME:
-            continue
-        if len(found) >= MAX_FILES:
-            raise DiaryError(f"more than {MAX_FILES} files in the program's folder", file=folder,
-                             hint="point --program at the program's own folder")
-        check_name(rel.as_posix(), path)  # the names a record, a page and a download can hold
-        found[rel.as_posix()] = read_bytes(path, HARD_MAX_FILE_BYTES)
-    if not found:
-        raise DiaryError("the program's folder holds no file", file=folder, hint="point --program at a .py file")
-    return found
-
-
 def _program_files(path: Path) -> dict[str, bytes]:
     if path.is_symlink() or not path.exists():
         raise DiaryError("the program does not exist (or is a link)", file=path,
                          hint="give --program a .py file or a folder of modules")
     if path.is_dir():
-        return _files_of(path)
+        return folder_files(path)
     if path.suffix != ".py":
         raise DiaryError("the program must be a .py file or a folder of modules", file=path)
     check_name(path.name, path)
     return {path.name: read_bytes(path, HARD_MAX_FILE_BYTES)}
-
-
-def _has_main_guard(source: bytes) -> bool:
-    """Whether a module runs something as a script: a top-level `if __name__ == "__main__":`."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return False
-    for node in tree.body:
-        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
-            names = [node.test.left, *node.test.comparators]
-            if any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
-                    isinstance(n, ast.Constant) and n.value == "__main__" for n in names):
-                return True
-    return False
-
-
-def entry_candidates(files: dict[str, bytes]) -> list[str]:
-    """The top-level modules that could be the entry: the only one, else those with a main guard."""
-    modules = sorted(name for name in files if "/" not in name and name.endswith(".py"))
-    if len(modules) <= 1:
-        return modules
-    if "__main__.py" in modules:
-        return ["__main__.py"]
-    return [name for name in modules if _has_main_guard(files[name])]
-
-
-def infer_entry(files: dict[str, bytes], given: str | None, where: Path) -> str:
-    if given is not None:
-        if given not in files or "/" in given or not given.endswith(".py"):
-            raise DiaryError(f"--entry {given!r} is not a top-level .py file of the program", file=where,
-                             hint="top-level modules: " + ", ".join(n for n in files if "/" not in n) or "none")
-        return given
-    candidates = entry_candidates(files)
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise DiaryError("no module of the program runs as a script (no top-level .py file with "
-                         "if __name__ == \"__main__\")", file=where, hint="name the entry with --entry FILE.py")
-    raise DiaryError(f"several modules could be the entry: {', '.join(candidates)}", file=where,
-                     hint="name the one to run with --entry FILE.py")
 
 
 def parse_data(spec: str) -> DataFile:
@@ -262,7 +195,7 @@ def _snapshot_sources(options: InitOptions) -> list[SnapshotSource]:
         meta = sub / META_NAME
         parent = None if position == 0 else subfolders[0 if options.alternatives else position - 1].name
         sources.append(SnapshotSource(
-            sub.name, _files_of(sub), source=f"{folder.name}/{sub.name}", parent=parent,
+            sub.name, folder_files(sub), source=f"{folder.name}/{sub.name}", parent=parent,
             meta=read_bytes(meta) if meta.is_file() and not meta.is_symlink() else None,
         ))
     return sources
@@ -469,7 +402,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     for item in data:
         files[f"{CODE_DIR}/{item.stored}"] = read_bytes(item.source, HARD_MAX_FILE_BYTES)
     if options.tests is not None:
-        for name, content in _files_of(options.tests.resolve()).items():
+        for name, content in folder_files(options.tests.resolve()).items():
             files[f"{SUITE_DIR}/{name}"] = content
     day = options.date or dt.date.today()
     for snap in sources:

@@ -6,6 +6,7 @@ or a post or snapshot that already exists is a DiaryError (exit 2) and leaves th
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import os
 import re
@@ -31,10 +32,78 @@ from .contract import (
 from .discover import META_NAME, SnapshotMeta, discover_snapshots
 from .errors import DiaryError
 from .records import load_records
+from .safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_bytes
 
 POST_TEMPLATE = "new_post.qmd.j2"
 SNAPSHOT_TEMPLATE = "new_snapshot.yml.j2"
 MAX_SLUG = 60
+# Never part of a snapshot taken from a folder: caches and tools' folders.
+SKIP_NAMES = {"__pycache__", ".pytest_cache", ".git", ".venv", ".mypy_cache", ".ruff_cache"}
+
+
+def folder_files(folder: Path) -> dict[str, bytes]:
+    """The files of a program's folder, as the snapshot will hold them (no caches, links or hidden files)."""
+    found: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if any(part in SKIP_NAMES or part.startswith(".") for part in rel.parts) or path.suffix == ".pyc":
+            continue
+        if path.is_symlink():
+            raise DiaryError("a link in the program's folder: a snapshot holds plain files", file=path,
+                             hint="replace the link by the file it points to, or remove it")
+        if path.is_dir():
+            continue
+        if rel.as_posix() == META_NAME:
+            continue
+        if len(found) >= MAX_FILES:
+            raise DiaryError(f"more than {MAX_FILES} files in the program's folder", file=folder,
+                             hint="point --program at the program's own folder")
+        check_name(rel.as_posix(), path)  # the names a record, a page and a download can hold
+        found[rel.as_posix()] = read_bytes(path, HARD_MAX_FILE_BYTES)
+    if not found:
+        raise DiaryError("the program's folder holds no file", file=folder, hint="point --program at a .py file")
+    return found
+
+
+def _has_main_guard(source: bytes) -> bool:
+    """Whether a module runs something as a script: a top-level `if __name__ == "__main__":`."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Compare):
+            names = [node.test.left, *node.test.comparators]
+            if any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
+                    isinstance(n, ast.Constant) and n.value == "__main__" for n in names):
+                return True
+    return False
+
+
+def entry_candidates(files: dict[str, bytes]) -> list[str]:
+    """The top-level modules that could be the entry: the only one, else those with a main guard."""
+    modules = sorted(name for name in files if "/" not in name and name.endswith(".py"))
+    if len(modules) <= 1:
+        return modules
+    if "__main__.py" in modules:
+        return ["__main__.py"]
+    return [name for name in modules if _has_main_guard(files[name])]
+
+
+def infer_entry(files: dict[str, bytes], given: str | None, where: Path) -> str:
+    if given is not None:
+        if given not in files or "/" in given or not given.endswith(".py"):
+            raise DiaryError(f"--entry {given!r} is not a top-level .py file of the program", file=where,
+                             hint="top-level modules: " + ", ".join(n for n in files if "/" not in n) or "none")
+        return given
+    candidates = entry_candidates(files)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise DiaryError("no module of the program runs as a script (no top-level .py file with "
+                         "if __name__ == \"__main__\")", file=where, hint="name the entry with --entry FILE.py")
+    raise DiaryError(f"several modules could be the entry: {', '.join(candidates)}", file=where,
+                     hint="name the one to run with --entry FILE.py")
 
 
 def slugify(title: str) -> str:
@@ -158,8 +227,14 @@ def new_post(
     return path
 
 
-def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = None) -> Path:
+def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = None, *,
+                 files_from: Path | None = None, entry: str | None = None,
+                 args: tuple[str, ...] | None = None) -> Path:
     """Copy snapshot `parent` into `code/snapshots/<snapshot_id>/` with a new snapshot.yml; return the folder.
+
+    With `files_from`, the snapshot holds that folder's files instead (a variant written elsewhere, a
+    program split in modules); `entry` and `args` are the snapshot's own (written only when they
+    differ from the diary's), and an entry the files do not hold is inferred as `diary init` does.
 
     The copy is assembled in a hidden temporary folder (which discovery skips) and renamed into place,
     so a snapshot appears whole or not at all.
@@ -184,13 +259,19 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
         raise DiaryError("the snapshot's folder already exists", file=target,
                          hint="choose another id, or move the folder away")
     source = by_id[parent]
+    files = source.read_sources() if files_from is None else folder_files(Path(files_from).resolve())
+    own_entry = entry if entry is not None else source.entry
+    if entry is not None or own_entry not in files:
+        own_entry = infer_entry(files, entry, Path(files_from or source.directory))
     meta = _render(
         SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, date=dt.date.today().isoformat(), parent=parent,
-        entry=source.entry if source.entry != settings.entry else None,
+        entry=own_entry if own_entry != settings.entry else None,
+        args=list(args) if args is not None and tuple(args) != settings.args else None,
+        files_from=Path(files_from).name if files_from is not None else None,
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}.", suffix=".tmp", dir=settings.snapshots_dir))
     try:
-        for name, data in source.read_sources().items():
+        for name, data in files.items():
             write_bytes_atomic(staging / name, data)
         write_text_atomic(staging / META_NAME, meta)
         try:
