@@ -171,8 +171,13 @@ def test_init_with_a_suite_and_arguments_writes_them(tmp_path: Path) -> None:
 
 def test_a_folder_of_modules_gets_its_entry_and_its_arguments(tmp_path: Path) -> None:
     shutil.copytree(THIRDPARTY / "split", tmp_path / "split")
-    done = init(tmp_path, "d", "--program", "split", "--args", "run", "--data", f"{WORDS}:input.txt")
+    (tmp_path / "split/README.md").write_text("The split.\n", encoding="utf-8")
+    shutil.copyfile(WORDS, tmp_path / "split/input.txt")
+    done = init(tmp_path, "d", "--program", "split", "--args", "run", "--data", "split/input.txt")
     assert done.returncode == 0, done.stderr
+    # A snapshot holds modules only (any other file breaks the hidden-code rule): the rest is named.
+    assert "split: warning: left out of the snapshots (a snapshot holds Python modules only; " \
+           "give data files with --data): README.md, input.txt" in done.stderr
     settings = settings_of(tmp_path / "d")
     assert settings["entry"] == "main.py" and settings["args"] == ["run"]  # two modules define main; one runs
     assert sorted(p.name for p in (tmp_path / "d/code/snapshots/00-baseline").iterdir()) == [

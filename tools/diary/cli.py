@@ -257,8 +257,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         filters=tuple((name, pattern, text) for name, pattern, text in args.filter or ()),
     ))
     print(for_terminal(report.timing))
-    for warning in report.warnings:
-        print(for_terminal(f"{report.target / 'code/diary.yml'}: warning: {warning}"), file=sys.stderr)
+    for file, warning in report.warnings:
+        print(for_terminal(f"{file}: warning: {warning}"), file=sys.stderr)
     for broken in report.broken:
         print(for_terminal(f"measured broken, so marked expect: broken: {broken}"))
     print(for_terminal(f"wrote a diary of {report.entry} in {report.target} ({len(report.written)} files; "

@@ -116,7 +116,7 @@ class InitReport:
     timing: str = ""
     entry: str = ""
     snapshots: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (the file it is about, what to say)
     broken: list[str] = field(default_factory=list)  # snapshots init measured broken and marked so
 
 
@@ -124,12 +124,12 @@ class InitReport:
 # Reading what the user gives
 
 
-def _program_files(path: Path) -> dict[str, bytes]:
+def _program_files(path: Path, left_out: list[str]) -> dict[str, bytes]:
     if path.is_symlink() or not path.exists():
         raise DiaryError("the program does not exist (or is a link)", file=path,
                          hint="give --program a .py file or a folder of modules")
     if path.is_dir():
-        return folder_files(path)
+        return folder_files(path, left_out)
     if path.suffix != ".py":
         raise DiaryError("the program must be a .py file or a folder of modules", file=path)
     check_name(path.name, path)
@@ -173,13 +173,14 @@ def _normalisations(options: InitOptions) -> list[str | dict[str, str]]:
     return found
 
 
-def _snapshot_sources(options: InitOptions) -> list[SnapshotSource]:
+def _snapshot_sources(options: InitOptions, left_out: list[str]) -> list[SnapshotSource]:
+    """The snapshots to write; `left_out` gets the files a snapshot cannot hold (not a module)."""
     if (options.program is None) == (options.snapshots is None):
         raise DiaryError("give the program (--program PATH) or a folder of snapshots (--snapshots DIR)",
                          hint="diary init my-diary --program wordgen.py")
     if options.program is not None:
         path = options.program.resolve()
-        return [SnapshotSource(BASELINE_ID, _program_files(path), source=path.name)]
+        return [SnapshotSource(BASELINE_ID, _program_files(path, left_out), source=path.name)]
     folder = options.snapshots.resolve() if options.snapshots else Path()
     if not folder.is_dir() or folder.is_symlink():
         raise DiaryError("--snapshots must be a folder of snapshot folders", file=folder)
@@ -194,8 +195,11 @@ def _snapshot_sources(options: InitOptions) -> list[SnapshotSource]:
             raise DiaryError(problem, file=sub, hint="rename the folder: " + SNAPSHOT_ID_HINT)
         meta = sub / META_NAME
         parent = None if position == 0 else subfolders[0 if options.alternatives else position - 1].name
+        skipped: list[str] = []
+        files = folder_files(sub, skipped)
+        left_out += [f"{sub.name}/{name}" for name in skipped]
         sources.append(SnapshotSource(
-            sub.name, folder_files(sub), source=f"{folder.name}/{sub.name}", parent=parent,
+            sub.name, files, source=f"{folder.name}/{sub.name}", parent=parent,
             meta=read_bytes(meta) if meta.is_file() and not meta.is_symlink() else None,
         ))
     return sources
@@ -360,9 +364,14 @@ class Plan:
 def plan_files(options: InitOptions, report: InitReport) -> Plan:
     """Every file init writes; nothing is written yet."""
     target = options.target
-    sources = _snapshot_sources(options)
-    baseline = sources[0]
     where = options.program or options.snapshots or target
+    left_out: list[str] = []
+    sources = _snapshot_sources(options, left_out)
+    if left_out:
+        shown = ", ".join(left_out[:10]) + (" ..." if len(left_out) > 10 else "")
+        report.warnings.append((str(where), "left out of the snapshots (a snapshot holds Python modules only; "
+                                f"give data files with --data): {shown}"))
+    baseline = sources[0]
     entry = infer_entry(baseline.files, options.entry, Path(where))
     data = [parse_data(spec) for spec in options.data]
     stored = [item.stored for item in data]
@@ -382,7 +391,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
         time.sleep(max(0.0, REPEAT_GAP_S - result.wall_s))
         again = timing_run(options, baseline, entry, data)
         if again.status == "ok" and again.stdout != result.stdout:
-            report.warnings.append(_unrepeatable(result.stdout, again.stdout))
+            report.warnings.append((str(options.target / SETTINGS_PATH), _unrepeatable(result.stdout, again.stdout)))
     timeout = _with_headroom(spent, TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S)
     test_timeout = _with_headroom(spent, TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S)
     report.timing = (f"timing run of {baseline.id} ({result.sandbox} sandbox): {result.wall_s:.2f} s wall, "

@@ -41,8 +41,10 @@ MAX_SLUG = 60
 SKIP_NAMES = {"__pycache__", ".pytest_cache", ".git", ".venv", ".mypy_cache", ".ruff_cache"}
 
 
-def folder_files(folder: Path) -> dict[str, bytes]:
-    """The files of a program's folder, as the snapshot will hold them (no caches, links or hidden files)."""
+def folder_files(folder: Path, left_out: list[str] | None = None) -> dict[str, bytes]:
+    """The files of a folder (no caches, links or hidden files). With `left_out`, only its Python
+    modules, as a snapshot holds them (any other file would break the hidden-code rule): the other
+    files' names are added to `left_out`."""
     found: dict[str, bytes] = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
@@ -55,13 +57,17 @@ def folder_files(folder: Path) -> dict[str, bytes]:
             continue
         if rel.as_posix() == META_NAME:
             continue
+        if left_out is not None and path.suffix != ".py":
+            left_out.append(rel.as_posix())
+            continue
         if len(found) >= MAX_FILES:
             raise DiaryError(f"more than {MAX_FILES} files in the program's folder", file=folder,
                              hint="point --program at the program's own folder")
         check_name(rel.as_posix(), path)  # the names a record, a page and a download can hold
         found[rel.as_posix()] = read_bytes(path, HARD_MAX_FILE_BYTES)
     if not found:
-        raise DiaryError("the program's folder holds no file", file=folder, hint="point --program at a .py file")
+        raise DiaryError("the folder holds no Python module" if left_out is not None else "the folder holds no file",
+                         file=folder, hint="point it at a folder of .py files")
     return found
 
 
@@ -259,7 +265,8 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
         raise DiaryError("the snapshot's folder already exists", file=target,
                          hint="choose another id, or move the folder away")
     source = by_id[parent]
-    files = source.read_sources() if files_from is None else folder_files(Path(files_from).resolve())
+    left_out: list[str] = []
+    files = source.read_sources() if files_from is None else folder_files(Path(files_from).resolve(), left_out)
     own_entry = entry if entry is not None else source.entry
     if entry is not None or own_entry not in files:
         own_entry = infer_entry(files, entry, Path(files_from or source.directory))
@@ -267,7 +274,7 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
         SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, date=dt.date.today().isoformat(), parent=parent,
         entry=own_entry if own_entry != settings.entry else None,
         args=list(args) if args is not None and tuple(args) != settings.args else None,
-        files_from=Path(files_from).name if files_from is not None else None,
+        files_from=Path(files_from).name if files_from is not None else None, left_out=left_out,
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}.", suffix=".tmp", dir=settings.snapshots_dir))
     try:
