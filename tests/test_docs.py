@@ -39,7 +39,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_help_tells_the_whole_story() -> None:
     proc = run_diary(REPO, "--help")
     assert proc.returncode == 0
-    for word in ("measure", "generate", "build", "check", "preview", "new", "_data/records", "_variables.yml",
+    for word in ("init", "measure", "generate", "build", "check", "preview", "new", "_data/records", "_variables.yml",
                  "exit codes"):
         assert word in proc.stdout, word
 
