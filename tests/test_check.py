@@ -1,7 +1,9 @@
 """`diary check`, the freshness gate: exit 1 with every problem (file, line, how to fix it), changing nothing.
 
-Each case breaks one thing in its own copy of this repository's diary and runs the CLI like a user.
-Cases that change the tool itself (a template, the measuring version) run it from a copy of tools/.
+Each case breaks one thing in its own copy of the tiny diary (tests/fixtures/tinydiary, built once
+per session by conftest.py) and runs the CLI like a user, so the suite stays green whatever this
+repository's diary holds. Cases that change the tool itself (a template, the measuring version) run
+it from a copy of tools/. One test's subject is this repository's own diary (named as such).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ import yaml
 from diary.check import hand_typed_claims
 from diarykit import REPO, copy_repo_diary
 
-BROKEN = "01-value-naive"  # the snapshot the diary shows failing (Day 1)
+BROKEN = "01-broken"  # the tiny diary's snapshot that fails (Day 1)
+LATEST = "02-fixed"  # its last snapshot
+LAST_POST = "posts/day-2/index.qmd"  # the post about it
 MEASURE_FIX = "run 'diary measure'"
 
 
@@ -29,15 +33,19 @@ MEASURE_FIX = "run 'diary measure'"
 
 
 @pytest.fixture(scope="module")
-def repo_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This repository's diary as committed: site sources, snapshots, records, generated files."""
-    return copy_repo_diary(tmp_path_factory.mktemp("repo-diary"))
+def tiny_copy(tiny_site_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny diary as its author would commit it after a build: site sources, snapshots, records,
+    generated files (not the rendered site or the build's cache)."""
+    root = tmp_path_factory.mktemp("tiny-diary") / "diary"
+    shutil.copytree(tiny_site_root, root, symlinks=True,
+                    ignore=shutil.ignore_patterns("_site", ".diary-cache", ".quarto", ".diary.lock"))
+    return root
 
 
 @pytest.fixture
-def diary(repo_copy: Path, tmp_path: Path) -> Path:
+def diary(tiny_copy: Path, tmp_path: Path) -> Path:
     """A fresh copy for one test to break."""
-    return Path(shutil.copytree(repo_copy, tmp_path / "diary", symlinks=True))
+    return Path(shutil.copytree(tiny_copy, tmp_path / "diary", symlinks=True))
 
 
 @pytest.fixture
@@ -118,7 +126,17 @@ def record_ids(root: Path) -> list[str]:
 # The committed state
 
 
-def test_the_committed_diary_is_fresh(repo_copy: Path) -> None:
+def test_the_tiny_diary_as_built_is_fresh(tiny_copy: Path) -> None:
+    before = tree_state(tiny_copy)
+    result = run_check(tiny_copy)
+    assert result.returncode == 0, f"the tiny diary is not fresh after its build:\n{result.stderr}"
+    assert "everything is fresh" in result.stdout and result.stderr == ""
+    assert tree_state(tiny_copy) == before
+
+
+def test_this_repositorys_committed_diary_is_fresh(tmp_path: Path) -> None:
+    """This repository's own diary (its subject is the committed content, not the tool)."""
+    repo_copy = copy_repo_diary(tmp_path)
     before = tree_state(repo_copy)
     result = run_check(repo_copy)
     assert result.returncode == 0, f"the committed diary is not fresh:\n{result.stderr}"
@@ -130,6 +148,8 @@ def test_the_committed_diary_is_fresh(repo_copy: Path) -> None:
 
 
 def test_check_warns_while_site_url_is_the_placeholder(diary: Path) -> None:
+    quarto = diary / "_quarto.yml"
+    quarto.write_text(re.sub(r"site-url: \S+", "site-url: https://YOUR-USER.github.io/YOUR-REPO/", quarto.read_text()))
     result = run_check(diary)
     assert result.returncode == 0  # a warning, not a problem: the feed is wrong, nothing is false
     [warning] = result.stderr.strip().splitlines()
@@ -146,7 +166,7 @@ def test_check_warns_while_site_url_is_the_placeholder(diary: Path) -> None:
 
 def test_a_snapshot_edited_without_measuring(diary: Path) -> None:
     snapshot = sorted((diary / "code/snapshots").iterdir())[-1]  # not the baseline: only its record goes stale
-    source = snapshot / "microgpt.py"
+    source = snapshot / "prog.py"
     source.write_text(source.read_text(encoding="utf-8") + "# edited after it was measured\n", encoding="utf-8")
     problems = check_fails(diary)
     record = diary / "_data/records" / f"{snapshot.name}.yml"
@@ -264,21 +284,21 @@ def test_an_unknown_definition_in_front_matter(diary: Path) -> None:
 
 def test_an_include_of_a_partial_that_does_not_exist(diary: Path) -> None:
     post = a_post(diary)
-    include = "{{< include /_generated/code/00-baseline/_def-NoSuchThing.md >}}"
+    include = "{{< include /_generated/code/00-base/_def-NoSuchThing.md >}}"
     line = append_line(post, include)
     problems = check_fails(diary)
     found = problems_at(problems, f"{rel(post, diary)}:{line}")
     assert len(found) == 1, problems
-    assert "the include /_generated/code/00-baseline/_def-NoSuchThing.md is not generated" in found[0]
+    assert "the include /_generated/code/00-base/_def-NoSuchThing.md is not generated" in found[0]
     assert "docs/generated.md" in found[0]
 
 
 def test_an_unknown_variable(diary: Path) -> None:
     post = a_post(diary)
-    line = append_line(post, "It printed {{< var snap.00-baseline.no_such_key >}}.")
+    line = append_line(post, "It printed {{< var snap.00-base.no_such_key >}}.")
     problems = check_fails(diary)
     found = problems_at(problems, f"{rel(post, diary)}:{line}")
-    assert len(found) == 1 and "unknown variable 'snap.00-baseline.no_such_key'" in found[0], problems
+    assert len(found) == 1 and "unknown variable 'snap.00-base.no_such_key'" in found[0], problems
     assert "_variables.yml" in found[0]
 
 
@@ -429,14 +449,14 @@ def test_claims_lint_reads_front_matter_after_a_byte_order_mark(tmp_path: Path) 
 
 def test_check_lists_every_dangling_reference_not_only_the_first(diary: Path) -> None:
     # generate stops at the first problem; the gate lists them all, each at its own line.
-    post = diary / "posts/2026-02-20-the-result/index.qmd"
+    post = diary / LAST_POST
     text = post.read_text(encoding="utf-8")
     post.write_text(text + "\n{{< var snap.nope.code >}} and {{< var diary.nothing >}}\n\n"
-                    "{{< include /_generated/diff/_00-baseline__99-gone.md >}}\n", encoding="utf-8")
+                    "{{< include /_generated/diff/_00-base__99-gone.md >}}\n", encoding="utf-8")
     lines = text.count("\n") + 1
     problems = check_fails(diary)
-    rel = "posts/2026-02-20-the-result/index.qmd"
-    assert f"{rel}:{lines + 3}: the diff partial /_generated/diff/_00-baseline__99-gone.md names an unknown " \
+    rel = LAST_POST
+    assert f"{rel}:{lines + 3}: the diff partial /_generated/diff/_00-base__99-gone.md names an unknown " \
            "snapshot '99-gone'" in "\n".join(problems)
     assert any(p.startswith(f"{rel}:{lines + 1}: unknown variable 'snap.nope.code'") for p in problems), problems
     assert any(p.startswith(f"{rel}:{lines + 1}: unknown variable 'diary.nothing'") for p in problems), problems
@@ -455,12 +475,12 @@ def edit_record(root: Path, snap_id: str, change) -> None:
 
 def test_a_hand_edited_record_is_refused_with_both_figures(diary: Path) -> None:
     # The motivated author: 42 code lines for the final version, and the naive snapshot marked ok.
-    final = yaml.safe_load((diary / "_data/records/07-final.yml").read_text(encoding="utf-8"))
+    final = yaml.safe_load((diary / f"_data/records/{LATEST}.yml").read_text(encoding="utf-8"))
     real = final["lines"]["total"]["code"]
-    edit_record(diary, "07-final", lambda r: r["lines"]["total"].update(code=42))
+    edit_record(diary, LATEST, lambda r: r["lines"]["total"].update(code=42))
     edit_record(diary, BROKEN, lambda r: r["verdict"].update(status="ok", reasons=[], surprise=True))
     problems = "\n".join(check_fails(diary))
-    assert (f"_data/records/07-final.yml:3: record of '07-final' does not match its snapshot: lines (the record "
+    assert (f"_data/records/{LATEST}.yml:3: record of '{LATEST}' does not match its snapshot: lines (the record "
             f"says 42 code lines, the files have {real})") in problems
     assert (f"record of '{BROKEN}' does not match its snapshot: verdict (the record says ok, its own parts say "
             "broken)") in problems
@@ -468,7 +488,7 @@ def test_a_hand_edited_record_is_refused_with_both_figures(diary: Path) -> None:
 
 def test_regenerating_from_a_forged_record_does_not_make_it_pass(diary: Path) -> None:
     # Generated files made from the forged record agree with it; the record still disagrees with the files.
-    edit_record(diary, "07-final", lambda r: r["lines"]["total"].update(code=42))
+    edit_record(diary, LATEST, lambda r: r["lines"]["total"].update(code=42))
     generate = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"], capture_output=True,
                               text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
     assert generate.returncode == 0, generate.stderr
@@ -513,7 +533,7 @@ def test_generate_refuses_records_measured_with_other_settings(diary: Path) -> N
 @pytest.mark.slow
 def test_rerun_refuses_a_record_whose_run_was_forged(diary: Path) -> None:
     """`diary check --rerun` measures every snapshot again and compares: a forged run is contradicted."""
-    edit_record(diary, "02-value-ops", lambda r: r["tests"].update(passed=r["tests"]["passed"] + 5))
+    edit_record(diary, LATEST, lambda r: r["tests"].update(passed=r["tests"]["passed"] + 5))
     generate = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"], capture_output=True,
                               text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
     assert generate.returncode == 0, generate.stderr
@@ -524,29 +544,29 @@ def test_rerun_refuses_a_record_whose_run_was_forged(diary: Path) -> None:
                             capture_output=True, text=True, timeout=900, env={**env, "PYTHONPATH": str(REPO / "tools")})
     assert result.returncode == 1, result.stdout + result.stderr
     assert tree_state(diary) == before, "check --rerun changed files"
-    assert ("_data/records/02-value-ops.yml:3: record of '02-value-ops' is contradicted by a fresh run of the same "
+    assert (f"_data/records/{LATEST}.yml:3: record of '{LATEST}' is contradicted by a fresh run of the same "
             "files: tests") in result.stderr
 
 
 def test_a_post_may_not_use_the_latest_figures_of_the_diary(diary: Path) -> None:
-    # Adding 08-shorter must never rewrite an older post: its figures are its own snapshots'.
-    post = diary / "posts/2026-02-20-the-result/index.qmd"
+    # Adding a snapshot must never rewrite an older post: its figures are its own snapshots'.
+    post = diary / LAST_POST
     text = post.read_text(encoding="utf-8")
     post.write_text(text + "\nIn the end {{< var diary.best_code >}} and {{< var def.gpt.saved >}}, "
                     "{{< var diary.best >}}, {{< var def.Value.best_name >}}.\n", encoding="utf-8")
     line = text.count("\n") + 2
     problems = check_fails(diary)
-    rel = "posts/2026-02-20-the-result/index.qmd"
+    rel = LAST_POST
     for key in ("diary.best_code", "def.gpt.saved", "diary.best", "def.Value.best_name"):
-        assert any(p.startswith(f"{rel}:{line}: '{key}' is the latest figure of the diary") and "snap.07-final." in p
+        assert any(p.startswith(f"{rel}:{line}: '{key}' is the latest figure of the diary") and f"snap.{LATEST}." in p
                    for p in problems), problems
     progress = diary / "progress.qmd"  # the progress page shows the latest on purpose
     progress.write_text(progress.read_text(encoding="utf-8") + "\n{{< var diary.best_code >}}\n", encoding="utf-8")
     assert not [p for p in check_fails(diary) if p.startswith("progress.qmd")]
 
 
-def test_the_as_of_figures_of_a_snapshot_count_only_what_came_before_it(repo_copy: Path) -> None:
-    variables = yaml.safe_load((repo_copy / "_variables.yml").read_text(encoding="utf-8"))
+def test_the_as_of_figures_of_a_snapshot_count_only_what_came_before_it(tiny_copy: Path) -> None:
+    variables = yaml.safe_load((tiny_copy / "_variables.yml").read_text(encoding="utf-8"))
     snaps = variables["snap"]
     ids = list(snaps)
     base = snaps[ids[0]]["code"]

@@ -50,17 +50,20 @@ from diarykit import REPO, run_diary, snapshot_meta, write
 pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).parent / "fixtures" / "forgery"
-BASELINE_DIR = REPO / "code" / "snapshots" / "00-baseline"
+# A frozen copy of MicroGPT's baseline, settings and data (its README says why), not this diary's.
+MICROGPT = REPO / "tests" / "fixtures" / "microgpt"
+BASELINE_DIR = MICROGPT / "code" / "snapshots" / "00-baseline"
 BASELINE = (BASELINE_DIR / "microgpt.py").read_text(encoding="utf-8")
 STEPS = 5
 GUARDED = "probes: probe run 1 on a fresh seed failed: exit code 1: "
 
 
 def copy_small_diary(root: Path) -> Path:
-    """This diary's config (5 steps), data, baseline and behavioural suite: nothing else."""
-    config = (REPO / "code/diary.yml").read_text(encoding="utf-8")
+    """MicroGPT's config (5 steps), data, baseline and the bundled behavioural suite: nothing else."""
+    config = (MICROGPT / "code/diary.yml").read_text(encoding="utf-8")
+    assert "\nsteps: 20" in config
     write(root / "code/diary.yml", config.replace("\nsteps: 20", f"\nsteps: {STEPS}"))
-    shutil.copytree(REPO / "code/data", root / "code/data")
+    shutil.copytree(MICROGPT / "code/data", root / "code/data")
     shutil.copytree(BASELINE_DIR, root / "code/snapshots/00-baseline")
     shutil.copytree(REPO / "tests/program", root / "tests/program",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -70,8 +73,8 @@ def copy_small_diary(root: Path) -> Path:
 def remembered_stdout(tmp: Path) -> str:
     """What an author who ran the baseline once would paste into a forgery."""
     work = tmp / "remember-run"
-    shutil.copytree(REPO / "code/data", work / "data")
-    settings = load_settings(REPO)
+    shutil.copytree(MICROGPT / "code/data", work / "data")
+    settings = load_settings(copy_small_diary(tmp / "settings-of"))
     args = [a.replace("{steps}", str(STEPS)) for a in settings.args]
     args = [a.format(seed=settings.seed, samples=settings.samples) for a in args]
     done = subprocess.run([sys.executable, str(BASELINE_DIR / "microgpt.py"), *args], cwd=work,
@@ -82,7 +85,7 @@ def remembered_stdout(tmp: Path) -> str:
 def remembered_answers(tmp: Path) -> str:
     """The baseline's answers to the driver (the configured questions; a probe on a guessed seed)."""
     work = tmp / "remember-answers"
-    shutil.copytree(REPO / "code/data", work / "data")
+    shutil.copytree(MICROGPT / "code/data", work / "data")
     shutil.copytree(BASELINE_DIR, work / "snapshot")
     subprocess.run([sys.executable, str(REPO / "tests/program/driver.py"), "snapshot", "microgpt.py",
                     "answers.json", "42"], cwd=work, check=True, timeout=300, capture_output=True)
@@ -263,13 +266,15 @@ def test_the_run_time_guard(tmp_path: Path, what: str, refused: str | None) -> N
     from diary.judge import guarded
     from diary.sandbox import run_sandboxed
 
-    write(tmp_path / "prog.py", GUARD_PROGRAM)
-    write(tmp_path / "helper.py", "X = 5\n")
-    settings = load_settings(REPO)
-    record = REPO / "_data/records/00-baseline.yml"
-    argv = guarded(settings, tmp_path, tmp_path, "prog.py", [what, str(record)])
-    done = run_sandboxed(argv, workdir=tmp_path, timeout=60, memory_mb=1024, output_bytes=65536,
-                         readable=[REPO])
+    repo = copy_small_diary(tmp_path / "repo")  # a repository beside the run: its baseline must stay closed
+    work = tmp_path / "work"
+    write(work / "prog.py", GUARD_PROGRAM)
+    write(work / "helper.py", "X = 5\n")
+    settings = load_settings(repo)
+    baseline = repo / "code/snapshots/00-baseline/microgpt.py"
+    argv = guarded(settings, work, work, "prog.py", [what, str(baseline)])
+    done = run_sandboxed(argv, workdir=work, timeout=60, memory_mb=1024, output_bytes=65536,
+                         readable=[repo])
     if refused is None:
         assert (done.status, done.stdout_text()) == ("ok", "5\n")
     else:

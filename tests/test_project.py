@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 from diary.lock import command_lock
-from diarykit import REPO, copy_repo_diary, run_diary
+from diarykit import REPO, run_diary
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -16,10 +17,16 @@ def tree(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.name != ".diary.lock"}
 
 
-def test_the_hook_under_the_process_holding_the_lock_returns_at_once(tmp_path: Path) -> None:
+def a_built_diary(tiny_site_root: Path, tmp_path: Path) -> Path:
+    """A copy of the tiny diary as built (records, generated files), without its rendered site."""
+    return Path(shutil.copytree(tiny_site_root, tmp_path / "diary", symlinks=True,
+                                ignore=shutil.ignore_patterns("_site", ".diary-cache", ".diary.lock")))
+
+
+def test_the_hook_under_the_process_holding_the_lock_returns_at_once(tiny_site_root: Path, tmp_path: Path) -> None:
     # What the engine of `diary build` does: it runs `diary refresh` while the build holds the lock.
     # The build measured and generated already, so the hook succeeds and changes nothing.
-    root = copy_repo_diary(tmp_path)
+    root = a_built_diary(tiny_site_root, tmp_path)
     (root / "_variables.yml").write_text("stale: true\n")  # would be rewritten by a real refresh
     before = tree(root)
     with command_lock(root):
@@ -28,9 +35,9 @@ def test_the_hook_under_the_process_holding_the_lock_returns_at_once(tmp_path: P
     assert tree(root) == before
 
 
-def test_the_hook_with_no_lock_held_measures_and_generates(tmp_path: Path) -> None:
+def test_the_hook_with_no_lock_held_measures_and_generates(tiny_site_root: Path, tmp_path: Path) -> None:
     # A plain `quarto render` runs the hook with nothing held: it does the work.
-    root = copy_repo_diary(tmp_path)
+    root = a_built_diary(tiny_site_root, tmp_path)
     expected = (root / "_variables.yml").read_bytes()
     (root / "_variables.yml").write_text("stale: true\n")
     proc = run_diary(root, "refresh", "--quiet")
@@ -38,9 +45,9 @@ def test_the_hook_with_no_lock_held_measures_and_generates(tmp_path: Path) -> No
     assert (root / "_variables.yml").read_bytes() == expected
 
 
-def test_a_command_run_beside_another_is_refused(tmp_path: Path) -> None:
+def test_a_command_run_beside_another_is_refused(tiny_site_root: Path, tmp_path: Path) -> None:
     # Held by a process that is not an ancestor (another terminal's command): refused, exit 2.
-    root = copy_repo_diary(tmp_path)
+    root = a_built_diary(tiny_site_root, tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import sys, time

@@ -50,7 +50,9 @@ def test_clean_code_breaks_no_rule() -> None:
 
 
 @pytest.mark.parametrize("snapshot", sorted(p.name for p in (REPO / "code/snapshots").iterdir() if p.is_dir()))
-def test_the_honest_snapshots_break_no_rule(snapshot: str) -> None:
+def test_this_repositorys_honest_snapshots_break_no_rule(snapshot: str) -> None:
+    """This repository's own snapshots (the subject is the committed diary): the rules' cases on
+    fixtures are below."""
     folder = REPO / "code/snapshots" / snapshot
     files = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != "snapshot.yml"}
     found = [(b.rule, b.line) for b in check_files(files)]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -46,7 +47,8 @@ def test_favicon_and_feed_are_configured() -> None:
 
 @pytest.fixture(scope="module")
 def planted_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This diary, copied with two `images/` folders that are not the root's, built with smalldocs."""
+    """This repository's diary (the subject: its _quarto.yml's resources), copied with two `images/`
+    folders that are not the root's, built with smalldocs."""
     root = copy_repo_diary(tmp_path_factory.mktemp("resources"))
     (root / "docs" / "images").mkdir(parents=True)
     (root / "docs" / "images" / "planted.png").write_bytes(b"not published")
@@ -66,10 +68,14 @@ def test_only_the_roots_images_and_raw_files_are_published(planted_site: Path) -
     assert not strays, f"files from images/ folders below the root were published: {strays}"
 
 
-def test_build_warns_while_site_url_is_the_placeholder(tmp_path: Path) -> None:
-    """The repository ships the placeholder (README, Publishing): `diary build` names its line."""
-    (tmp_path / "diary").mkdir()
-    root = copy_repo_diary(tmp_path / "diary")
+def test_build_warns_while_site_url_is_the_placeholder(tiny_site_root: Path, tmp_path: Path) -> None:
+    """The repository ships the placeholder (README, Publishing), and so does `diary init`: `diary
+    build` names its line (the tiny diary, with the placeholder put in)."""
+    root = Path(shutil.copytree(tiny_site_root, tmp_path / "diary", symlinks=True,
+                                ignore=shutil.ignore_patterns("_site", ".diary-cache", ".diary.lock")))
+    quarto = root / "_quarto.yml"
+    quarto.write_text(re.sub(r"site-url: \S+", "site-url: https://YOUR-USER.github.io/YOUR-REPO/", quarto.read_text()))
+    assert "site-url: https://YOUR-USER.github.io/YOUR-REPO/" in (REPO / "_quarto.yml").read_text()
     line = next(n for n, text in enumerate((root / "_quarto.yml").read_text().splitlines(), 1)
                 if text.strip().startswith("site-url:"))
     done = run_diary(root, "build", "--engine", "smalldocs", "--quiet", timeout=600)

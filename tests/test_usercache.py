@@ -25,9 +25,9 @@ def entries(cache: Path, kind: str) -> list[Path]:
 
 
 def test_a_cached_record_is_the_parsed_record_and_a_damaged_entry_is_a_miss(
-        private_cache: Path, tmp_path: Path) -> None:
-    path = tmp_path / "07-final.yml"
-    shutil.copyfile(REPO / "_data" / "records" / "07-final.yml", path)
+        private_cache: Path, tiny_site_root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "02-fixed.yml"
+    shutil.copyfile(tiny_site_root / "_data" / "records" / "02-fixed.yml", path)
     parsed = parse_record(path.read_text(encoding="utf-8"), path)
     assert load_record(path) == parsed  # a miss: parsed, checked and stored
     [entry] = entries(private_cache, "records")
@@ -36,18 +36,20 @@ def test_a_cached_record_is_the_parsed_record_and_a_damaged_entry_is_a_miss(
     assert load_record(path) == parsed
 
 
-def test_an_edited_record_is_parsed_again(private_cache: Path, tmp_path: Path) -> None:
-    path = tmp_path / "07-final.yml"
-    shutil.copyfile(REPO / "_data" / "records" / "07-final.yml", path)
+def test_an_edited_record_is_parsed_again(private_cache: Path, tiny_site_root: Path, tmp_path: Path) -> None:
+    path = tmp_path / "02-fixed.yml"
+    shutil.copyfile(tiny_site_root / "_data" / "records" / "02-fixed.yml", path)
     load_record(path)
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("\nid: 07-final\n", "\nid: 07-other\n"), encoding="utf-8")
+    assert "\nid: 02-fixed\n" in text
+    path.write_text(text.replace("\nid: 02-fixed\n", "\nid: 02-other\n"), encoding="utf-8")
     with pytest.raises(Exception, match="does not match its file name"):
         load_record(path)  # the cache answers only for the text it was made from
 
 
 def test_cached_highlighting_is_pygments_highlighting(private_cache: Path) -> None:
-    text = (REPO / "code" / "snapshots" / "07-final" / "microgpt.py").read_text(encoding="utf-8")
+    # A long module that is not this diary's content (the behavioural suite's driver).
+    text = (REPO / "tests" / "program" / "driver.py").read_text(encoding="utf-8")
     assert len(text) >= hlcache.SHORT_TEXT
     fresh = highlight.highlight_lines(text, "python")
     assert hlcache.highlight_lines(text, "python") == fresh

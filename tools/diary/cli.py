@@ -21,6 +21,7 @@ DESCRIPTION = """\
 Measure the snapshots of a program and publish the diary of making it shorter.
 
 Data flows one way:
+  diary init DIR --program PATH   start a diary of your own program (or --snapshots DIR)
   code/snapshots/<id>/   the program as it stood at each step (snapshot.yml + sources)
   diary measure          count lines, run each snapshot in a sandbox, run the behavioural tests,
                          compare stdout with the baseline -> _data/records/<id>.yml (cached by hash)
@@ -226,8 +227,43 @@ def cmd_new_post(args: argparse.Namespace) -> int:
 def cmd_new_snapshot(args: argparse.Namespace) -> int:
     from .scaffold import new_snapshot
 
-    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title)
+    program_args = _program_args(args.args) if args.args is not None else None
+    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title,
+                        files_from=Path(args.files) if args.files else None, entry=args.entry, args=program_args)
     print(f"wrote {path}")
+    return 0
+
+
+def _program_args(text: str) -> tuple[str, ...]:
+    """`--args "run 3"`: the program's arguments, split as a shell would."""
+    import shlex
+
+    try:
+        return tuple(shlex.split(text))
+    except ValueError as exc:
+        raise DiaryError(f"--args {text!r}: {exc}", hint='quote it as a shell would: --args "run 3"') from None
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .escape import for_terminal
+    from .init import InitOptions, init_diary
+
+    program_args = _program_args(args.args or "")
+    report = init_diary(InitOptions(
+        target=Path(args.dir), program=Path(args.program) if args.program else None,
+        snapshots=Path(args.snapshots) if args.snapshots else None, entry=args.entry, args=program_args,
+        data=tuple(args.data or ()), tests=Path(args.tests) if args.tests else None, title=args.title,
+        alternatives=args.alternatives, normalise=tuple(args.normalise or ()),
+        filters=tuple((name, pattern, text) for name, pattern, text in args.filter or ()),
+    ))
+    print(for_terminal(report.timing))
+    for file, warning in report.warnings:
+        print(for_terminal(f"{file}: warning: {warning}"), file=sys.stderr)
+    for broken in report.broken:
+        print(for_terminal(f"measured broken, so marked expect: broken: {broken}"))
+    print(for_terminal(f"wrote a diary of {report.entry} in {report.target} ({len(report.written)} files; "
+                       f"snapshots: {', '.join(report.snapshots)})"))
+    print("next: cd into it, then diary build (measure, generate, render) and diary check")
     return 0
 
 
@@ -283,6 +319,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel snapshots with --rerun (default: cores)")
     p.set_defaults(func=cmd_check)
 
+    p = sub.add_parser("init", help="start a diary of a program: diary init [DIR] --program PATH",
+                       description="Write a working diary of a program into DIR (new or empty; a folder that "
+                                   "holds a diary is refused): code/diary.yml with the entry, arguments, data "
+                                   "files and timeouts from a first timing run in the sandbox, the baseline "
+                                   "snapshot, the site's pages, a first post, .gitignore and the workflows. "
+                                   "'diary build' and 'diary check' pass straight after it.")
+    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the diary's folder (default: .)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--program", metavar="PATH", help="the program: a .py file or a folder of modules")
+    source.add_argument("--snapshots", metavar="DIR",
+                        help="a folder of snapshots, one subfolder each (its name is the id), chained in name order")
+    p.add_argument("--alternatives", action="store_true",
+                   help="with --snapshots: every snapshot is an alternative of the first, not a chain")
+    p.add_argument("--entry", metavar="FILE.py", help="the module to run, when a folder has several candidates")
+    p.add_argument("--args", metavar="'ARG ...'", default=None,
+                   help="the program's arguments, split as a shell would (default: none)")
+    p.add_argument("--data", action="append", metavar="SRC[:DEST]",
+                   help="a data file the program reads, kept under code/data/, seen by the run as DEST "
+                        "(default: its name; repeatable)")
+    p.add_argument("--tests", metavar="DIR", help="a folder of pytest tests of the program (default: no suite)")
+    p.add_argument("--normalise", action="append", metavar="NAME", choices=("line-endings", "carriage-returns"),
+                   help="normalise the output before comparing it: line-endings (CRLF as LF) or carriage-returns "
+                        "(a CR ends a line); repeatable")
+    p.add_argument("--filter", action="append", nargs=3, metavar=("NAME", "REGEX", "TEXT"),
+                   help="replace what REGEX matches by TEXT before comparing, e.g. "
+                        "--filter timestamp 'started .*' 'started <time>'; repeatable")
+    p.add_argument("--title", default=None, help="the site's title (default: The <entry> diary)")
+    p.set_defaults(func=cmd_init)
+
     new = sub.add_parser("new", help="scaffold a post or a snapshot")
     new_sub = new.add_subparsers(dest="what", required=True, metavar="WHAT")
     p = new_sub.add_parser("post", help='new post: diary new post "Title" [--snapshot ID ...]')
@@ -294,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.add_argument("--from", dest="parent", required=True, metavar="PARENT")
     p.add_argument("--title", default=None)
+    p.add_argument("--files", metavar="DIR", help="take the snapshot's files from DIR instead of copying the parent")
+    p.add_argument("--entry", metavar="FILE.py", help="the snapshot's own entry module (default: the parent's, "
+                                                      "or inferred when its files do not hold it)")
+    p.add_argument("--args", metavar="'ARG ...'", default=None,
+                   help="the snapshot's own arguments (split as a shell would)")
     p.set_defaults(func=cmd_new_snapshot)
     return parser
 
