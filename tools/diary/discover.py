@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
+from .config import DataFile, Settings, check_data_files, placeholders_of, read_contract
 from .contract import SNAPSHOT_ID_HINT, parse_iso_date, snapshot_id_problem
 from .errors import DiaryError
-from .safefs import list_files
+from .safefs import HARD_MAX_FILE_BYTES, list_files, read_bytes
 from .yamlio import Fields, read_yaml
 
 META_NAME = "snapshot.yml"
-ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry"}
+ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry", "args", "data_files"}
 SKIP_DIRS = {"__pycache__", ".pytest_cache"}
 
 
@@ -32,6 +33,26 @@ class SnapshotMeta:
     directory: Path
     files: tuple[str, ...]  # source files relative to `directory`, sorted
     meta_path: Path
+    # The program's contract for this snapshot: its own in snapshot.yml, else the diary's.
+    args: tuple[str, ...] = ()
+    data_files: tuple[DataFile, ...] = ()
+    code_dir: Path | None = None  # where data files' sources live (code/)
+
+    @property
+    def placeholders(self) -> set[str]:
+        """Which of {seed}, {steps}, {samples} this snapshot's arguments use."""
+        return placeholders_of(self.args)
+
+    def contract_digest(self) -> bytes:
+        """What, beside its files, decides how this snapshot runs: entry, expect, arguments, and the
+        data files (where each goes and its bytes). Part of its content hash, hence of its key."""
+        digest = hashlib.sha256()
+        digest.update(f"entry={self.entry}\0expect={self.expect}\0args={json.dumps(list(self.args))}".encode())
+        for file in self.data_files:
+            digest.update(f"\0data={file.source}\0to={file.target}\0".encode())
+            if self.code_dir is not None:
+                digest.update(read_bytes(self.code_dir / file.source, HARD_MAX_FILE_BYTES))
+        return digest.hexdigest().encode()
 
     @property
     def expected_broken(self) -> bool:
@@ -47,7 +68,7 @@ class SnapshotMeta:
             data = (self.directory / name).read_bytes()
             digest.update(f"{name}\0{len(data)}\0".encode())
             digest.update(data)
-        digest.update(f"entry={self.entry}\0expect={self.expect}".encode())
+        digest.update(self.contract_digest())
         return digest.hexdigest()
 
 
@@ -82,7 +103,9 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     expect = f.get("expect", str, "ok")
     if expect not in ("ok", "broken"):
         raise f.error("expect", f"must be 'ok' or 'broken', not {expect!r}")
-    entry = f.get("entry", str, settings.entry)
+    entry, args, data_files = read_contract(f, settings.entry, settings.args, settings.data_files)
+    if data_files is not settings.data_files:
+        check_data_files(f, settings, data_files)
     files = _source_files(directory, settings)
     if entry not in files:
         raise DiaryError(
@@ -93,7 +116,7 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     return SnapshotMeta(
         id=snap_id, title=title.strip(), date=raw_date, parent=str(parent) if parent is not None else None,
         note=str(f.get("note", str, "")).strip(), expect=expect, entry=entry, directory=directory,
-        files=files, meta_path=meta_path,
+        files=files, meta_path=meta_path, args=args, data_files=data_files, code_dir=settings.code_dir,
     )
 
 
