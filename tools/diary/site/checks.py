@@ -46,6 +46,15 @@ def _normalisations(settings: object) -> list[str]:
     return described
 
 
+def _by_file(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """Test ids (`module::test`, as the JUnit report names them) grouped by module, in the order run."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        module, _, test = name.rpartition("::")
+        groups.setdefault(module, []).append(test)
+    return list(groups.items())
+
+
 def checks_context(diary: Diary) -> dict[str, Any]:
     """What the partial says, as plain data (tested directly)."""
     settings = diary.settings
@@ -74,7 +83,8 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "suite": tests.judged,
         "tests_folder": settings.tests,
         "driver": settings.driver,
-        "tests_ran": list(tests.ran),
+        "tests_ran": _by_file(tests.ran),
+        "tests_count": len(tests.ran),
         "allowed_skips": list(settings.allowed_skips),
         "probes": {"status": probes.status, "runs": probes.runs, "reason": probes.reason,
                    "seed": settings.seed, "steps": min(settings.steps, settings.probe_steps)},
