@@ -279,3 +279,21 @@ def test_a_bad_contract_in_snapshot_yml_is_one_line_naming_file_and_line(tmp_pat
     assert proc.stderr.startswith(f"{meta}:5: error: {expected}"), proc.stderr
     assert proc.stderr.count("\n") == 1
     assert tree_bytes(root) == {}
+
+
+def test_a_new_snapshot_keeps_its_parents_contract(wordgen: Path, tmp_path: Path) -> None:
+    root = tmp_path / "diary"
+    shutil.copytree(wordgen, root)
+    meta = root / "code/snapshots/01-split/snapshot.yml"
+    write(root / "code/data/more.txt", (THIRDPARTY / "words.txt").read_text(encoding="utf-8"))
+    meta.write_text(meta.read_text(encoding="utf-8") + "data_files: [{from: data/more.txt, to: input.txt}]\n",
+                    encoding="utf-8")
+    proc = run_diary(root, "new", "snapshot", "02-more", "--from", "01-split")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    written = yaml.safe_load((root / "code/snapshots/02-more/snapshot.yml").read_text(encoding="utf-8"))
+    assert (written["entry"], written["args"]) == ("main.py", ["run"])
+    assert written["data_files"] == [{"from": "data/more.txt", "to": "input.txt"}]
+    proc = run_diary(root, "measure")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    more = record(root, "02-more")
+    assert more["run"]["command"] == "python main.py run" and more["verdict"]["status"] == "ok"

@@ -150,6 +150,10 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
     meta = _render(
         SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, date=dt.date.today().isoformat(), parent=parent,
         entry=source.entry if source.entry != settings.entry else None,
+        # The parent's own contract goes with its files (a split run as `main.py run` stays one).
+        args=list(source.args) if source.args != settings.args else None,
+        data_files=[file.source if file.source == file.target else {"from": file.source, "to": file.target}
+                    for file in source.data_files] if source.data_files != settings.data_files else None,
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}.", suffix=".tmp", dir=settings.snapshots_dir))
     try:
