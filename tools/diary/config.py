@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.machinery
 import json
 import re
 import sys
@@ -18,6 +19,10 @@ PLACEHOLDER = re.compile(r"\{(?:seed|steps|samples)\}")
 PLACEHOLDERS = ("seed", "steps", "samples")
 CONFIG_NAME = SETTINGS_PATH
 NO_SUITE = "none"  # `tests: none`: no behavioural suite; the verdict rests on the run, the output and the rules
+# A data file is data: never a file Python could import (hidden code, not counted) and never inside the
+# folders a test run keeps the snapshot and the baseline in (testsuite.py).
+IMPORTABLE_SUFFIXES = tuple(importlib.machinery.all_suffixes()) + (".pth", ".zip", ".egg", ".whl")
+RESERVED_TARGETS = ("snapshot", "baseline")
 CONTRACT_HINT = "write a list such as [data/words.txt] or [{from: data/words.txt, to: input.txt}]"
 
 
@@ -226,13 +231,20 @@ def _data_file(f: Fields, item: object) -> DataFile:
         raise f.error("data_files", f"{source!r} must be a path inside code/")
     if not _inside(target) or Path(target).as_posix() in (".", ""):
         raise f.error("data_files", f"'to: {target}' must be a file path inside the run's folder")
-    return DataFile(source, target)
+    if target.lower().endswith(IMPORTABLE_SUFFIXES) or Path(target).parts[0] in RESERVED_TARGETS:
+        raise f.error("data_files", f"'to: {target}' would be code or overwrite the run's own folders: a data "
+                      "file is data", hint="copy it to a name such as input.txt")
+    return DataFile(Path(source).as_posix(), Path(target).as_posix())
 
 
 def check_data_files(f: Fields, settings: Settings, files: tuple[DataFile, ...]) -> None:
     """Every data file exists under code/, as a plain file of bounded size (safefs)."""
+    snapshots = settings.snapshots_dir.resolve()
     for file in files:
         data = settings.code_dir / file.source
+        if (settings.code_dir / file.source).resolve().is_relative_to(snapshots):
+            raise f.error("data_files", f"{file.source!r} is inside the snapshots' folder: a snapshot's run may "
+                          "not read another snapshot", hint="keep data files under code/data/")
         if not data.is_file():
             raise f.error("data_files", f"data file {file.source!r} does not exist (looked for {str(data)!r})",
                           hint="add the file under code/ or remove it from the list")

@@ -107,6 +107,10 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     if data_files is not settings.data_files:
         check_data_files(f, settings, data_files)
     files = _source_files(directory, settings)
+    for file in data_files:  # a data file never replaces one of the snapshot's own files
+        if any(name == file.target or name.startswith(file.target + "/") for name in files):
+            raise f.error("data_files", f"'to: {file.target}' is a file of snapshot {snap_id!r}",
+                          hint="copy the data file to another name")
     if entry not in files:
         raise DiaryError(
             f"entry file {entry!r} is missing from snapshot {snap_id!r}",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -273,7 +274,11 @@ class Judge:
 def copy_data(settings: Settings, staged: Staged, target: Path) -> None:
     """Copy the snapshot's data files into a run's folder: each `from` under code/ to its `to`."""
     for file in staged.meta.data_files:
-        copy_file(settings.code_dir / file.source, target / file.target)
+        dest = target / file.target
+        if os.path.lexists(dest):  # discover refuses this; a second floor under what is run
+            raise DiaryError(f"data file {file.target!r} would replace a file of the run", file=staged.meta.meta_path,
+                             hint="copy the data file to another name")
+        copy_file(settings.code_dir / file.source, dest)
 
 
 def with_setting_hint(result: RunResult, setting: str) -> RunResult:
