@@ -231,6 +231,7 @@ def test_a_timed_out_run_names_the_setting_to_raise(tmp_path: Path) -> None:
     ("tests:", {}, "code/diary.yml:5: error: 'tests': is empty"),
     ("tests: tests/nowhere", {}, "code/diary.yml:5: error: 'tests': test directory 'tests/nowhere' does not exist"),
     ("tests: .", {}, "code/diary.yml:5: error: 'tests': '.' must be a folder inside the repository, not the"),
+    ("tests: code", {}, "code/diary.yml:5: error: 'tests': 'code' holds the program under study"),
     ("tests: tests/empty", {"tests/empty/README.md": "nothing\n"},
      "code/diary.yml:5: error: 'tests': test directory 'tests/empty' holds no Python file"),
     ("tests: none\ndriver: tests/d.py", {"tests/d.py": ""},
@@ -302,3 +303,13 @@ def test_a_new_snapshot_keeps_its_parents_contract(wordgen: Path, tmp_path: Path
     assert proc.returncode == 0, proc.stdout + proc.stderr
     more = record(root, "02-more")
     assert more["run"]["command"] == "python main.py run" and more["verdict"]["status"] == "ok"
+
+
+def test_a_suite_that_times_out_names_the_setting_to_raise(tmp_path: Path) -> None:
+    root = wordgen_diary(tmp_path, WORDGEN_SETTINGS.replace("tests: none", "tests: tests/own\ntest_timeout: 1"))
+    write(root / "tests/own/test_slow.py", "import time\n\n\ndef test_slow():\n    time.sleep(60)\n")
+    proc = run_diary(root, "measure")
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # broken, unexpectedly
+    tests = record(root, "00-base")["tests"]
+    assert tests["status"] == "error"
+    assert tests["reason"] == "test suite timed out after 1.0 s (raise 'test_timeout' in code/diary.yml)"

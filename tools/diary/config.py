@@ -262,6 +262,10 @@ def check_suite_folder(f: Fields, settings: Settings) -> None:
         raise f.error("tests", f"test directory {name!r} does not exist",
                       hint="create it, name another folder, or write 'tests: none' for no suite")
     real_directory(settings.root, settings.tests_dir)
+    suite, code = settings.tests_dir.resolve(), settings.code_dir.resolve()
+    if suite.is_relative_to(code) or code.is_relative_to(suite):
+        raise f.error("tests", f"{name!r} holds the program under study (code/), or lies inside it",
+                      hint="keep the suite in a folder of its own, e.g. tests/program")
     if not any(path.is_file() for path in settings.tests_dir.rglob("*.py")):
         raise f.error("tests", f"test directory {name!r} holds no Python file, so pytest would collect no tests",
                       hint="add test_*.py files, or write 'tests: none' for no suite")
