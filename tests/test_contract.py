@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from diary.cli import main
 from diary.records import load_record
 from diarykit import REPO, TINY_PROGRAM, make_diary, run_diary, tree_bytes, write
 
@@ -130,18 +131,25 @@ def test_checks_partial_says_what_ran(wordgen: Path) -> None:
     assert "raise" not in checks and "timeout of 30.0 s (the setting\n`timeout`)" in checks
 
 
-def test_check_reports_a_missing_or_edited_checks_partial(wordgen: Path, tmp_path: Path) -> None:
+def check(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """`diary check`, in this process (the CLI's own entry point): its exit status and what it printed."""
+    code = main(["--root", str(root), "check"])
+    return code, capsys.readouterr().err
+
+
+def test_check_reports_a_missing_or_edited_checks_partial(wordgen: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "diary"
     shutil.copytree(wordgen, root)
-    proc = run_diary(root, "check")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    code, printed = check(root, capsys)
+    assert code == 0, printed
     partial = root / "_generated/checks.md"
     partial.write_text(partial.read_text(encoding="utf-8") + "Every snapshot passes 40 tests.\n", encoding="utf-8")
-    proc = run_diary(root, "check")
-    assert proc.returncode == 1 and "_generated/checks.md: generated file is stale" in proc.stderr
+    code, printed = check(root, capsys)
+    assert code == 1 and "_generated/checks.md: generated file is stale" in printed
     partial.unlink()
-    proc = run_diary(root, "check")
-    assert proc.returncode == 1 and "_generated/checks.md: generated file is missing" in proc.stderr
+    code, printed = check(root, capsys)
+    assert code == 1 and "_generated/checks.md: generated file is missing" in printed
 
 
 def test_contract_of_a_snapshot_is_part_of_its_key(wordgen: Path, tmp_path: Path) -> None:
