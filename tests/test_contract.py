@@ -219,7 +219,7 @@ def test_a_snapshot_that_drops_the_seed_cannot_escape_the_probes(tmp_path: Path)
     checks = (root / "_generated/checks.md").read_text(encoding="utf-8")
     assert "Beside the seed 1, every snapshot runs on 2 seeds" in checks
     # Two snapshots, two commands, each as run; `--` kept from becoming a dash by the typographic break.
-    assert "- <code>python prog\\.py -<span></span>-steps 3</code> (01\\-fixed)" in checks
+    assert "- <code>python prog\\.py \\-<span></span>\\-steps 3</code> (01\\-fixed)" in checks
 
 
 def test_a_timed_out_run_names_the_setting_to_raise(tmp_path: Path) -> None:
