@@ -218,7 +218,7 @@ def run_test_suite(
     if judge is not None:
         outcome.probes = judge.probes(staged)
         if outcome.probe_problem and outcome.probes["identical"]:
-            outcome.probes = {**outcome.probes, "identical": False, "reason": outcome.probe_problem}
+            outcome.probes = {**outcome.probes, "identical": False, "reason": outcome.probe_problem, "status": "failed"}
         outcome.seconds += outcome.extra_seconds
         outcome.cpu_s += outcome.extra_cpu_s
     return outcome, result
