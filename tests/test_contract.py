@@ -323,3 +323,18 @@ def test_a_suite_that_times_out_names_the_setting_to_raise(tmp_path: Path) -> No
     tests = record(root, "00-base")["tests"]
     assert tests["status"] == "error"
     assert tests["reason"] == "test suite timed out after 1.0 s (raise 'test_timeout' in code/diary.yml)"
+
+
+def test_checks_name_each_declared_normalisation() -> None:
+    from types import SimpleNamespace
+
+    from diary.site.checks import _normalisations
+
+    assert _normalisations(SimpleNamespace()) == []  # no `normalise:` key: byte for byte
+    declared = SimpleNamespace(normalise=["line-endings", "carriage-returns",
+                                          {"name": "timestamp", "pattern": r"\d\d:\d\d:\d\d", "replace": "T"}])
+    assert _normalisations(declared) == [
+        "line endings (CRLF read as LF)",
+        "carriage returns (a CR counts as a line end; a CR next to a line end adds none)",
+        r"timestamp: text matching /\d\d:\d\d:\d\d/ replaced by 'T'",
+    ]

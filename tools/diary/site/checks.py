@@ -38,11 +38,14 @@ def _normalisations(settings: object) -> list[str]:
     for item in getattr(settings, "normalise", ()) or ():
         name = item if isinstance(item, str) else (
             item.get("name") if isinstance(item, dict) else getattr(item, "name", None))
-        pattern = (item.get("pattern") if isinstance(item, dict) else getattr(item, "pattern", None))
+        pattern = item.get("pattern") if isinstance(item, dict) else getattr(item, "pattern", None)
+        replace = item.get("replace", "") if isinstance(item, dict) else getattr(item, "replace", "")
         if name in NORMALISATION_TEXT:
             described.append(NORMALISATION_TEXT[str(name)])
+        elif pattern:
+            described.append(f"{name}: text matching /{pattern}/ replaced by '{replace}'")
         else:
-            described.append(f"{name}: text matching /{pattern}/ replaced" if pattern else str(name))
+            described.append(str(name))
     return described
 
 
