@@ -16,7 +16,6 @@ from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1
 PLACEHOLDER = re.compile(r"\{(?:seed|steps|samples)\}")
-PLACEHOLDERS = ("seed", "steps", "samples")
 CONFIG_NAME = SETTINGS_PATH
 NO_SUITE = "none"  # `tests: none`: no behavioural suite; the verdict rests on the run, the output and the rules
 # A data file is data: never a file Python could import (hidden code, not counted) and never inside the
