@@ -11,7 +11,7 @@ What the run of each kind ends as (`run.status`: `run.reason`), and what holds:
 
 | kind                         | with bwrap                                   | with sandbox: none                  |
 | ---------------------------- | -------------------------------------------- | ----------------------------------- |
-| infinite loop                | timeout: timed out after 3.0 s (raise 'timeout' in code/diary.yml) | same                                |
+| infinite loop                | timeout: timed out after 3.0 s (raise 'timeout' in …) | same                     |
 | allocates 50 GB              | memory: memory limit 256 MB exceeded         | same                                |
 | prints 1 GB                  | output: stdout exceeded 64 KB; process stopped | same                              |
 | binary garbage on stdout     | ok; kept as text, the record loads again     | same                                |
