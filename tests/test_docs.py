@@ -129,7 +129,7 @@ def test_generated_md_names_the_paths_the_contract_formats() -> None:
     text = (REPO / "docs/generated.md").read_text(encoding="utf-8")
     for path in (contract.code_partial_path("<id>", "<file>"), contract.definition_partial_path("<id>", "<Name>"),
                  contract.diff_partial_path("<from>", "<to>"), contract.table_partial_path("<post>"),
-                 contract.PROGRESS_TABLE_PATH, contract.CHART_PARTIAL_PATH):
+                 contract.PROGRESS_TABLE_PATH, contract.CHART_PARTIAL_PATH, contract.CHECKS_PARTIAL_PATH):
         assert "{{< include /" + path + " >}}" in text, path
     for path in (contract.snapshot_page_path("<id>"), contract.raw_file_path("<id>", "<file>.py"),
                  contract.raw_file_path("<id>", "<file>.html"),

@@ -11,7 +11,7 @@ What the run of each kind ends as (`run.status`: `run.reason`), and what holds:
 
 | kind                         | with bwrap                                   | with sandbox: none                  |
 | ---------------------------- | -------------------------------------------- | ----------------------------------- |
-| infinite loop                | timeout: timed out after 3.0 s               | same                                |
+| infinite loop                | timeout: timed out after 3.0 s (raise 'timeout' in …) | same                     |
 | allocates 50 GB              | memory: memory limit 256 MB exceeded         | same                                |
 | prints 1 GB                  | output: stdout exceeded 64 KB; process stopped | same                              |
 | binary garbage on stdout     | ok; kept as text, the record loads again     | same                                |
@@ -131,7 +131,7 @@ NOT_UTF8 = "# this file is Latin-1 but declares nothing\nprint('caf\xe9 cr\xe8me
 
 # (status, the start of the reason), the same in both modes; "" for ok means exactly "".
 EXPECTED_RUN: dict[str, tuple[str, str]] = {
-    "10-loop": ("timeout", f"timed out after {TIMEOUT_S:.1f} s"),
+    "10-loop": ("timeout", f"timed out after {TIMEOUT_S:.1f} s (raise 'timeout' in code/diary.yml)"),
     "11-alloc": ("memory", "memory limit 256 MB exceeded"),
     "12-flood": ("output", "stdout exceeded 64 KB; process stopped"),
     "13-garbage": ("ok", ""),

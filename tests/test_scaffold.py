@@ -36,6 +36,8 @@ def diary_root(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     (root / "tests" / "program").mkdir(parents=True)
+    # An empty suite folder is refused when the settings load: this one holds a test.
+    (root / "tests" / "program" / "test_program.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
     base = root / "code" / "snapshots" / "00-baseline"
     (base / "pkg").mkdir(parents=True)
     (base / "snapshot.yml").write_text(snapshot_yml("00-baseline"), encoding="utf-8")

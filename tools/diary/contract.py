@@ -42,6 +42,7 @@ CHART_PATH = "images/progress.svg"
 CHART_DARK_PATH = "images/progress-dark.svg"  # the same chart for the dark scheme
 PROGRESS_TABLE_PATH = f"{GENERATED_DIR}/_progress-table.md"
 CHART_PARTIAL_PATH = f"{GENERATED_DIR}/_chart.md"
+CHECKS_PARTIAL_PATH = f"{GENERATED_DIR}/checks.md"  # what the diary checks (site/checks.py)
 SNAPSHOT_INDEX_PATH = f"{PAGES_DIR}/index.qmd"
 LOCK_PATH = ".diary.lock"
 

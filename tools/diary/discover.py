@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
+from .config import DataFile, Settings, check_data_files, placeholders_of, read_contract
 from .contract import SNAPSHOT_ID_HINT, parse_iso_date, snapshot_id_problem
 from .errors import DiaryError
-from .safefs import list_files
+from .safefs import HARD_MAX_FILE_BYTES, list_files, read_bytes
 from .yamlio import Fields, read_yaml
 
 META_NAME = "snapshot.yml"
-ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry", "renames"}
+ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry", "args", "data_files", "renames"}
 # A definition as `renames:` names it: `Value`, or with its module, `pairs.count_pairs` (a module of a
 # package: `pkg.sub.name`).
 _DEFINITION_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
@@ -39,6 +40,26 @@ class SnapshotMeta:
     # Definitions renamed since the parent, declared by the author: (name in the parent, name here).
     # Checked against the definitions when the site is generated (site/model.py: follow_definitions).
     renames: tuple[tuple[str, str], ...] = ()
+    # The program's contract for this snapshot: its own in snapshot.yml, else the diary's.
+    args: tuple[str, ...] = ()
+    data_files: tuple[DataFile, ...] = ()
+    code_dir: Path | None = None  # where data files' sources live (code/)
+
+    @property
+    def placeholders(self) -> set[str]:
+        """Which of {seed}, {steps}, {samples} this snapshot's arguments use."""
+        return placeholders_of(self.args)
+
+    def contract_digest(self) -> bytes:
+        """What, beside its files, decides how this snapshot runs: entry, expect, arguments, and the
+        data files (where each goes and its bytes). Part of its content hash, hence of its key."""
+        digest = hashlib.sha256()
+        digest.update(f"entry={self.entry}\0expect={self.expect}\0args={json.dumps(list(self.args))}".encode())
+        for file in self.data_files:
+            digest.update(f"\0data={file.source}\0to={file.target}\0".encode())
+            if self.code_dir is not None:
+                digest.update(read_bytes(self.code_dir / file.source, HARD_MAX_FILE_BYTES))
+        return digest.hexdigest().encode()
 
     @property
     def expected_broken(self) -> bool:
@@ -54,7 +75,7 @@ class SnapshotMeta:
             data = (self.directory / name).read_bytes()
             digest.update(f"{name}\0{len(data)}\0".encode())
             digest.update(data)
-        digest.update(f"entry={self.entry}\0expect={self.expect}".encode())
+        digest.update(self.contract_digest())
         return digest.hexdigest()
 
 
@@ -89,8 +110,14 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     expect = f.get("expect", str, "ok")
     if expect not in ("ok", "broken"):
         raise f.error("expect", f"must be 'ok' or 'broken', not {expect!r}")
-    entry = f.get("entry", str, settings.entry)
+    entry, args, data_files = read_contract(f, settings.entry, settings.args, settings.data_files)
+    if data_files is not settings.data_files:
+        check_data_files(f, settings, data_files)
     files = _source_files(directory, settings)
+    for file in data_files:  # a data file never replaces one of the snapshot's own files
+        if any(name == file.target or name.startswith(file.target + "/") for name in files):
+            raise f.error("data_files", f"'to: {file.target}' is a file of snapshot {snap_id!r}",
+                          hint="copy the data file to another name")
     if entry not in files:
         raise DiaryError(
             f"entry file {entry!r} is missing from snapshot {snap_id!r}",
@@ -101,7 +128,8 @@ def read_snapshot(directory: Path, settings: Settings) -> SnapshotMeta:
     return SnapshotMeta(
         id=snap_id, title=title.strip(), date=raw_date, parent=str(parent) if parent is not None else None,
         note=str(f.get("note", str, "")).strip(), expect=expect, entry=entry, directory=directory,
-        files=files, meta_path=meta_path, renames=renames,
+        files=files, meta_path=meta_path, renames=renames, args=args, data_files=data_files,
+        code_dir=settings.code_dir,
     )
 
 

@@ -15,8 +15,10 @@ Three guarantees, each against a way an author (or a pull request) could forge a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 import secrets
 import sys
 import tempfile
@@ -25,10 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import Settings
+from .config import Settings, fill_placeholders
 from .discover import SnapshotMeta
 from .errors import DiaryError
 from .rules import Breach, check_comments, check_files, code_files
+from .safefs import copy_file
 from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
 from .supervise import RunResult
 
@@ -140,7 +143,7 @@ def stage(snapshot: SnapshotMeta) -> Staged:
         files[name] = data
         digest.update(f"{name}\0{len(data)}\0".encode())
         digest.update(data)
-    digest.update(f"entry={snapshot.entry}\0expect={snapshot.expect}".encode())
+    digest.update(snapshot.contract_digest())
     return Staged(meta=snapshot, files=files, content_hash=digest.hexdigest())
 
 
@@ -152,11 +155,19 @@ def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, setti
     return [b.as_dict() for b in breaches]
 
 
-def probe_args(settings: Settings, seed: int) -> list[str]:
-    """The program's arguments for a probe run: a fresh seed, at most `probe_steps` steps."""
-    steps = min(settings.steps, settings.probe_steps)
-    values = {"seed": seed, "steps": steps, "samples": settings.samples}
-    return [arg.format(**values) for arg in settings.args]
+def probe_args(settings: Settings, staged: Staged, seed: int) -> list[str]:
+    """The snapshot's arguments for a probe run: a fresh seed, at most `probe_steps` steps."""
+    return fill_placeholders(staged.meta.args, seed, min(settings.steps, settings.probe_steps), settings.samples)
+
+
+def probes_not_run(settings: Settings, baseline: Staged) -> str:
+    """Why no probe run can be made in this diary, or "" when they can."""
+    if settings.probes == 0:
+        return "'probes' is 0 in code/diary.yml"
+    if "seed" not in baseline.meta.placeholders:
+        return ("the baseline's arguments have no {seed} placeholder, so the program cannot be "
+                "run on fresh seeds")
+    return ""
 
 
 @dataclass
@@ -177,7 +188,7 @@ class Judge:
     @classmethod
     def for_measure(cls, settings: Settings, mode: str, baseline: Staged) -> Judge:
         seeds: list[int] = []
-        while len(seeds) < settings.probes:
+        while len(seeds) < settings.probes and not probes_not_run(settings, baseline):
             seed = secrets.randbelow(PROBE_SEED_LIMIT)
             if seed != settings.seed and seed not in seeds:
                 seeds.append(seed)
@@ -191,33 +202,42 @@ class Judge:
         with tempfile.TemporaryDirectory(prefix=f"diary-probe-{staged.id}-") as tmp:
             work = Path(tmp)
             staged.write(work)
-            copy_data(settings, work)
+            copy_data(settings, staged, work)
             result = run_sandboxed(
                 guarded(settings, work, work, staged.entry, args), workdir=work, timeout=settings.timeout,
                 memory_mb=settings.memory_mb, output_bytes=settings.output_kb * 1024,
                 env=clean_environment(work), mode=self.mode,
             )
             raise_for_infrastructure(result, f"a probe run of snapshot {staged.id!r}")  # no verdict on the program
-            return result
+            return with_setting_hint(result, "timeout")
 
     def baseline_probes(self) -> list[RunResult]:
         with self._lock:
             if self._baseline_probes is None:
-                self._baseline_probes = [self.run(self.baseline, probe_args(self.settings, s)) for s in self.seeds]
+                self._baseline_probes = [self.run(self.baseline, probe_args(self.settings, self.baseline, s))
+                                         for s in self.seeds]
             return self._baseline_probes
 
     def probes(self, staged: Staged) -> dict:
         """The probe verdict: identical when every probe run printed what the baseline printed."""
-        if not self.seeds:
-            return {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0}
+        why_not = probes_not_run(self.settings, self.baseline)
+        if why_not:  # no probe ran, and the record says so: never "passed"
+            return {"runs": 0, "identical": True, "reason": why_not, "cpu_s": 0.0, "status": "not run"}
+        if "seed" not in staged.meta.placeholders:
+            # The baseline can be probed and this snapshot cannot: dropping {seed} must not be a way
+            # around the probes (a remembered output would pass).
+            return {"runs": 0, "identical": False, "cpu_s": 0.0, "status": "failed",
+                    "reason": "its arguments have no {seed} placeholder, so it cannot be run on the fresh "
+                              "seeds the baseline is run on"}
         if staged.id == self.baseline.id:
             ours = expected = self.baseline_probes()
         else:
             # Our runs first, then the baseline's (usually done by then: no core waits for them).
-            ours = [self.run(staged, probe_args(self.settings, seed)) for seed in self.seeds]
+            ours = [self.run(staged, probe_args(self.settings, staged, seed)) for seed in self.seeds]
             expected = self.baseline_probes()
         verdict = self._compare(expected, ours)
-        return {**verdict, "cpu_s": round(sum(run.cpu_s for run in ours), 2)}
+        return {**verdict, "cpu_s": round(sum(run.cpu_s for run in ours), 2),
+                "status": "passed" if verdict["identical"] else "failed"}
 
     @staticmethod
     def _compare(expected: list[RunResult], ours: list[RunResult]) -> dict:
@@ -251,17 +271,27 @@ class Judge:
         return self.seeds[0] if self.seeds else self.settings.seed
 
 
-def copy_data(settings: Settings, target: Path) -> None:
-    """Copy the configured data files at their paths relative to `code/` (e.g. data/names.txt)."""
-    for name in settings.data_files:
-        dest = target / name
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes((settings.code_dir / name).read_bytes())
+def copy_data(settings: Settings, staged: Staged, target: Path) -> None:
+    """Copy the snapshot's data files into a run's folder: each `from` under code/ to its `to`."""
+    for file in staged.meta.data_files:
+        dest = target / file.target
+        if os.path.lexists(dest):  # discover refuses this; a second floor under what is run
+            raise DiaryError(f"data file {file.target!r} would replace a file of the run", file=staged.meta.meta_path,
+                             hint="copy the data file to another name")
+        copy_file(settings.code_dir / file.source, dest)
+
+
+def with_setting_hint(result: RunResult, setting: str) -> RunResult:
+    """A timed-out run's reason names the setting of code/diary.yml that gives it more time."""
+    if result.status == "timeout" and setting not in result.reason:
+        return dataclasses.replace(result, reason=f"{result.reason} (raise '{setting}' in code/diary.yml)")
+    return result
 
 
 def guarded(settings: Settings, work: Path, code_dir: Path, script: str, args: list[str]) -> list[str]:
     """The command that runs `script` under GUARD: the snapshot's code is what lies in `code_dir`;
     the repository is closed to it, except the behavioural suite (public) and the interpreter."""
-    allow = [str(work), str(settings.tests_dir), sys.prefix, sys.base_prefix, sys.exec_prefix]
+    suite = [str(settings.tests_dir)] if settings.suite_kind != "none" else []
+    allow = [str(work), *suite, sys.prefix, sys.base_prefix, sys.exec_prefix]
     config = {"code": [str(code_dir)], "block": [str(settings.root)], "allow": allow}
     return [settings.interpreter, "-c", GUARD, json.dumps(config), script, *args]

@@ -22,7 +22,7 @@ from .config import Settings
 from .derive import RECORD_ORDER, counts, derived_parts
 from .discover import SnapshotMeta
 from .errors import DiaryError
-from .judge import Judge, Staged, stage
+from .judge import Judge, Staged, copy_data, stage, with_setting_hint
 from .project import Project
 from .records import (
     RECORD_SCHEMA,
@@ -37,7 +37,7 @@ from .records import (
 from .sandbox import raise_for_infrastructure, run_sandboxed, sandbox_mode
 from .shape import to_data
 from .supervise import RunResult
-from .testsuite import TestOutcome, copy_data_files, run_test_suite, scrub
+from .testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
 EXCERPT_CHARS = 2000
@@ -71,16 +71,21 @@ def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunRe
     with tempfile.TemporaryDirectory(prefix=f"diary-run-{snapshot.id}-") as tmp:
         work = Path(tmp)
         snapshot.write(work)  # the copy made at hashing time, not the files as they are now
-        copy_data_files(settings, work)
-        argv = [settings.interpreter, snapshot.entry, *settings.command_args()]
+        copy_data(settings, snapshot, work)
+        argv = [settings.interpreter, snapshot.entry, *settings.command_args(snapshot.meta.args)]
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.timeout, memory_mb=settings.memory_mb,
             output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
         )
-        return result, work
+        return with_setting_hint(result, "timeout"), work
 
 
-def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta | Staged, settings: Settings) -> dict:
+def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
+    """The command line of a snapshot's run, as a reader would type it in the run's folder."""
+    return shlex.join(["python", snapshot.entry, *settings.command_args(snapshot.args)])
+
+
+def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> dict:
     result, workdir = outcome
     lines = result.stdout.decode("utf-8", errors="replace").split("\n")
     if lines and lines[-1] == "":
@@ -94,7 +99,7 @@ def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta | Staged, 
         "cpu_s": round(result.cpu_s, 3),
         "peak_mb": round(result.peak_mb, 1),
         "sandbox": result.sandbox,
-        "command": shlex.join(["python", snapshot.entry, *settings.command_args()]),
+        "command": run_command(snapshot, settings),
         "stdout_sha256": result.stdout_sha256,
         "stdout_truncated": bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
         "stdout_lines": lines[:STDOUT_LINES_KEPT],
@@ -109,7 +114,8 @@ def build_record(
     measured = {
         "run": run,
         "tests": tests.as_dict(),
-        "probes": tests.probes or {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0},
+        "probes": tests.probes or {"runs": 0, "identical": True, "reason": "no probe was asked for", "cpu_s": 0.0,
+                                   "status": "not run"},
     }
     parts = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id)
     record = {"schema": RECORD_SCHEMA, "id": staged.meta.id, "key": key, "produced_by": produced_by,
@@ -219,6 +225,12 @@ def _measure(
             baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
         else:
             baseline_run = to_data(report.records[baseline.id].run)
+        if baseline.id in suites:
+            try:
+                _refuse_empty_suite(settings, *suites[baseline.id].result())
+            except DiaryError:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
         for snapshot in stale:
             outcome, suite_result = suites[snapshot.id].result()
             # A failure of the sandbox is no verdict: stop before anything of it is recorded.
@@ -235,3 +247,16 @@ def _measure(
             if progress:
                 progress("done", snapshot.id, record)
 
+
+
+def _refuse_empty_suite(settings: Settings, outcome: TestOutcome, result: RunResult) -> None:
+    """A suite in which pytest collects nothing on the baseline is the suite's fault, not every
+    snapshot's: one error naming `tests:`, and nothing is recorded."""
+    if collected_nothing(outcome, result):
+        from .contract import SETTINGS_PATH
+        from .yamlio import read_yaml
+
+        path = settings.root / SETTINGS_PATH
+        line = read_yaml(path).line_of("tests") if path.is_file() else None
+        raise DiaryError(f"pytest collects no tests in {settings.tests!r}", file=path, line=line,
+                         hint="add test_*.py files with test functions, or write 'tests: none' for no suite")

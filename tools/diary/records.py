@@ -150,7 +150,8 @@ class Tests:
     cpu_s: float
     reason: str
     failures: tuple[Failure, ...]
-    judged: str  # driver (the judge outside the judged) or in-process (forgeable: the record says so)
+    judged: str  # driver (the judge outside the judged), in-process (forgeable: the record says so) or none
+    ran: tuple[str, ...]  # the tests that ran (passed, failed or in error), as pytest names them
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,7 @@ class Probes:
     identical: bool
     reason: str
     cpu_s: float
+    status: str  # passed | failed | not run (the reason says why: never counted as passed)
 
 
 @dataclass(frozen=True)
@@ -332,8 +334,9 @@ def suite_hash(settings: Settings) -> str:
     suite = sorted(
         p for p in settings.tests_dir.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
-    )
-    data = [settings.code_dir / name for name in settings.data_files]
+    ) if settings.suite_kind != "none" else []
+    # A snapshot's own data files are part of its content hash (discover.SnapshotMeta.contract_digest).
+    data = [settings.code_dir / file.source for file in settings.data_files]
     return _hash_files(suite + data, settings.root)[:16]
 
 

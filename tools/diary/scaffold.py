@@ -273,7 +273,12 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
     meta = _render(
         SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, date=dt.date.today().isoformat(), parent=parent,
         entry=own_entry if own_entry != settings.entry else None,
-        args=list(args) if args is not None and tuple(args) != settings.args else None,
+        # Given --args, those; else the parent's own contract goes with its files (a split run as
+        # `main.py run` stays one).
+        args=(list(args) if tuple(args) != settings.args else None) if args is not None
+        else (list(source.args) if source.args != settings.args else None),
+        data_files=[file.source if file.source == file.target else {"from": file.source, "to": file.target}
+                    for file in source.data_files] if source.data_files != settings.data_files else None,
         files_from=Path(files_from).name if files_from is not None else None, left_out=left_out,
     )
     staging = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}.", suffix=".tmp", dir=settings.snapshots_dir))

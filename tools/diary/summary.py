@@ -53,7 +53,7 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
         rows.append((
             snap.id, str(total.code), str(total.comment + total.docstring), str(total.blank),
             "yes" if record.behaviour.identical else "NO",
-            f"{tests.passed}/{tests.passed + tests.failed + tests.errors}",
+            "none" if tests.judged == "none" else f"{tests.passed}/{tests.passed + tests.failed + tests.errors}",
             f"{record.run.wall_s:.2f}", verdict.status, note,
         ))
     return rows

@@ -1,15 +1,19 @@
 """Stage "measure: test": the program's behavioural test suite run against one snapshot.
 
-The suite lives in `tests/program/`; its results are read from pytest's JUnit XML (never from
-console text, which changes between pytest versions) and from pytest's exit status. Two ways:
+The suite is the folder `tests:` of `code/diary.yml` names, or none (`tests: none`: the record says
+`judged: none`, and the verdict rests on the run, the comparison of its output and the rules). Its
+results are read from pytest's JUnit XML (never from console text, which changes between pytest
+versions) and from pytest's exit status. Two ways:
 
 - **driver** (`driver:` in `code/diary.yml`; the way this diary works): the verdict is decided
   where the program never runs. The driver script runs beside the snapshot in its sandbox and
   writes answers (JSON); the baseline's answers come from its own sandbox; then pytest runs in a
   third sandbox holding only the two answer files (no snapshot, no baseline), and writes its report
   there. Nothing the program does can change what pytest reports.
-- **in-process** (no driver): pytest imports the snapshot itself. Kept for small diaries; the
-  record says `judged: in-process`, because code of the snapshot can then rewrite the report.
+- **in-process** (no driver: the user's own pytest suite): pytest imports the snapshot itself,
+  found through the environment (`DIARY_SNAPSHOT`, `DIARY_ENTRY`, `DIARY_ARGS`, ...; see
+  docs/architecture.md). The record says `judged: in-process`, because code of the snapshot can then
+  rewrite the report.
 
 Either way, a test that is skipped or xfailed is a failure unless `allowed_skips` in
 `code/diary.yml` names it (fnmatch patterns on `file::test` ids), pytest must exit 0, and the
@@ -29,8 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import Settings
-from .judge import guarded
-from .safefs import copy_file
+from .judge import copy_data, guarded, with_setting_hint
 from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
 from .supervise import RunResult
 
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
     from .judge import Judge, Staged
 
 MESSAGE_LIMIT = 2000  # characters kept of each failure message
+RAN_LIMIT = 1000  # names of tests that ran, kept in the record (the counts cover the rest)
 ADDRESS = re.compile(r"\b0x[0-9a-f]{6,16}\b")
 
 
@@ -63,7 +67,8 @@ class TestOutcome:
     failures: list[dict[str, str]] = field(default_factory=list)
     skipped_ids: list[str] = field(default_factory=list)
     collected: int | None = None  # what pytest says it ran (the report's "tests" attribute)
-    judged: str = "in-process"  # driver | in-process
+    judged: str = "in-process"  # none (no suite) | driver | in-process
+    ran: list[str] = field(default_factory=list)  # the tests that ran (passed, failed or in error)
     extra_seconds: float = 0.0  # the driver's run, beside pytest's
     extra_cpu_s: float = 0.0
     probe_problem: str = ""  # the driver's probe answers differ from the baseline's
@@ -74,14 +79,8 @@ class TestOutcome:
             "status": self.status, "passed": self.passed, "failed": self.failed, "errors": self.errors,
             "skipped": self.skipped, "seconds": round(self.seconds, 2), "cpu_s": round(self.cpu_s, 2),
             "reason": self.reason,
-            "failures": self.failures, "judged": self.judged,
+            "failures": self.failures, "judged": self.judged, "ran": self.ran[:RAN_LIMIT],
         }
-
-
-def copy_data_files(settings: Settings, target: Path) -> None:
-    """Copy the configured data files at their paths relative to `code/` (e.g. data/names.txt)."""
-    for name in settings.data_files:
-        copy_file(settings.code_dir / name, target / name)
 
 
 def parse_junit(xml_bytes: bytes, workdir: Path | None = None) -> TestOutcome:
@@ -117,6 +116,8 @@ def parse_junit(xml_bytes: bytes, workdir: Path | None = None) -> TestOutcome:
             outcome.skipped_ids.append(name)
         else:
             outcome.passed += 1
+        if case.find("skipped") is None:
+            outcome.ran.append(name[:MESSAGE_LIMIT])
     if outcome.failed or outcome.errors:
         outcome.status = "failed"
     elif outcome.passed == 0 and outcome.skipped == 0:
@@ -140,7 +141,7 @@ def _pytest_argv(settings: Settings, junit: Path) -> list[str]:
 
 def _read_outcome(result: RunResult, junit: Path, work: Path) -> TestOutcome:
     if result.status in ("timeout", "infrastructure"):
-        return TestOutcome(status="error", reason=f"test suite {result.reason}")
+        return TestOutcome(status="error", reason=f"test suite {with_setting_hint(result, 'test_timeout').reason}")
     if junit.is_file():
         return parse_junit(junit.read_bytes(), work)
     tail = result.stderr_text().strip().splitlines()[-1:] or result.stdout_text().strip().splitlines()[-1:]
@@ -196,21 +197,36 @@ def enforce(outcome: TestOutcome, result: RunResult, settings: Settings) -> Test
     return outcome
 
 
+def no_suite_run(mode: str) -> RunResult:
+    """What stands for pytest's run when there is no suite: nothing ran, nothing failed."""
+    return RunResult(status="ok", reason="", exit_code=0, signal=None, wall_s=0.0, cpu_s=0.0, peak_mb=0.0,
+                     stdout=b"", stderr=b"", stdout_truncated=False, stderr_truncated=False, stdout_sha256="",
+                     sandbox=mode)
+
+
+def collected_nothing(outcome: TestOutcome, result: RunResult) -> bool:
+    """pytest found no test in the suite (exit status 5, or a report of none): a fault of the suite."""
+    return outcome.judged != "none" and (result.exit_code == 5 or outcome.collected == 0)
+
+
 def run_test_suite(
     staged: Staged, settings: Settings, mode: str, judge: Judge | None = None,
 ) -> tuple[TestOutcome, RunResult]:
-    """Run `tests/program` against a staged snapshot (judge.Staged); never raises for test trouble."""
-    if settings.driver and judge is not None:
+    """Run the suite against a staged snapshot (judge.Staged); never raises for test trouble."""
+    if settings.suite_kind == "none":
+        outcome, result = TestOutcome(status="ok", judged="none"), no_suite_run(mode)
+    elif settings.driver and judge is not None:
         outcome, result = _run_with_driver(staged, settings, mode, judge)
     else:
         baseline = judge.baseline if judge is not None else None
         outcome, result = _run_in_process(staged, baseline, settings, mode)
-    outcome = enforce(outcome, result, settings)
+    if outcome.judged != "none":
+        outcome = enforce(outcome, result, settings)
     outcome.seconds, outcome.cpu_s = result.wall_s, result.cpu_s
     if judge is not None:
         outcome.probes = judge.probes(staged)
         if outcome.probe_problem and outcome.probes["identical"]:
-            outcome.probes = {**outcome.probes, "identical": False, "reason": outcome.probe_problem}
+            outcome.probes = {**outcome.probes, "identical": False, "reason": outcome.probe_problem, "status": "failed"}
         outcome.seconds += outcome.extra_seconds
         outcome.cpu_s += outcome.extra_cpu_s
     return outcome, result
@@ -224,10 +240,11 @@ def _run_in_process(
         work = Path(tmp)
         staged.write(work / "snapshot")
         (baseline or staged).write(work / "baseline")
-        copy_data_files(settings, work)
+        copy_data(settings, staged, work)  # pytest's working directory holds the data, as a run's does
         env = clean_environment(work, {
             "DIARY_SNAPSHOT": str(work / "snapshot"),
             "DIARY_ENTRY": staged.entry,
+            "DIARY_ARGS": json.dumps(settings.command_args(staged.meta.args)),
             "DIARY_BASELINE": str(work / "baseline"),
             "DIARY_BASELINE_ENTRY": (baseline or staged).entry,
             "DIARY_PYTHON": settings.interpreter,
@@ -242,7 +259,7 @@ def drive(staged: Staged, settings: Settings, mode: str, seed: int) -> tuple[byt
     with tempfile.TemporaryDirectory(prefix=f"diary-drive-{staged.id}-") as tmp:
         work = Path(tmp)
         staged.write(work / "snapshot")
-        copy_data_files(settings, work)
+        copy_data(settings, staged, work)
         answers = work / "answers.json"
         # Under the run-time guard (judge.GUARD): the snapshot's code is what lies in snapshot/.
         argv = guarded(settings, work, work / "snapshot", str(settings.root / settings.driver),
@@ -254,6 +271,7 @@ def drive(staged: Staged, settings: Settings, mode: str, seed: int) -> tuple[byt
             outputs=[answers.name],  # under bwrap the run works on a copy: only this comes back
         )
         raise_for_infrastructure(result, f"the driver of snapshot {staged.id!r}")  # no verdict on the program
+        result = with_setting_hint(result, "test_timeout")
         if not answers.is_file() or answers.is_symlink() or answers.stat().st_size > ANSWERS_LIMIT_BYTES:
             return None, result
         return answers.read_bytes(), result

@@ -23,6 +23,7 @@ from ..contract import (
     CHART_DARK_PATH,
     CHART_PARTIAL_PATH,
     CHART_PATH,
+    CHECKS_PARTIAL_PATH,
     GENERATED_DIR,
     PAGE_MARKER,
     PAGES_DIR,
@@ -41,6 +42,7 @@ from ..records import record_path
 from ..yamlio import dump_yaml
 from . import templating
 from .chart import chart_files, chart_partial
+from .checks import checks_partial
 from .excerpts import code_partials, diff_partial
 from .model import Diary, load_snapshots
 from .pages import snapshot_index, snapshot_page
@@ -184,6 +186,7 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     variables = build_variables(diary)
     files[VARIABLES_PATH] = VARIABLES_HEADER + dump_yaml(variables)
     files[CHART_PARTIAL_PATH] = chart_partial(diary)
+    files[CHECKS_PARTIAL_PATH] = checks_partial(diary)
     # Only the excerpts some page includes (a post, a top-level page or a generated snapshot page) are
     # written: a partial per definition and a diff against the baseline for every snapshot, included
     # by nobody, made most of the generated output and grew it faster than the diary.

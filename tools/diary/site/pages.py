@@ -42,6 +42,8 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
                                  f"Measured from {escape_markdown_inline(snap.id)}.")
     tests_summary = (f"{tests.passed} passed, {tests.failed} failed, {tests.errors} errors, "
                      f"{tests.skipped} skipped in {tests.seconds:.2f} s.")
+    if tests.judged == "none":
+        tests_summary = "No test suite (`tests: none`): the verdict rests on the run, its output and the rules."
     if tests.status == "error":
         reason = tests.reason or "no reason given"
         tests_summary += " The suite could not run: " + escape_markdown_inline(reason)
@@ -89,7 +91,8 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         reasons=verdict.reasons,
         metrics_table=metrics_table,
         first_difference=difference, compared_with=behaviour.compared_with,
-        tests_summary=tests_summary, failures=tests.failures,
+        tests_summary=tests_summary, failures=tests.failures, suite=tests.judged,
+        probes_passed=record.probes.status == "passed",
         command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
         stderr=run.stderr_excerpt.strip("\n"),
         files=files,

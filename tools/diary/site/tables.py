@@ -38,7 +38,8 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
         m = diary.metrics[snap.id]
         per_definition = [str(found[1].code) if (found := diary.definition_named(snap, name)) else "—"
                           for name in definitions]
-        tests = ("did not run" if m.tests_status == "error" and m.tests_total == 0
+        tests = ("no suite" if snap.record.tests.judged == "none"
+                 else "did not run" if m.tests_status == "error" and m.tests_total == 0
                  else f"{m.tests_passed} passed" + (f", {m.tests_failed} failed" if m.tests_failed else ""))
         status = "ok" if not snap.broken else "**broken**: " + escape_markdown_inline(m.first_reason)
         rows.append([

@@ -63,9 +63,9 @@ def build_variables(diary: Diary) -> dict:
         "best_code": best.code,
         "saved_code": saved,
         "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0,
-        "steps": diary.settings.steps,
-        "seed": diary.settings.seed,
-        "samples": diary.settings.samples,
+        # A setting is published only where some snapshot's arguments use it: `args: []` has no seed.
+        **{name: getattr(diary.settings, name) for name in ("steps", "seed", "samples")
+           if any(name in snap.meta.placeholders for snap in diary.snapshots)},
         "tests_total": base_tests.tests_total + baseline.record.tests.skipped,
         "sandbox": baseline.record.run.sandbox,
     }
