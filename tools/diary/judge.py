@@ -28,6 +28,7 @@ from pathlib import Path
 from .config import Settings
 from .discover import SnapshotMeta
 from .errors import DiaryError
+from .normalise import normalised_text, scrub_paths
 from .rules import Breach, check_comments, check_files, code_files
 from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
 from .supervise import RunResult
@@ -219,18 +220,26 @@ class Judge:
         verdict = self._compare(expected, ours)
         return {**verdict, "cpu_s": round(sum(run.cpu_s for run in ours), 2)}
 
-    @staticmethod
-    def _compare(expected: list[RunResult], ours: list[RunResult]) -> dict:
+    def _compare(self, expected: list[RunResult], ours: list[RunResult]) -> dict:
+        """Each probe run against the baseline's on the same seed, after every declared normalisation
+        (normalise.py): what the main run may differ by, a probe may too, and no more."""
+        normalisations = self.settings.normalise
+        root = self.settings.root
         for number, (want, got) in enumerate(zip(expected, ours, strict=True), start=1):
             if want.status != "ok":
                 return {"runs": len(ours), "identical": False,
-                        "reason": f"the baseline's probe run {number} {want.status}: {want.reason}"}
+                        "reason": scrub_paths(f"the baseline's probe run {number} {want.status}: {want.reason}", root)}
             if got.status != "ok":
                 return {"runs": len(ours), "identical": False,
-                        "reason": f"probe run {number} on a fresh seed {got.status}: {got.reason}"}
-            if got.stdout_sha256 != want.stdout_sha256:
+                        "reason": scrub_paths(f"probe run {number} on a fresh seed {got.status}: {got.reason}", root)}
+            if got.stdout_sha256 == want.stdout_sha256:
+                continue
+            if not normalisations or normalised_text(normalisations, got.stdout) != normalised_text(
+                    normalisations, want.stdout):
                 return {"runs": len(ours), "identical": False,
-                        "reason": f"probe run {number} on a fresh seed prints other output than the baseline"}
+                        "reason": f"probe run {number} on a fresh seed prints other output than the baseline"
+                        + (" (after normalising " + ", ".join(n.name for n in normalisations) + ")"
+                           if normalisations else "")}
         return {"runs": len(ours), "identical": True, "reason": ""}
 
     # The driver's answers (see testsuite.py) ----------------------------------------------------

@@ -23,6 +23,7 @@ from .derive import RECORD_ORDER, counts, derived_parts
 from .discover import SnapshotMeta
 from .errors import DiaryError
 from .judge import Judge, Staged, stage
+from .normalise import normalised_hashes, scrub_paths, terminal_lines
 from .project import Project
 from .records import (
     RECORD_SCHEMA,
@@ -82,23 +83,25 @@ def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunRe
 
 def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta | Staged, settings: Settings) -> dict:
     result, workdir = outcome
-    lines = result.stdout.decode("utf-8", errors="replace").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    # As a terminal shows it (a \r-redrawn progress line is the one line a reader saw); the hashes
+    # are of the raw bytes.
+    lines = terminal_lines(result.stdout.decode("utf-8", errors="replace"))
+    root = settings.root
     return {
         "status": result.status,
-        "reason": result.reason,
+        "reason": scrub_paths(scrub(result.reason, workdir), root),
         "exit_code": result.exit_code,
         "signal": result.signal,
         "wall_s": round(result.wall_s, 3),
         "cpu_s": round(result.cpu_s, 3),
         "peak_mb": round(result.peak_mb, 1),
         "sandbox": result.sandbox,
-        "command": shlex.join(["python", snapshot.entry, *settings.command_args()]),
+        "command": scrub_paths(shlex.join(["python", snapshot.entry, *settings.command_args()]), root),
         "stdout_sha256": result.stdout_sha256,
+        "stdout_normalised": normalised_hashes(settings.normalise, result.stdout),
         "stdout_truncated": bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
         "stdout_lines": lines[:STDOUT_LINES_KEPT],
-        "stderr_excerpt": scrub(result.stderr_text()[-EXCERPT_CHARS:], workdir),
+        "stderr_excerpt": scrub_paths(scrub(result.stderr_text(), workdir), root)[-EXCERPT_CHARS:],
     }
 
 

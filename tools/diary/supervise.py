@@ -41,8 +41,8 @@ class RunResult:
     exit_code: int | None
     signal: str | None  # e.g. "SIGSEGV"
     wall_s: float
-    cpu_s: float  # user + sys of the program and the descendants it waited for
-    peak_mb: float  # largest resident set of any process in that tree
+    cpu_s: float  # user + sys of the program and the descendants it waited for (launcher.py)
+    peak_mb: float  # largest resident set of the program or of one of those descendants
     stdout: bytes
     stderr: bytes
     stdout_truncated: bool
@@ -248,7 +248,7 @@ def status_of_run(
     sandbox: str, *, timeout: float, memory_mb: int, peak_mb: float,
 ) -> tuple[str, str]:
     """(status, reason) of a run that started."""
-    if sandbox == "bwrap" and exit_code == 127 and stderr.startswith(b"diary-sandbox: cannot start "):
+    if exit_code == 127 and stderr.startswith(b"diary-sandbox: cannot start "):  # the launcher's word
         return "error", one_line(stderr.decode("utf-8", errors="replace").removeprefix("diary-sandbox: "))
     if isinstance(stop_cause, _Capture):
         return "output", f"{stop_cause.name} exceeded {_size(stop_cause.cap)}; process stopped"

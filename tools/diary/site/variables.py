@@ -28,6 +28,8 @@ def build_variables(diary: Diary) -> dict:
             "date": snap.meta.date.isoformat(),
             "code": m.code, "comment": m.comment, "blank": m.blank, "physical": m.physical,
             "status": m.status, "identical": mark(m.identical),
+            "byte_identical": mark(m.identical and not m.normalised_by),
+            "normalised_by": ", ".join(m.normalised_by) or "nothing",
             "tests_passed": m.tests_passed, "tests_total": m.tests_total, "tests_failed": m.tests_failed,
             "comments_kept": m.comments_kept, "comments_total": m.comments_total,
             "comments_percent": m.comments_percent,

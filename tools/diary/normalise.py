@@ -1,0 +1,189 @@
+"""What a run printed, made comparable and readable: declared normalisations, terminal lines, private paths.
+
+Three things, each a pure function of text:
+
+- **Normalisations** (`normalise:` in `code/diary.yml`): `line-endings` (CRLF -> LF),
+  `carriage-returns` (a CR counts as a line end; a CR next to a line end adds none) and named
+  regular-expression filters (`{name: timestamp, pattern: ..., replace: ...}`). Applied, in the
+  declared order, to stdout before it is compared with the baseline's. Every run keeps one hash per
+  combination of them (`normalised_hashes`), so the record can say which ones were needed for
+  identity (`needed_normalisations`) even when the baseline's record is cached: "identical after
+  normalising the timestamp" is never shown as byte identity. None declared: byte for byte.
+- **Terminal lines** (`terminal_lines`): stdout as a terminal shows it; a carriage return moves back
+  to the start of the line and what follows overwrites ("abc\\rX" shows "Xbc"), so a progress bar
+  redrawn 1,000 times is the one line a reader saw, not 31,000 characters.
+- **Private paths** (`scrub_paths`): the interpreter's prefixes, the repository root, temporary
+  folders and the home folder become placeholders in everything published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+LINE_ENDINGS = "line-endings"
+CARRIAGE_RETURNS = "carriage-returns"
+BUILT_IN = (LINE_ENDINGS, CARRIAGE_RETURNS)
+# Every run keeps a hash per combination of the declared normalisations (2^n - 1 of them).
+MAX_NORMALISATIONS = 4
+NAME = re.compile(r"\A[a-z][a-z0-9_-]*\Z")
+STORED_LINE_MAX_CHARS = 1000  # a stored line longer than this is cut (the hash covers all of it)
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """One declared normalisation: a built-in (`pattern` empty) or a named regex filter."""
+
+    name: str
+    pattern: str = ""
+    replace: str = ""
+
+    def apply(self, text: str) -> str:
+        if self.name == LINE_ENDINGS and not self.pattern:
+            return text.replace("\r\n", "\n")
+        if self.name == CARRIAGE_RETURNS and not self.pattern:
+            # A CR beside a line end (before or after a LF) adds no line; any other CR is one.
+            return re.sub(r"\r+\n|\n\r+", "\n", text).replace("\r", "\n")
+        return re.sub(self.pattern, self.replace, text, flags=re.MULTILINE)
+
+    def describe(self) -> str:
+        """What it does, in a sentence a reader of the site understands."""
+        if self.name == LINE_ENDINGS and not self.pattern:
+            return "a CRLF line end counts as LF"
+        if self.name == CARRIAGE_RETURNS and not self.pattern:
+            return "a carriage return counts as a line end (one beside a line end adds none)"
+        return f"text matching the regular expression “{self.pattern}” is replaced by “{self.replace}”"
+
+    def as_dict(self) -> dict[str, str] | str:
+        return {"name": self.name, "pattern": self.pattern, "replace": self.replace} if self.pattern else self.name
+
+
+def regex_problem(pattern: str, replace: str) -> str | None:
+    """Why `pattern` / `replace` cannot be used as a filter, or None."""
+    try:
+        compiled = re.compile(pattern, flags=re.MULTILINE)
+        compiled.sub(replace, "")  # a bad group reference in `replace` fails here, not in a run
+    except (re.error, IndexError) as error:
+        return str(error)
+    if compiled.match(""):
+        return "the pattern matches the empty text (it would insert `replace` between every character)"
+    return None
+
+
+def apply_all(normalisations: Sequence[Normalisation], text: str) -> str:
+    for normalisation in normalisations:
+        text = normalisation.apply(text)
+    return text
+
+
+def normalised_text(normalisations: Sequence[Normalisation], stdout: bytes) -> str:
+    return apply_all(normalisations, stdout.decode("utf-8", errors="replace"))
+
+
+def combinations(normalisations: Sequence[Normalisation]) -> list[tuple[Normalisation, ...]]:
+    """Every non-empty combination, smallest first, in declared order within a size."""
+    return [combo for size in range(1, len(normalisations) + 1)
+            for combo in itertools.combinations(normalisations, size)]
+
+
+def label(combo: Iterable[Normalisation]) -> str:
+    return "+".join(n.name for n in combo)
+
+
+def normalised_hashes(normalisations: Sequence[Normalisation], stdout: bytes) -> dict[str, str]:
+    """The sha256 (16 hex digits) of stdout under each combination, by label ("carriage-returns+timestamp")."""
+    if not normalisations:
+        return {}
+    text = stdout.decode("utf-8", errors="replace")
+    return {label(combo): hashlib.sha256(apply_all(combo, text).encode()).hexdigest()[:16]
+            for combo in combinations(normalisations)}
+
+
+def needed_normalisations(normalisations: Sequence[Normalisation], ours: dict[str, str],
+                          theirs: dict[str, str]) -> list[str] | None:
+    """The smallest combination under which both outputs agree (names, declared order), or None."""
+    for combo in combinations(normalisations):
+        key = label(combo)
+        if key in ours and ours.get(key) == theirs.get(key):
+            return [n.name for n in combo]
+    return None
+
+
+def filter_lines(normalisations: Sequence[Normalisation], lines: Sequence[str]) -> list[str]:
+    """The regex filters applied to stored (terminal) lines, for showing where two outputs differ."""
+    filters = [n for n in normalisations if n.pattern]
+    return [apply_all(filters, line) for line in lines]
+
+
+# --- Terminal lines -----------------------------------------------------------------------------
+
+
+def terminal_line(raw: str) -> str:
+    """One line as a terminal shows it: a CR returns to the start, a backspace steps back one
+    column, and what follows overwrites what was there."""
+    if "\r" not in raw and "\b" not in raw:
+        return raw
+    cells: list[str] = []
+    column = 0
+    for char in raw:
+        if char == "\r":
+            column = 0
+        elif char == "\b":
+            column = max(column - 1, 0)
+        else:
+            if column < len(cells):
+                cells[column] = char
+            else:
+                cells.append(char)
+            column += 1
+    return "".join(cells)
+
+
+def terminal_lines(text: str) -> list[str]:
+    """stdout as a terminal shows it, one entry per line (no trailing empty line), each at most
+    STORED_LINE_MAX_CHARS long."""
+    lines = [terminal_line(line) for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line if len(line) <= STORED_LINE_MAX_CHARS
+            else line[:STORED_LINE_MAX_CHARS] + f" [… {len(line) - STORED_LINE_MAX_CHARS} more characters]"
+            for line in lines]
+
+
+# --- Private paths ------------------------------------------------------------------------------
+
+
+def host_paths(root: str | os.PathLike[str] | None = None) -> list[tuple[str, str]]:
+    """(path, placeholder) pairs, longest path first: what a published text must not show."""
+    pairs: list[tuple[str, str]] = []
+    if root is not None:
+        pairs.append((os.path.realpath(root), "<repository>"))
+        pairs.append((os.path.abspath(root), "<repository>"))
+    for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix):
+        pairs.append((prefix, "<python>"))
+        pairs.append((os.path.realpath(prefix), "<python>"))
+    temp = tempfile.gettempdir()
+    pairs += [(temp, "<tmp>"), (os.path.realpath(temp), "<tmp>")]
+    home = os.path.expanduser("~")
+    if home not in ("/", "~", ""):
+        pairs.append((home, "<home>"))
+    seen: dict[str, str] = {}
+    for path, placeholder in pairs:
+        path = path.rstrip("/")
+        if len(path) > 1 and path not in seen:
+            seen[path] = placeholder
+    return sorted(seen.items(), key=lambda pair: -len(pair[0]))
+
+
+def scrub_paths(text: str, root: str | os.PathLike[str] | None = None) -> str:
+    """`text` with the host's paths (see host_paths) replaced by placeholders; `/` after a path only,
+    so /usr/lib is not cut out of /usr/lib64."""
+    for path, placeholder in host_paths(root):
+        text = re.sub(re.escape(path) + r"(?=/|\b|$)", placeholder, text)
+    return text
