@@ -10,9 +10,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .contract import CODE_DIR, SETTINGS_PATH
+from .errors import DiaryError
 from .normalise import BUILT_IN, MAX_NORMALISATIONS, NAME, Normalisation, regex_problem
 from .safefs import HARD_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_FILES, check_file, real_directory
-from .errors import DiaryError
 from .yamlio import Fields, read_yaml
 
 CONFIG_SCHEMA = 1

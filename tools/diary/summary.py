@@ -7,7 +7,7 @@ import sys
 from .escape import for_terminal
 from .measure import MeasureReport
 
-COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "run s", "status", "")
+COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "cpu s", "status", "")
 
 
 def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
@@ -25,7 +25,7 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
             snap.id, str(total.code), str(total.comment + total.docstring), str(total.blank),
             "yes" if record.behaviour.identical else "NO",
             f"{tests.passed}/{tests.passed + tests.failed + tests.errors}",
-            f"{record.run.wall_s:.2f}", verdict.status, note,
+            f"{record.run.cpu_s:.2f}", verdict.status, note,
         ))
     return rows
 
