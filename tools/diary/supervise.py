@@ -113,19 +113,24 @@ class SandboxInit:
 
     def kill_children(self) -> bool:
         """SIGKILL the program and whatever was orphaned to the init; True when there was any."""
-        try:
-            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        except OSError:
-            return False
-        for child in children:
-            _kill_quietly(os.kill, int(child))
-        return bool(children)
+        return _kill_children(self.pid)
 
     def kill(self) -> None:
         _kill_quietly(signal.pidfd_send_signal, self.pidfd)
 
     def close(self) -> None:
         os.close(self.pidfd)
+
+
+def _kill_children(pid: int) -> bool:
+    """SIGKILL the direct children of `pid`; True when there was any."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return False
+    for child in children:
+        _kill_quietly(os.kill, int(child))
+    return bool(children)
 
 
 def _parent_pid(pid: int) -> int | None:
@@ -221,6 +226,10 @@ def _kill_tree(pid: int, exit_pidfd: int, sandbox_init: SandboxInit | None) -> N
         if sandbox_init.kill_children():
             _wait_readable(exit_pidfd, _KILL_GRACE_S)
         sandbox_init.kill()
+    elif _kill_children(pid):
+        # Without bwrap the launcher (launcher.py) is spared at first too: it reaps the program and
+        # reports the program's own figures; then the whole process group goes.
+        _wait_readable(exit_pidfd, _KILL_GRACE_S)
     _kill_quietly(os.killpg, pid)
 
 

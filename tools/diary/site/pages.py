@@ -33,7 +33,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
          struck(f"{signed(m.vs_baseline)} ({signed_percent(m.percent_vs_baseline)}%)", snap.broken)],
         ["comments of the baseline kept",
          f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)"],
-        ["output identical to the baseline's", escape_markdown_inline(identity(m.identical, m.normalised_by))],
+        ["output identical to the baseline's", escape_markdown_inline(identity(m.identical, m.normalised_by, bool(diary.settings.normalise)))],
         ["CPU time (wall-clock)", f"{m.cpu_s:.2f} s ({m.run_s:.2f} s)"],
         ["peak memory of the program", f"{m.peak_mb:.1f} MB"],
         ["sandbox", escape_markdown_inline(run.sandbox)],

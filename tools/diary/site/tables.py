@@ -50,7 +50,7 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
             str(m.best_so_far) if m.best_so_far is not None else "—",
             *per_definition,
             f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)",
-            escape_markdown_inline(identity(m.identical, m.normalised_by)), tests,
+            escape_markdown_inline(identity(m.identical, m.normalised_by, bool(diary.settings.normalise))), tests,
             f"{m.cpu_s:.2f} s ({m.run_s:.2f} s)", status,
         ])
     if caption is None:
