@@ -202,6 +202,8 @@ def test_progress_redrawn_with_cr_is_stored_as_a_terminal_shows_it(wordgen: Path
     assert run["stdout_lines"][2] == "59 words, 16 letters seen"
     assert not any("\r" in line for line in run["stdout_lines"])
     assert len(run["stdout_lines"]) == 9 and not run["stdout_truncated"]
+    page = (wordgen / "snapshots/00-base.qmd").read_text()
+    assert "\ncounting: 59/59 words\n59 words, 16 letters seen\n" in page and "counting: 58/59" not in page
 
 
 def test_alternatives_are_identical_only_after_the_normalisations_they_needed(wordgen: Path) -> None:
@@ -236,6 +238,8 @@ def test_without_the_carriage_return_normalisation_the_newline_variant_is_broken
     root = tmp_path / "diary"
     shutil.copytree(wordgen, root)
     write(root / "code/diary.yml", CONFIG.replace("  - carriage-returns\n", ""))
+    stale = run_diary(root, "check")  # the normalisations are part of every record's key
+    assert stale.returncode == 1 and "record of '00-base' is stale (settings changed)" in stale.stdout + stale.stderr
     write(root / "code/snapshots/01-newline/snapshot.yml", snapshot_yml("01-newline", "00-base", "broken"))
     proc = run_diary(root, "measure", "--force")
     assert proc.returncode == 0, proc.stderr + proc.stdout  # 01-newline and 03-crash broken, as they expect
