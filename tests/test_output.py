@@ -321,3 +321,24 @@ def test_exit_codes_and_signals_come_from_the_program(tmp_path: Path, mode: str)
     killed = run_sandboxed([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
                            workdir=tmp_path, timeout=30, memory_mb=512, output_bytes=65536, mode=mode)
     assert (killed.exit_code, killed.signal, killed.status) == (None, "SIGTERM", "crashed")
+
+
+FORGE_REPORT = """\
+import json, os
+ppid = os.getppid()
+argv = open(f"/proc/{ppid}/cmdline", "rb").read().split(b"\\0")
+fd = int(argv[argv.index(b"-c") + 2])  # the launcher's report descriptor, from its command line
+with open(f"/proc/{ppid}/fd/{fd}", "w") as pipe:
+    pipe.write(json.dumps({"wait_status": 0, "cpu_s": 0.0, "maxrss_kb": 1}))
+print("forged")
+raise SystemExit(1)
+"""
+
+
+def test_a_report_forged_by_the_program_is_refused(tmp_path: Path) -> None:
+    # Without bwrap the program runs as our uid and can reach the launcher's pipe through /proc.
+    result = run_sandboxed([sys.executable, "-c", FORGE_REPORT], workdir=tmp_path, timeout=30, memory_mb=512,
+                           output_bytes=65536, mode="none")
+    assert result.stdout == b"forged\n"
+    assert (result.status, result.exit_code) == ("failed", 1)
+    assert result.peak_mb > 1  # not the forged 1 KiB: the report was refused, the tree's figures stand

@@ -53,12 +53,32 @@ class ChildUsage:
     cpu_s: float
     peak_mb: float
 
+    @property
+    def launcher_exit(self) -> int:
+        """The exit status the launcher ends with after this report (128 + N for signal N)."""
+        return self.exit_code if self.exit_code >= 0 else 128 - self.exit_code
+
     @classmethod
-    def parse(cls, data: bytes) -> ChildUsage | None:
-        """The report, or None when there is none (or it is not one the launcher writes)."""
+    def parse(cls, data: bytes, launcher_exit: int | None) -> ChildUsage | None:
+        """The report, or None when there is none or it is not exactly what the launcher writes.
+
+        A program that reached the pipe (as the same uid, through /proc) could add text or write a
+        report of its own: anything but one object with the three keys is refused, and so is a
+        report whose status is not the one the launcher then exited with. A forged report can at
+        worst say more precisely what the launcher's exit status already says."""
         try:
             report = json.loads(data)
-            return cls(exit_code=os.waitstatus_to_exitcode(int(report["wait_status"])),
-                       cpu_s=float(report["cpu_s"]), peak_mb=int(report["maxrss_kb"]) / 1024)
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             return None
+        if not isinstance(report, dict) or set(report) != {"wait_status", "cpu_s", "maxrss_kb"}:
+            return None
+        status, cpu_s, maxrss_kb = report["wait_status"], report["cpu_s"], report["maxrss_kb"]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+                   for v in (status, cpu_s, maxrss_kb)) or not isinstance(status, int):
+            return None
+        try:
+            usage = cls(exit_code=os.waitstatus_to_exitcode(status), cpu_s=float(cpu_s),
+                        peak_mb=float(maxrss_kb) / 1024)
+        except ValueError:
+            return None
+        return usage if usage.launcher_exit == launcher_exit else None

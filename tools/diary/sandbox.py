@@ -251,7 +251,7 @@ def run_sandboxed(
                     if (workdir / name).stat().st_size == 0:
                         (workdir / name).unlink()
     wall_s = time.monotonic() - started
-    own = ChildUsage.parse(report)
+    own = ChildUsage.parse(report, process.returncode)
     if own is not None:  # the program's own figures, not those of the tree that started it
         exit_code, signal_name = decode_exit(own.exit_code, "none")
         cpu_s, peak_mb = own.cpu_s, own.peak_mb
