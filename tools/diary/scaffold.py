@@ -111,7 +111,7 @@ def new_post(
         sections.append({
             "id": snap.id, "title": snap.title, "parent": snap.parent, "include": include,
             **{name: _var(prefix + name) for name in (
-                "code", "comment", "status", "code_vs_parent", "identical", "tests_passed", "tests_total")},
+                "code", "comment", "status", "code_vs_parent", "identity", "tests_passed", "tests_total")},
         })
     text = _render(
         POST_TEMPLATE, title=title, date=day.isoformat(), snapshots=wanted, sections=sections,
