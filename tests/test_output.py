@@ -342,3 +342,14 @@ def test_a_report_forged_by_the_program_is_refused(tmp_path: Path) -> None:
     assert result.stdout == b"forged\n"
     assert (result.status, result.exit_code) == ("failed", 1)
     assert result.peak_mb > 1  # not the forged 1 KiB: the report was refused, the tree's figures stand
+
+
+def test_a_progress_bar_on_stderr_is_stored_as_its_last_state(tmp_path: Path) -> None:
+    root = wordgen_diary(tmp_path, CONFIG.replace("probes: 1", "probes: 0"))
+    bar = '    import sys\n    for n in range(3000):\n        sys.stderr.write(f"\\r{n + 1:4d}/3000 |####|")\n' \
+          '    sys.stderr.write("\\n")\n'
+    source = (THIRDPARTY / "program/wordgen.py").read_text().replace("def main():\n", "def main():\n" + bar)
+    write(root / "code/snapshots/00-base/wordgen.py", source)
+    proc = run_diary(root, "measure")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert record(root, "00-base")["run"]["stderr_excerpt"] == "3000/3000 |####|\n"

@@ -101,8 +101,13 @@ def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta | Staged, 
         "stdout_normalised": normalised_hashes(settings.normalise, result.stdout),
         "stdout_truncated": bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
         "stdout_lines": lines[:STDOUT_LINES_KEPT],
-        "stderr_excerpt": scrub_paths(scrub(result.stderr_text(), workdir), root)[-EXCERPT_CHARS:],
+        # A progress bar on stderr (tqdm) is redrawn with \r too: its last state, as for stdout.
+        "stderr_excerpt": scrub_paths(scrub(_as_terminal(result.stderr_text()), workdir), root)[-EXCERPT_CHARS:],
     }
+
+
+def _as_terminal(text: str) -> str:
+    return "".join(line + "\n" for line in terminal_lines(text))
 
 
 def build_record(
