@@ -371,3 +371,22 @@ def test_a_rerun_agrees_with_records_whose_timestamps_differ(wordgen: Path, tmp_
     proc = run_diary(root, "check", "--rerun")
     assert proc.returncode == 1
     assert "record of '02-compact' is contradicted by a fresh run of the same files: run" in proc.stdout + proc.stderr
+
+
+def test_host_paths_are_scrubbed_from_test_failure_messages(tmp_path: Path) -> None:
+    root = wordgen_diary(tmp_path, CONFIG.replace("probes: 1", "probes: 0"))
+    failing = SUITE + f'''
+
+def test_names_the_host():
+    import sys
+    assert False, "paths: " + " ".join([__file__, sys.base_prefix, {str(root)!r}, {str(Path.home())!r}])
+'''
+    write(root / "tests/program/test_words.py", failing)
+    write(root / "code/snapshots/00-base/snapshot.yml", snapshot_yml("00-base", None, "broken"))
+    proc = run_diary(root, "measure")
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    tests = record(root, "00-base")["tests"]
+    (failure,) = tests["failures"]
+    assert "paths: <repository>/tests/program/test_words.py <python> <repository> <home>" in failure["message"]
+    for host in {sys.base_prefix, str(root), "/tmp/", str(Path.home()) + "/"}:
+        assert host not in failure["message"], (host, failure)

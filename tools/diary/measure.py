@@ -114,9 +114,15 @@ def build_record(
     staged: Staged, key: str, produced_by: dict, run: dict, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str], settings: Settings,
 ) -> Record:
+    # The test messages and reasons without the host's paths (after testsuite.scrub's working directory).
+    published_tests = tests.as_dict()
+    root = settings.root
+    published_tests["reason"] = scrub_paths(published_tests["reason"], root)
+    published_tests["failures"] = [{**failure, "message": scrub_paths(failure["message"], root)}
+                                   for failure in published_tests["failures"]]
     measured = {
         "run": run,
-        "tests": tests.as_dict(),
+        "tests": published_tests,
         "probes": tests.probes or {"runs": 0, "identical": True, "reason": "", "cpu_s": 0.0},
     }
     parts = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id)

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from .config import Settings
 from .judge import guarded
-from .normalise import scrub_paths
 from .safefs import copy_file
 from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
 from .supervise import RunResult
@@ -46,7 +45,7 @@ def scrub(text: str, workdir: Path) -> str:
     """Make output reproducible and private: the temporary directory's path and memory addresses
     change on every run (and would publish the machine's paths), so both become placeholders."""
     text = text.replace(str(workdir) + "/", "").replace(str(workdir), ".")
-    return scrub_paths(ADDRESS.sub("0x…", text))  # and the interpreter's, temporary and home folders
+    return ADDRESS.sub("0x…", text)
 
 
 @dataclass
