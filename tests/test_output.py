@@ -121,7 +121,8 @@ def wordgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     add_snapshot(root, "03-crash", CRASHING, "00-base", expect="broken")
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert "01-newline" in proc.stdout and "00-base" in proc.stdout
+    summary = {line.split()[0]: line.split()[4] for line in proc.stdout.splitlines() if line[:2] in ("00", "01", "02")}
+    assert summary == {"00-base": "yes", "01-newline": "normalised", "02-compact": "normalised"}, proc.stdout
     proc = run_diary(root, "generate")
     assert proc.returncode == 0, proc.stderr + proc.stdout
     return root

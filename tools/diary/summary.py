@@ -23,7 +23,8 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
             note = "cached" if snap.id in report.cached else "measured"
         rows.append((
             snap.id, str(total.code), str(total.comment + total.docstring), str(total.blank),
-            "yes" if record.behaviour.identical else "NO",
+            # "normalised": identical only after the declared normalisations (never shown as "yes")
+            ("yes" if record.behaviour.byte_identical else "normalised") if record.behaviour.identical else "NO",
             f"{tests.passed}/{tests.passed + tests.failed + tests.errors}",
             f"{record.run.cpu_s:.2f}", verdict.status, note,
         ))
