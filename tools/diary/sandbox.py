@@ -193,8 +193,9 @@ def run_sandboxed(
         info_read = info_write = status_read = status_write = -1
         # The program's own figures (launcher.py): under bwrap the init reports them after "ready"
         # on the status pipe; without bwrap a launcher in front of the program, on a pipe of its own.
-        report_read, report_write = os.pipe()
+        report_read = report_write = -1
         if sandbox != "bwrap":
+            report_read, report_write = os.pipe()
             command = launcher_command(command, report_write)
         else:
             for name in outputs:
@@ -215,7 +216,8 @@ def run_sandboxed(
                 pass_fds=(info_write, status_write) if sandbox == "bwrap" else (report_write,),
             )
         except (OSError, subprocess.SubprocessError) as error:
-            os.close(report_read)
+            if sandbox != "bwrap":
+                os.close(report_read)
             if sandbox == "bwrap":
                 os.close(info_read)
                 os.close(status_read)
@@ -226,7 +228,8 @@ def run_sandboxed(
                                 f"cannot start {'bwrap' if sandbox == 'bwrap' else repr(argv[0])}: {why}",
                                 sandbox, started)
         finally:
-            os.close(report_write)
+            if sandbox != "bwrap":
+                os.close(report_write)
             if sandbox == "bwrap":
                 os.close(info_write)
                 os.close(status_write)
@@ -239,9 +242,9 @@ def run_sandboxed(
         _, wait_status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(wait_status)  # Popen must not reap it again
         ready = True
-        with os.fdopen(report_read, "rb") as report_pipe:
-            report = report_pipe.read()  # every writer is gone: no wait
-        if sandbox == "bwrap":
+        if sandbox != "bwrap":
+            report = _read_available(report_read)
+        else:
             with os.fdopen(status_read, "rb") as status_pipe:
                 status_data = status_pipe.read()
             ready = status_data.startswith(b"ready")
@@ -273,6 +276,21 @@ def run_sandboxed(
         stdout_truncated=stdout.truncated, stderr_truncated=stderr.truncated,
         stdout_sha256=hashlib.sha256(stdout.data).hexdigest(), sandbox=sandbox,
     )
+
+
+def _read_available(fd: int) -> bytes:
+    """What is in the pipe now, then close it. The launcher wrote before it exited (it is reaped);
+    never wait: without bwrap a process that left the group could hold the pipe through /proc."""
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def raise_for_infrastructure(result: RunResult, what: str) -> None:
