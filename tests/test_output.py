@@ -391,3 +391,31 @@ def test_names_the_host():
     assert "paths: <repository>/tests/program/test_words.py <python> <repository> <home>" in failure["message"]
     for host in {sys.base_prefix, str(root), "/tmp/", str(Path.home()) + "/"}:
         assert host not in failure["message"], (host, failure)
+
+
+def test_the_built_site_and_a_new_post_say_identical_after_normalising(wordgen: Path, tmp_path: Path) -> None:
+    import html
+    import re
+
+    root = tmp_path / "diary"
+    shutil.copytree(wordgen, root)
+    tiny = REPO / "tests/fixtures/tinydiary"
+    for name in ("_quarto.yml", "styles.css", "index.qmd"):
+        shutil.copy(tiny / name, root / name)
+    write(root / "progress.qmd", "---\ntitle: Progress\n---\n\n{{< include /_generated/_progress-table.md >}}\n")
+    assert run_diary(root, "new", "post", "Day 1", "--snapshot", "01-newline").returncode == 0
+    proc = run_diary(root, "build", "--engine", "smalldocs")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    def text(page: str) -> str:
+        return html.unescape(re.sub(r"<[^>]+>", "", (root / "_site" / page).read_text()))
+
+    page = text("snapshots/01-newline.html")
+    assert "prints what the baseline prints once carriage-returns, timestamp are normalised (not byte for byte)" in page
+    assert "✓ after normalising carriage-returns, timestamp (not byte for byte)" in page
+    assert "timestamp: text matching the regular expression “started \\d{4}-\\d\\d-\\d\\d" in page
+    assert "CPU time (wall-clock)" in page and "peak memory of the program" in page
+    (post,) = (root / "_site/posts").glob("*/index.html")
+    assert "Output identical to the baseline’s: ✓ after normalising carriage-returns, timestamp (not byte for byte)" \
+        in text(str(post.relative_to(root / "_site")))
+    assert run_diary(root, "check").returncode == 0
