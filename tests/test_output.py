@@ -419,3 +419,21 @@ def test_the_built_site_and_a_new_post_say_identical_after_normalising(wordgen: 
     assert "Output identical to the baseline’s: ✓ after normalising carriage-returns, timestamp (not byte for byte)" \
         in text(str(post.relative_to(root / "_site")))
     assert run_diary(root, "check").returncode == 0
+
+
+def test_a_catastrophic_filter_is_stopped_and_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The pattern comes from the repository, the text from the program: (a+)+$ on "aaa…ab" takes
+    # exponential time, so filters run in a worker process with a time limit.
+    from diary import normalise
+    from diary.errors import DiaryError
+
+    monkeypatch.setattr(normalise, "FILTER_TIMEOUT_S", 1.0)
+    slow = Normalisation("greedy", r"(a+)+$", "")
+    started = time.monotonic()
+    with pytest.raises(DiaryError, match=r"filters \(greedy\) took more than 1 s") as caught:
+        normalised_hashes([CR, slow], b"a" * 40 + b"b\n")
+    assert time.monotonic() - started < 10
+    assert "nested repetition" in (caught.value.hint or "")
+    # The same worker gives what the filters give in this process.
+    output = b"started 2026-01-02 03:04:05\r\n1\r2\n"
+    assert normalised_hashes([CR, TIMESTAMP], output) == normalise._hashes([CR, TIMESTAMP], output)

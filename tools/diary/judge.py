@@ -28,7 +28,7 @@ from pathlib import Path
 from .config import Settings
 from .discover import SnapshotMeta
 from .errors import DiaryError
-from .normalise import normalised_text, scrub_paths
+from .normalise import label, normalised_hashes, scrub_paths
 from .rules import Breach, check_comments, check_files, code_files
 from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
 from .supervise import RunResult
@@ -173,6 +173,8 @@ class Judge:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _answers_lock: threading.Lock = field(default_factory=threading.Lock)
     _baseline_probes: list[RunResult] | None = None
+    # The baseline's probe outputs under the normalisations, by raw hash: computed once, not per snapshot.
+    _normalised_by_sha: dict[str, dict[str, str]] = field(default_factory=dict)
     _baseline_answers: tuple[bytes | None, RunResult] | None = None
 
     @classmethod
@@ -234,13 +236,20 @@ class Judge:
                         "reason": scrub_paths(f"probe run {number} on a fresh seed {got.status}: {got.reason}", root)}
             if got.stdout_sha256 == want.stdout_sha256:
                 continue
-            if not normalisations or normalised_text(normalisations, got.stdout) != normalised_text(
-                    normalisations, want.stdout):
+            every = label(normalisations)
+            if not normalisations or normalised_hashes(normalisations, got.stdout).get(every) != \
+                    self._normalised(want).get(every):
                 return {"runs": len(ours), "identical": False,
                         "reason": f"probe run {number} on a fresh seed prints other output than the baseline"
                         + (" (after normalising " + ", ".join(n.name for n in normalisations) + ")"
                            if normalisations else "")}
         return {"runs": len(ours), "identical": True, "reason": ""}
+
+    def _normalised(self, run: RunResult) -> dict[str, str]:
+        known = self._normalised_by_sha.get(run.stdout_sha256)
+        if known is None:
+            known = self._normalised_by_sha[run.stdout_sha256] = normalised_hashes(self.settings.normalise, run.stdout)
+        return known
 
     # The driver's answers (see testsuite.py) ----------------------------------------------------
 

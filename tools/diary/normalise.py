@@ -18,14 +18,20 @@ Three things, each a pure function of text:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import itertools
+import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DiaryError, ToolError
 
 LINE_ENDINGS = "line-endings"
 CARRIAGE_RETURNS = "carriage-returns"
@@ -33,6 +39,8 @@ BUILT_IN = (LINE_ENDINGS, CARRIAGE_RETURNS)
 # Every run keeps a hash per combination of the declared normalisations (2^n - 1 of them).
 MAX_NORMALISATIONS = 4
 NAME = re.compile(r"\A[a-z][a-z0-9_-]*\Z")
+FILTER_TIMEOUT_S = 30.0  # for all the regex filters on one run's output (milliseconds when honest)
+SETTINGS_FILE = Path("code/diary.yml")  # named in the error of a filter that takes too long
 STORED_LINE_MAX_CHARS = 1000  # a stored line longer than this is cut (the hash covers all of it)
 
 
@@ -82,10 +90,6 @@ def apply_all(normalisations: Sequence[Normalisation], text: str) -> str:
     return text
 
 
-def normalised_text(normalisations: Sequence[Normalisation], stdout: bytes) -> str:
-    return apply_all(normalisations, stdout.decode("utf-8", errors="replace"))
-
-
 def combinations(normalisations: Sequence[Normalisation]) -> list[tuple[Normalisation, ...]]:
     """Every non-empty combination, smallest first, in declared order within a size."""
     return [combo for size in range(1, len(normalisations) + 1)
@@ -97,9 +101,44 @@ def label(combo: Iterable[Normalisation]) -> str:
 
 
 def normalised_hashes(normalisations: Sequence[Normalisation], stdout: bytes) -> dict[str, str]:
-    """The sha256 (16 hex digits) of stdout under each combination, by label ("carriage-returns+timestamp")."""
+    """The sha256 (16 hex digits) of stdout under each combination, by label ("carriage-returns+timestamp").
+
+    A regex filter comes from the repository (untrusted) and meets the program's output: a pattern
+    such as `(a+)+$` can take exponential time, so filters run in a worker process with a time limit
+    (FILTER_TIMEOUT_S); the built-ins take linear time and run here."""
     if not normalisations:
         return {}
+    if not any(n.pattern for n in normalisations):
+        return _hashes(normalisations, stdout)
+    request = json.dumps({"normalisations": [[n.name, n.pattern, n.replace] for n in normalisations],
+                          "stdout": base64.b64encode(stdout).decode()})
+    package_parent = str(Path(__file__).resolve().parents[1])
+    try:
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", "from diary.normalise import worker_main; worker_main()"],
+            input=request.encode(), capture_output=True, timeout=FILTER_TIMEOUT_S, check=False,
+            env={"PYTHONPATH": package_parent, "PYTHONHASHSEED": "0", "LC_ALL": "C.UTF-8"},
+        )
+    except subprocess.TimeoutExpired:
+        names = ", ".join(n.name for n in normalisations if n.pattern)
+        raise DiaryError(f"the 'normalise' filters ({names}) took more than {FILTER_TIMEOUT_S:.0f} s on one "
+                         "run's output", file=SETTINGS_FILE,
+                         hint="simplify the pattern: nested repetition such as (a+)+ can take exponential time"
+                         ) from None
+    if done.returncode != 0:
+        raise ToolError(f"the normalisation worker failed: {done.stderr.decode(errors='replace')[-300:]}")
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
+
+
+def worker_main() -> None:
+    """The worker process of `normalised_hashes`: a request on stdin, the hashes on stdout."""
+    request = json.loads(sys.stdin.buffer.read())
+    normalisations = [Normalisation(*item) for item in request["normalisations"]]
+    sys.stdout.write(json.dumps(_hashes(normalisations, base64.b64decode(request["stdout"]))))
+
+
+def _hashes(normalisations: Sequence[Normalisation], stdout: bytes) -> dict[str, str]:
     text = stdout.decode("utf-8", errors="replace")
     return {label(combo): hashlib.sha256(apply_all(combo, text).encode()).hexdigest()[:16]
             for combo in combinations(normalisations)}
