@@ -437,3 +437,6 @@ def test_a_catastrophic_filter_is_stopped_and_named(monkeypatch: pytest.MonkeyPa
     # The same worker gives what the filters give in this process.
     output = b"started 2026-01-02 03:04:05\r\n1\r2\n"
     assert normalised_hashes([CR, TIMESTAMP], output) == normalise._hashes([CR, TIMESTAMP], output)
+    assert normalise.filter_lines([CR, TIMESTAMP], ["started 2026-01-02 03:04:05", "x"]) == ["started <time>", "x"]
+    with pytest.raises(DiaryError, match="took more than 1 s"):  # the lines of a first difference too
+        normalise.filter_lines([slow], ["a" * 40 + "b"])

@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import DiaryError, ToolError
 
@@ -101,17 +102,31 @@ def label(combo: Iterable[Normalisation]) -> str:
 
 
 def normalised_hashes(normalisations: Sequence[Normalisation], stdout: bytes) -> dict[str, str]:
-    """The sha256 (16 hex digits) of stdout under each combination, by label ("carriage-returns+timestamp").
-
-    A regex filter comes from the repository (untrusted) and meets the program's output: a pattern
-    such as `(a+)+$` can take exponential time, so filters run in a worker process with a time limit
-    (FILTER_TIMEOUT_S); the built-ins take linear time and run here."""
+    """The sha256 (16 hex digits) of stdout under each combination, by label ("carriage-returns+timestamp")."""
     if not normalisations:
         return {}
     if not any(n.pattern for n in normalisations):
         return _hashes(normalisations, stdout)
-    request = json.dumps({"normalisations": [[n.name, n.pattern, n.replace] for n in normalisations],
-                          "stdout": base64.b64encode(stdout).decode()})
+    result: dict[str, str] = _in_worker("hashes", normalisations, base64.b64encode(stdout).decode())
+    return result
+
+
+def filter_lines(normalisations: Sequence[Normalisation], lines: Sequence[str]) -> list[str]:
+    """The regex filters applied to stored (terminal) lines, for showing where two outputs differ."""
+    if not any(n.pattern for n in normalisations):
+        return list(lines)
+    result: list[str] = _in_worker("lines", normalisations, list(lines))
+    return result
+
+
+def _in_worker(kind: str, normalisations: Sequence[Normalisation], payload: object) -> Any:
+    """Run the regex filters in a worker process with a time limit (FILTER_TIMEOUT_S).
+
+    A filter comes from the repository (untrusted) and meets the program's output: a pattern such
+    as `(a+)+$` can take exponential time, which must not stop the measuring process. The built-ins
+    take linear time and run here."""
+    request = json.dumps({"kind": kind, "normalisations": [[n.name, n.pattern, n.replace] for n in normalisations],
+                          "payload": payload})
     package_parent = str(Path(__file__).resolve().parents[1])
     try:
         done = subprocess.run(
@@ -127,15 +142,19 @@ def normalised_hashes(normalisations: Sequence[Normalisation], stdout: bytes) ->
                          ) from None
     if done.returncode != 0:
         raise ToolError(f"the normalisation worker failed: {done.stderr.decode(errors='replace')[-300:]}")
-    result: dict[str, str] = json.loads(done.stdout)
-    return result
+    return json.loads(done.stdout)
 
 
 def worker_main() -> None:
-    """The worker process of `normalised_hashes`: a request on stdin, the hashes on stdout."""
+    """The worker process of `_in_worker`: a request on stdin, its answer on stdout."""
     request = json.loads(sys.stdin.buffer.read())
     normalisations = [Normalisation(*item) for item in request["normalisations"]]
-    sys.stdout.write(json.dumps(_hashes(normalisations, base64.b64decode(request["stdout"]))))
+    if request["kind"] == "hashes":
+        answer: object = _hashes(normalisations, base64.b64decode(request["payload"]))
+    else:
+        filters = [n for n in normalisations if n.pattern]
+        answer = [apply_all(filters, line) for line in request["payload"]]
+    sys.stdout.write(json.dumps(answer))
 
 
 def _hashes(normalisations: Sequence[Normalisation], stdout: bytes) -> dict[str, str]:
@@ -152,12 +171,6 @@ def needed_normalisations(normalisations: Sequence[Normalisation], ours: dict[st
         if key in ours and ours.get(key) == theirs.get(key):
             return [n.name for n in combo]
     return None
-
-
-def filter_lines(normalisations: Sequence[Normalisation], lines: Sequence[str]) -> list[str]:
-    """The regex filters applied to stored (terminal) lines, for showing where two outputs differ."""
-    filters = [n for n in normalisations if n.pattern]
-    return [apply_all(filters, line) for line in lines]
 
 
 # --- Terminal lines -----------------------------------------------------------------------------
