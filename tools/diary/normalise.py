@@ -78,8 +78,8 @@ def regex_problem(pattern: str, replace: str) -> str | None:
     try:
         compiled = re.compile(pattern, flags=re.MULTILINE)
         compiled.sub(replace, "")  # a bad group reference in `replace` fails here, not in a run
-    except (re.error, IndexError) as error:
-        return str(error)
+    except (re.error, IndexError, OverflowError, RecursionError, ValueError) as error:
+        return str(error) or type(error).__name__
     if compiled.match(""):
         return "the pattern matches the empty text (it would insert `replace` between every character)"
     return None
