@@ -3,7 +3,7 @@
 The resource limits set between fork and exec (address space, file size, open files, and the process
 count under a uid of its own), both pipes read into capped buffers until the program ends, times out
 or overflows, the kill of the whole process tree (through a pidfd of the sandbox's init under bwrap),
-and the status and reason a run that started ends with. The figures come from wait4 in sandbox.py.
+and the status and reason a run that started ends with. The figures are the launcher's report (launcher.py), read in sandbox.py.
 """
 
 from __future__ import annotations
