@@ -191,6 +191,13 @@ CONFIG_VALUES: dict[str, tuple[st.SearchStrategy[Any], list[Any]]] = {
     "snapshots": (st.just("code/snapshots"), ["", ".", "nope", "code/data/names.txt", "a\x00b"]),
     "sandbox": (st.sampled_from(["auto", "bwrap", "none"]), ["docker", "", "Auto"]),
     "jobs": (st.integers(0, 256), [-1, 257, 1.0]),
+    "normalise": (st.sampled_from([[], ["carriage-returns"],
+                                   ["line-endings", {"name": "t", "pattern": "\\d+", "replace": "N"}]]),
+                  [["tabs"], "carriage-returns", [1], [None], [{1: 2}], [{"name": "t"}],
+                   [{"name": "t", "pattern": "("}],
+                   [{"name": "t", "pattern": "x*"}], [{"name": "t", "pattern": "a", "replace": "\\1"}],
+                   [{"name": "T x", "pattern": "a"}], ["line-endings", "line-endings"], ["line-endings"] * 5,
+                   [{"name": "t", "pattern": "(" * 5000}]]),
 }
 
 

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from .launcher import SPAWN_AND_REPORT
+
 NOBODY_ID = 65534
 WORKDIR_LIMIT_BYTES = 256 * 2**20  # the working directory's tmpfs, inputs included
 SCRATCH_LIMIT_BYTES = 64 * 2**20  # each of /tmp and /dev/shm
@@ -36,9 +38,10 @@ INPUT_MOUNT = "/.diary-input"  # the caller's working directory, read-only, copi
 # tmpfs), gives them and itself the run's uid (as root: it starts with only CAP_CHOWN, CAP_SETUID
 # and CAP_SETGID and drops them with the uid), says "ready" on the status pipe, then runs the
 # program as an ordinary child (with the signal dispositions Python's startup changed set back),
-# waits for it and exits as bwrap does: 128 + N when the program died of signal N. Without
-# "ready", the sandbox itself failed. Killing it kills every process in the namespace.
-_SANDBOX_INIT = """\
+# waits for it, writes the program's own figures after "ready" (launcher.py) and exits as bwrap
+# does: 128 + N when the program died of signal N. Without "ready", the sandbox itself failed.
+# Killing it kills every process in the namespace.
+_SANDBOX_INIT = SPAWN_AND_REPORT + """\
 import json, os, shutil, signal, sys
 setup = json.loads(sys.argv[1])
 try:
@@ -60,16 +63,9 @@ try:
         os.setgid(uid)
         os.setuid(uid)
     os.write(setup["status_fd"], b"ready")
-    os.close(setup["status_fd"])
 except OSError as error:
     sys.exit(f"diary-sandbox: set-up failed: {error}")
-try:
-    pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
-except OSError as error:
-    sys.stderr.write(f"diary-sandbox: cannot start {sys.argv[2]!r}: {error.strerror}\\n")
-    sys.exit(127)
-code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-sys.exit(code if code >= 0 else 128 - code)
+spawn_and_report(sys.argv[2:], setup["status_fd"])  # the program's own figures follow "ready"
 """
 
 

@@ -23,6 +23,7 @@ from .contract import GENERATED_DIR
 from .derive import MEASURED, RECORD_ORDER, counts, derived_parts
 from .errors import DiaryError
 from .judge import stage
+from .normalise import Normalisation, label
 from .project import Project
 from .records import Record, load_records, record_path, staleness
 from .shape import to_data
@@ -185,10 +186,22 @@ def surprising_verdicts(project: Project) -> list[Problem]:
 VOLATILE = {"run": ("wall_s", "cpu_s", "peak_mb"), "tests": ("seconds", "cpu_s"), "probes": ("cpu_s",)}
 
 
-def _steady(record: Record) -> dict:
+def _steady(record: Record, normalisations: tuple[Normalisation, ...] = ()) -> dict:
     data = record.to_data()
     for part, fields in VOLATILE.items():
         data[part] = {key: value for key, value in data[part].items() if key not in fields}
+    if normalisations:
+        # What the declared normalisations absorb (a timestamp) differs between two honest runs: the
+        # raw bytes, the lines and whether two runs agreed byte for byte by chance (the same second).
+        # The output under all of them must agree; the cheap check still re-derives the behaviour
+        # from the record's own hashes.
+        every = label(normalisations)
+        run = data["run"]
+        run["stdout_normalised"] = run["stdout_normalised"].get(every)
+        for key in ("stdout_sha256", "stdout_lines"):
+            run.pop(key)
+        for key in ("byte_identical", "normalised_by"):
+            data["behaviour"].pop(key)
     return data
 
 
@@ -199,7 +212,8 @@ def contradicted_records(project: Project, fresh: dict[str, Record]) -> list[Pro
         again = fresh.get(snap_id)
         if again is None:
             continue
-        committed, measured = _steady(record), _steady(again)
+        normalisations = project.settings.normalise
+        committed, measured = _steady(record, normalisations), _steady(again, normalisations)
         wrong = [name for name in measured if committed.get(name) != measured[name]]
         if wrong:
             path = record_path(project.root, snap_id)

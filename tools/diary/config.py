@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .contract import CODE_DIR, SETTINGS_PATH
+from .errors import DiaryError
+from .normalise import BUILT_IN, MAX_NORMALISATIONS, NAME, Normalisation, regex_problem
 from .safefs import HARD_MAX_FILE_BYTES, MAX_FILE_BYTES, MAX_FILES, check_file, real_directory
 from .yamlio import Fields, read_yaml
 
@@ -77,6 +79,8 @@ class Settings:
     # Bounded work, checked before any (safefs): a snapshot's or data file's size, files per snapshot.
     max_file_kb: int = MAX_FILE_BYTES // 1024
     max_files: int = MAX_FILES
+    # Applied to stdout before it is compared with the baseline's (normalise.py); empty: byte for byte.
+    normalise: tuple[Normalisation, ...] = ()
 
     @property
     def max_file_bytes(self) -> int:
@@ -116,6 +120,8 @@ class Settings:
         keep = asdict(self)
         for key in ("root", "jobs", "snapshots", "max_file_kb", "max_files"):
             keep.pop(key, None)
+        if not keep["normalise"]:
+            keep.pop("normalise")  # none declared: the same fingerprint as before the key existed
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -123,6 +129,7 @@ ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs",
     "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
+    "normalise",
 }
 
 
@@ -166,6 +173,7 @@ def load_settings(root: Path) -> Settings:
         comments_min_percent=float(f.number("comments_min_percent", Settings.comments_min_percent, 0, 100)),
         max_file_kb=f.number("max_file_kb", Settings.max_file_kb, 1, HARD_MAX_FILE_BYTES // 1024, integer=True),
         max_files=f.number("max_files", Settings.max_files, 1, 100_000, integer=True),
+        normalise=_normalisations(f, path),
     )
     if settings.sandbox not in ("auto", "bwrap", "none"):
         raise f.error("sandbox", f"must be auto, bwrap or none, not {settings.sandbox!r}")
@@ -268,3 +276,64 @@ def check_suite_folder(f: Fields, settings: Settings) -> None:
     if not any(path.is_file() for path in settings.tests_dir.rglob("*.py")):
         raise f.error("tests", f"test directory {name!r} holds no Python file, so pytest would collect no tests",
                       hint="add test_*.py files, or write 'tests: none' for no suite")
+def _normalisations(f: Fields, path: Path) -> tuple[Normalisation, ...]:
+    """`normalise:` as a list of built-in names and `{name, pattern, replace}` filters; every mistake
+    named with the line of the item."""
+    value = f.get("normalise", list, [])
+    item_lines = _item_lines(path, "normalise")
+    result: list[Normalisation] = []
+    hint = ("write a list of line-endings, carriage-returns or {name: NAME, pattern: REGEX, replace: TEXT}, "
+            "e.g. normalise: [carriage-returns]")
+
+    def error(index: int, message: str, item_hint: str = hint) -> DiaryError:
+        line = item_lines[index] if index < len(item_lines) else f.located.line_of("normalise")
+        return DiaryError(f"'normalise' item {index + 1}: {message}", file=path, line=line, hint=item_hint)
+
+    if len(value) > MAX_NORMALISATIONS:
+        raise f.error("normalise", f"at most {MAX_NORMALISATIONS} normalisations, not {len(value)} "
+                      "(each run keeps a hash per combination of them)", hint="merge filters into one pattern")
+    for index, item in enumerate(value):
+        if isinstance(item, str):
+            if item not in BUILT_IN:
+                raise error(index, f"unknown normalisation {item!r}")
+            normalisation = Normalisation(item)
+        elif isinstance(item, dict):
+            unknown = sorted(str(k) for k in item if k not in ("name", "pattern", "replace"))
+            if unknown:
+                raise error(index, f"unknown key {unknown[0]!r}", "a filter has name, pattern and replace")
+            name, pattern, replace = item.get("name"), item.get("pattern"), item.get("replace", "")
+            for key, text in (("name", name), ("pattern", pattern), ("replace", replace)):
+                if not isinstance(text, str) or (key != "replace" and not text):
+                    raise error(index, f"'{key}' must be a non-empty string" if key != "replace"
+                                else "'replace' must be a string", "a filter has name, pattern and replace")
+            assert isinstance(name, str) and isinstance(pattern, str) and isinstance(replace, str)
+            if not NAME.match(name) or name in BUILT_IN:
+                raise error(index, f"filter name {name!r} is not usable",
+                            "a lowercase name (letters, digits, '-', '_') other than the built-ins, e.g. timestamp")
+            problem = regex_problem(pattern, replace)
+            if problem:
+                raise error(index, f"filter {name!r} has a bad pattern or replacement: {problem}",
+                            "fix the regular expression, written in Python's re syntax")
+            normalisation = Normalisation(name, pattern, replace)
+        else:
+            raise error(index, f"must be a name or a mapping, not {item!r}")
+        if any(n.name == normalisation.name for n in result):
+            raise error(index, f"{normalisation.name!r} is listed twice", "list each normalisation once")
+        result.append(normalisation)
+    return tuple(result)
+
+
+def _item_lines(path: Path, key: str) -> list[int]:
+    """The line (1-based) of each item of the top-level list `key`; [] when it cannot be told."""
+    import yaml
+
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
+        return []
+    if not isinstance(node, yaml.MappingNode):
+        return []
+    for key_node, value_node in node.value:
+        if getattr(key_node, "value", None) == key and isinstance(value_node, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value_node.value]
+    return []

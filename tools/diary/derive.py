@@ -9,6 +9,7 @@ milliseconds a snapshot); what needs a run (stdout, tests, probes) is re-derived
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .config import Settings
@@ -22,6 +23,7 @@ from .count import (
 )
 from .discover import SnapshotMeta
 from .judge import Staged, rule_breaches
+from .normalise import Normalisation, filter_lines, needed_normalisations
 from .rules import describe
 
 # The record's parts after `schema`, `id`, `key`, `produced_by`, in the order they are written.
@@ -52,12 +54,20 @@ def counts(staged: Staged) -> tuple[dict, list[dict], list[str], list[dict]]:
     return {"total": total.as_dict(), "files": per_file}, definitions, comments, tabs
 
 
-def compare_behaviour(run: dict, baseline_run: dict, baseline_id: str) -> dict:
-    """identical when the stdout hashes agree (and both ran cleanly); else the first differing line."""
+def compare_behaviour(run: dict, baseline_run: dict, baseline_id: str,
+                      normalisations: Sequence[Normalisation] = ()) -> dict:
+    """identical when the stdout hashes agree (and both ran cleanly), byte for byte or under the
+    fewest declared normalisations (named in `normalised_by`); else the first differing line."""
     both_ran = run["status"] == "ok" and baseline_run["status"] == "ok"
+    same = {"compared_with": baseline_id, "first_difference": None}
     if both_ran and run["stdout_sha256"] == baseline_run["stdout_sha256"]:
-        return {"identical": True, "compared_with": baseline_id, "first_difference": None}
-    expected, actual = baseline_run["stdout_lines"], run["stdout_lines"]
+        return {"identical": True, "byte_identical": True, "normalised_by": [], **same}
+    needed = needed_normalisations(normalisations, run.get("stdout_normalised", {}),
+                                   baseline_run.get("stdout_normalised", {})) if both_ran else None
+    if needed is not None:
+        return {"identical": True, "byte_identical": False, "normalised_by": needed, **same}
+    expected = filter_lines(normalisations, baseline_run["stdout_lines"])
+    actual = filter_lines(normalisations, run["stdout_lines"])
     for index in range(max(len(expected), len(actual))):
         want = expected[index] if index < len(expected) else "<end of output>"
         got = actual[index] if index < len(actual) else "<end of output>"
@@ -68,7 +78,7 @@ def compare_behaviour(run: dict, baseline_run: dict, baseline_id: str) -> dict:
         want = got = "<same as far as recorded>"
         if run["status"] != "ok":
             got = f"<run {run['status']}: {run['reason']}>"
-    return {"identical": False, "compared_with": baseline_id,
+    return {"identical": False, "byte_identical": False, "normalised_by": [], "compared_with": baseline_id,
             "first_difference": {"line": index + 1, "expected": want, "actual": got}}
 
 
@@ -112,7 +122,7 @@ def derived_parts(staged: Staged, baseline_comments: list[str], settings: Settin
         "comments": {"total": total, "kept": kept, "percent": round(100.0 * kept / total, 1) if total else 100.0,
                      "dropped": dropped},
         "tabs": tabs,
-        "behaviour": compare_behaviour(measured["run"], baseline_run, baseline_id),
+        "behaviour": compare_behaviour(measured["run"], baseline_run, baseline_id, settings.normalise),
         "breaches": rule_breaches(staged, kept, total, settings),
     }
     parts["verdict"] = verdict(snapshot, {**measured, **parts})

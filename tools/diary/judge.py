@@ -30,6 +30,7 @@ from pathlib import Path
 from .config import Settings, fill_placeholders
 from .discover import SnapshotMeta
 from .errors import DiaryError
+from .normalise import label, normalised_hashes, scrub_paths
 from .rules import Breach, check_comments, check_files, code_files
 from .safefs import copy_file
 from .sandbox import clean_environment, raise_for_infrastructure, run_sandboxed
@@ -183,6 +184,8 @@ class Judge:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _answers_lock: threading.Lock = field(default_factory=threading.Lock)
     _baseline_probes: list[RunResult] | None = None
+    # The baseline's probe outputs under the normalisations, by raw hash: computed once, not per snapshot.
+    _normalised_by_sha: dict[str, dict[str, str]] = field(default_factory=dict)
     _baseline_answers: tuple[bytes | None, RunResult] | None = None
 
     @classmethod
@@ -239,19 +242,34 @@ class Judge:
         return {**verdict, "cpu_s": round(sum(run.cpu_s for run in ours), 2),
                 "status": "passed" if verdict["identical"] else "failed"}
 
-    @staticmethod
-    def _compare(expected: list[RunResult], ours: list[RunResult]) -> dict:
+    def _compare(self, expected: list[RunResult], ours: list[RunResult]) -> dict:
+        """Each probe run against the baseline's on the same seed, after every declared normalisation
+        (normalise.py): what the main run may differ by, a probe may too, and no more."""
+        normalisations = self.settings.normalise
+        root = self.settings.root
         for number, (want, got) in enumerate(zip(expected, ours, strict=True), start=1):
             if want.status != "ok":
                 return {"runs": len(ours), "identical": False,
-                        "reason": f"the baseline's probe run {number} {want.status}: {want.reason}"}
+                        "reason": scrub_paths(f"the baseline's probe run {number} {want.status}: {want.reason}", root)}
             if got.status != "ok":
                 return {"runs": len(ours), "identical": False,
-                        "reason": f"probe run {number} on a fresh seed {got.status}: {got.reason}"}
-            if got.stdout_sha256 != want.stdout_sha256:
+                        "reason": scrub_paths(f"probe run {number} on a fresh seed {got.status}: {got.reason}", root)}
+            if got.stdout_sha256 == want.stdout_sha256:
+                continue
+            every = label(normalisations)
+            if not normalisations or normalised_hashes(normalisations, got.stdout).get(every) != \
+                    self._normalised(want).get(every):
                 return {"runs": len(ours), "identical": False,
-                        "reason": f"probe run {number} on a fresh seed prints other output than the baseline"}
+                        "reason": f"probe run {number} on a fresh seed prints other output than the baseline"
+                        + (" (after normalising " + ", ".join(n.name for n in normalisations) + ")"
+                           if normalisations else "")}
         return {"runs": len(ours), "identical": True, "reason": ""}
+
+    def _normalised(self, run: RunResult) -> dict[str, str]:
+        known = self._normalised_by_sha.get(run.stdout_sha256)
+        if known is None:
+            known = self._normalised_by_sha[run.stdout_sha256] = normalised_hashes(self.settings.normalise, run.stdout)
+        return known
 
     # The driver's answers (see testsuite.py) ----------------------------------------------------
 

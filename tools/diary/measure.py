@@ -23,6 +23,7 @@ from .derive import RECORD_ORDER, counts, derived_parts
 from .discover import SnapshotMeta
 from .errors import DiaryError
 from .judge import Judge, Staged, copy_data, stage, with_setting_hint
+from .normalise import normalised_hashes, scrub_paths, terminal_lines
 from .project import Project
 from .records import (
     RECORD_SCHEMA,
@@ -87,33 +88,46 @@ def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
 
 def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> dict:
     result, workdir = outcome
-    lines = result.stdout.decode("utf-8", errors="replace").split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    # As a terminal shows it (a \r-redrawn progress line is the one line a reader saw); the hashes
+    # are of the raw bytes.
+    lines = terminal_lines(result.stdout.decode("utf-8", errors="replace"))
+    root = settings.root
     return {
         "status": result.status,
-        "reason": result.reason,
+        "reason": scrub_paths(scrub(result.reason, workdir), root),
         "exit_code": result.exit_code,
         "signal": result.signal,
         "wall_s": round(result.wall_s, 3),
         "cpu_s": round(result.cpu_s, 3),
         "peak_mb": round(result.peak_mb, 1),
         "sandbox": result.sandbox,
-        "command": run_command(snapshot, settings),
+        "command": scrub_paths(run_command(snapshot, settings), root),
         "stdout_sha256": result.stdout_sha256,
+        "stdout_normalised": normalised_hashes(settings.normalise, result.stdout),
         "stdout_truncated": bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
         "stdout_lines": lines[:STDOUT_LINES_KEPT],
-        "stderr_excerpt": scrub(result.stderr_text()[-EXCERPT_CHARS:], workdir),
+        # A progress bar on stderr (tqdm) is redrawn with \r too: its last state, as for stdout.
+        "stderr_excerpt": scrub_paths(scrub(_as_terminal(result.stderr_text()), workdir), root)[-EXCERPT_CHARS:],
     }
+
+
+def _as_terminal(text: str) -> str:
+    return "".join(line + "\n" for line in terminal_lines(text))
 
 
 def build_record(
     staged: Staged, key: str, produced_by: dict, run: dict, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str], settings: Settings,
 ) -> Record:
+    # The test messages and reasons without the host's paths (after testsuite.scrub's working directory).
+    published_tests = tests.as_dict()
+    root = settings.root
+    published_tests["reason"] = scrub_paths(published_tests["reason"], root)
+    published_tests["failures"] = [{**failure, "message": scrub_paths(failure["message"], root)}
+                                   for failure in published_tests["failures"]]
     measured = {
         "run": run,
-        "tests": tests.as_dict(),
+        "tests": published_tests,
         "probes": tests.probes or {"runs": 0, "identical": True, "reason": "no probe was asked for", "cpu_s": 0.0,
                                    "status": "not run"},
     }

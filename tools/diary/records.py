@@ -113,7 +113,8 @@ class Run:
     peak_mb: float
     sandbox: str
     command: str
-    stdout_sha256: str
+    stdout_sha256: str  # of the raw bytes, whatever is normalised or shown
+    stdout_normalised: dict[str, str]  # sha256[:16] of stdout under each combination of `normalise:`
     stdout_truncated: bool
     stdout_lines: tuple[str, ...]
     stderr_excerpt: str
@@ -128,7 +129,9 @@ class Difference:
 
 @dataclass(frozen=True)
 class Behaviour:
-    identical: bool
+    identical: bool  # after the normalisations in `normalised_by`
+    byte_identical: bool  # the raw stdout hashes agree
+    normalised_by: tuple[str, ...]  # the fewest declared normalisations identity needed; () when byte identical
     compared_with: str
     first_difference: None | Difference
 

@@ -61,6 +61,7 @@ from pathlib import Path
 
 from .bwrap import RUN_UIDS, bwrap_command, privileged
 from .errors import DiaryError, ToolError
+from .launcher import ChildUsage, launcher_command
 from .supervise import (
     PROCESS_LIMIT,
     RunResult,
@@ -173,7 +174,8 @@ def run_sandboxed(
     `readable` names extra paths the program may read under bwrap (nothing else of the host is
     there). Under bwrap the program works on a copy of `workdir`: only the files named in
     `outputs` (plain names, created empty here) reach `workdir`. A failure of the sandbox itself
-    is status INFRASTRUCTURE. Thread-safe: figures come from wait4 on our own child.
+    is status INFRASTRUCTURE. Thread-safe: the figures are the program's own, reported by its launcher
+    (launcher.py), or wait4's on our own child when there is no report.
     Raises DiaryError only for a bad `mode` (see `sandbox_mode`).
     """
     sandbox = "bwrap" if mode == "bwrap-unprobed" else sandbox_mode(mode)
@@ -189,7 +191,13 @@ def run_sandboxed(
     with RUN_UIDS.take(sandbox == "bwrap") as uid:
         command = [program, *argv[1:]]
         info_read = info_write = status_read = status_write = -1
-        if sandbox == "bwrap":
+        # The program's own figures (launcher.py): under bwrap the init reports them after "ready"
+        # on the status pipe; without bwrap a launcher in front of the program, on a pipe of its own.
+        report_read = report_write = -1
+        if sandbox != "bwrap":
+            report_read, report_write = os.pipe()
+            command = launcher_command(command, report_write)
+        else:
             for name in outputs:
                 (workdir / name).write_bytes(b"")
                 if uid is not None:
@@ -205,9 +213,11 @@ def run_sandboxed(
                 command, cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                 preexec_fn=functools.partial(apply_limits, limits),
-                pass_fds=(info_write, status_write) if sandbox == "bwrap" else (),
+                pass_fds=(info_write, status_write) if sandbox == "bwrap" else (report_write,),
             )
         except (OSError, subprocess.SubprocessError) as error:
+            if sandbox != "bwrap":
+                os.close(report_read)
             if sandbox == "bwrap":
                 os.close(info_read)
                 os.close(status_read)
@@ -218,6 +228,8 @@ def run_sandboxed(
                                 f"cannot start {'bwrap' if sandbox == 'bwrap' else repr(argv[0])}: {why}",
                                 sandbox, started)
         finally:
+            if sandbox != "bwrap":
+                os.close(report_write)
             if sandbox == "bwrap":
                 os.close(info_write)
                 os.close(status_write)
@@ -230,16 +242,25 @@ def run_sandboxed(
         _, wait_status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(wait_status)  # Popen must not reap it again
         ready = True
-        if sandbox == "bwrap":
+        if sandbox != "bwrap":
+            report = _read_available(report_read)
+        else:
             with os.fdopen(status_read, "rb") as status_pipe:
-                ready = status_pipe.read() == b"ready"  # every writer is gone: no wait
+                status_data = status_pipe.read()
+            ready = status_data.startswith(b"ready")
+            report = status_data.removeprefix(b"ready")
             for name in outputs:  # made empty above: one the program did not write is not there
                 with contextlib.suppress(OSError):
                     if (workdir / name).stat().st_size == 0:
                         (workdir / name).unlink()
     wall_s = time.monotonic() - started
-    exit_code, signal_name = decode_exit(process.returncode, sandbox)
-    peak_mb = usage.ru_maxrss / 1024  # Linux reports kilobytes
+    own = ChildUsage.parse(report, process.returncode)
+    if own is not None:  # the program's own figures, not those of the tree that started it
+        exit_code, signal_name = decode_exit(own.exit_code, "none")
+        cpu_s, peak_mb = own.cpu_s, own.peak_mb
+    else:  # the launcher was killed (a timeout, the output cap): the whole tree's, from wait4
+        exit_code, signal_name = decode_exit(process.returncode, sandbox)
+        cpu_s, peak_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024  # Linux reports kilobytes
     if ready:
         status, reason = status_of_run(
             stop_cause, exit_code, signal_name, bytes(stderr.data), sandbox,
@@ -250,11 +271,26 @@ def run_sandboxed(
             last_line(bytes(stderr.data)) or f"bwrap exit code {process.returncode}")
     return RunResult(
         status=status, reason=reason, exit_code=exit_code, signal=signal_name, wall_s=wall_s,
-        cpu_s=usage.ru_utime + usage.ru_stime, peak_mb=peak_mb,
+        cpu_s=cpu_s, peak_mb=peak_mb,
         stdout=bytes(stdout.data), stderr=bytes(stderr.data),
         stdout_truncated=stdout.truncated, stderr_truncated=stderr.truncated,
         stdout_sha256=hashlib.sha256(stdout.data).hexdigest(), sandbox=sandbox,
     )
+
+
+def _read_available(fd: int) -> bytes:
+    """What is in the pipe now, then close it. The launcher wrote before it exited (it is reaped);
+    never wait: without bwrap a process that left the group could hold the pipe through /proc."""
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def raise_for_infrastructure(result: RunResult, what: str) -> None:

@@ -188,7 +188,7 @@ def post_text(title: str, day: dt.date, folder: str, snapshots: list[PostSnapsho
             "broken": snap.broken,
             "parent_code": _var(f"snap.{snap.parent}.code") if snap.parent else "",
             **{name: _var(prefix + name) for name in (
-                "code", "comment", "status", "code_vs_parent", "identical", "tests_passed", "tests_total")},
+                "code", "comment", "status", "code_vs_parent", "identity", "tests_passed", "tests_total")},
         })
     return _render(
         POST_TEMPLATE, title=title.strip(), date=day.isoformat(), snapshots=[snap.id for snap in snapshots],

@@ -7,7 +7,7 @@ import sys
 from .escape import for_terminal
 from .measure import MeasureReport
 
-COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "run s", "status", "")
+COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "cpu s", "status", "")
 
 
 def best_snapshot(report: MeasureReport) -> str | None:
@@ -52,9 +52,10 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
             note += ", best"
         rows.append((
             snap.id, str(total.code), str(total.comment + total.docstring), str(total.blank),
-            "yes" if record.behaviour.identical else "NO",
+            # "normalised": identical only after the declared normalisations (never shown as "yes")
+            ("yes" if record.behaviour.byte_identical else "normalised") if record.behaviour.identical else "NO",
             "none" if tests.judged == "none" else f"{tests.passed}/{tests.passed + tests.failed + tests.errors}",
-            f"{record.run.wall_s:.2f}", verdict.status, note,
+            f"{record.run.cpu_s:.2f}", verdict.status, note,
         ))
     return rows
 

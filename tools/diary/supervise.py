@@ -3,7 +3,8 @@
 The resource limits set between fork and exec (address space, file size, open files, and the process
 count under a uid of its own), both pipes read into capped buffers until the program ends, times out
 or overflows, the kill of the whole process tree (through a pidfd of the sandbox's init under bwrap),
-and the status and reason a run that started ends with. The figures come from wait4 in sandbox.py.
+and the status and reason a run that started ends with. The figures are the launcher's report
+(launcher.py), read in sandbox.py.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class RunResult:
     exit_code: int | None
     signal: str | None  # e.g. "SIGSEGV"
     wall_s: float
-    cpu_s: float  # user + sys of the program and the descendants it waited for
-    peak_mb: float  # largest resident set of any process in that tree
+    cpu_s: float  # user + sys of the program and the descendants it waited for (launcher.py)
+    peak_mb: float  # largest resident set of the program or of one of those descendants
     stdout: bytes
     stderr: bytes
     stdout_truncated: bool
@@ -113,19 +114,24 @@ class SandboxInit:
 
     def kill_children(self) -> bool:
         """SIGKILL the program and whatever was orphaned to the init; True when there was any."""
-        try:
-            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        except OSError:
-            return False
-        for child in children:
-            _kill_quietly(os.kill, int(child))
-        return bool(children)
+        return _kill_children(self.pid)
 
     def kill(self) -> None:
         _kill_quietly(signal.pidfd_send_signal, self.pidfd)
 
     def close(self) -> None:
         os.close(self.pidfd)
+
+
+def _kill_children(pid: int) -> bool:
+    """SIGKILL the direct children of `pid`; True when there was any."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return False
+    for child in children:
+        _kill_quietly(os.kill, int(child))
+    return bool(children)
 
 
 def _parent_pid(pid: int) -> int | None:
@@ -221,6 +227,10 @@ def _kill_tree(pid: int, exit_pidfd: int, sandbox_init: SandboxInit | None) -> N
         if sandbox_init.kill_children():
             _wait_readable(exit_pidfd, _KILL_GRACE_S)
         sandbox_init.kill()
+    elif _kill_children(pid):
+        # Without bwrap the launcher (launcher.py) is spared at first too: it reaps the program and
+        # reports the program's own figures; then the whole process group goes.
+        _wait_readable(exit_pidfd, _KILL_GRACE_S)
     _kill_quietly(os.killpg, pid)
 
 
@@ -248,7 +258,7 @@ def status_of_run(
     sandbox: str, *, timeout: float, memory_mb: int, peak_mb: float,
 ) -> tuple[str, str]:
     """(status, reason) of a run that started."""
-    if sandbox == "bwrap" and exit_code == 127 and stderr.startswith(b"diary-sandbox: cannot start "):
+    if exit_code == 127 and stderr.startswith(b"diary-sandbox: cannot start "):  # the launcher's word
         return "error", one_line(stderr.decode("utf-8", errors="replace").removeprefix("diary-sandbox: "))
     if isinstance(stop_cause, _Capture):
         return "output", f"{stop_cause.name} exceeded {_size(stop_cause.cap)}; process stopped"

@@ -78,7 +78,8 @@ class Metrics:
     comments_kept: int
     comments_total: int
     comments_percent: float
-    identical: bool
+    identical: bool  # after the normalisations in `normalised_by` (none: byte for byte)
+    normalised_by: tuple[str, ...]
     tests_passed: int
     tests_failed: int  # failures + errors
     tests_total: int
@@ -261,6 +262,7 @@ def compute_metrics(diary: Diary) -> dict[str, Metrics]:
             comments_total=record.comments.total,
             comments_percent=record.comments.percent,
             identical=record.behaviour.identical,
+            normalised_by=record.behaviour.normalised_by,
             tests_passed=tests.passed,
             tests_failed=failed,
             tests_total=tests.passed + failed,

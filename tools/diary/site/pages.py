@@ -7,7 +7,7 @@ from ..errors import DiaryError
 from ..escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
 from .model import Diary, Snapshot
 from .tables import struck
-from .templating import front_matter, mark, render, render_table, signed, signed_percent
+from .templating import front_matter, identity, render, render_table, signed, signed_percent
 
 STDOUT_EXCERPT_LINES = 40
 
@@ -33,9 +33,10 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
          struck(f"{signed(m.vs_baseline)} ({signed_percent(m.percent_vs_baseline)}%)", snap.broken)],
         ["comments of the baseline kept",
          f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)"],
-        ["output identical to the baseline's", mark(m.identical)],
-        ["run time (wall / CPU)", f"{m.run_s:.2f} s / {m.cpu_s:.2f} s"],
-        ["peak memory", f"{m.peak_mb:.1f} MB"],
+        ["output identical to the baseline's",
+         escape_markdown_inline(identity(m.identical, m.normalised_by, bool(diary.settings.normalise)))],
+        ["CPU time (wall-clock)", f"{m.cpu_s:.2f} s ({m.run_s:.2f} s)"],
+        ["peak memory of the program", f"{m.peak_mb:.1f} MB"],
         ["sandbox", escape_markdown_inline(run.sandbox)],
     ]
     metrics_table = render_table(["metric", "value"], metrics_rows, {1},
@@ -91,6 +92,9 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         reasons=verdict.reasons,
         metrics_table=metrics_table,
         first_difference=difference, compared_with=behaviour.compared_with,
+        normalised_by=list(behaviour.normalised_by) if behaviour.identical else [],
+        normalisations=[{"name": n.name, "what": n.describe()} for n in diary.settings.normalise
+                        if behaviour.identical and n.name in behaviour.normalised_by],
         tests_summary=tests_summary, failures=tests.failures, suite=tests.judged,
         probes_passed=record.probes.status == "passed",
         command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
@@ -115,7 +119,7 @@ def alternatives_table(diary: Diary, snap: Snapshot) -> str | None:
             escape_markdown_inline(child.meta.title), str(m.code),
             struck(signed(m.code - snap.code), child.broken),
             struck(signed(m.code - shortest.code), child.broken) if shortest else "—",
-            mark(m.identical),
+            escape_markdown_inline(identity(m.identical, m.normalised_by, bool(diary.settings.normalise))),
             "ok" if not child.broken else "**broken**: " + escape_markdown_inline(m.first_reason),
         ])
     caption = (f"The {len(alternatives)} alternatives of {escape_markdown_inline(snap.id)}: children of one "

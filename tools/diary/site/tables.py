@@ -11,7 +11,7 @@ from ..contract import PROGRESS_TABLE_PATH, snapshot_page_path, table_partial_pa
 from ..escape import escape_markdown_inline
 from .model import Diary, Snapshot
 from .posts import Page
-from .templating import mark, render_table, signed
+from .templating import identity, render_table, signed
 
 
 def snapshot_link(snap: Snapshot, bold: bool = False) -> str:
@@ -31,7 +31,7 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
     """One row per snapshot: lines, changes, definitions, comments, behaviour, tests, time, status."""
     header = ["snapshot", "title", "code", "comment", "blank", "vs parent", "vs baseline", "best so far",
               *(f"{escape_markdown_inline(name)} code" for name in definitions),
-              "comments kept", "identical", "tests", "run", "status"]
+              "comments kept", "identical", "tests", "CPU (wall)", "status"]
     right = {2, 3, 4, 5, 6, 7, *range(8, 8 + len(definitions)), 8 + len(definitions) + 3}
     rows = []
     for snap in snapshots:
@@ -51,7 +51,8 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
             str(m.best_so_far) if m.best_so_far is not None else "—",
             *per_definition,
             f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)",
-            mark(m.identical), tests, f"{m.run_s:.2f} s", status,
+            escape_markdown_inline(identity(m.identical, m.normalised_by, bool(diary.settings.normalise))), tests,
+            f"{m.cpu_s:.2f} s ({m.run_s:.2f} s)", status,
         ])
     if caption is None:
         last = snapshots[-1].id if snapshots else ""

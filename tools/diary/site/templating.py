@@ -108,6 +108,16 @@ def mark(value: bool) -> str:
     return "✓" if value else "✗"
 
 
+def identity(identical: bool, normalised_by: tuple[str, ...] | list[str], declared: bool) -> str:
+    """The verdict on a snapshot's output beside the normalisations it needed: an identity after
+    normalising is never shown as byte identity. With none declared every ✓ is byte for byte."""
+    if not identical:
+        return mark(False)
+    if normalised_by:
+        return f"{mark(True)} after normalising {', '.join(normalised_by)} (not byte for byte)"
+    return f"{mark(True)} byte for byte" if declared else mark(True)
+
+
 def yaml_str(value: object) -> str:
     """A YAML double-quoted scalar (JSON strings are valid YAML), safe for any title or id."""
     return json.dumps(str(value), ensure_ascii=False)

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..escape import metadata_text, neutralise_shortcodes
 from .model import Diary
-from .templating import mark, signed, signed_percent
+from .templating import identity, mark, signed, signed_percent
 
 
 def build_variables(diary: Diary) -> dict:
@@ -28,6 +28,10 @@ def build_variables(diary: Diary) -> dict:
             "date": snap.meta.date.isoformat(),
             "code": m.code, "comment": m.comment, "blank": m.blank, "physical": m.physical,
             "status": m.status, "identical": mark(m.identical),
+            "byte_identical": mark(m.identical and not m.normalised_by),
+            "normalised_by": ", ".join(m.normalised_by) or "nothing",
+            # What the site shows beside the verdict (names of normalisations are [a-z0-9_-]: plain text).
+            "identity": identity(m.identical, m.normalised_by, bool(diary.settings.normalise)),
             "tests_passed": m.tests_passed, "tests_total": m.tests_total, "tests_failed": m.tests_failed,
             "comments_kept": m.comments_kept, "comments_total": m.comments_total,
             "comments_percent": m.comments_percent,
