@@ -61,7 +61,7 @@ def test_reads_words(tmp_path):
 CONFIG = """\
 schema: 1
 entry: wordgen.py
-args: []
+args: ["{seed}"]  # wordgen reads no argument: its probes on fresh seeds print what the baseline prints
 data_files: [input.txt]
 tests: tests/program
 timeout: 30
