@@ -217,7 +217,8 @@ def test_variables_have_the_contract_keys_and_values(site):
     snap = variables["snap"]["01-broken"]
     assert list(snap) == [
         "title", "date", "code", "comment", "blank", "physical", "status", "identical", "byte_identical",
-        "normalised_by", "identity", "tests_passed", "tests_total", "tests_failed", "comments_kept", "comments_total", "comments_percent", "run_s",
+        "normalised_by", "identity", "tests_passed", "tests_total", "tests_failed", "comments_kept",
+        "comments_total", "comments_percent", "run_s",
         "cpu_s", "peak_mb", "code_vs_parent", "code_vs_baseline", "percent_vs_baseline",
         "saved_code", "saved_percent", "snapshots_so_far", "broken_so_far", "first_difference_line", "def"]
     assert (snap["saved_code"], snap["snapshots_so_far"], snap["broken_so_far"]) == (code[0] - code[1], 2, 1)

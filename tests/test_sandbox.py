@@ -295,9 +295,16 @@ def test_program_is_not_root_inside_bwrap(workdir: Path) -> None:
         pytest.skip(f"bubblewrap is not installed at {BWRAP}")
     check = "import os; print(os.getuid(), open('/proc/self/status').read().split('CapEff:')[1].split()[0])"
     result = run("bwrap", workdir, [sys.executable, "-c", check])
-    # As root a uid of its own (no user namespace, which would map it to root outside).
-    uid = bwrap.RUN_UID_BASE if os.geteuid() == 0 else bwrap.NOBODY_ID
-    assert result.stdout == f"{uid} 0000000000000000\n".encode()
+    # As root a uid of its own (no user namespace, which would map it to root outside), drawn for
+    # this run: two runs, even of two diary processes, do not share one (nor its RLIMIT_NPROC).
+    uid, capabilities = result.stdout.decode().split()
+    assert capabilities == "0000000000000000"
+    if os.geteuid() == 0:
+        assert bwrap.RUN_UID_BASE <= int(uid) < bwrap.RUN_UID_BASE + bwrap.RUN_UID_SPAN
+        again = run("bwrap", workdir, [sys.executable, "-c", check]).stdout.decode().split()[0]
+        assert again != uid
+    else:
+        assert int(uid) == bwrap.NOBODY_ID
 
 
 NORMAL_PROGRAM = """

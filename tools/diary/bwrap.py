@@ -9,9 +9,9 @@ init that is PID 1 of the sandbox. Starting and supervising the process is super
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import os
+import secrets
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,9 +22,13 @@ from .launcher import SPAWN_AND_REPORT
 NOBODY_ID = 65534
 WORKDIR_LIMIT_BYTES = 256 * 2**20  # the working directory's tmpfs, inputs included
 SCRATCH_LIMIT_BYTES = 64 * 2**20  # each of /tmp and /dev/shm
-# Run uids as root: one per concurrent run, far above any uid a system hands out (and above the
-# subordinate ranges of user namespaces), so they own nothing on the machine.
+# Run uids as root: one per run, far above any uid a system hands out (and above the subordinate
+# ranges of user namespaces), so they own nothing on the machine. Drawn at random from a wide span,
+# not counted from the base: several diary processes run at once (parallel tests, two measures),
+# and a uid shared with another process's run, or with a fork storm of an earlier run still being
+# reaped, would share its RLIMIT_NPROC count (a run refused its first fork: EAGAIN).
 RUN_UID_BASE = 1_900_000_000
+RUN_UID_SPAN = 200_000_000  # below 2**31: every uid stays a positive 32-bit number
 # What the sandbox sees of the host: the system's programs and libraries, and the few files of /etc
 # the dynamic loader and time functions read. No /home, /root, /run, /tmp, /var, /work, /etc/shadow.
 SYSTEM_DIRECTORIES = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -75,7 +79,7 @@ def privileged() -> bool:
 
 
 class _RunUids:
-    """One uid per concurrent run as root, so RLIMIT_NPROC counts that run's processes only."""
+    """A uid of its own for each run as root, so RLIMIT_NPROC counts that run's processes only."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -87,7 +91,9 @@ class _RunUids:
             yield None  # bwrap maps `nobody` inside to our own uid; without bwrap nothing changes
             return
         with self._lock:
-            slot = next(n for n in itertools.count() if n not in self._taken)
+            slot = secrets.randbelow(RUN_UID_SPAN)
+            while slot in self._taken:
+                slot = secrets.randbelow(RUN_UID_SPAN)
             self._taken.add(slot)
         try:
             yield RUN_UID_BASE + slot
