@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diary.config import load_settings
-from diary.errors import DiaryError
-from diary.init import CHECKS_PARTIAL_PATH, workflow
+from diary.init import workflow
 from diarykit import REPO, make_diary, run_diary, tree_bytes
 
 THIRDPARTY = REPO / "tests" / "fixtures" / "thirdparty"
@@ -66,40 +64,9 @@ def settings_of(root: Path) -> dict:
     return yaml.safe_load((root / "code/diary.yml").read_text(encoding="utf-8"))
 
 
-# What this checkout's settings loader says of what init writes for issue 12's contract.
-NOT_YET_READ = ("every item must be a string", "unknown key 'normalise'", "test directory 'none' does not exist")
-
-
-def waits_for_the_contract(done: subprocess.CompletedProcess) -> None:
-    """Skip, naming the message, when init stopped because this checkout cannot read its settings."""
-    if done.returncode == 2 and any(message in done.stderr for message in NOT_YET_READ):
-        pytest.skip(f"waits for the program contract of issue 12 to read init's output: {done.stderr.strip()}")
-
-
-def contract_reads(root: Path) -> None:
-    """Skip, naming what is missing, when this checkout's program contract cannot read what init
-    wrote (the agreed `{from, to}` data files and `tests: none` come with the contract's work)."""
-    try:
-        load_settings(root)
-    except DiaryError as exc:
-        pytest.skip(f"waits for the program contract of issue 12 to read init's output: {exc}")
-
-
-def build_and_check(root: Path, until_checks_partial: bool = False) -> None:
-    """`diary build` then `diary check`, both exit 0. Where this checkout does not generate the checks
-    partial yet (it comes with the contract's work), `until_checks_partial` takes its include out of
-    the About page, after asserting that it is the build's one and only problem; otherwise skip."""
+def build_and_check(root: Path) -> None:
+    """`diary build` then `diary check`, both exit 0, straight after init."""
     build = run_diary(root, "build", "--engine", "smalldocs")
-    missing = f"the include /{CHECKS_PARTIAL_PATH} is not generated"
-    if build.returncode == 2 and missing in build.stderr:
-        if not until_checks_partial:
-            pytest.skip(f"waits for {CHECKS_PARTIAL_PATH} (the checks partial of issue 12)")
-        [error] = [line for line in build.stderr.splitlines() if ": error: " in line]
-        assert error.startswith(f"{root / 'about.qmd'}:") and missing in error, build.stderr
-        about = root / "about.qmd"
-        include = "{{< include /" + CHECKS_PARTIAL_PATH + " >}}"
-        about.write_text(about.read_text(encoding="utf-8").replace(include, ""), encoding="utf-8")
-        build = run_diary(root, "build", "--engine", "smalldocs")
     assert build.returncode == 0, build.stdout + build.stderr
     check = run_diary(root, "check")
     assert check.returncode == 0, check.stdout + check.stderr
@@ -128,8 +95,8 @@ def test_init_writes_a_whole_diary_of_wordgen(tmp_path: Path) -> None:
     assert {
         "code/diary.yml", "code/data/words.txt", "code/snapshots/00-baseline/wordgen.py",
         "code/snapshots/00-baseline/snapshot.yml", "_quarto.yml", "index.qmd", "about.qmd", "progress.qmd",
-        ".gitignore", ".github/workflows/ci.yml", ".github/workflows/publish.yml", "requirements.txt",
-        "constraints.txt", "README.md",
+        ".gitignore", ".github/workflows/ci.yml", ".github/workflows/publish.yml", "pyproject.toml",
+        "constraints.txt", "README.md", "tools/diary/cli.py", "tools/diary/templates/init/about.qmd.j2",
     } <= files
     [post] = [name for name in files if name.startswith("posts/")]
     assert post.endswith("-the-baseline/index.qmd")
@@ -239,7 +206,7 @@ def test_a_folder_of_snapshots_is_chained_in_name_order_or_made_alternatives(tmp
     assert marked["01-compact"]["expect"] == "ok" and marked["02-newline"]["expect"] == "broken"
     assert marked["02-newline"]["note"].startswith("diary init measured it broken: ")
     assert "measured broken, so marked expect: broken: 02-newline: " in alternatives.stdout
-    build_and_check(tmp_path / "alts", until_checks_partial=True)
+    build_and_check(tmp_path / "alts")
 
 
 def test_the_alternatives_of_wordgen_as_they_are_with_declared_normalisations(tmp_path: Path) -> None:
@@ -247,7 +214,6 @@ def test_the_alternatives_of_wordgen_as_they_are_with_declared_normalisations(tm
     snapshot_folders(tmp_path)
     done = init(tmp_path, "d", "--snapshots", "snaps", "--alternatives", "--data", f"{WORDS}:input.txt",
                 "--normalise", "carriage-returns", "--filter", "timestamp", "^started .*$", "started <time>")
-    waits_for_the_contract(done)
     assert done.returncode == 0, done.stderr
     assert settings_of(tmp_path / "d")["normalise"] == [
         "carriage-returns", {"name": "timestamp", "pattern": "^started .*$", "replace": "started <time>"}]
@@ -321,11 +287,11 @@ def test_init_into_an_existing_repository_keeps_its_files_and_refuses_clashes(tm
     assert tree(repo) == before
     other = tmp_path / "other"
     other.mkdir()
-    (other / "requirements.txt").write_text("requests\n", encoding="utf-8")
+    (other / "pyproject.toml").write_text("[project]\nname = 'mine'\n", encoding="utf-8")
     shutil.copyfile(WORDS, other / "input.txt")
     before = tree(other)
     done = init(other, ".", "--program", str(THIRDPARTY / "program/wordgen.py"), "--data", "input.txt")
-    assert done.returncode == 2 and "the folder already holds requirements.txt" in done.stderr
+    assert done.returncode == 2 and "the folder already holds pyproject.toml" in done.stderr
     assert tree(other) == before
 
 
@@ -350,7 +316,7 @@ def test_the_workflows_init_writes_pass_actionlint(tmp_path: Path) -> None:
     for name in ("ci", "publish"):
         text = workflow(name, tool_repo=False)
         assert "diary check" in text and "pytest" not in text and "ruff" not in text
-        assert "pip install -c constraints.txt -r requirements.txt" in text
+        assert "pip install -c constraints.txt -e ." in text
         (folder / f"{name}.yml").write_text(text, encoding="utf-8")
     result = subprocess.run([actionlint, "-no-color", *map(str, sorted(folder.iterdir()))], capture_output=True,
                             text=True, timeout=120, cwd=tmp_path)
@@ -370,7 +336,7 @@ def test_build_and_check_pass_straight_after_init(tmp_path: Path) -> None:
                 "--tests", "mytests")
     assert done.returncode == 0, done.stderr
     root = tmp_path / "d"
-    build_and_check(root, until_checks_partial=True)
+    build_and_check(root)
     about = (root / "_site/about.html").read_text(encoding="utf-8")
     assert "wordgen.py" in about and not [word for word in MICROGPT_WORDS if word in about]
     home = (root / "_site/index.html").read_text(encoding="utf-8")
@@ -384,7 +350,6 @@ def test_build_and_check_pass_straight_after_init_of_wordgen_as_it_is(tmp_path: 
     root = tmp_path / "d"
     assert init(tmp_path, "d", "--program", str(THIRDPARTY / "program/wordgen.py"),
                 "--data", f"{WORDS}:input.txt").returncode == 0
-    contract_reads(root)
     build_and_check(root)
     about = (root / "_site/about.html").read_text(encoding="utf-8")
     assert not [word for word in MICROGPT_WORDS if word in about]
@@ -425,7 +390,6 @@ def test_new_post_says_nothing_of_tests_without_a_suite(tmp_path: Path) -> None:
     config = root / "code/diary.yml"
     config.write_text(config.read_text(encoding="utf-8").replace("tests: tests/program", "tests: none"),
                       encoding="utf-8")
-    contract_reads(root)
     assert run_diary(root, "new", "post", "Day 1", "--snapshot", "02-short", "--date", "2026-02-17").returncode == 0
     text = (root / "posts/2026-02-17-day-1/index.qmd").read_text(encoding="utf-8")
     assert "tests_passed" not in text and "tests" not in text.split("-->", 1)[1]

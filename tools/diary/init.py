@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from . import __version__
 from .atomic import write_bytes_atomic
 from .config import Settings
 from .contract import (
@@ -63,7 +62,6 @@ TIMING_LIMIT_S = 900.0
 TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S = 5, 30
 TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S = 10, 60
 BUILT_IN_NORMALISATIONS = ("line-endings", "carriage-returns")
-TOOL_DISTRIBUTION = "microgpt-diary"
 
 
 @dataclass(frozen=True)
@@ -267,39 +265,33 @@ def _render(template: str, **context: object) -> str:
     return render(template, **context)
 
 
-def install_spec() -> str:
-    return f"{TOOL_DISTRIBUTION}=={__version__}"
+# The tool is not on PyPI: a new diary carries the copy of it that wrote it (its package and the
+# project file that installs it), so `pip install -e .` works on any machine, CI's included, and
+# the diary keeps measuring with the version its records were made with.
+TOOL_PACKAGE = Path(__file__).resolve().parent
+TOOL_CHECKOUT = TOOL_PACKAGE.parents[1]  # the repository the tool runs from (its pyproject.toml)
+VENDORED_SUFFIXES = (".py", ".j2")
 
 
-def constraints_text() -> str:
-    """The exact versions to install the tool with: the tool's own constraints.txt when it runs from
-    its checkout, else the versions installed here of what it depends on."""
-    checkout = Path(__file__).resolve().parents[2] / "constraints.txt"
-    if checkout.is_file():
-        return checkout.read_text(encoding="utf-8")
-    from importlib import metadata
-
-    lines = ["# The versions the diary tool ran with when `diary init` wrote this diary."]
-    try:
-        requires = metadata.requires(TOOL_DISTRIBUTION) or []
-    except metadata.PackageNotFoundError:
-        requires = []
-    for requirement in requires:
-        if ";" in requirement:
-            continue  # an extra's requirement
-        name = requirement.split("[")[0].split("<")[0].split(">")[0].split("=")[0].split("!")[0].strip()
-        try:
-            lines.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return "\n".join(lines) + "\n"
+def tool_files() -> dict[str, bytes]:
+    """The tool's own files for a new diary: `tools/diary/**` (modules and templates) and the
+    project file and constraints that install it, exactly as they are here."""
+    files = {f"tools/diary/{path.relative_to(TOOL_PACKAGE).as_posix()}": path.read_bytes()
+             for path in sorted(TOOL_PACKAGE.rglob("*"))
+             if path.is_file() and path.suffix in VENDORED_SUFFIXES and "__pycache__" not in path.parts}
+    for name in ("pyproject.toml", "constraints.txt"):
+        source = TOOL_CHECKOUT / name
+        if not source.is_file():
+            raise DiaryError(f"diary init copies the tool with its {name}, which is not beside it",
+                             file=source, hint="run diary init from a checkout of the diary tool")
+        files[name] = source.read_bytes()
+    return files
 
 
 def workflow(name: str, tool_repo: bool) -> str:
     """`.github/workflows/<name>.yml` from the one template this repository's own copy is rendered from."""
-    install = ("python -m pip install -c constraints.txt -e ." if tool_repo
-               else "python -m pip install -c constraints.txt -r requirements.txt")
-    return _render(f"init/{name}.yml.j2", tool_repo=tool_repo, install=install)
+    return _render(f"init/{name}.yml.j2", tool_repo=tool_repo,
+                   install="python -m pip install -c constraints.txt -e .")
 
 
 def _gitignore(existing: str | None) -> str:
@@ -442,8 +434,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
         existing.read_text(encoding="utf-8") if existing.is_file() and not existing.is_symlink() else None).encode()
     for name in ("ci", "publish"):
         files[f".github/workflows/{name}.yml"] = workflow(name, tool_repo=False).encode()
-    files["requirements.txt"] = _render("init/requirements.txt.j2", tool_spec=install_spec()).encode()
-    files["constraints.txt"] = constraints_text().encode()
+    files.update(tool_files())
     if not (target / "README.md").exists():  # a repository's own README is the user's: left alone
         files["README.md"] = _render("init/README.md.j2", title=title, entry=entry, baseline=baseline.id).encode()
     return Plan(files=files, sources=sources, entry=entry, day=day)
