@@ -9,6 +9,7 @@ triple-quoted strings. No function here raises on a str.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -206,3 +207,213 @@ def find_shebang_line(lines: list[str]) -> int:
             return number if line.startswith("#!") else 0
     return 0
 
+
+
+# --- the fast tally -----------------------------------------------------------------------------------
+#
+# `count_lines` needs only how many lines of each class a text has, and parsing with `ast` costs more
+# than cloc's whole count. So `fast_tally` finds the docstrings from the layout of the lexemes, and
+# answers without parsing when its answer cannot depend on whether the text parses:
+#
+#   - on text that parses, the answer is `_classify_lexemes` with the docstrings of `ast`: a string
+#     alone in a statement at the start of a logical line, first in the module or right after a `def`
+#     or `class` header. The fast tally finds those from the layout, and gives up (None) on every
+#     layout it does not decide for sure: a parenthesised string statement, a string after a header's
+#     colon on the same line, a string statement after a backslash, implicit concatenation, ";".
+#   - on text that does not parse, the answer is `_scan_lines`, which on "clean" text (no quote outside
+#     a string or a comment, no one-quote string over two lines, no escaped closing delimiter) is the
+#     same classification with other docstrings: the triple-quoted strings that start a line.
+#
+# It tallies with both sets of docstrings (once when they are the same) and answers only when the
+# tallies agree; else None, and the caller parses. The tallies come from a copy of the text of the
+# same length where each comment is _COMMENT_MARK, each string _STRING_START then _STRING_MARK (its
+# blank lines kept blank), and a docstring _DOC_MARK: regular expressions over the whole copy find
+# the layouts and count the classes, and Python code runs only for the few strings that matter.
+
+_DOC_MARK, _COMMENT_MARK, _CODE_MARK, _STRING_MARK, _STRING_START = "\x01", "\x02", "\x03", "\x04", "\x05"
+_MARKS = re.compile("[\x01-\x05]")
+_STRING_FILL = re.compile(r"[^ \t\x0b\x0c\n]")
+# A line (after a newline) without a character of code: blank, comment or docstring. It starts with
+# the newline for the regular expression engine's fast search, so the first line is looked at alone.
+_NOT_CODE = " \t\x0b\x0c\x01\x02"
+_NOT_CODE_LINE = re.compile(rf"\n([{_NOT_CODE}]*)(?=\n)")
+_TO_DOC = str.maketrans({_STRING_MARK: _DOC_MARK, _STRING_START: _DOC_MARK})
+# Where a string starts a line (maybe after "("), or follows a colon on its line; a def or class keyword.
+_STRING_AT_LINE_START = re.compile(r"\n[ \t\x0b\x0c]*(\([ \t\x0b\x0c(]*)?\x05")
+_STRING_AFTER_COLON = re.compile(r":[ \t\x0b\x0c]*\x05")
+_DEFINITION_KEYWORD = re.compile(r"\n[ \t\x0c]*(?:async[ \t\x0c]+)?(?:def|class)\b")
+_STATEMENT_END = re.compile(r"[ \t\x0c]*(?:\x02[^\n]*)?(?:\n|$)")  # what may follow a string statement's string
+_FOLLOWER = re.compile(r"[ \t\x0c]*(.?)")
+_LAYOUT_CHARS = " \t\n\x0b\x0c\x02"
+_TRIPLE_QUOTES = ('"""', "'''")
+
+
+class _Unsure(Exception):
+    """A layout the fast tally does not decide: the caller parses instead."""
+
+
+def _net_depth(code: str) -> int:
+    return code.count("(") + code.count("[") + code.count("{") - code.count(")") - code.count("]") - code.count("}")
+
+
+_FILLS = [_STRING_START + _STRING_MARK * (length - 1) for length in range(1, 200)]
+_COMMENT_FILLS = [_COMMENT_MARK + " " * (length - 1) for length in range(1, 200)]  # one mark a line
+
+
+def _mark_lexeme(match: re.Match[str]) -> str:
+    """What a lexeme becomes in the marked copy: the same length, its blank lines kept blank."""
+    text = match.group()
+    length = len(text)
+    if text[0] == "#":
+        return _COMMENT_FILLS[length - 1] if length < 200 else _COMMENT_MARK + " " * (length - 1)
+    if text.endswith(_TRIPLE_QUOTES) and length >= 6:
+        prefix = length - len(text.lstrip("rRbBuUfF"))
+        if text.find(text[-3:], prefix + 3) != length - 3:
+            raise _Unsure  # an escaped closing delimiter: the line scanner ends the string earlier
+    elif "\n" in text:
+        raise _Unsure  # a one-quote string continued with a backslash: the line scanner ends it
+    if "\n" in text:
+        return _STRING_START + _STRING_FILL.sub(_STRING_MARK, text[1:])
+    return _FILLS[length - 1] if length < 200 else _STRING_START + _STRING_MARK * (length - 1)
+
+
+def _tally_marked(marked: str, physical: int) -> tuple[int, int, int, int]:
+    """(blank, comment, docstring, code) of a marked copy (see above)."""
+    if not marked:
+        return 0, 0, 0, 0
+    first = marked[: marked.index("\n")]  # the copy ends with a newline
+    not_code = _NOT_CODE_LINE.findall(marked) + ([first] if first.strip(_NOT_CODE) == "" else [])
+    docstring = comment = 0
+    for line in not_code:
+        if _DOC_MARK in line:
+            docstring += 1
+        elif _COMMENT_MARK in line:
+            comment += 1
+    return len(not_code) - docstring - comment, comment, docstring, physical - len(not_code)
+
+
+def _tally_with(marked: str, ends: dict[int, int], docstrings: set[int], physical: int) -> tuple[int, int, int, int]:
+    parts = []
+    position = 0
+    for start in sorted(docstrings):
+        parts += [marked[position:start], marked[start : ends[start]].translate(_TO_DOC)]
+        position = ends[start]
+    parts.append(marked[position:])
+    return _tally_marked("".join(parts), physical)
+
+
+def fast_tally(text: str) -> tuple[int, int, int, int, int] | None:
+    """(physical, blank, comment, docstring, code) of `text` without parsing it, or None when the
+    answer could depend on whether it parses (then `analyse` decides)."""
+    if _MARKS.search(text):
+        return None
+    lines = physical_lines(text)
+    source = "\n".join(lines) + "\n" if lines else ""
+    try:
+        marked = _LEXEME.sub(_mark_lexeme, source)
+        if '"' in marked or "'" in marked:
+            return None  # a quote that opens no string: the line scanner reads the rest of its line otherwise
+        ends, docstrings, scanner_docstrings = _find_docstrings(source, marked)
+    except _Unsure:
+        return None
+    tally = _tally_with(marked, ends, docstrings, len(lines))
+    if docstrings != scanner_docstrings and tally != _tally_with(marked, ends, scanner_docstrings, len(lines)):
+        # The answer depends on whether the text parses. Compiling it says so in less time than
+        # `ast.parse` takes (no syntax tree to build in Python objects); the compiler refuses a few
+        # texts that parse (`return` outside a function, ...): those `analyse` decides.
+        try:
+            compile(source, "<count>", "exec", dont_inherit=True)
+        except _PARSE_ERRORS:
+            return None
+    blank, comment, docstring, code = tally
+    if find_shebang_line(lines):  # a shebang is a whole comment line: code, as in `analyse`
+        comment, code = comment - 1, code + 1
+    return len(lines), blank, comment, docstring, code
+
+
+def _find_docstrings(source: str, marked: str) -> tuple[dict[int, int], set[int], set[int]]:
+    """Where the strings that matter end (by where they start), and the docstrings as `ast` would find
+    them if `source` parses and as the line scanner finds them (by where they start). Raises _Unsure."""
+    ends: dict[int, int] = {}
+    docstrings: set[int] = set()
+    scanner_docstrings: set[int] = set()
+    keywords: list[int] = []
+    depth, depth_at = 0, 0
+
+    def depth_before(position: int) -> int:  # called with positions in order
+        nonlocal depth, depth_at
+        depth += _net_depth(marked[depth_at:position])
+        depth_at = position
+        return depth
+
+    def last_significant(position: int) -> int:
+        """Where the last character of code (or of a string) before `position` is; -1 if none."""
+        window = 256
+        while True:
+            start = max(position - window, 0)
+            kept = marked[start:position].rstrip(_LAYOUT_CHARS)
+            if kept or start == 0:
+                return start + len(kept) - 1
+            window *= 8
+
+    def definition_header(colon: int) -> bool:
+        """Whether the colon at `colon` ends a `def` or `class` header: no logical line ends between."""
+        if not keywords:
+            first = _DEFINITION_KEYWORD.match("\n" + marked[:64])
+            keywords.extend([first.end() - 1] if first else [])
+            keywords.extend(m.end() for m in _DEFINITION_KEYWORD.finditer(marked))
+            keywords.append(len(marked) + 1)  # never empty again
+        index = bisect.bisect_left(keywords, colon) - 1
+        if index < 0:
+            return False
+        level = 0  # a def or class keyword starts its line at depth 0 in text that parses
+        position = keywords[index]
+        while (newline := marked.find("\n", position, colon)) >= 0:
+            level += _net_depth(marked[position:newline])
+            if level <= 0 and marked[newline - 1] != "\\":
+                return False
+            position = newline + 1
+        return True
+
+    def follows_header(position: int) -> bool:
+        """Whether a statement starting at `position` is first in the module or in a def/class body."""
+        previous = last_significant(position)
+        return previous < 0 or (marked[previous] == ":" and definition_header(previous))
+
+    first = _STRING_AT_LINE_START.match("\n" + marked[:256])
+    layouts = sorted(
+        [(m.end() - 1, m.start(1), -1) for m in _STRING_AT_LINE_START.finditer(marked)]
+        + ([(first.end() - 2, first.start(1) - 1 if first.group(1) else -1, -1)] if first else [])
+        + [(m.end() - 1, -1, m.start()) for m in _STRING_AFTER_COLON.finditer(marked)]
+    )
+    for start, parens, colon in layouts:
+        if colon >= 0:
+            if depth_before(start) == 0 and definition_header(colon):
+                raise _Unsure  # maybe a docstring on its header's line
+            continue
+        if parens >= 0:
+            if follows_header(parens):
+                raise _Unsure  # a parenthesised string statement
+            continue
+        lexeme = _LEXEME.match(source, start)  # the string marked here
+        text = lexeme.group() if lexeme else ""
+        end = start + len(text)
+        prefix = text[: len(text) - len(text.lstrip("rRbBuUfF"))]
+        if text[len(prefix) : len(prefix) + 3] in _TRIPLE_QUOTES:
+            scanner_docstrings.add(start)
+            ends[start] = end
+        if not follows_header(start) or depth_before(start) != 0:
+            continue
+        line_start = marked.rfind("\n", 0, start)
+        if line_start >= 1 and marked[line_start - 1] == "\\":
+            raise _Unsure  # a string statement after a backslash: maybe a header's body
+        if set(prefix) & set("bBfF"):
+            continue  # bytes and f-strings are no docstrings
+        if _STATEMENT_END.match(marked, end) is None:
+            follower = _FOLLOWER.match(marked, end).group(1)  # type: ignore[union-attr]  # it always matches
+            if follower in (";", "\\", _STRING_START):
+                raise _Unsure  # more statements on the line, a continued line, implicit concatenation
+            continue  # an expression that starts with a string
+        docstrings.add(start)
+        ends[start] = end
+    return ends, docstrings, scanner_docstrings
