@@ -289,6 +289,8 @@ def _mark_lexeme(match: re.Match[str]) -> str:
     length = len(text)
     if text[0] == "#":
         return _COMMENT_FILLS[length - 1] if length < 200 else _COMMENT_MARK + " " * (length - 1)
+    if length == 2 and match.string[match.end() : match.end() + 1] == text[0]:
+        raise _Unsure  # an empty string and a quote: the line scanner reads a triple quote there
     triple = length >= 6 and text.endswith(_TRIPLE_QUOTES) and text.startswith(_TRIPLE_QUOTES)
     if triple and text.find(text[-3:], 3) != length - 3:
         raise _Unsure  # an escaped closing delimiter: the line scanner ends the string earlier
@@ -418,6 +420,8 @@ def _find_docstrings(source: str, marked: str) -> tuple[set[int], set[int]]:
     # (where the string starts, where "(" before it starts or -1, the colon before it or -1, same line?)
     candidates = [(m.end() - 1, m.start(1), m.start(), False) for m in _AFTER_COLON_LINE.finditer(marked)]
     candidates += [(m.end() - 1, -1, m.start(), True) for m in _AFTER_COLON_SAME_LINE.finditer(marked)]
+    if first and marked[first.start()] == "\\":
+        raise _Unsure  # a backslash before the module's first statement
     if first and marked[first.start()] in "(\x05\x06\x07":  # the module's first statement
         string = _LAYOUT_AND_PARENS.match(marked, first.start()).end()  # type: ignore[union-attr]  # it always matches
         if marked[string : string + 1] in ("\x05", "\x06", "\x07"):
