@@ -267,10 +267,9 @@ def _preview_with_smalldocs(
             return io.BytesIO(body)
 
     try:
-        probe = socket.socket()
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(("127.0.0.1", port))
-        probe.close()
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
     except OSError:
         echo(f"port {port} is in use; give another with --port")
         return 2
