@@ -11,6 +11,7 @@ files, one process each, the best of `--repeat` rounds taken in turn (the machin
     or `diary check` does per file, and what `diary check` does in CI);
   - `cloc --by-file --quiet --skip-uniqueness --json --list-file=...` (cloc 1.96 by default would
     count only one of several identical files);
+  - ours before the fast tally (every file parsed with `ast`: `analyse`), once;
   - ours, per file as a record needs it: `measure_file` (counts, definitions, comments, tabs), cold
     and then from the user's cache (a temporary one here), as when a later snapshot shares the file.
 
@@ -69,6 +70,16 @@ def time_ours(paths: list[Path]) -> tuple[float, float, list]:
     return time.perf_counter() - started, time.process_time() - cpu, counts
 
 
+def time_parsing_path(texts: list[str]) -> tuple[float, float]:
+    """The counter as it was before the fast tally: every file parsed with `ast` (lineclass.analyse)."""
+    from diary.lineclass import analyse
+
+    started, cpu = time.perf_counter(), time.process_time()
+    for text in texts:
+        analyse(text)
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
 def time_measure_file(texts: list[str]) -> tuple[float, float]:
     from diary.count import measure_file
 
@@ -120,6 +131,7 @@ def main() -> None:
             ours_runs.append((wall, cpu))
             wall, cpu, report = time_cloc(cloc, list_file)
             cloc_runs.append((wall, cpu))
+        parsing = time_parsing_path(texts)
         cold = time_measure_file(texts)
         warm = time_measure_file(texts)
 
@@ -128,6 +140,7 @@ def main() -> None:
     best_ours, best_cloc = min(ours_runs), min(cloc_runs)
     print(row("ours: `count_lines`, cold (no cache)", lines, len(paths), *best_ours))
     print(row("`cloc --by-file --quiet`", lines, len(paths), *best_cloc))
+    print(row("ours before the fast tally: every file parsed (`analyse`), once", lines, len(paths), *parsing))
     print(row("ours: `measure_file` (counts, definitions, comments), cold", lines, len(paths), *cold))
     print(row("ours: `measure_file`, from the cache", lines, len(paths), *warm))
     print(f"\nours / cloc, lines per second: {best_cloc[0] / best_ours[0]:.2f}x (wall),"
