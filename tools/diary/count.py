@@ -230,7 +230,8 @@ def measure_file(text: str) -> FileMeasures:
     Consecutive snapshots share most of their files, so a file is counted once whatever the number of
     snapshots holding it; `diary check` still re-derives every record from the files (the key is the
     file's content, never what a record says of it)."""
-    key = usercache.key_of(usercache.code_salt(sys.modules[__name__], lineclass), text)
+    # The interpreter is part of the key: what parses (and so how lines count) changes between versions.
+    key = usercache.key_of(usercache.code_salt(sys.modules[__name__], lineclass), sys.version, text)
     cached = usercache.load("counts", key)
     if cached is not None:
         try:
