@@ -531,3 +531,58 @@ def test_cloc_parity(path: Path, cloc_report: dict[str, dict]) -> None:
     elif relative is not None:  # an ordinary fixture: exact parity
         ours_as_cloc = {"blank": ours.blank, "comment": ours.comment + ours.docstring, "code": ours.code}
         assert ours_as_cloc == cloc_counts
+
+
+# --- counted once per content (the user's cache) --------------------------------------------------------
+
+
+def test_a_snapshot_that_changes_one_file_of_twenty_counts_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from diary import count
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    files = [f'"""Module {n}."""\n\n\ndef f{n}(x):  # helper {n}\n    return x + {n}\n' for n in range(20)]
+    analysed: list[str] = []
+    real_analyse = count.analyse
+    monkeypatch.setattr(count, "analyse", lambda text: analysed.append(text) or real_analyse(text))
+    first = [count.measure_file(text) for text in files]
+    assert len(analysed) == 20
+    analysed.clear()
+    edited = [*files[:7], files[7].replace("helper 7", "helper seven"), *files[8:]]
+    second = [count.measure_file(text) for text in edited]
+    assert analysed == [edited[7]]  # one file counted; nineteen answered from the cache
+    assert second[:7] + second[8:] == first[:7] + first[8:]
+    assert second[7].comments == ["helper seven"]
+
+
+def test_measure_file_gives_what_the_counting_functions_give_and_survives_a_damaged_entry(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from diary import count, usercache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for path in python_files():
+        text = read_source(path)
+        for measures in (count.measure_file(text), count.measure_file(text)):  # computed, then cached
+            assert measures.counts == count_lines(text)
+            assert measures.definitions == count_definitions(text)
+            assert measures.comments == extract_comments(text)
+            assert measures.tabs == tab_indented_lines(text)
+    # A damaged entry (wrong sums, wrong types) is a miss, never a wrong count.
+    text = read_source(SNAPSHOTS / "07-final" / "microgpt.py")
+    for entry in (tmp_path / "cache" / "diary" / "counts").rglob("*.json"):
+        data = json.loads(entry.read_text())
+        data["counts"]["code"] = 42
+        data["comments"] = [1, 2]
+        entry.write_text(json.dumps(data))
+    assert count.measure_file(text).counts == count_lines(text)
+    assert usercache.cache_dir() == tmp_path / "cache" / "diary"
+
+
+def test_count_lines_takes_the_fast_path_on_the_snapshots() -> None:
+    # The fast tally must answer for ordinary code, or count_lines is only as fast as parsing.
+    from diary.lineclass import fast_tally
+
+    for path in sorted(SNAPSHOTS.glob("*/**/*.py")):
+        text = read_source(path)
+        assert fast_tally(text) is not None, path
+        assert LineCounts(*fast_tally(text)) == count_lines(text)  # type: ignore[misc]

@@ -1,5 +1,6 @@
 """Hypothesis properties of diary.count: totals always add up, nothing raises, and on valid Python the
-line classes agree with what Python's own tokenize says (6,000 examples in all)."""
+line classes agree with what Python's own tokenize says, and the fast tally with the parsing path
+(9,000 examples in all)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from diary.count import (
     extract_comments,
     tab_indented_lines,
 )
+from diary.lineclass import BLANK as BLANK_KIND
+from diary.lineclass import CODE, COMMENT, DOCSTRING, analyse
 
 # Random text holds invalid escapes ("\d"): ast.parse warns about them, which is beside the point here.
 pytestmark = [
@@ -67,6 +70,34 @@ def test_nothing_raises_on_any_text(text: str) -> None:
     for comment in extract_comments(text):
         assert comment and comment == " ".join(comment.lower().split())
     assert all(1 <= line <= physical for line in tab_indented_lines(text))
+
+
+# --- the fast tally against the parsing path ----------------------------------------------------------
+
+# Pieces of the layouts that decide docstrings: headers, string statements of every kind, what may
+# follow a string (a call, ";", a backslash, another string), brackets, comments, stray quotes.
+LAYOUT_FRAGMENTS = st.sampled_from(
+    ["def f():\n", "class A:\n", "async def g(x,\n        y):\n", "if x:\n", "@dec\n", "def h(): ", "class B: "]
+    + ["    ", "        ", "\t", "\n", "\n\n", "\\\n", "(", ")", "[", "]", "{", "}", ":", ";", ",", " + 1", ".strip()"]
+    + ['"""doc"""', "'''doc'''", '"doc"', "'doc'", 'r"""raw"""', 'u"u"', 'b"""bytes"""', 'f"""{x}"""', 'rb"x"']
+    + ['"""two\nlines"""', '"""\n\n  gap\n"""', "'''a\\'''b'''", '"a\\\nb"', '"""a\\""""', '"', "'", '"""']
+    + ["# c\n", "#!/usr/bin/env python\n", "x = ", "return ", "pass\n", "lambda: ", "x: ", "\ufeff", "\r\n", "\x0c"]
+)
+LAYOUT_TEXT = st.lists(LAYOUT_FRAGMENTS, max_size=30).map("".join)
+
+
+def _counted_by_parsing(text: str) -> LineCounts:
+    """The counts of the parsing path (ast and the lexemes, or the line scanner), line by line."""
+    kinds = analyse(text).kinds
+    return LineCounts(len(kinds), *(kinds.count(kind) for kind in (BLANK_KIND, COMMENT, DOCSTRING, CODE)))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(LAYOUT_TEXT, ANY_TEXT))
+def test_the_fast_tally_counts_as_parsing_does(text: str) -> None:
+    # count_lines answers without parsing when it can (lineclass.fast_tally): every answer it gives
+    # must be the parsing path's.
+    assert count_lines(text) == _counted_by_parsing(text)
 
 
 # --- valid programs from a small grammar ----------------------------------------------------------
@@ -179,6 +210,7 @@ def test_count_lines_agrees_with_tokenize_on_valid_programs(program: tuple[str, 
     source, docstring_lines = program
     ast.parse(source)  # the grammar makes valid Python only
     assert count_lines(source) == _expected_from_tokenize(source, docstring_lines)
+    assert count_lines(source) == _counted_by_parsing(source)
     # A file read without newline translation counts the same.
     assert count_lines(source.replace("\n", "\r\n")) == count_lines(source)
 

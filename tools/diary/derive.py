@@ -13,14 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .config import Settings
-from .count import (
-    LineCounts,
-    comment_retention,
-    count_definitions,
-    count_lines,
-    extract_comments,
-    tab_indented_lines,
-)
+from .count import LineCounts, comment_retention, measure_file
 from .discover import SnapshotMeta
 from .judge import Staged, rule_breaches
 from .normalise import Normalisation, filter_lines, needed_normalisations
@@ -42,15 +35,15 @@ def counts(staged: Staged) -> tuple[dict, list[dict], list[str], list[dict]]:
     comments: list[str] = []
     tabs: list[dict] = []
     for name, text in staged.code().items():
-        counts = count_lines(text)
-        per_file[name] = counts.as_dict()
-        total = total + counts
-        for definition in count_definitions(text):
+        measures = measure_file(text)  # by content, from the user's cache when another snapshot has the file
+        per_file[name] = measures.counts.as_dict()
+        total = total + measures.counts
+        for definition in measures.definitions:
             definitions.append({"name": definition.name, "kind": definition.kind, "file": name,
                                 "start": definition.start, "end": definition.end,
                                 **definition.counts.as_dict()})
-        comments.extend(extract_comments(text))
-        tabs.extend({"file": name, "line": line} for line in tab_indented_lines(text))
+        comments.extend(measures.comments)
+        tabs.extend({"file": name, "line": line} for line in measures.tabs)
     return {"total": total.as_dict(), "files": per_file}, definitions, comments, tabs
 
 

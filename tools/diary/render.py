@@ -33,7 +33,7 @@ from .quarto_cli import (
     render_with_quarto,
 )
 from .safefs import no_links
-from .smalldocs_render import preview_with_smalldocs, render_with_smalldocs
+from .smalldocs_render import render_with_smalldocs
 
 ENGINES = ("auto", "quarto", "smalldocs")
 
@@ -211,6 +211,94 @@ def preview_site(
     echo(f"previewing with {engine.label()}")
     env = engine_environment({})
     if engine.name == "smalldocs":
-        return preview_with_smalldocs(root, env=env, port=port, open_browser=open_browser)
+        return _preview_with_smalldocs(root, engine, env=env, port=port, open_browser=open_browser, echo=echo)
     assert engine.executable is not None
     return preview_with_quarto(engine.executable, root, env=env, port=port, open_browser=open_browser)
+
+
+def _preview_with_smalldocs(
+    root: Path, engine: Engine, *, env: dict[str, str], port: int, open_browser: bool, echo: Echo
+) -> int:
+    """The embedded engine's preview: the incremental build of `diary build`, served on localhost with a
+    reload script added to each page as it is served. On a change, the edited pages are written first
+    and the browser told to reload; then the full incremental build (listings, feed, search index)
+    follows and the browser reloads again."""
+    import functools
+    import http.server
+    import io
+    import socket
+    import threading
+    import webbrowser
+
+    from smalldocs.serve import Handler, snapshot
+
+    from .buildstate import is_listing
+    from .smalldocs_render import write_pages_with_smalldocs
+
+    def build() -> bool:
+        try:
+            render_site(root, engine, env=env, echo=echo, quiet=True)
+        except DiaryError as error:
+            echo(str(error))
+            return False
+        return True
+
+    if not build():
+        return 2
+    reload_script = (Path(__file__).parent / "templates" / "preview_reload.html.j2").read_bytes()
+
+    class PreviewHandler(Handler):
+        def send_head(self) -> Any:
+            path = Path(self.translate_path(self.path))
+            if path.is_dir():
+                path = path / "index.html"
+            if path.suffix != ".html" or not path.is_file():
+                return super().send_head()
+            try:
+                body = path.read_bytes()
+            except OSError:
+                return super().send_head()
+            cut = body.rfind(b"</body>")
+            body = body[:cut] + reload_script + body[cut:] if cut >= 0 else body + reload_script
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return io.BytesIO(body)
+
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+    except OSError:
+        echo(f"port {port} is in use; give another with --port")
+        return 2
+    out = root / "_site"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(PreviewHandler, directory=str(out)))
+    url = f"http://127.0.0.1:{port}/"
+    echo(f"serving {out} at {url} (Ctrl-C to stop)")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if open_browser:
+        webbrowser.open(url)
+    engine_key = f"{engine.name} {engine.version}"
+    seen = snapshot(root, out)
+    try:
+        while True:
+            time.sleep(0.3)
+            now = snapshot(root, out)
+            if now == seen:
+                continue
+            plan = plan_build(root, engine_key, _variables(root))
+            first = {src for src in plan.changed if not is_listing(root, src)}
+            if first and len(first) < len(plan.changed) and not plan.full:
+                written = write_pages_with_smalldocs(root, first, env=env)
+                if written:
+                    Handler.version += 1
+                    echo(f"reloaded {', '.join(written)}; now the rest")
+            if build():
+                Handler.version += 1
+                echo("rebuilt")
+            seen = snapshot(root, out)  # what the builds wrote is not a change
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0

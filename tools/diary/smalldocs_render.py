@@ -276,6 +276,27 @@ def _incremental_site_class() -> type:
                 self.warn(f"{src}: broken link {href}")
             return len(self.pages)
 
+        def write_pages(self, only: set[str]) -> list[str]:
+            """Render the pages `only` and write their HTML files alone, every other page reused from
+            `.diary-cache/` for the navigation; the rest of `_site/` is left as it is. What `diary
+            preview` shows first of an edit, before the full build (listings, feed, search) follows."""
+            self.reusable = {str(src) for src in self.discover()} - only
+            for src in self.discover():
+                page = self.read(src)
+                if not (self.is_draft(page) and self.draft_mode() == "gone"):
+                    self.pages[src] = page
+            self.load_symbols()
+            for page in self.pages.values():
+                if page.src not in self.reused:
+                    self.render_page(page)
+            nav = layout.SiteNav(self)
+            written = []
+            for src, page in self.pages.items():
+                if str(src) in only and not page.meta.get("listing"):
+                    write_text_atomic(self.out / page.out, layout.page(self, nav, page))
+                    written.append(str(src))
+            return written
+
         def _store(self, page: Any) -> None:
             """Keep the rendered page for the next build; a page that JSON cannot hold is not kept."""
             if page.meta.get("listing"):
@@ -304,6 +325,23 @@ def _is_written_later(warning: str, output_dir: Path) -> bool:
     reported broken on every page; drop the warning when the file is there after the build."""
     match = re.search(r": broken link /?([\w./-]+\.xml)$", warning)
     return match is not None and (output_dir / match.group(1)).is_file()
+
+
+def write_pages_with_smalldocs(root: Path, pages: set[str], *, env: dict[str, str]) -> list[str]:
+    """Render and write the HTML of `pages` alone (IncrementalSite.write_pages); [] when that fails, for
+    the full build that follows to report."""
+    from smalldocs.config import BuildError, ConfigError, load
+
+    try:
+        with added_environment(env), contextlib.redirect_stderr(io.StringIO()), _memoised_yaml(), \
+                quarto_code_blocks():
+            site = _incremental_site_class()(load(root), quiet=True, reusable=set())
+            if site.llms_on() or site.project.smalldocs.get("api"):
+                return []  # those need a whole build
+            written: list[str] = site.write_pages(pages)
+            return written
+    except (BuildError, ConfigError, OSError, ValueError, KeyError):
+        return []
 
 
 def preview_with_smalldocs(root: Path, *, env: dict[str, str], port: int, open_browser: bool) -> int:

@@ -1,0 +1,107 @@
+"""`diary preview` with the embedded engine, seen from outside as a user's browser sees it: the edited
+page is served (and the reload signalled) before the full build rewrites the listing, and an open tab
+in Chromium reloads by itself."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from browserkit import CHROMIUM, CHROMIUM_ARGS
+from diarykit import REPO, copy_repo_diary
+
+pytestmark = pytest.mark.slow
+
+POST = "posts/2026-02-20-the-result/index.qmd"
+POST_URL = "posts/2026-02-20-the-result/index.html"
+EDIT = "Edited while the preview ran, 4711."
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read().decode("utf-8")
+
+
+def wait_for(condition, timeout: float, step: float = 0.02):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except OSError:
+            value = None
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def test_an_edited_post_is_served_and_reloaded_before_the_listing_is_rebuilt(tmp_path: Path) -> None:
+    (tmp_path / "diary").mkdir()
+    root = copy_repo_diary(tmp_path / "diary")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
+    env["PYTHONPATH"] = str(REPO / "tools")
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"  # the pre-render step calls `diary`
+    preview = subprocess.Popen(
+        [sys.executable, "-m", "diary", "--root", str(root), "preview", "--engine", "smalldocs", "--no-browser",
+         "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        page = wait_for(lambda: get(base + POST_URL), timeout=180, step=0.2)
+        # The reload script is added as the page is served; the built page is the one `diary build` writes.
+        assert "__smalldocs__/version" in page
+        assert "__smalldocs__/version" not in (root / "_site" / POST_URL).read_text(encoding="utf-8")
+        version = int(get(base + "__smalldocs__/version"))
+        listing = root / "_site" / "index.html"
+        listing_before = listing.stat().st_mtime_ns, listing.stat().st_ino
+
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                tab = browser.new_page()
+                tab.goto(base + POST_URL)
+                assert EDIT not in tab.inner_text("body")
+
+                post = root / POST
+                post.write_text(post.read_text(encoding="utf-8") + f"\n{EDIT}\n", encoding="utf-8")
+
+                wait_for(lambda: EDIT in get(base + POST_URL), timeout=60)
+                # The page is there, the browser told to reload, and the listing not yet rebuilt.
+                assert int(get(base + "__smalldocs__/version")) == version + 1
+                assert (listing.stat().st_mtime_ns, listing.stat().st_ino) == listing_before
+                # Then the full build follows: the listing is rewritten, the browser reloads again.
+                wait_for(lambda: int(get(base + "__smalldocs__/version")) == version + 2, timeout=120)
+                assert (listing.stat().st_mtime_ns, listing.stat().st_ino) != listing_before
+                assert EDIT in get(base + POST_URL)
+                assert EDIT in (root / "_site" / POST_URL).read_text(encoding="utf-8")
+                # The open tab reloaded by itself and shows the edit.
+                tab.wait_for_function(f"document.body.innerText.includes({EDIT!r})", timeout=30_000)
+            finally:
+                browser.close()
+    finally:
+        preview.send_signal(signal.SIGINT)
+        try:
+            output, _ = preview.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            preview.kill()
+            output, _ = preview.communicate()
+    assert preview.returncode == 0, output
+    assert "Traceback" not in output, output
