@@ -343,10 +343,3 @@ def write_pages_with_smalldocs(root: Path, pages: set[str], *, env: dict[str, st
     except (BuildError, ConfigError, OSError, ValueError, KeyError):
         return []
 
-
-def preview_with_smalldocs(root: Path, *, env: dict[str, str], port: int, open_browser: bool) -> int:
-    """smalldocs' preview server for the site at `root` until Ctrl-C; return its exit code."""
-    from smalldocs.serve import preview  # imported here for the same reason as in render_with_smalldocs
-
-    with added_environment(env), quarto_code_blocks():
-        return preview(root, port=port, open_browser=open_browser)
