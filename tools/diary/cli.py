@@ -93,9 +93,9 @@ def _console_progress() -> Progress:
 
     def plain(event: str, snapshot_id: str, record: Record | None) -> None:
         if event == "done" and record is not None:
+            tests = "no suite" if record.tests.judged == "none" else f"{record.tests.seconds:.2f} s tests"
             print(f"measured {for_terminal(snapshot_id)}: {record.verdict.status} "
-                  f"({record.run.wall_s:.2f} s run, {record.tests.seconds:.2f} s tests)",
-                  file=sys.stderr, flush=True)
+                  f"({record.run.cpu_s:.2f} s CPU run, {tests})", file=sys.stderr, flush=True)
 
     return plain
 
