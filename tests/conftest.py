@@ -148,3 +148,24 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def say(request: pytest.FixtureRequest) -> Iterator[Callable[[str], None]]:
     """Print a progress line of a long test to the terminal now, through pytest's output capture."""
     yield lambda text: _terminal_line(request.config, f"    {text}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless chromium for the session (Playwright's sync API allows one at a time in a process:
+    every browser test, in any module, shares this one)."""
+    from browserkit import CHROMIUM, CHROMIUM_ARGS
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install 'playwright>=1.45' (the test extra); "
+                    "it drives Debian's chromium, so `playwright install` is not needed")
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (or set DIARY_CHROMIUM)")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -40,8 +40,6 @@ import pytest
 from browserkit import (
     AXE_JS,
     AXE_MISSING,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     THEMES,
     WIDTHS,
     Audit,
@@ -159,23 +157,6 @@ def base_url(site_dir: Path) -> Iterator[str]:
 
 
 # ------------------------------------------------------------------ the browser
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("playwright is not installed: pip install 'playwright>=1.45' (the test extra); "
-                    "it drives Debian's chromium, so `playwright install` is not needed")
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (or set DIARY_CHROMIUM)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 class Watch:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from browserkit import CHROMIUM, CHROMIUM_ARGS
 from diarykit import REPO, copy_repo_diary
 
 pytestmark = pytest.mark.slow
@@ -49,7 +48,7 @@ def wait_for(condition, timeout: float, step: float = 0.02):  # type: ignore[no-
     raise AssertionError(f"not within {timeout} s")
 
 
-def test_an_edited_post_is_served_and_reloaded_before_the_listing_is_rebuilt(tmp_path: Path) -> None:
+def test_an_edited_post_is_served_and_reloaded_before_the_listing_is_rebuilt(tmp_path: Path, browser) -> None:
     (tmp_path / "diary").mkdir()
     root = copy_repo_diary(tmp_path / "diary")
     port = free_port()
@@ -71,31 +70,27 @@ def test_an_edited_post_is_served_and_reloaded_before_the_listing_is_rebuilt(tmp
         listing = root / "_site" / "index.html"
         listing_before = listing.stat().st_mtime_ns, listing.stat().st_ino
 
-        from playwright.sync_api import sync_playwright
+        tab = browser.new_page()
+        try:
+            tab.goto(base + POST_URL)
+            assert EDIT not in tab.inner_text("body")
 
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                tab = browser.new_page()
-                tab.goto(base + POST_URL)
-                assert EDIT not in tab.inner_text("body")
+            post = root / POST
+            post.write_text(post.read_text(encoding="utf-8") + f"\n{EDIT}\n", encoding="utf-8")
 
-                post = root / POST
-                post.write_text(post.read_text(encoding="utf-8") + f"\n{EDIT}\n", encoding="utf-8")
-
-                wait_for(lambda: EDIT in get(base + POST_URL), timeout=60)
-                # The page is there, the browser told to reload, and the listing not yet rebuilt.
-                assert int(get(base + "__smalldocs__/version")) == version + 1
-                assert (listing.stat().st_mtime_ns, listing.stat().st_ino) == listing_before
-                # Then the full build follows: the listing is rewritten, the browser reloads again.
-                wait_for(lambda: int(get(base + "__smalldocs__/version")) == version + 2, timeout=120)
-                assert (listing.stat().st_mtime_ns, listing.stat().st_ino) != listing_before
-                assert EDIT in get(base + POST_URL)
-                assert EDIT in (root / "_site" / POST_URL).read_text(encoding="utf-8")
-                # The open tab reloaded by itself and shows the edit.
-                tab.wait_for_function(f"document.body.innerText.includes({EDIT!r})", timeout=30_000)
-            finally:
-                browser.close()
+            wait_for(lambda: EDIT in get(base + POST_URL), timeout=60)
+            # The page is there, the browser told to reload, and the listing not yet rebuilt.
+            assert int(get(base + "__smalldocs__/version")) == version + 1
+            assert (listing.stat().st_mtime_ns, listing.stat().st_ino) == listing_before
+            # Then the full build follows: the listing is rewritten, the browser reloads again.
+            wait_for(lambda: int(get(base + "__smalldocs__/version")) == version + 2, timeout=120)
+            assert (listing.stat().st_mtime_ns, listing.stat().st_ino) != listing_before
+            assert EDIT in get(base + POST_URL)
+            assert EDIT in (root / "_site" / POST_URL).read_text(encoding="utf-8")
+            # The open tab reloaded by itself and shows the edit.
+            tab.wait_for_function(f"document.body.innerText.includes({EDIT!r})", timeout=30_000)
+        finally:
+            tab.close()
     finally:
         preview.send_signal(signal.SIGINT)
         try:
