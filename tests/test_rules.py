@@ -120,3 +120,20 @@ def test_comment_threshold() -> None:
 
 def test_a_file_that_does_not_parse_breaks_no_rule_its_run_fails() -> None:
     assert rules_of("def broken(:\n") == []
+
+
+def test_the_breaches_are_the_same_from_the_cache_and_a_damaged_entry_is_a_miss(tmp_path, monkeypatch) -> None:
+    # diary check re-derives every snapshot's breaches; they are kept by the files' bytes, so a second
+    # check of an unchanged snapshot reads them back, and anything wrong in the cache is computed again.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    files = {"prog.py": b"import os; x = eval('1')\n", "notes.txt": b"print('hidden')\n"}
+    cold = check_files(files)
+    assert {b.rule for b in cold} >= {"hidden-code", "dynamic-code", "joined-statements"}
+    entries = list((tmp_path / "cache/diary/rules").rglob("*.json"))
+    assert len(entries) == 1
+    assert check_files(files) == cold
+    entries[0].write_text('[{"rule": "forged"}]', encoding="utf-8")
+    assert check_files(files) == cold
+    entries[0].write_text("not json", encoding="utf-8")
+    assert check_files(files) == cold
+    assert check_files({**files, "prog.py": b"x = 1\n"}) != cold  # other bytes, another entry

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,25 @@ ALLOWED = {"id", "title", "date", "parent", "note", "expect", "entry", "args", "
 # package: `pkg.sub.name`).
 _DEFINITION_NAME = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*")
 SKIP_DIRS = {"__pycache__", ".pytest_cache"}
+# Data files' digests in this process, by path and the file's identity (device, inode, size, change
+# time): every snapshot's key hashes the data it reads, and 200 snapshots read one names.txt.
+_DATA_DIGESTS: dict[tuple[str, int, int, int, int], bytes] = {}
+
+
+def data_digest(path: Path) -> bytes:
+    """sha256 of a data file's bytes (read as safefs reads them: no link, bounded), once per
+    version of the file in this process."""
+    try:
+        info = os.lstat(path)
+        identity = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_ctime_ns)
+    except OSError:
+        identity = None
+    if identity is not None and identity in _DATA_DIGESTS:
+        return _DATA_DIGESTS[identity]
+    digest = hashlib.sha256(read_bytes(path, HARD_MAX_FILE_BYTES)).digest()
+    if identity is not None:
+        _DATA_DIGESTS[identity] = digest
+    return digest
 
 
 @dataclass(frozen=True)
@@ -58,7 +78,7 @@ class SnapshotMeta:
         for file in self.data_files:
             digest.update(f"\0data={file.source}\0to={file.target}\0".encode())
             if self.code_dir is not None:
-                digest.update(read_bytes(self.code_dir / file.source, HARD_MAX_FILE_BYTES))
+                digest.update(data_digest(self.code_dir / file.source))
         return digest.hexdigest().encode()
 
     @property

@@ -48,21 +48,41 @@ def shape_of(kind: Any) -> Any:
 
 def from_data(kind: Any, value: Any) -> Any:
     """The dataclasses of `kind` built from plain data that `check_shape` accepted."""
+    return _builder(kind)(value)
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+@functools.cache
+def _builder(kind: Any) -> typing.Callable[[Any], Any]:
+    """A function that builds `kind` from plain data, made once per type: a long diary loads
+    thousands of nested values per record, and asking each one's type again was most of the load."""
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         hints = _hints(kind)
-        return kind(**{f.name: from_data(hints[f.name], value[f.name]) for f in dataclasses.fields(kind)})
+        fields = [(f.name, _builder(hints[f.name])) for f in dataclasses.fields(kind)]
+        cls = kind
+        return lambda value: cls(**{name: build(value[name]) for name, build in fields})
     origin = typing.get_origin(kind)
     args = typing.get_args(kind)
     if origin is tuple:
-        return tuple(from_data(args[0], item) for item in value)
+        item = _builder(args[0])
+        if item is _identity:
+            return tuple
+        return lambda value: tuple(item(element) for element in value)
     if origin is dict:
-        return {key: from_data(args[1], item) for key, item in value.items()}
+        item = _builder(args[1])
+        if item is _identity:
+            return dict
+        return lambda value: {key: item(element) for key, element in value.items()}
     if origin in (types.UnionType, typing.Union):
-        if value is None:
-            return None
         (inner,) = [arg for arg in args if arg is not type(None)]
-        return from_data(inner, value)
-    return value
+        build = _builder(inner)
+        if build is _identity:
+            return _identity
+        return lambda value: None if value is None else build(value)
+    return _identity
 
 
 def to_data(value: Any) -> Any:
