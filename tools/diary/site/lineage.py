@@ -70,12 +70,6 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
-def contained_percent(older: str, newer: str) -> int:
-    """The share of `newer`'s non-blank lines (counted with repeats) that `older` holds too (0 for an
-    empty `newer`). Linear in the lines, whatever their order: a piece of a split, a renamed file."""
-    return _contained(Counter(_lines(older)), Counter(_lines(newer)))
-
-
 def _contained(older: Counter[str], newer: Counter[str]) -> int:
     total = sum(newer.values())
     return round(100 * sum((older & newer).values()) / total) if total else 0
