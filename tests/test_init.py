@@ -280,6 +280,7 @@ def test_init_into_an_existing_repository_keeps_its_files_and_refuses_clashes(tm
     assert (repo / "README.md").read_text(encoding="utf-8") == "My project.\n"
     gitignore = (repo / ".gitignore").read_text(encoding="utf-8")
     assert gitignore.startswith("*.log\n") and "/_site/" in gitignore and "/.diary-cache/" in gitignore
+    assert "*.egg-info/" in gitignore  # what pip install -e . of the copied tool leaves beside it
     assert settings_of(repo)["data_files"] == [{"from": "data/input.txt", "to": "input.txt"}]
     # A second init is refused, and so is one into a folder where a file init writes already exists.
     before = tree(repo)
