@@ -237,5 +237,15 @@ def discover_snapshots(settings: Settings) -> list[SnapshotMeta]:
     return ordered
 
 
+def alternatives(snapshots: list[SnapshotMeta]) -> dict[str, list[str]]:
+    """Each parent with several children, and those children in order: alternatives of one another
+    (each another way on from the parent), not steps after each other."""
+    children: dict[str, list[str]] = {}
+    for snap in snapshots:
+        if snap.parent is not None:
+            children.setdefault(snap.parent, []).append(snap.id)
+    return {parent: ids for parent, ids in children.items() if len(ids) > 1}
+
+
 def _line(snap: SnapshotMeta, key: str) -> int | None:
     return read_yaml(snap.meta_path).line_of(key)

@@ -233,6 +233,15 @@ def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
 RECORD_SHAPE = shape_of(Record)
 
 
+def best_snapshot(records: dict[str, Record], order: list[str]) -> str | None:
+    """The best snapshot: the shortest that works (fewest code lines, the earlier in `order` on a
+    tie), or None when none does. Children of one parent are alternatives, so the last snapshot is
+    not "the result": the best is what the diary achieved (in a chain that only shortens, the last
+    working one)."""
+    working = [snap_id for snap_id in order if snap_id in records and records[snap_id].verdict.status == "ok"]
+    return min(working, key=lambda snap_id: records[snap_id].lines.total.code, default=None)
+
+
 def records_dir(root: Path) -> Path:
     return no_links(root, Path(root) / RECORDS_DIR)  # a committed link out is refused (safefs)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from . import records
+from .discover import alternatives
 from .escape import for_terminal
 from .measure import MeasureReport
 
@@ -11,19 +13,12 @@ COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "cpu s"
 
 
 def best_snapshot(report: MeasureReport) -> str | None:
-    """The shortest snapshot that works (fewest code lines, the earlier on a tie): what the diary
-    achieved. Children of one parent are alternatives, so the last one is not "the result"."""
-    working = [snap.id for snap in report.snapshots if report.records[snap.id].verdict.status == "ok"]
-    return min(working, key=lambda snap_id: report.records[snap_id].lines.total.code, default=None)
+    return records.best_snapshot(report.records, [snap.id for snap in report.snapshots])
 
 
 def alternatives_of(report: MeasureReport) -> dict[str, str]:
-    """Each snapshot whose parent has several children, and that parent."""
-    children: dict[str, list[str]] = {}
-    for snap in report.snapshots:
-        if snap.parent is not None:
-            children.setdefault(snap.parent, []).append(snap.id)
-    return {child: parent for parent, ids in children.items() if len(ids) > 1 for child in ids}
+    """Each snapshot that is an alternative, and its parent."""
+    return {child: parent for parent, ids in alternatives(report.snapshots).items() for child in ids}
 
 
 def best_line(report: MeasureReport) -> str:

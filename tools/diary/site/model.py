@@ -10,9 +10,9 @@ from pathlib import Path
 
 from ..config import Settings
 from ..count import module_name
-from ..discover import SnapshotMeta
+from ..discover import SnapshotMeta, alternatives
 from ..errors import DiaryError
-from ..records import Definition, ExpectedKey, Record, record_path, staleness
+from ..records import Definition, ExpectedKey, Record, best_snapshot, record_path, staleness
 from .lineage import FileSource, Origin, follow_definitions, pair_files
 
 DEFINITION_KINDS = ("class", "function")  # the top-level definitions that get a partial and variables
@@ -102,6 +102,7 @@ class Diary:
     def __post_init__(self) -> None:
         self.by_id = {snap.id: snap for snap in self.snapshots}
         self.index = {snap.id: position for position, snap in enumerate(self.snapshots)}
+        self._alternatives = alternatives([snap.meta for snap in self.snapshots])
         for snap in self.snapshots:  # parents before children: a parent's aliases are known first
             parent = self.by_id.get(snap.meta.parent or "")
             if parent is None:
@@ -124,19 +125,17 @@ class Diary:
         when none does. Several children of one parent are alternatives, not steps, so the last one
         is no "final": the best is what the diary achieved. In a chain that only shortens, it is the
         last working snapshot."""
-        working = [snap for snap in self.snapshots if not snap.broken]
-        return min(working, key=lambda snap: snap.code) if working else self.baseline
+        best = best_snapshot({snap.id: snap.record for snap in self.snapshots}, list(self.by_id))
+        return self.by_id[best] if best is not None else self.baseline
 
     @property
     def is_chain(self) -> bool:
         """No snapshot has two children: every snapshot is a step, none an alternative."""
-        parents = [snap.meta.parent for snap in self.snapshots if snap.meta.parent is not None]
-        return len(parents) == len(set(parents))
+        return not self._alternatives
 
     def alternatives(self, snap: Snapshot) -> list[Snapshot]:
         """The children of `snap` when it has several (alternatives of one another), else []."""
-        children = self.children(snap)
-        return children if len(children) > 1 else []
+        return [self.by_id[child] for child in self._alternatives.get(snap.id, [])]
 
     def definition_named(self, snap: Snapshot, name: str) -> tuple[str, Definition] | None:
         """The definition of `snap` that is `name` or continues it (under an earlier key on the way

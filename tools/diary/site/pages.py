@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
 from ..errors import DiaryError
 from ..escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
+from ..records import best_snapshot
 from .model import Diary, Snapshot
 from .tables import struck
 from .templating import front_matter, identity, render, render_table, signed, signed_percent
@@ -109,8 +110,8 @@ def alternatives_table(diary: Diary, snap: Snapshot) -> str | None:
     alternatives = diary.alternatives(snap)
     if not alternatives:
         return None
-    working = [child for child in alternatives if not child.broken]
-    shortest = min(working, key=lambda child: child.code) if working else None
+    best = best_snapshot({child.id: child.record for child in alternatives}, [child.id for child in alternatives])
+    shortest = diary.by_id[best] if best is not None else None
     rows = []
     for child in alternatives:
         m = diary.metrics[child.id]
