@@ -326,13 +326,12 @@ def test_a_suite_that_times_out_names_the_setting_to_raise(tmp_path: Path) -> No
 
 
 def test_checks_name_each_declared_normalisation() -> None:
-    from types import SimpleNamespace
-
+    from diary.normalise import Normalisation
     from diary.site.checks import _normalisations
 
-    assert _normalisations(SimpleNamespace()) == []  # no `normalise:` key: byte for byte
-    declared = SimpleNamespace(normalise=["line-endings", "carriage-returns",
-                                          {"name": "timestamp", "pattern": r"\d\d:\d\d:\d\d", "replace": "T"}])
+    assert _normalisations(()) == []  # no `normalise:` key: byte for byte
+    declared = (Normalisation("line-endings"), Normalisation("carriage-returns"),
+                Normalisation("timestamp", r"\d\d:\d\d:\d\d", "T"))
     assert _normalisations(declared) == [
         "line endings (CRLF read as LF)",
         "carriage returns (a CR counts as a line end; a CR next to a line end adds none)",

@@ -7,8 +7,10 @@ the probes are described as they were run (or not, and why).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from ..normalise import Normalisation
 from ..rules import RULES
 from .model import Diary
 from .templating import render
@@ -31,22 +33,11 @@ NORMALISATION_TEXT = {
 }
 
 
-def _normalisations(settings: object) -> list[str]:
+def _normalisations(normalise: Sequence[Normalisation]) -> list[str]:
     """The declared normalisations of output before comparison (`normalise:`), in a reader's words;
-    none (byte for byte) when the settings have no such key."""
-    described = []
-    for item in getattr(settings, "normalise", ()) or ():
-        name = item if isinstance(item, str) else (
-            item.get("name") if isinstance(item, dict) else getattr(item, "name", None))
-        pattern = item.get("pattern") if isinstance(item, dict) else getattr(item, "pattern", None)
-        replace = item.get("replace", "") if isinstance(item, dict) else getattr(item, "replace", "")
-        if name in NORMALISATION_TEXT:
-            described.append(NORMALISATION_TEXT[str(name)])
-        elif pattern:
-            described.append(f"{name}: text matching /{pattern}/ replaced by '{replace}'")
-        else:
-            described.append(str(name))
-    return described
+    none: byte for byte."""
+    return [NORMALISATION_TEXT[item.name] if not item.pattern
+            else f"{item.name}: text matching /{item.pattern}/ replaced by '{item.replace}'" for item in normalise]
 
 
 def _by_file(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
@@ -80,7 +71,7 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "timeout": settings.timeout, "memory_mb": settings.memory_mb, "output_kb": settings.output_kb,
         "test_timeout": settings.test_timeout,
         "sandbox": baseline.record.run.sandbox,
-        "normalisations": _normalisations(settings),
+        "normalisations": _normalisations(settings.normalise),
         "rules": [(name, RULE_TEXT[name].format(percent=f"{settings.comments_min_percent:g}")) for name in RULES
                   if name != "comments" or settings.comments_min_percent > 0],
         "suite": tests.judged,
