@@ -177,6 +177,9 @@ def load_settings(root: Path) -> Settings:
     )
     if settings.sandbox not in ("auto", "bwrap", "none"):
         raise f.error("sandbox", f"must be auto, bwrap or none, not {settings.sandbox!r}")
+    # Before the data files: they may not lie inside the snapshots' folder, which must be one.
+    if not settings.snapshots_dir.is_dir():
+        raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")
     check_data_files(f, settings, settings.data_files)
     if settings.driver and (settings.driver.startswith("/") or ".." in Path(settings.driver).parts):
         raise f.error("driver", f"{settings.driver!r} must be a path inside the repository")
@@ -189,8 +192,6 @@ def load_settings(root: Path) -> Settings:
                           hint="remove 'driver:' or name the suite's folder in 'tests:'")
     else:
         check_suite_folder(f, settings)
-    if not settings.snapshots_dir.is_dir():
-        raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")
     return settings
 
 
@@ -276,18 +277,19 @@ def check_suite_folder(f: Fields, settings: Settings) -> None:
     if not any(path.is_file() for path in settings.tests_dir.rglob("*.py")):
         raise f.error("tests", f"test directory {name!r} holds no Python file, so pytest would collect no tests",
                       hint="add test_*.py files, or write 'tests: none' for no suite")
+
+
 def _normalisations(f: Fields, path: Path) -> tuple[Normalisation, ...]:
     """`normalise:` as a list of built-in names and `{name, pattern, replace}` filters; every mistake
     named with the line of the item."""
     value = f.get("normalise", list, [])
-    item_lines = _item_lines(path, "normalise")
     result: list[Normalisation] = []
     hint = ("write a list of line-endings, carriage-returns or {name: NAME, pattern: REGEX, replace: TEXT}, "
             "e.g. normalise: [carriage-returns]")
 
     def error(index: int, message: str, item_hint: str = hint) -> DiaryError:
-        line = item_lines[index] if index < len(item_lines) else f.located.line_of("normalise")
-        return DiaryError(f"'normalise' item {index + 1}: {message}", file=path, line=line, hint=item_hint)
+        return DiaryError(f"'normalise' item {index + 1}: {message}", file=path,
+                          line=f.located.line_of_item("normalise", index), hint=item_hint)
 
     if len(value) > MAX_NORMALISATIONS:
         raise f.error("normalise", f"at most {MAX_NORMALISATIONS} normalisations, not {len(value)} "
@@ -321,19 +323,3 @@ def _normalisations(f: Fields, path: Path) -> tuple[Normalisation, ...]:
             raise error(index, f"{normalisation.name!r} is listed twice", "list each normalisation once")
         result.append(normalisation)
     return tuple(result)
-
-
-def _item_lines(path: Path, key: str) -> list[int]:
-    """The line (1-based) of each item of the top-level list `key`; [] when it cannot be told."""
-    import yaml
-
-    try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (yaml.YAMLError, OSError, UnicodeDecodeError):
-        return []
-    if not isinstance(node, yaml.MappingNode):
-        return []
-    for key_node, value_node in node.value:
-        if getattr(key_node, "value", None) == key and isinstance(value_node, yaml.SequenceNode):
-            return [item.start_mark.line + 1 for item in value_node.value]
-    return []

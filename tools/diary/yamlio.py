@@ -143,9 +143,16 @@ class Located:
     data: Any
     path: Path
     lines: dict[str, int] = field(default_factory=dict)
+    # The line of each item of a top-level list, by its key: an error can name the item, not the list.
+    item_lines: dict[str, list[int]] = field(default_factory=dict)
 
     def line_of(self, key: str) -> int | None:
         return self.lines.get(key)
+
+    def line_of_item(self, key: str, index: int) -> int | None:
+        """The line of item `index` of the top-level list `key`, else the key's own line."""
+        items = self.item_lines.get(key, [])
+        return items[index] if index < len(items) else self.line_of(key)
 
 
 def compose_and_load(
@@ -183,9 +190,10 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
     if node is None:
         return Located(None, path)
     lines: dict[str, int] = {}
+    item_lines: dict[str, list[int]] = {}
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
-        for key_node, _value in node.value:
+        for key_node, value_node in node.value:
             key = str(key_node.value)
             line = key_node.start_mark.line + 1 + line_offset
             if key in seen:
@@ -194,8 +202,10 @@ def parse_yaml(text: str, path: Path, line_offset: int = 0) -> Located:
                     hint="keep one of the two",
                 )
             seen[key] = line
+            if isinstance(value_node, yaml.SequenceNode):
+                item_lines[key] = [item.start_mark.line + 1 + line_offset for item in value_node.value]
         lines = seen
-    return Located(data, path, lines)
+    return Located(data, path, lines, item_lines)
 
 
 def read_utf8(path: Path, hint: str = "save the file as UTF-8", encoding: str = "utf-8") -> str:
