@@ -89,14 +89,22 @@ class SnapshotMeta:
         return {name: (self.directory / name).read_bytes() for name in self.files}
 
     def content_hash(self) -> str:
-        """sha256 over file names and bytes, plus the metadata that changes how it is judged."""
-        digest = hashlib.sha256()
-        for name in self.files:
-            data = (self.directory / name).read_bytes()
-            digest.update(f"{name}\0{len(data)}\0".encode())
-            digest.update(data)
+        """sha256 over file names and bytes, plus the metadata that changes how it is judged (the
+        record's key; judge.stage computes the same from the bytes it stages)."""
+        digest = files_digest(self.read_sources())
         digest.update(self.contract_digest())
         return digest.hexdigest()
+
+
+def files_digest(files: dict[str, bytes]) -> hashlib._Hash:
+    """sha256 over a snapshot's files, names and bytes, in name order: the one recipe of a
+    snapshot's content hash and of what the rules' cache is keyed by."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        data = files[name]
+        digest.update(f"{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest
 
 
 def _skipped(rel: str) -> bool:

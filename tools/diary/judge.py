@@ -16,7 +16,6 @@ Three guarantees, each against a way an author (or a pull request) could forge a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import secrets
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Settings, fill_placeholders
-from .discover import SnapshotMeta
+from .discover import SnapshotMeta, files_digest
 from .errors import DiaryError
 from .normalise import label, normalised_hashes, scrub_paths
 from .rules import Breach, check_comments, check_files, code_files
@@ -133,17 +132,14 @@ class Staged:
 def stage(snapshot: SnapshotMeta) -> Staged:
     """Read the snapshot's files once and hash those very bytes (the same hash as content_hash())."""
     files: dict[str, bytes] = {}
-    digest = hashlib.sha256()
     for name in snapshot.files:
         try:
-            data = (snapshot.directory / name).read_bytes()
+            files[name] = (snapshot.directory / name).read_bytes()
         except OSError as error:
             raise DiaryError(f"cannot read {name} of snapshot {snapshot.id!r} ({error.strerror})",
                              file=snapshot.directory / name,
                              hint="a file changed while diary measure ran; run it again") from None
-        files[name] = data
-        digest.update(f"{name}\0{len(data)}\0".encode())
-        digest.update(data)
+    digest = files_digest(files)
     digest.update(snapshot.contract_digest())
     return Staged(meta=snapshot, files=files, content_hash=digest.hexdigest())
 

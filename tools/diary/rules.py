@@ -33,13 +33,13 @@ fresh seeds, the test protocol) cover what a static reading cannot.
 from __future__ import annotations
 
 import ast
-import hashlib
 import io
 import sys
 import tokenize
 from dataclasses import dataclass
 
 from . import usercache
+from .discover import files_digest
 
 RULES = ("hidden-code", "dynamic-code", "code-loader", "outside-import", "joined-statements",
          "blank-lines", "indentation", "comments")
@@ -113,11 +113,7 @@ def check_files(files: dict[str, bytes]) -> list[Breach]:
     A pure function of the files' names and bytes, kept in the user's cache by those, this module's
     source and the Python version (whose parser it uses): `diary check` re-derives the breaches of
     every snapshot, and most snapshots of a long diary did not change since the last check."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(f"{name}\0{len(files[name])}\0".encode("utf-8", "surrogatepass"))
-        digest.update(files[name])
-    key = usercache.key_of(usercache.code_salt(sys.modules[__name__]), sys.version, digest.hexdigest())
+    key = usercache.key_of(usercache.code_salt(sys.modules[__name__]), sys.version, files_digest(files).hexdigest())
     cached = usercache.load("rules", key)
     if isinstance(cached, list):
         try:
