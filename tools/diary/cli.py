@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .errors import DiaryError, LockedError
 from .lock import command_lock, lock_held_by_ancestor
+from .normalise import BUILT_IN
 
 if TYPE_CHECKING:
     from .measure import MeasureReport, Progress
@@ -339,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a data file the program reads, kept under code/data/, seen by the run as DEST "
                         "(default: its name; repeatable)")
     p.add_argument("--tests", metavar="DIR", help="a folder of pytest tests of the program (default: no suite)")
-    p.add_argument("--normalise", action="append", metavar="NAME", choices=("line-endings", "carriage-returns"),
+    p.add_argument("--normalise", action="append", metavar="NAME", choices=BUILT_IN,
                    help="normalise the output before comparing it: line-endings (CRLF as LF) or carriage-returns "
                         "(a CR ends a line); repeatable")
     p.add_argument("--filter", action="append", nargs=3, metavar=("NAME", "REGEX", "TEXT"),

@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from .contract import (
 )
 from .discover import META_NAME
 from .errors import DiaryError
+from .normalise import BUILT_IN, NAME, regex_problem
 from .safefs import HARD_MAX_FILE_BYTES, check_name, read_bytes
 from .scaffold import SKIP_NAMES, PostSnapshot, folder_files, infer_entry, post_folder, post_text
 from .supervise import RunResult
@@ -61,7 +61,6 @@ REPEAT_GAP_S = 1.1
 TIMING_LIMIT_S = 900.0
 TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S = 5, 30
 TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S = 10, 60
-BUILT_IN_NORMALISATIONS = ("line-endings", "carriage-returns")
 
 
 @dataclass(frozen=True)
@@ -154,19 +153,21 @@ def parse_data(spec: str) -> DataFile:
 def _normalisations(options: InitOptions) -> list[str | dict[str, str]]:
     """`normalise:` in the agreed syntax: built-in names, then `{name, pattern, replace}` filters."""
     found: list[str | dict[str, str]] = []
+    # The rules config.py applies to `normalise:` (normalise.py), so what init writes loads.
     for name in options.normalise:
-        if name not in BUILT_IN_NORMALISATIONS:
+        if name not in BUILT_IN:
             raise DiaryError(f"--normalise {name!r} is not a normalisation",
-                             hint="use " + " or ".join(BUILT_IN_NORMALISATIONS) + ", or --filter NAME REGEX TEXT")
+                             hint="use " + " or ".join(BUILT_IN) + ", or --filter NAME REGEX TEXT")
         if name not in found:
             found.append(name)
     for name, pattern, replacement in options.filters:
-        if not name or snapshot_id_problem(name) is not None:
-            raise DiaryError(f"--filter name {name!r}: use letters, digits, '-' and '_'", hint="e.g. timestamp")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise DiaryError(f"--filter {name}: {pattern!r} is not a regular expression: {exc}") from None
+        if not NAME.match(name) or name in BUILT_IN:
+            raise DiaryError(f"--filter name {name!r}: use lowercase letters, digits, '-' and '_', not a built-in",
+                             hint="e.g. timestamp")
+        problem = regex_problem(pattern, replacement)
+        if problem:
+            raise DiaryError(f"--filter {name}: {pattern!r} is not a regular expression to use: {problem}",
+                             hint="fix the regular expression, written in Python's re syntax")
         found.append({"name": name, "pattern": pattern, "replace": replacement})
     return found
 

@@ -197,11 +197,6 @@ def post_text(title: str, day: dt.date, folder: str, snapshots: list[PostSnapsho
     )
 
 
-def has_suite(settings: Settings) -> bool:
-    """Whether the diary runs a behavioural suite (`tests: none` runs none)."""
-    return settings.tests.strip() not in ("", "none")
-
-
 def new_post(
     root: Path, title: str, snapshots: list[str] | None = None, date: str | dt.date | None = None
 ) -> Path:
@@ -229,7 +224,7 @@ def new_post(
             snap.id in records and records[snap.id].verdict.status == "broken"))
         for snap in (by_id[snap_id] for snap_id in wanted)
     ]
-    write_text_atomic(path, post_text(title, day, folder, covered, suite=has_suite(settings)))
+    write_text_atomic(path, post_text(title, day, folder, covered, suite=settings.suite_kind != "none"))
     return path
 
 
