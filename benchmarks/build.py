@@ -48,8 +48,8 @@ def main() -> None:
         refresh = [timed(root, "refresh", "--quiet") for _ in range(args.repeat)]
         builds = [timed(root, "build", "--engine", "smalldocs", "--quiet") for _ in range(args.repeat)]
 
-        from diary.lock import command_lock
-        from diary.render import choose_engine, render_site
+        from diary.core.lock import command_lock
+        from diary.render.engine import choose_engine, render_site
 
         engine = choose_engine("smalldocs")
         renders = []

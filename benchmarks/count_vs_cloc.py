@@ -18,7 +18,7 @@ files, one process each, the best of `--repeat` rounds taken in turn (the machin
 Then the agreement, per class, file by file: our blank and code against cloc's, our comment +
 docstring against cloc's comment (cloc counts docstrings as comments). Where they differ, up to
 `--explain` files are read line by line with the port of cloc's Python counter in
-tests/test_count.py, which names cloc's reason for each line (the cases count.py documents).
+tests/unit/measure/test_count.py, which names cloc's reason for each line (the cases count.py documents).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def corpus(roots: list[Path]) -> tuple[list[Path], list[str], int]:
 
 
 def time_ours(paths: list[Path]) -> tuple[float, float, list]:
-    from diary.count import count_lines
+    from diary.measure.count import count_lines
 
     started, cpu = time.perf_counter(), time.process_time()
     counts = [count_lines(path.read_bytes().decode("utf-8")) for path in paths]
@@ -72,7 +72,7 @@ def time_ours(paths: list[Path]) -> tuple[float, float, list]:
 
 def time_parsing_path(texts: list[str]) -> tuple[float, float, list[list[str]]]:
     """The counter as it was before the fast tally: every file parsed with `ast` (lineclass.analyse)."""
-    from diary.lineclass import analyse
+    from diary.measure.lineclass import analyse
 
     started, cpu = time.perf_counter(), time.process_time()
     kinds = [analyse(text).kinds for text in texts]
@@ -80,7 +80,7 @@ def time_parsing_path(texts: list[str]) -> tuple[float, float, list[list[str]]]:
 
 
 def time_measure_file(texts: list[str]) -> tuple[float, float]:
-    from diary.count import measure_file
+    from diary.measure.count import measure_file
 
     started, cpu = time.perf_counter(), time.process_time()
     for text in texts:
@@ -114,7 +114,7 @@ def main() -> None:
         sys.exit("cloc is not installed (Debian package cloc)")
     roots = args.roots or [Path(sysconfig.get_paths()["purelib"]), *sorted(Path("/usr/lib").glob("python3*"))]
     paths, texts, skipped = corpus(roots)
-    from diary.count import count_lines
+    from diary.measure.count import count_lines
 
     lines = sum(count_lines(text).physical for text in texts)  # also loads the code before the clock runs
     print(f"corpus: {', '.join(map(str, roots))}: {len(paths):,} files, {lines:,} lines"
@@ -146,7 +146,7 @@ def main() -> None:
           f" {best_cloc[1] / best_ours[1]:.2f}x (CPU); every round (wall s, ours vs cloc): "
           + ", ".join(f"{o[0]:.2f} vs {c[0]:.2f}" for o, c in zip(ours_runs, cloc_runs, strict=True)))
 
-    from diary.lineclass import BLANK, CODE, COMMENT, DOCSTRING
+    from diary.measure.lineclass import BLANK, CODE, COMMENT, DOCSTRING
 
     same_as_parsing = sum(
         (ours.blank, ours.comment, ours.docstring, ours.code)
@@ -169,8 +169,8 @@ def main() -> None:
     for name in (*CLASSES, "all"):
         print(f"  {name:8} {agree[name]:,} ({100 * agree[name] / len(paths):.1f} %)")
 
-    from diary.lineclass import analyse
-    from test_count import cloc_differences, cloc_view
+    from clockit import cloc_differences, cloc_view
+    from diary.measure.lineclass import analyse
 
     reasons: collections.Counter[str] = collections.Counter()
     for index in differing[: args.explain]:

@@ -37,10 +37,12 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from scale import grow  # noqa: E402
 
-from diary import judge, measure, sandbox, testsuite  # noqa: E402
-from diary.measure import measure_all  # noqa: E402
-from diary.project import Project  # noqa: E402
-from diary.supervise import RunResult  # noqa: E402
+from diary.measure import judge, testsuite  # noqa: E402
+from diary.measure import pipeline as measure  # noqa: E402
+from diary.measure.pipeline import measure_all  # noqa: E402
+from diary.measure.sandbox import run as sandbox  # noqa: E402
+from diary.measure.sandbox.supervise import RunResult  # noqa: E402
+from diary.project.project import Project  # noqa: E402
 from diarykit import copy_repo_diary  # noqa: E402
 
 # What each working-directory prefix is (tools/diary: measure.py, judge.py, testsuite.py).

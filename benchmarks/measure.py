@@ -28,10 +28,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tools"))
 
-from diary.config import load_settings  # noqa: E402
-from diary.count import count_lines  # noqa: E402
-from diary.discover import discover_snapshots  # noqa: E402
-from diary.rules import check_files  # noqa: E402
+from diary.measure.count import count_lines  # noqa: E402
+from diary.measure.rules import check_files  # noqa: E402
+from diary.project.config import load_settings  # noqa: E402
+from diary.project.discover import discover_snapshots  # noqa: E402
 
 
 def copy_diary(root: Path, target: Path) -> Path:

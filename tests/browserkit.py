@@ -1,6 +1,6 @@
 """What the browser tests measure on a page: layout that fits its column, axe-core, console errors.
 
-Shared by tests/test_browser.py and by `python tests/browserkit.py <site> [<site> ...]`, which prints
+Shared by tests/e2e/test_browser.py and by `python tests/browserkit.py <site> [<site> ...]`, which prints
 the same figures for a person (axe violations per page, the widest element per page) without pytest.
 """
 

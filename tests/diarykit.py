@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = REPO / "tests" / "fixtures"  # the committed fixtures every test package reads
 
 TINY_PROGRAM = '''\
 """A tiny program with the diary's command line: it adds numbers."""

@@ -19,16 +19,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .contract import GENERATED_DIR
-from .derive import MEASURED, RECORD_ORDER, counts, derived_parts
-from .errors import DiaryError
-from .judge import stage
-from .normalise import Normalisation, label
-from .project import Project
-from .records import Record, load_records, record_path, staleness
-from .shape import to_data
-from .site.outputs import build_outputs, stale_files
-from .site.posts import FRONT_MATTER, Page, read_pages
+from diary.core.contract import GENERATED_DIR
+from diary.core.errors import DiaryError
+from diary.core.shape import to_data
+from diary.measure.derive import MEASURED, RECORD_ORDER, counts, derived_parts
+from diary.measure.judge import stage
+from diary.project.normalise import Normalisation, label
+from diary.project.pages import FRONT_MATTER, Page, read_pages
+from diary.project.project import Project
+from diary.project.records import Record, load_records, record_path, staleness
+from diary.site.outputs import build_outputs, stale_files
 
 # A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").
 CLAIM = re.compile(

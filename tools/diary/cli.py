@@ -8,15 +8,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
-from .errors import DiaryError, LockedError
-from .lock import command_lock, lock_held_by_ancestor
-from .normalise import BUILT_IN
+from diary import __version__
+from diary.core.errors import DiaryError, LockedError
+from diary.core.lock import command_lock, lock_held_by_ancestor
+from diary.project.normalise import BUILT_IN
 
 if TYPE_CHECKING:
-    from .measure import MeasureReport, Progress
-    from .project import Project
-    from .records import Record
+    from diary.measure.pipeline import MeasureReport, Progress
+    from diary.project.project import Project
+    from diary.project.records import Record
 
 DESCRIPTION = """\
 Measure the snapshots of a program and publish the diary of making it shorter.
@@ -90,7 +90,7 @@ def _console_progress() -> Progress:
 
         return update
 
-    from .escape import for_terminal
+    from diary.core.escape import for_terminal
 
     def plain(event: str, snapshot_id: str, record: Record | None) -> None:
         if event == "done" and record is not None:
@@ -103,8 +103,8 @@ def _console_progress() -> Progress:
 
 def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False) -> MeasureReport:
     """Measure under the caller's lock; print the sandbox notice and the summary unless quiet."""
-    from .measure import measure_all
-    from .sandbox import sandbox_notice
+    from diary.measure.pipeline import measure_all
+    from diary.measure.sandbox.run import sandbox_notice
 
     progress = None if quiet else _console_progress()
     report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress)
@@ -112,14 +112,14 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
     if notice:
         print(notice, file=sys.stderr)
     if not quiet:
-        from .summary import print_summary
+        from diary.measure.summary import print_summary
 
         print_summary(report)
     return report
 
 
 def run_generate(project: Project, quiet: bool) -> None:
-    from .site.outputs import generate
+    from diary.site.outputs import generate
 
     report = generate(project)
     if not quiet:
@@ -127,7 +127,7 @@ def run_generate(project: Project, quiet: bool) -> None:
 
 
 def load_project(args: argparse.Namespace) -> Project:
-    from .project import Project
+    from diary.project.project import Project
 
     return Project.load(_root(args))
 
@@ -165,7 +165,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    from .render import choose_engine, render_site
+    from diary.render.engine import choose_engine, render_site
 
     root = _root(args)
     engine = choose_engine(args.engine)
@@ -176,7 +176,7 @@ def cmd_build(args: argparse.Namespace) -> int:
         # The engine runs `project.pre-render` (diary refresh): it finds the lock held by this process,
         # its ancestor, and returns at once.
         render_site(root, engine, quiet=args.quiet, incremental=not args.full, verbose=args.verbose)
-    from .siteurl import placeholder_site_url_warning
+    from diary.render.siteurl import placeholder_site_url_warning
 
     if warning := placeholder_site_url_warning(root):
         print(warning, file=sys.stderr)  # even with --quiet: the published feed would be wrong
@@ -184,7 +184,7 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from .render import choose_engine, preview_site
+    from diary.render.engine import choose_engine, preview_site
 
     refresh(args)
     return preview_site(_root(args), choose_engine(args.engine), port=args.port,
@@ -192,19 +192,19 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .check import check, contradicted_records
+    from diary.check import check, contradicted_records
 
     problems = check(_root(args))
     if args.rerun:
         # Measured again in private folders, writing nothing: the run, the tests and the probes are
         # re-derived too, not only what the files give (what the publish workflow asks for).
-        from .measure import measure_all
+        from diary.measure.pipeline import measure_all
 
         project = load_project(args)
         fresh = measure_all(project, force=True, write=False, jobs=args.jobs)
         problems += contradicted_records(project, fresh.records)
-    from .escape import for_terminal
-    from .siteurl import placeholder_site_url_warning
+    from diary.core.escape import for_terminal
+    from diary.render.siteurl import placeholder_site_url_warning
 
     if warning := placeholder_site_url_warning(_root(args)):
         print(for_terminal(warning), file=sys.stderr)  # not a problem: a fork builds and checks before it is set
@@ -218,7 +218,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_new_post(args: argparse.Namespace) -> int:
-    from .scaffold import new_post
+    from diary.author.scaffold import new_post
 
     path = new_post(_root(args), args.title, snapshots=args.snapshot or [], date=args.date)
     print(f"wrote {path}")
@@ -226,7 +226,7 @@ def cmd_new_post(args: argparse.Namespace) -> int:
 
 
 def cmd_new_snapshot(args: argparse.Namespace) -> int:
-    from .scaffold import new_snapshot
+    from diary.author.scaffold import new_snapshot
 
     program_args = _program_args(args.args) if args.args is not None else None
     path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title,
@@ -246,8 +246,8 @@ def _program_args(text: str) -> tuple[str, ...]:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from .escape import for_terminal
-    from .init import InitOptions, init_diary
+    from diary.author.init import InitOptions, init_diary
+    from diary.core.escape import for_terminal
 
     program_args = _program_args(args.args or "")
     report = init_diary(InitOptions(
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
     except OSError as exc:  # the machine, not the input: a full disk, a read-only checkout (exit 3)
-        from .atomic import machine_error
+        from diary.core.atomic import machine_error
 
         error = machine_error(exc, Path(exc.filename or "<diary>"))
         print(str(error), file=sys.stderr)

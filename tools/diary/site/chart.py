@@ -8,10 +8,10 @@ import re
 import sys
 from pathlib import Path
 
-from ..contract import CHART_DARK_PATH, CHART_PATH
-from ..escape import escape_markdown_inline
-from .model import Diary
-from .templating import plural, render
+from diary.core.contract import CHART_DARK_PATH, CHART_PATH
+from diary.core.escape import escape_markdown_inline
+from diary.site.model import Diary
+from diary.site.templating import plural, render
 
 # Bump when the chart's drawing code changes: it is part of the hash that decides whether to redraw.
 CHART_VERSION = "3"
@@ -87,7 +87,7 @@ def drawn_chart(points: list[dict], digest: str, theme: str) -> bytes:
     with its inputs. What is cached is our drawing, never the committed file."""
     from importlib import metadata
 
-    from .. import usercache
+    from diary.core import usercache
 
     key = usercache.key_of(usercache.code_salt(sys.modules[__name__]), metadata.version("matplotlib"), digest, theme)
     cached = usercache.load("chart", key)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..normalise import Normalisation
-from ..rules import RULES
-from .model import Diary
-from .templating import render
+from diary.measure.rules import RULES
+from diary.project.normalise import Normalisation
+from diary.site.model import Diary
+from diary.site.templating import render
 
 # What each rule of rules.py refuses, in a reader's words (`comments` takes its threshold).
 RULE_TEXT = {

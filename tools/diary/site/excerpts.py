@@ -15,13 +15,13 @@ from collections.abc import Container
 from pathlib import Path
 from typing import Any
 
-from ..contract import code_partial_path, definition_partial_path, diff_partial_path, physical_lines
-from ..escape import code_block_text, code_fence, escape_html, fence_can_show
-from .highlight import numbered_code
-from .hlcache import highlight_lines  # the same lines, kept between commands by content
-from .lineage import FileSource, pair_files
-from .model import Snapshot
-from .templating import TEMPLATES_DIR, plural, render
+from diary.core.contract import code_partial_path, definition_partial_path, diff_partial_path, physical_lines
+from diary.core.escape import code_block_text, code_fence, escape_html, fence_can_show
+from diary.site.highlight import numbered_code
+from diary.site.hlcache import highlight_lines  # the same lines, kept between commands by content
+from diary.site.lineage import FileSource, pair_files
+from diary.site.model import Snapshot
+from diary.site.templating import TEMPLATES_DIR, plural, render
 
 # Bump when the markup of code excerpts changes in code, escape.py's code-block rules included (a change
 # to excerpt.md.j2 is noticed alone).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..contract import physical_lines
-from ..escape import escape_html
+from diary.core.contract import physical_lines
+from diary.core.escape import escape_html
 
 
 @functools.lru_cache(maxsize=2)

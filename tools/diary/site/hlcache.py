@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pygments
 
-from .. import escape, usercache
-from . import highlight
+from diary.core import escape, usercache
+from diary.site import highlight
 
 SHORT_TEXT = 2000  # characters: lexing a shorter text costs less than reading an entry
 

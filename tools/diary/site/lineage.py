@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..count import module_name
-from ..errors import DiaryError
-from ..records import Definition
-from ..yamlio import read_yaml
+from diary.core.errors import DiaryError
+from diary.core.yamlio import read_yaml
+from diary.measure.count import module_name
+from diary.project.records import Definition
 
 # A file holding at least this share of its lines from one of the parent's files came from it.
 FILE_MATCH_PERCENT = 50

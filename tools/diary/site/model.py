@@ -8,12 +8,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import Settings
-from ..count import module_name
-from ..discover import SnapshotMeta, alternatives
-from ..errors import DiaryError
-from ..records import Definition, ExpectedKey, Record, best_snapshot, record_path, staleness
-from .lineage import FileSource, Origin, follow_definitions, pair_files
+from diary.core.errors import DiaryError
+from diary.measure.count import module_name
+from diary.project.config import Settings
+from diary.project.discover import SnapshotMeta, alternatives
+from diary.project.records import Definition, ExpectedKey, Record, best_snapshot, record_path, staleness
+from diary.site.lineage import FileSource, Origin, follow_definitions, pair_files
 
 DEFINITION_KINDS = ("class", "function")  # the top-level definitions that get a partial and variables
 

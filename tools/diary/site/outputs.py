@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import safefs
-from ..atomic import write_bytes_atomic, write_text_atomic
-from ..contract import (
+from diary.core import safefs
+from diary.core.atomic import write_bytes_atomic, write_text_atomic
+from diary.core.contract import (
     CHART_DARK_PATH,
     CHART_PARTIAL_PATH,
     CHART_PATH,
@@ -36,19 +36,19 @@ from ..contract import (
     raw_file_path,
     snapshot_page_path,
 )
-from ..errors import DiaryError
-from ..project import Project
-from ..records import record_path
-from ..yamlio import dump_yaml
-from . import templating
-from .chart import chart_files, chart_partial
-from .checks import checks_partial
-from .excerpts import code_partials, diff_partial
-from .model import Diary, load_snapshots
-from .pages import snapshot_index, snapshot_page
-from .posts import Page, check_front_matter, check_pages, include_targets, wanted_diff_pairs
-from .tables import progress_tables
-from .variables import build_variables
+from diary.core.errors import DiaryError
+from diary.core.yamlio import dump_yaml
+from diary.project.project import Project
+from diary.project.records import record_path
+from diary.site import templating
+from diary.site.chart import chart_files, chart_partial
+from diary.site.checks import checks_partial
+from diary.site.excerpts import code_partials, diff_partial
+from diary.site.model import Diary, load_snapshots
+from diary.site.pages import snapshot_index, snapshot_page
+from diary.site.posts import Page, check_front_matter, check_pages, include_targets, wanted_diff_pairs
+from diary.site.tables import progress_tables
+from diary.site.variables import build_variables
 
 
 @dataclass

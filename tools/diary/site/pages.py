@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from ..contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
-from ..errors import DiaryError
-from ..escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
-from ..records import best_snapshot
-from .model import Diary, Snapshot
-from .tables import struck
-from .templating import front_matter, identity, render, render_table, signed, signed_percent
+from diary.core.contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
+from diary.core.errors import DiaryError
+from diary.core.escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
+from diary.project.records import best_snapshot
+from diary.site.model import Diary, Snapshot
+from diary.site.tables import struck
+from diary.site.templating import front_matter, identity, render, render_table, signed, signed_percent
 
 STDOUT_EXCERPT_LINES = 40
 

@@ -7,11 +7,11 @@ that listed every earlier snapshot grew with the square of the diary's length.""
 
 from __future__ import annotations
 
-from ..contract import PROGRESS_TABLE_PATH, snapshot_page_path, table_partial_path
-from ..escape import escape_markdown_inline
-from .model import Diary, Snapshot
-from .posts import Page
-from .templating import identity, render_table, signed
+from diary.core.contract import PROGRESS_TABLE_PATH, snapshot_page_path, table_partial_path
+from diary.core.escape import escape_markdown_inline
+from diary.project.pages import Page
+from diary.site.model import Diary, Snapshot
+from diary.site.templating import identity, render_table, signed
 
 
 def snapshot_link(snap: Snapshot, bold: bool = False) -> str:

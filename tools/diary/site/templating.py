@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import DiaryError
-from ..escape import escape_html, escape_markdown_inline, shortcode_argument
-from ..yamlio import dump_yaml
+from diary.core.errors import DiaryError
+from diary.core.escape import escape_html, escape_markdown_inline, shortcode_argument
+from diary.core.yamlio import dump_yaml
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 

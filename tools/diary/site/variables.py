@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..escape import metadata_text, neutralise_shortcodes
-from .model import Diary
-from .templating import identity, mark, signed, signed_percent
+from diary.core.escape import metadata_text, neutralise_shortcodes
+from diary.site.model import Diary
+from diary.site.templating import identity, mark, signed, signed_percent
 
 
 def build_variables(diary: Diary) -> dict:

@@ -1,0 +1,1 @@
+"""core: what every stage shares: errors, paths, shortcodes, escaping, safe files, atomic writes, YAML, cache."""

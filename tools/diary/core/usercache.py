@@ -1,0 +1,72 @@
+"""Results of pure functions kept between commands, by a hash of their whole input, in the user's cache
+folder (`$XDG_CACHE_HOME/diary/`, else `~/.cache/diary/`).
+
+Outside the repository: a checkout cannot bring its own answers, and a fresh machine (CI) computes
+everything. Every key includes a hash of the source of the code that computes the value, so a change
+to that code is a miss, never a stale answer. An entry that does not load is a miss; a cache folder
+that cannot be written is no cache. Values are plain JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from diary import __version__
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "diary"
+
+
+@functools.cache
+def code_salt(*modules: ModuleType) -> str:
+    """A hash of the tool's version and of the source of `modules`: what computes the cached values."""
+    digest = hashlib.sha256(__version__.encode())
+    for module in modules:
+        digest.update(Path(module.__file__ or "").read_bytes())
+    return digest.hexdigest()
+
+
+def key_of(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _path(kind: str, key: str) -> Path:
+    return cache_dir() / kind / key[:2] / f"{key}.json"
+
+
+def load(kind: str, key: str) -> Any:
+    """The value stored under `key`, or None."""
+    try:
+        return json.loads(_path(kind, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def store(kind: str, key: str, value: Any) -> None:
+    """Write the entry through a temporary file and a rename, without fsync: a cache entry lost to a
+    crash is a miss, and an fsync per entry made a first `diary check` of a long diary seconds slower."""
+    path = _path(kind, key)
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except (OSError, TypeError, ValueError):
+        pass

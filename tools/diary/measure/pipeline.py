@@ -1,0 +1,276 @@
+"""Stage "measure": count, run and test every snapshot; cached by content hash, run in parallel.
+
+A record is reused when its key matches: sha256 of the snapshot's files, the run settings, the
+measuring code's version, the baseline's files, the behavioural suite and the data files. Only
+stale snapshots run; each finished record is written at once (atomically), so an interrupted
+measure keeps everything already done.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from diary.core.atomic import remove_stale_temporaries
+from diary.core.errors import DiaryError
+from diary.core.shape import to_data
+from diary.measure.derive import RECORD_ORDER, counts, derived_parts
+from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
+from diary.measure.sandbox.run import raise_for_infrastructure, run_sandboxed, sandbox_mode
+from diary.measure.sandbox.supervise import RunResult
+from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
+from diary.project.config import Settings
+from diary.project.discover import SnapshotMeta
+from diary.project.normalise import normalised_hashes, scrub_paths, terminal_lines
+from diary.project.project import Project
+from diary.project.records import (
+    RECORD_SCHEMA,
+    ExpectedKey,
+    Record,
+    expected_key,
+    records_dir,
+    remove_record,
+    staleness,
+    write_record,
+)
+
+STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
+EXCERPT_CHARS = 2000
+
+
+@dataclass
+class MeasureReport:
+    """What one `diary measure` did: every record (in snapshot order) and which ones ran."""
+
+    snapshots: list[SnapshotMeta]
+    records: dict[str, Record]
+    measured: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    sandbox: str = "none"
+    wall_s: float = 0.0
+
+    @property
+    def surprises(self) -> list[str]:
+        return [s.id for s in self.snapshots if self.records[s.id].verdict.surprise]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.surprises else 0
+
+
+def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunResult, Path]:
+    """One run of the program in a private directory holding its files and the data files."""
+    from diary.measure.sandbox.run import clean_environment
+
+    with tempfile.TemporaryDirectory(prefix=f"diary-run-{snapshot.id}-") as tmp:
+        work = Path(tmp)
+        snapshot.write(work)  # the copy made at hashing time, not the files as they are now
+        copy_data(settings, snapshot, work)
+        argv = [settings.interpreter, snapshot.entry, *settings.command_args(snapshot.meta.args)]
+        result = run_sandboxed(
+            argv, workdir=work, timeout=settings.timeout, memory_mb=settings.memory_mb,
+            output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
+        )
+        return with_setting_hint(result, "timeout"), work
+
+
+def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
+    """The command line of a snapshot's run, as a reader would type it in the run's folder."""
+    return shlex.join(["python", snapshot.entry, *settings.command_args(snapshot.args)])
+
+
+def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> dict:
+    result, workdir = outcome
+    # As a terminal shows it (a \r-redrawn progress line is the one line a reader saw); the hashes
+    # are of the raw bytes.
+    lines = terminal_lines(result.stdout.decode("utf-8", errors="replace"))
+    root = settings.root
+    return {
+        "status": result.status,
+        "reason": scrub_paths(scrub(result.reason, workdir), root),
+        "exit_code": result.exit_code,
+        "signal": result.signal,
+        "wall_s": round(result.wall_s, 3),
+        "cpu_s": round(result.cpu_s, 3),
+        "peak_mb": round(result.peak_mb, 1),
+        "sandbox": result.sandbox,
+        "command": scrub_paths(run_command(snapshot, settings), root),
+        "stdout_sha256": result.stdout_sha256,
+        "stdout_normalised": normalised_hashes(settings.normalise, result.stdout),
+        "stdout_truncated": bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
+        "stdout_lines": lines[:STDOUT_LINES_KEPT],
+        # A progress bar on stderr (tqdm) is redrawn with \r too: its last state, as for stdout.
+        "stderr_excerpt": scrub_paths(scrub(_as_terminal(result.stderr_text()), workdir), root)[-EXCERPT_CHARS:],
+    }
+
+
+def _as_terminal(text: str) -> str:
+    return "".join(line + "\n" for line in terminal_lines(text))
+
+
+def build_record(
+    staged: Staged, key: str, produced_by: dict, run: dict, tests: TestOutcome,
+    baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str], settings: Settings,
+) -> Record:
+    # The test messages and reasons without the host's paths (after testsuite.scrub's working directory).
+    published_tests = tests.as_dict()
+    root = settings.root
+    published_tests["reason"] = scrub_paths(published_tests["reason"], root)
+    published_tests["failures"] = [{**failure, "message": scrub_paths(failure["message"], root)}
+                                   for failure in published_tests["failures"]]
+    measured = {
+        "run": run,
+        "tests": published_tests,
+        "probes": tests.probes or {"runs": 0, "identical": True, "reason": "no probe was asked for", "cpu_s": 0.0,
+                                   "status": "not run"},
+    }
+    parts = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id)
+    record = {"schema": RECORD_SCHEMA, "id": staged.meta.id, "key": key, "produced_by": produced_by,
+              **{name: parts[name] if name in parts else measured[name] for name in RECORD_ORDER}}
+    return Record.from_data(record)
+
+
+def baseline_comments(baseline: SnapshotMeta | Staged) -> list[str]:
+    return counts(baseline if isinstance(baseline, Staged) else stage(baseline))[2]
+
+
+# (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
+Progress = Callable[[str, str, Record | None], None]
+
+
+def measure_all(
+    project: Project,
+    *,
+    only: list[str] | None = None,
+    force: bool = False,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    write: bool = True,
+) -> MeasureReport:
+    """Measure every stale snapshot (or those in `only`), write their records, return all records.
+
+    The caller holds the command's lock; `project.records` is updated with what was measured. With
+    `write=False` nothing is written or changed (`diary check --rerun` compares the fresh records with
+    the committed ones)."""
+    started = time.perf_counter()
+    settings = project.settings
+    root = settings.root
+    snapshots = project.snapshots
+    by_id = {s.id: s for s in snapshots}
+    for wanted in only or []:
+        if wanted not in by_id:
+            raise DiaryError(f"unknown snapshot '{wanted}'", file=settings.snapshots_dir,
+                             hint="known ids: " + ", ".join(by_id))
+    # Only under the lock: a temporary file outside it may be another process's write in progress.
+    if write:
+        remove_stale_temporaries(records_dir(root))
+    existing = project.records if force else project.strict_records()
+    baseline = snapshots[0]
+    keys = project.expected_keys
+    stale = [
+        s for s in snapshots
+        if (only is None or s.id in only)
+        and (force or staleness(existing.get(s.id), keys[s.id]) is not None)
+    ]
+    report = MeasureReport(snapshots=snapshots, records=dict(existing), sandbox="none")
+    report.cached = [s.id for s in snapshots if s not in stale]
+    for orphan in sorted(set(existing) - set(by_id)):
+        if only is None and write:
+            remove_record(root, orphan)
+            report.records.pop(orphan)
+            report.removed.append(orphan)
+    if stale:
+        report.sandbox = sandbox_mode(settings.sandbox)
+        if progress:
+            progress("planned", str(len(stale)), None)
+        _measure(stale, baseline, settings, keys, report, jobs, progress, write)
+    missing = [s.id for s in snapshots if s.id not in report.records]
+    if missing:
+        raise DiaryError(
+            f"no record for {', '.join(missing)}", file=records_dir(root),
+            hint="run 'diary measure' without --only to measure them",
+        )
+    report.records = {s.id: report.records[s.id] for s in snapshots}
+    if write:
+        project.records = dict(report.records)
+        project.record_errors = []
+    report.wall_s = time.perf_counter() - started
+    return report
+
+
+def _measure(
+    stale: list[SnapshotMeta], baseline: SnapshotMeta, settings: Settings, keys: dict[str, ExpectedKey],
+    report: MeasureReport, jobs: int | None, progress: Progress | None, write: bool = True,
+) -> None:
+    workers = jobs or settings.jobs or os.cpu_count() or 1
+    mode = report.sandbox
+    # Each file is read once, here: the key, the counts, the rules, the run and the tests all use
+    # these bytes (an edit during the measure changes nothing that is judged).
+    staged = {s.id: stage(s) for s in stale}
+    staged_baseline = staged.get(baseline.id) or stage(baseline)
+    suite = keys[baseline.id].produced_by["suite"]
+    keys = dict(keys)
+    for snapshot in stale:
+        keys[snapshot.id] = expected_key(snapshot, staged_baseline.content_hash, settings, suite,
+                                         content=staged[snapshot.id].content_hash)
+    judge = Judge.for_measure(settings, mode, staged_baseline)
+    base_comments = baseline_comments(staged_baseline)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diary-measure") as pool:
+        runs: dict[str, Future] = {}
+        suites: dict[str, Future] = {}
+        # The baseline's run first (every comparison needs it), then each snapshot's test suite
+        # (its longest job) and its run, snapshot by snapshot: a record is written as soon as its
+        # two jobs are done, not after every suite of the diary has run.
+        if baseline in stale:
+            runs[baseline.id] = pool.submit(run_snapshot, staged_baseline, settings, mode)
+        for snapshot in stale:
+            suites[snapshot.id] = pool.submit(run_test_suite, staged[snapshot.id], settings, mode, judge)
+            if snapshot is not baseline:
+                runs[snapshot.id] = pool.submit(run_snapshot, staged[snapshot.id], settings, mode)
+        if baseline.id in runs:
+            raise_for_infrastructure(runs[baseline.id].result()[0], f"snapshot {baseline.id!r}")
+            baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
+        else:
+            baseline_run = to_data(report.records[baseline.id].run)
+        if baseline.id in suites:
+            try:
+                _refuse_empty_suite(settings, *suites[baseline.id].result())
+            except DiaryError:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        for snapshot in stale:
+            outcome, suite_result = suites[snapshot.id].result()
+            # A failure of the sandbox is no verdict: stop before anything of it is recorded.
+            for result in (suite_result, runs[snapshot.id].result()[0]):
+                raise_for_infrastructure(result, f"snapshot {snapshot.id!r}")
+            run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
+            expected = keys[snapshot.id]
+            record = build_record(staged[snapshot.id], expected.key, expected.produced_by, run, outcome, baseline,
+                                  baseline_run, base_comments, settings)
+            if write:
+                write_record(settings.root, record)
+            report.records[snapshot.id] = record
+            report.measured.append(snapshot.id)
+            if progress:
+                progress("done", snapshot.id, record)
+
+
+
+def _refuse_empty_suite(settings: Settings, outcome: TestOutcome, result: RunResult) -> None:
+    """A suite in which pytest collects nothing on the baseline is the suite's fault, not every
+    snapshot's: one error naming `tests:`, and nothing is recorded."""
+    if collected_nothing(outcome, result):
+        from diary.core.contract import SETTINGS_PATH
+        from diary.core.yamlio import read_yaml
+
+        path = settings.root / SETTINGS_PATH
+        line = read_yaml(path).line_of("tests") if path.is_file() else None
+        raise DiaryError(f"pytest collects no tests in {settings.tests!r}", file=path, line=line,
+                         hint="add test_*.py files with test functions, or write 'tests: none' for no suite")

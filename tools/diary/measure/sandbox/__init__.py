@@ -1,0 +1,1 @@
+"""sandbox: one run of a program, supervised (timeout, memory, output caps) and isolated by bwrap."""

@@ -1,0 +1,83 @@
+"""The table printed at the end of `diary measure`: one row per snapshot."""
+
+from __future__ import annotations
+
+import sys
+
+from diary.core.escape import for_terminal
+from diary.measure.pipeline import MeasureReport
+from diary.project import records
+from diary.project.discover import alternatives
+
+COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "cpu s", "status", "")
+
+
+def best_snapshot(report: MeasureReport) -> str | None:
+    return records.best_snapshot(report.records, [snap.id for snap in report.snapshots])
+
+
+def alternatives_of(report: MeasureReport) -> dict[str, str]:
+    """Each snapshot that is an alternative, and its parent."""
+    return {child: parent for parent, ids in alternatives(report.snapshots).items() for child in ids}
+
+
+def best_line(report: MeasureReport) -> str:
+    best = best_snapshot(report)
+    if best is None:
+        return "best: none (no snapshot works)"
+    return f"best: {best}, {report.records[best].lines.total.code} code lines (the shortest snapshot that works)"
+
+
+def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    best = best_snapshot(report)
+    alternatives = alternatives_of(report)
+    for snap in report.snapshots:
+        record = report.records[snap.id]
+        total = record.lines.total
+        tests = record.tests
+        verdict = record.verdict
+        if verdict.surprise:
+            note = "UNEXPECTED" if verdict.status == "broken" else "expected broken, but passes"
+        else:
+            note = "cached" if snap.id in report.cached else "measured"
+        if snap.id in alternatives:
+            note += f", alternative of {alternatives[snap.id]}"
+        if snap.id == best:
+            note += ", best"
+        rows.append((
+            snap.id, str(total.code), str(total.comment + total.docstring), str(total.blank),
+            # "normalised": identical only after the declared normalisations (never shown as "yes")
+            ("yes" if record.behaviour.byte_identical else "normalised") if record.behaviour.identical else "NO",
+            "none" if tests.judged == "none" else f"{tests.passed}/{tests.passed + tests.failed + tests.errors}",
+            f"{record.run.cpu_s:.2f}", verdict.status, note,
+        ))
+    return rows
+
+
+def print_summary(report: MeasureReport) -> None:
+    # Ids, reasons and test messages come from the repository and the program: never raw to a terminal.
+    rows = [tuple(for_terminal(cell) for cell in row) for row in summary_rows(report)]
+    footer = (f"{len(report.measured)} measured, {len(report.cached)} cached"
+              f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s; "
+              + for_terminal(best_line(report)))  # an id comes from the repository
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(*COLUMNS, caption=escape(footer))
+        for row in rows:
+            style = "red" if row[-1] == "UNEXPECTED" or row[-1].startswith("expected") else None
+            table.add_row(*(escape(cell) for cell in row), style=style)  # "[link=...]" is text, not markup
+        Console().print(table)
+        return
+    widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+    for row in [COLUMNS, *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(footer)
+    for snap in report.snapshots:
+        verdict = report.records[snap.id].verdict
+        if verdict.surprise:
+            print(for_terminal(f"{snap.id}: expected {verdict.expected}, is {verdict.status}: "
+                               + ("; ".join(verdict.reasons) or "all checks pass")))

@@ -1,0 +1,92 @@
+"""The site's pages as the author wrote them: posts (with the front matter the diary reads) and top-level pages."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diary.core.contract import POSTS_DIR, parse_iso_date
+from diary.core.errors import DiaryError
+from diary.core.yamlio import parse_yaml, read_utf8
+
+FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
+
+@dataclass
+class Page:
+    """A page of the site whose includes and variables are checked: a post or a top-level page."""
+
+    path: Path
+    text: str
+    name: str | None = None  # a post's name, for its table partial
+    snapshots: list[str] = field(default_factory=list)
+    definitions: list[str] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)  # line of each front-matter key
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+
+def read_pages(root: Path) -> list[Page]:
+    """The posts (`posts/**/*.qmd`) with their front matter, and the top-level pages (`*.qmd`)."""
+    pages = []
+    posts = root / POSTS_DIR
+    names: dict[str, Path] = {}
+    if posts.is_dir():
+        for path in sorted(posts.rglob("*.qmd")):
+            if any(part.startswith(("_", ".")) for part in path.relative_to(posts).parts):
+                continue  # Quarto renders neither
+            page = read_post(path)
+            if page.name in names:
+                raise DiaryError(f"two posts are named '{page.name}' (the other is {names[page.name]})",
+                                 file=path, line=1, hint="rename one of the post folders")
+            names[page.name or ""] = path
+            pages.append(page)
+    for path in sorted(root.glob("*.qmd")):
+        pages.append(Page(path, read_text(path)))
+    return pages
+
+
+def read_text(path: Path) -> str:
+    return read_utf8(path, encoding="utf-8-sig")
+
+
+def read_post(path: Path) -> Page:
+    """A post and the keys of its front matter that generate reads: `snapshots` and `definitions`."""
+    text = read_text(path)
+    name = path.parent.name if path.stem == "index" else path.stem
+    page = Page(path, text, name=name)
+    match = FRONT_MATTER.match(text)
+    if not match:
+        return page
+    located = parse_yaml(match.group(1), path, line_offset=1)
+    data = located.data
+    if data is None:
+        return page
+    if not isinstance(data, dict):
+        raise DiaryError("the front matter must be a mapping of keys to values", file=path, line=2,
+                         hint="write it as 'key: value' lines between the two '---' lines")
+    page.lines = located.lines
+    check_post_date(data.get("date"), path, page.line_of("date"))
+    for key in ("snapshots", "definitions"):
+        value = data.get(key)
+        if value is None:
+            continue
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise DiaryError(f"'{key}' must be a list of names, like [a, b]", file=path,
+                             line=page.line_of(key))
+        setattr(page, key, list(items))
+    return page
+
+
+def check_post_date(value: Any, path: Path, line: int | None) -> None:
+    """A diary post is dated like a diary: the listing sorts by it and the feed publishes it."""
+    if value is None:
+        raise DiaryError("the post has no 'date'", file=path, line=2, hint="add 'date: YYYY-MM-DD' to its front matter")
+    try:
+        parse_iso_date(value)
+    except ValueError:
+        raise DiaryError(f"'date': {value!r} is not an ISO date", file=path, line=line,
+                         hint="write it as YYYY-MM-DD") from None

@@ -1,0 +1,421 @@
+"""Stage "record": one YAML file per snapshot under `_data/records/`, keyed by what produced it.
+
+Like asv's results, a record carries a schema version and the key of what produced it (content hash
+of the snapshot + settings + measuring code), so an unchanged snapshot is never measured again. A
+record that does not load is never silently replaced: the error names file, line and column, and
+only `--force` overwrites it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diary import MEASURE_VERSION, __version__
+from diary.core import usercache
+from diary.core.atomic import write_text_atomic
+from diary.core.contract import RECORDS_DIR
+from diary.core.errors import DiaryError
+from diary.core.safefs import no_links
+from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_data
+from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
+from diary.project.config import Settings
+from diary.project.discover import SnapshotMeta
+
+RECORD_SCHEMA = 1
+HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
+
+# The parts of a record, in the order they are written. A field typed `float` also holds an int (a
+# record keeps the number as it was written); `tuple[X, ...]` is a YAML list.
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One broken rule of the diary at one place: its name, where, and what was found."""
+
+    rule: str
+    file: str
+    line: int
+    what: str
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "file": self.file, "line": self.line, "what": self.what}
+
+
+@dataclass(frozen=True)
+class ProducedBy:
+    """What a record was measured from; its hash is the record's key (see `expected_key`)."""
+
+    tool: str
+    measure: str
+    settings: str
+    content: str
+    baseline: str
+    suite: str
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    title: str
+    date: str
+    parent: str | None
+    note: str
+    expect: str
+    entry: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Counts:
+    physical: int
+    blank: int
+    comment: int
+    docstring: int
+    code: int
+
+
+@dataclass(frozen=True)
+class Lines:
+    total: Counts
+    files: dict[str, Counts]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A top-level class or function: where it is and its line counts."""
+
+    name: str
+    kind: str
+    file: str
+    start: int
+    end: int
+    physical: int
+    blank: int
+    comment: int
+    docstring: int
+    code: int
+
+
+@dataclass(frozen=True)
+class Comments:
+    total: int
+    kept: int
+    percent: float
+    dropped: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Tab:
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Run:
+    status: str
+    reason: str
+    exit_code: int | None
+    signal: str | None
+    wall_s: float
+    cpu_s: float
+    peak_mb: float
+    sandbox: str
+    command: str
+    stdout_sha256: str  # of the raw bytes, whatever is normalised or shown
+    stdout_normalised: dict[str, str]  # sha256[:16] of stdout under each combination of `normalise:`
+    stdout_truncated: bool
+    stdout_lines: tuple[str, ...]
+    stderr_excerpt: str
+
+
+@dataclass(frozen=True)
+class Difference:
+    line: int
+    expected: str
+    actual: str
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    identical: bool  # after the normalisations in `normalised_by`
+    byte_identical: bool  # the raw stdout hashes agree
+    normalised_by: tuple[str, ...]  # the fewest declared normalisations identity needed; () when byte identical
+    compared_with: str
+    first_difference: None | Difference
+
+
+@dataclass(frozen=True)
+class Failure:
+    test: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Tests:
+    status: str
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    seconds: float
+    cpu_s: float
+    reason: str
+    failures: tuple[Failure, ...]
+    judged: str  # driver (the judge outside the judged), in-process (forgeable: the record says so) or none
+    ran: tuple[str, ...]  # the tests that ran (passed, failed or in error), as pytest names them
+
+
+@dataclass(frozen=True)
+class Probes:
+    """Runs on seeds drawn at measure time, compared with the baseline's (the seeds are not kept)."""
+
+    runs: int
+    identical: bool
+    reason: str
+    cpu_s: float
+    status: str  # passed | failed | not run (the reason says why: never counted as passed)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    expected: str
+    surprise: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One snapshot's measurement, as written to `_data/records/<id>.yml`."""
+
+    schema: int
+    id: str
+    key: str
+    produced_by: ProducedBy
+    snapshot: SnapshotInfo
+    lines: Lines
+    definitions: tuple[Definition, ...]
+    comments: Comments
+    tabs: tuple[Tab, ...]
+    run: Run
+    behaviour: Behaviour
+    tests: Tests
+    probes: Probes
+    breaches: tuple[Breach, ...]
+    verdict: Verdict
+
+    @property
+    def broken(self) -> bool:
+        return self.verdict.status != "ok"
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Record:
+        """A record from plain data of the right shape (what `measure` assembles, or a validated file)."""
+        record: Record = from_data(cls, data)
+        return record
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_data(self)
+        return data
+
+
+# Migrations: MIGRATIONS[n] turns the plain data of a schema-n record into schema n + 1 (like asv's
+# `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
+# against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
+    schema = data.get("schema")
+    while isinstance(schema, int) and not isinstance(schema, bool) and schema in MIGRATIONS \
+            and schema < RECORD_SCHEMA:
+        data = MIGRATIONS[schema](dict(data))
+        if data.get("schema") != schema + 1:
+            raise DiaryError(f"the migration of a schema-{schema} record did not produce schema {schema + 1}",
+                             file=file, line=1, hint=HINT)
+        schema = data["schema"]
+    return data
+
+
+RECORD_SHAPE = shape_of(Record)
+
+
+def best_snapshot(records: dict[str, Record], order: list[str]) -> str | None:
+    """The best snapshot: the shortest that works (fewest code lines, the earlier in `order` on a
+    tie), or None when none does. Children of one parent are alternatives, so the last snapshot is
+    not "the result": the best is what the diary achieved (in a chain that only shortens, the last
+    working one)."""
+    working = [snap_id for snap_id in order if snap_id in records and records[snap_id].verdict.status == "ok"]
+    return min(working, key=lambda snap_id: records[snap_id].lines.total.code, default=None)
+
+
+def records_dir(root: Path) -> Path:
+    return no_links(root, Path(root) / RECORDS_DIR)  # a committed link out is refused (safefs)
+
+
+def record_path(root: Path, snapshot_id: str) -> Path:
+    return records_dir(root) / f"{snapshot_id}.yml"
+
+
+def parse_record(text: str, file: Path) -> Record:
+    """Parse and validate one record; any problem is a DiaryError naming file, line and column."""
+    hint = HINT
+    if not text.strip():
+        raise DiaryError("record file is empty (was a write interrupted?)", file=file, line=1, hint=hint)
+    node, value = compose_and_load(text, file, what="record is ", hint=hint,
+                                   check=lambda node: check_keys(node, file))
+    if not isinstance(value, dict) or not isinstance(node, yaml.MappingNode):
+        raise DiaryError("record must be a YAML mapping", file=file, line=1, column=1, hint=hint)
+    schema = value.get("schema")
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > RECORD_SCHEMA:
+        raise DiaryError(
+            f"record has schema {schema}, newer than this tool's {RECORD_SCHEMA}", file=file, line=1,
+            hint="upgrade the diary tool (pip install -U -e .) or run 'diary measure --force'",
+        )
+    migrated = migrate(value, file)
+    if migrated.get("schema") != RECORD_SCHEMA:
+        raise DiaryError(f"record has schema {schema!r}, this tool reads {RECORD_SCHEMA}", file=file, line=1,
+                         hint=hint)
+    if migrated is value:
+        check_shape(value, node, RECORD_SHAPE, "", file)
+    else:  # the nodes are the old schema's: check the migrated data against nodes of its own
+        migrated_node = yaml.compose(dump_yaml(migrated))
+        assert migrated_node is not None  # the dump of a mapping
+        check_shape(migrated, migrated_node, RECORD_SHAPE, "", file)
+    if migrated["id"] != file.stem:
+        raise DiaryError(f"record id '{migrated['id']}' does not match its file name", file=file, line=2,
+                         hint=hint)
+    return Record.from_data(migrated)
+
+
+def load_record(path: Path) -> Record:
+    """One validated record; any problem is a DiaryError naming file, line and column.
+
+    A text that validated before (same file name, same bytes, same tool code) is not parsed again:
+    its data comes from the user's cache (usercache.py); parsing was most of a no-op command's time."""
+    text = read_utf8(path, hint="restore the file from git, or run 'diary measure --force'")
+    key = usercache.key_of(_record_code_salt(), path.name, text)
+    data = usercache.load("records", key)
+    if isinstance(data, dict):
+        try:
+            return Record.from_data(data)
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss: the text is parsed and checked
+            pass
+    record = parse_record(text, path)
+    usercache.store("records", key, record.to_data())
+    return record
+
+
+def _record_code_salt() -> str:
+    import sys
+
+    from diary.core import shape, yamlio
+
+    return usercache.code_salt(sys.modules[__name__], shape, yamlio) + yaml.__version__
+
+
+def load_records_collecting(root: Path) -> tuple[dict[str, Record], list[DiaryError]]:
+    """Every record under `_data/records/` that loads, by id, and the problem of each one that does not."""
+    folder = records_dir(root)
+    records: dict[str, Record] = {}
+    errors: list[DiaryError] = []
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.yml")):
+            try:
+                records[path.stem] = load_record(path)
+            except DiaryError as exc:
+                errors.append(exc)
+    return records, errors
+
+
+def load_records(root: Path, *, force: bool = False) -> dict[str, Record]:
+    """Every record under `_data/records/`, by id. With `force`, unreadable records are skipped."""
+    records, errors = load_records_collecting(root)
+    if errors and not force:
+        raise errors[0]
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# Freshness: the one rule measure (what to run), generate (refuse a stale record) and check share.
+
+
+def _hash_files(paths: list[Path], base: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def suite_hash(settings: Settings) -> str:
+    """The behavioural suite and the data files: a change to either re-runs every snapshot."""
+    suite = sorted(
+        p for p in settings.tests_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    ) if settings.suite_kind != "none" else []
+    # A snapshot's own data files are part of its content hash (discover.SnapshotMeta.contract_digest).
+    data = [settings.code_dir / file.source for file in settings.data_files]
+    return _hash_files(suite + data, settings.root)[:16]
+
+
+@dataclass(frozen=True)
+class ExpectedKey:
+    """The key a fresh record of one snapshot carries, and what it is made of (`produced_by`)."""
+
+    key: str
+    produced_by: dict[str, str]
+
+
+def expected_keys(settings: Settings, snapshots: list[SnapshotMeta]) -> dict[str, ExpectedKey]:
+    """The expected key of every snapshot (the first one is the baseline), by id."""
+    if not snapshots:
+        return {}
+    baseline_hash = snapshots[0].content_hash()
+    suite = suite_hash(settings)
+    return {snap.id: expected_key(snap, baseline_hash, settings, suite) for snap in snapshots}
+
+
+def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings, suite: str,
+                 content: str | None = None) -> ExpectedKey:
+    """The key of `snapshot`'s record; `content` is the hash of the bytes that were staged for the
+    run (measure passes it, so a record is keyed by what ran, even if a file changed meanwhile)."""
+    produced_by = {
+        "tool": __version__,
+        "measure": MEASURE_VERSION,
+        "settings": settings.run_fingerprint(),
+        "content": (content or snapshot.content_hash())[:16],
+        "baseline": baseline_hash[:16],
+        "suite": suite,
+    }
+    key = hashlib.sha256("|".join(f"{k}={v}" for k, v in produced_by.items()).encode()).hexdigest()[:24]
+    return ExpectedKey(key, produced_by)
+
+
+def staleness(record: Record | None, expected: ExpectedKey) -> list[str] | None:
+    """None when `record` is fresh; else what changed since it was measured (`[]`: no record)."""
+    if record is None:
+        return []
+    if record.key == expected.key:
+        return None
+    measured_from = record.produced_by.__dict__
+    return [k for k, v in expected.produced_by.items() if measured_from.get(k) != v] or ["key"]
+
+
+def dump_record(record: Record) -> str:
+    return dump_yaml(record.to_data())
+
+
+def write_record(root: Path, record: Record) -> bool:
+    """Write one record atomically; return whether the file changed."""
+    return write_text_atomic(record_path(root, record.id), dump_record(record))
+
+
+def remove_record(root: Path, snapshot_id: str) -> None:
+    record_path(root, snapshot_id).unlink(missing_ok=True)

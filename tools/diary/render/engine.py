@@ -1,0 +1,304 @@
+"""Stage "render": turn the Quarto website at the repository root into `_site`.
+
+Two engines: the Quarto CLI when it is installed and recent enough (CI installs it), else smalldocs, a
+pure-Python engine that reads the same `_quarto.yml` and runs the same pre-render scripts. Either way the
+caller learns which engine, and which version, made the site.
+
+This module chooses the engine and plans the build (only the changed pages, see buildstate.py); the
+Quarto CLI wrapper is quarto_cli.py, the smalldocs path (with the reuse of unchanged pages)
+smalldocs_render.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from diary.core.errors import DiaryError
+from diary.core.safefs import no_links
+from diary.render.buildstate import BuildState, plan_build, record_build
+from diary.render.quarto_cli import (
+    INSTALL_HINT,
+    MIN_QUARTO,
+    QUARTO_GET_STARTED,
+    Echo,
+    find_quarto,
+    format_version,
+    preview_with_quarto,
+    quarto_version,
+    render_with_quarto,
+)
+from diary.render.smalldocs_render import render_with_smalldocs
+
+ENGINES = ("auto", "quarto", "smalldocs")
+
+
+@dataclass
+class Engine:
+    """The engine that renders the site, and what to tell the author about the choice."""
+
+    name: str  # "quarto" or "smalldocs"
+    executable: str | None  # the quarto binary; None for the embedded smalldocs
+    version: str
+    note: str = ""  # shown in brackets after the name: where quarto is, or why smalldocs was chosen
+
+    def label(self) -> str:
+        """The engine as the author reads it, e.g. "smalldocs 0.5.4 (embedded engine; quarto not found)"."""
+        text = f"{self.name} {self.version}"
+        return f"{text} ({self.note})" if self.note else text
+
+
+@dataclass
+class RenderResult:
+    """What a render made, with which engine, how long it took and what the engine warned about."""
+
+    engine: str
+    version: str
+    output_dir: Path
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+def _smalldocs_engine(note: str) -> Engine:
+    import smalldocs  # the package's __init__ only holds the version; the engine itself is imported when used
+
+    return Engine("smalldocs", None, smalldocs.__version__, note)
+
+
+def choose_engine(requested: str = "auto") -> Engine:
+    """The engine for `requested`: quarto, smalldocs or auto (quarto >= 1.10 when found, else smalldocs)."""
+    if requested not in ENGINES:
+        raise DiaryError(f"unknown engine {requested!r}", hint="use auto, quarto or smalldocs")
+    if requested == "smalldocs":
+        return _smalldocs_engine("embedded engine")
+    executable = find_quarto()
+    if executable is None:
+        if requested == "quarto":
+            raise DiaryError(
+                "quarto was requested but is not installed (not on PATH, QUARTO_PATH unset)",
+                hint=INSTALL_HINT,
+            )
+        return _smalldocs_engine("embedded engine; quarto not found")
+    try:
+        version = quarto_version(executable)
+    except DiaryError as error:
+        if requested == "quarto":
+            raise
+        return _smalldocs_engine(f"embedded engine; {executable} is unusable: {error.message}")
+    if version < MIN_QUARTO:
+        oldest = format_version(MIN_QUARTO)
+        too_old = f"quarto {format_version(version)} at {executable} is older than {oldest}"
+        if requested == "quarto":
+            raise DiaryError(
+                f"{too_old}, the oldest that renders this site",
+                hint=f"install a newer Quarto from {QUARTO_GET_STARTED} or use --engine smalldocs",
+            )
+        return _smalldocs_engine(f"embedded engine; {too_old}")
+    return Engine("quarto", executable, format_version(version), executable)
+
+
+def engine_environment(extra: dict[str, str]) -> dict[str, str]:
+    """`extra`, plus a PATH on which the engine's `project.pre-render` (`diary refresh`) finds this
+    `diary`: run as `.venv/bin/diary build` without an activated venv, it is not on PATH otherwise."""
+    scripts = sysconfig.get_path("scripts")
+    path = extra.get("PATH", os.environ.get("PATH", os.defpath))
+    if scripts in path.split(os.pathsep):
+        return dict(extra)
+    return {**extra, "PATH": os.pathsep.join([scripts, path])}
+
+
+def _check_output_dir(root: Path) -> None:
+    """`project: output-dir:` of `_quarto.yml` (the repository's) must be `_site`: engines clean it."""
+    from diary.core.yamlio import read_yaml
+
+    quarto = root / "_quarto.yml"
+    if not quarto.is_file():
+        return
+    located = read_yaml(quarto)
+    project = located.data.get("project") if isinstance(located.data, dict) else None
+    output_dir = project.get("output-dir", "_site") if isinstance(project, dict) else "_site"
+    if str(output_dir).strip("/") != "_site":
+        raise DiaryError(f"project output-dir {str(output_dir)!r} is not _site", file=quarto,
+                         line=located.line_of("project"),
+                         hint="remove output-dir: the engines write (and delete) everything in it")
+
+
+def render_site(
+    root: Path, engine: Engine, *, quiet: bool = False, env: dict[str, str] | None = None, echo: Echo = print,
+    incremental: bool = True, verbose: bool = False,
+) -> RenderResult:
+    """Render the website at `root` into `_site` with `engine`; `env` is added to the engine's environment.
+
+    With `incremental`, only the pages whose inputs changed since the last build are rendered (see
+    buildstate.py); `verbose` lists them. Everything the engine prints goes to `echo`, line by line; a
+    failed render raises DiaryError (and leaves the build state as it was, so the next build retries).
+    """
+    for folder in ("_site", ".quarto", "_freeze"):  # engines write and clean these: never through a link
+        no_links(root, Path(root) / folder)
+    _check_output_dir(Path(root))
+    if not quiet:
+        echo(f"rendering with {engine.label()}")
+    started = time.perf_counter()
+    env = engine_environment(env or {})
+    engine_key = f"{engine.name} {engine.version}"
+    plan = plan_build(root, engine_key, _variables(root)) if incremental else None
+    if plan is not None and verbose:
+        if plan.full:
+            echo(f"rendering all {len(plan.sources)} pages ({plan.reason}):")
+        else:
+            echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged):")
+        for src in plan.changed:
+            echo(f"  {src}")
+    elif plan is not None and not quiet and not plan.full:
+        echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged)")
+    output_dir = root / "_site"  # the output-dir of both engines for this project
+    warnings: list[str] = []
+    rendered: list[str] | None = None if plan is None or plan.full else plan.changed  # None: every page
+    if plan is not None and plan.nothing_to_do:
+        # Every page, and the rest of the output folder, is what this build would write.
+        warnings = BuildState.load(root).warnings
+        for warning in warnings:
+            echo(f"warning: {warning}" if engine.name == "smalldocs" else warning)
+    elif engine.name == "quarto":
+        # No page changed but another file did (a stylesheet, an image): the whole project, whose render
+        # copies them; Quarto renders no list of files without a page in it.
+        if not rendered:
+            rendered = None
+        assert engine.executable is not None  # a quarto Engine always has one
+        warnings = render_with_quarto(root, engine.executable, engine.label(), quiet=quiet, env=env, echo=echo,
+                                      files=rendered)
+    else:
+        output_dir, warnings = render_with_smalldocs(root, quiet=quiet, env=env, echo=echo, plan=plan)
+    if plan is not None and not plan.nothing_to_do:
+        record_build(root, engine_key, plan, rendered, warnings)
+    return RenderResult(engine.name, engine.version, output_dir, time.perf_counter() - started, warnings)
+
+
+def _variables(root: Path) -> Any:
+    """`_variables.yml` as the engines read it, for the values the pages use; None when unreadable.
+    Kept by content in the user's cache as JSON, which loads several times faster than the YAML."""
+    import yaml
+
+    from diary.core import usercache
+
+    try:
+        text = (root / "_variables.yml").read_text(encoding="utf-8-sig")
+    except (OSError, ValueError):
+        return None
+    key = usercache.key_of("variables", yaml.__version__, text)
+    cached = usercache.load("variables", key)
+    if isinstance(cached, dict) and "value" in cached:
+        return cached["value"]
+    try:
+        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (ValueError, yaml.YAMLError):
+        return None
+    # As JSON whether cached or not, so a hit and a miss give the same digests (dates as text).
+    plain = json.loads(json.dumps(value, default=str))
+    usercache.store("variables", key, {"value": plain})
+    return plain
+
+
+def preview_site(
+    root: Path, engine: Engine, *, port: int = 4200, open_browser: bool = False, echo: Echo = print
+) -> int:
+    """Serve the site at `root`, re-rendered on each change, until Ctrl-C; return the exit code."""
+    echo(f"previewing with {engine.label()}")
+    env = engine_environment({})
+    if engine.name == "smalldocs":
+        return _preview_with_smalldocs(root, engine, env=env, port=port, open_browser=open_browser, echo=echo)
+    assert engine.executable is not None
+    return preview_with_quarto(engine.executable, root, env=env, port=port, open_browser=open_browser)
+
+
+def _preview_with_smalldocs(
+    root: Path, engine: Engine, *, env: dict[str, str], port: int, open_browser: bool, echo: Echo
+) -> int:
+    """The embedded engine's preview: the incremental build of `diary build`, served on localhost with a
+    reload script added to each page as it is served. On a change, the edited pages are written first
+    and the browser told to reload; then the full incremental build (listings, feed, search index)
+    follows and the browser reloads again."""
+    import functools
+    import http.server
+    import io
+    import socket
+    import threading
+    import webbrowser
+
+    from smalldocs.serve import Handler, snapshot
+
+    from diary.render.buildstate import is_listing
+    from diary.render.smalldocs_render import write_pages_with_smalldocs
+
+    def build() -> bool:
+        try:
+            render_site(root, engine, env=env, echo=echo, quiet=True)
+        except DiaryError as error:
+            echo(str(error))
+            return False
+        return True
+
+    if not build():
+        return 2
+    reload_script = (Path(__file__).resolve().parents[1] / "templates" / "preview_reload.html.j2").read_bytes()
+
+    class PreviewHandler(Handler):
+        def send_head(self) -> Any:
+            path = Path(self.translate_path(self.path))
+            if path.is_dir():
+                path = path / "index.html"
+            if path.suffix != ".html" or not path.is_file():
+                return super().send_head()
+            try:
+                body = path.read_bytes()
+            except OSError:
+                return super().send_head()
+            cut = body.rfind(b"</body>")
+            body = body[:cut] + reload_script + body[cut:] if cut >= 0 else body + reload_script
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return io.BytesIO(body)
+
+    try:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(("127.0.0.1", port))
+    except OSError:
+        echo(f"port {port} is in use; give another with --port")
+        return 2
+    out = root / "_site"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(PreviewHandler, directory=str(out)))
+    url = f"http://127.0.0.1:{port}/"
+    echo(f"serving {out} at {url} (Ctrl-C to stop)")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if open_browser:
+        webbrowser.open(url)
+    engine_key = f"{engine.name} {engine.version}"
+    seen = snapshot(root, out)
+    try:
+        while True:
+            time.sleep(0.3)
+            now = snapshot(root, out)
+            if now == seen:
+                continue
+            plan = plan_build(root, engine_key, _variables(root))
+            first = {src for src in plan.changed if not is_listing(root, src)}
+            if first and len(first) < len(plan.changed) and not plan.full:
+                written = write_pages_with_smalldocs(root, first, env=env)
+                if written:
+                    Handler.version += 1
+                    echo(f"reloaded {', '.join(written)}; now the rest")
+            if build():
+                Handler.version += 1
+                echo("rebuilt")
+            seen = snapshot(root, out)  # what the builds wrote is not a change
+    except KeyboardInterrupt:
+        server.shutdown()
+    return 0
