@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ast
 import re
 from pathlib import Path
 
@@ -52,53 +51,6 @@ def test_every_command_is_documented_in_the_readme_or_help() -> None:
         assert run_diary(REPO, name, "--help").returncode == 0
 
 
-def documented_modules() -> list[str]:
-    """The module table of docs/architecture.md, in order, as dotted names under `diary`."""
-    architecture = (REPO / "docs/architecture.md").read_text()
-    return [name.replace("/", ".") for name in re.findall(r"^\| `([\w/]+)\.py` \|", architecture, re.M)]
-
-
-def test_documented_modules_exist() -> None:
-    package = REPO / "tools/diary"
-    actual = {p.relative_to(package).with_suffix("").as_posix().replace("/", ".") for p in package.rglob("*.py")}
-    actual -= {"__init__", "__main__", "site.__init__"}
-    assert sorted(documented_modules()) == sorted(actual)
-
-
-def relative_imports(module: str) -> set[str]:
-    """The modules of the `diary` package that `module` imports (anywhere in it, lazily or not)."""
-    path = REPO / "tools/diary" / (module.replace(".", "/") + ".py")
-    package = module.split(".")[:-1]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = package[: len(package) - (node.level - 1)]
-            target = [*base, *(node.module.split(".") if node.module else [])]
-            if node.module is None:  # `from . import x`: x is a module, or a name of the package
-                for alias in node.names:
-                    name = ".".join([*target, alias.name])
-                    found.add(name if (REPO / "tools/diary" / (name.replace(".", "/") + ".py")).exists()
-                              else ".".join(target))
-            else:
-                found.add(".".join(target))
-    return {name for name in found if name}
-
-
-def test_modules_import_only_modules_above_them_in_the_table() -> None:
-    order = documented_modules()
-    for position, module in enumerate(order):
-        for imported in relative_imports(module):
-            if imported in ("", "site"):  # the packages' __init__: versions and a docstring
-                continue
-            assert imported in order[:position], f"{module} imports {imported}, which is not above it"
-
-
-def test_check_imports_nothing_from_measure() -> None:
-    # One freshness rule, in records.py: the gate must not grow its own copy of measure's internals.
-    assert "measure" not in relative_imports("check")
-    assert "measure" not in relative_imports("site.outputs")
-
-
 def test_generated_md_lists_exactly_the_variables_generate_writes(tiny_site_root: Path) -> None:
     import yaml
 
@@ -142,14 +94,32 @@ def test_generated_md_names_the_paths_the_contract_formats() -> None:
 def test_site_url_placeholder_is_documented() -> None:
     quarto = (REPO / "_quarto.yml").read_text()
     url = re.search(r"site-url: (\S+)", quarto).group(1)
-    assert url in README and "site-url" in README
+    publishing = (REPO / "docs/publishing.md").read_text(encoding="utf-8")
+    assert url in publishing and "site-url" in publishing
 
 
-def test_readme_names_real_paths() -> None:
-    for path in re.findall(r"`((?:code|tools|tests|docs|benchmarks|posts|_data)/[\w./<>-]*)`", README):
-        if "<" in path:
-            continue
-        assert (REPO / path.rstrip("/")).exists(), path
+def test_readme_and_docs_name_real_paths() -> None:
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        for path in re.findall(r"`((?:code|tools|tests|docs|benchmarks|posts|_data)/[\w./<>-]*)`", text):
+            if "<" in path:
+                continue
+            assert (REPO / path.rstrip("/")).exists(), f"{page.name} names {path}, which does not exist"
+
+
+def test_readme_is_a_landing_page_that_links_every_doc() -> None:
+    assert len(README.splitlines()) <= 200
+    for page in sorted((REPO / "docs").glob("*.md")):
+        assert f"(docs/{page.name})" in README, f"README.md does not link docs/{page.name}"
+
+
+def test_cli_reference_is_generated_from_the_parser() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(REPO / "docs/cli_reference.py"), "--check"], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
 
 
 def test_version_flag() -> None:
@@ -166,10 +136,11 @@ def test_engines_md_lists_what_differs_between_the_engines() -> None:
         assert topic in text, f"docs/engines.md says nothing about {topic}"
 
 
-def test_readme_tells_a_new_user_how_to_keep_a_diary_of_their_program() -> None:
-    """Issue 12: the section names the documented commands, and every option of `diary init` it
-    mentions is one the parser has (and every option the parser has is in it)."""
-    section = README.split("## Keep a diary of your own program\n", 1)[1].split("\n## ", 1)[0]
+def test_the_docs_tell_a_new_user_how_to_keep_a_diary_of_their_program() -> None:
+    """Issue 12: docs/own-program.md names the documented commands, and every option of `diary init`
+    it mentions is one the parser has (and every option the parser has is in it)."""
+    section = (REPO / "docs/own-program.md").read_text(encoding="utf-8")
+    assert "docs/own-program.md" in README.split("## Keep a diary of your own program\n", 1)[1].split("\n## ", 1)[0]
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command").choices
     for command in ("diary init", "diary new snapshot", "diary measure", "diary build", "diary check"):

@@ -101,3 +101,11 @@ def test_the_architecture_page_lists_every_module_under_its_package() -> None:
         if path.name in ("__init__.py", "__main__.py"):
             continue
         assert f"`{relative}`" in text, f"docs/architecture.md does not describe {relative}"
+
+
+def test_the_gate_has_no_copy_of_the_measuring_pipeline() -> None:
+    # One freshness rule (project/freshness.py): check and generate judge records with it, and
+    # never grow their own copy of how measure decides what to run.
+    imports = package_imports()
+    for module in ("diary.check", "diary.site.outputs"):
+        assert not {name for name in imports[module] if name.startswith("diary.measure.pipeline")}, module

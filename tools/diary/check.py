@@ -24,10 +24,11 @@ from diary.core.errors import DiaryError
 from diary.core.shape import to_data
 from diary.measure.derive import MEASURED, RECORD_ORDER, counts, derived_parts
 from diary.measure.judge import stage
+from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import FRONT_MATTER, Page, read_pages
 from diary.project.project import Project
-from diary.project.records import Record, load_records, record_path, staleness
+from diary.project.records import Record, load_records, record_path
 from diary.site.outputs import build_outputs, stale_files
 
 # A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").

@@ -246,7 +246,8 @@ def _program_args(text: str) -> tuple[str, ...]:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from diary.author.init import InitOptions, init_diary
+    from diary.author.init import init_diary
+    from diary.author.options import InitOptions
     from diary.core.escape import for_terminal
 
     program_args = _program_args(args.args or "")

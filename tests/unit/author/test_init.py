@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diary.author.init import workflow
+from diary.author.vendor import workflow
 from diarykit import REPO, make_diary, run_diary, tree_bytes
 
 THIRDPARTY = REPO / "tests" / "fixtures" / "thirdparty"

@@ -427,7 +427,7 @@ def test_measure_file_gives_what_the_counting_functions_give_and_survives_a_dama
 
 def test_count_lines_takes_the_fast_path_on_the_snapshots() -> None:
     # The fast tally must answer for ordinary code, or count_lines is only as fast as parsing.
-    from diary.measure.lineclass import fast_tally
+    from diary.measure.fasttally import fast_tally
 
     for path in sorted(SNAPSHOTS.glob("*/**/*.py")):
         text = read_source(path)

@@ -14,19 +14,31 @@ that already holds a diary is refused (exit 2).
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 import shutil
-import sys
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
+from diary.author.options import DataFile, InitOptions, InitReport, SnapshotSource
 from diary.author.scaffold import SKIP_NAMES, PostSnapshot, folder_files, infer_entry, post_folder, post_text
+from diary.author.timing import (
+    REPEAT_BELOW_S,
+    REPEAT_GAP_S,
+    TEST_TIMEOUT_FLOOR_S,
+    TEST_TIMEOUT_HEADROOM,
+    TIMEOUT_FLOOR_S,
+    TIMEOUT_HEADROOM,
+    timing_run,
+    unrepeatable,
+    with_headroom,
+)
+from diary.author.vendor import gitignore, render_template, tool_files, workflow
 from diary.core.atomic import write_bytes_atomic
 from diary.core.contract import (
     CHART_PARTIAL_PATH,
+    CHECKS_PARTIAL_PATH,
     CODE_DIR,
     POSTS_DIR,
     PROGRESS_TABLE_PATH,
@@ -38,87 +50,14 @@ from diary.core.contract import (
 )
 from diary.core.errors import DiaryError
 from diary.core.safefs import HARD_MAX_FILE_BYTES, check_name, read_bytes
-from diary.measure.sandbox.supervise import RunResult
-from diary.project.config import Settings
 from diary.project.discover import META_NAME
 from diary.project.normalise import BUILT_IN, NAME, regex_problem
 
-# The partial that says exactly which checks the diary runs (generated from code/diary.yml by
-# `diary generate`); the About page that init writes includes it, so it never goes stale.
-CHECKS_PARTIAL_PATH = "_generated/checks.md"
 BASELINE_ID = "00-baseline"
 SNAPSHOTS_DIR = f"{CODE_DIR}/snapshots"
-DATA_DIR = f"{CODE_DIR}/data"
 SUITE_DIR = "tests/program"
 # What marks a folder as a diary already: init never writes into one.
 DIARY_MARKERS = (SETTINGS_PATH, "_quarto.yml", SNAPSHOTS_DIR, RECORDS_DIR, POSTS_DIR)
-# A second run checks that the output repeats, when the first was this quick; it starts at least
-# this long after the first did, so that a timestamp to the second shows.
-REPEAT_BELOW_S = 30.0
-REPEAT_GAP_S = 1.1
-# The timing run: at most this long; the timeouts it sets are its time times the headroom, at
-# least the floor (a loaded machine runs a snapshot per core, and a run's wall time grows with it).
-TIMING_LIMIT_S = 900.0
-TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S = 5, 30
-TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S = 10, 60
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """One `--data SRC[:DEST]`: `source` on disk, kept as `code/<stored>`, seen by a run as `to`."""
-
-    source: Path
-    stored: str  # relative to code/
-    to: str  # relative to the run's working directory
-
-    def setting(self) -> str | dict[str, str]:
-        """The `data_files` item: the plain string when the run sees the file where it is kept."""
-        return self.stored if self.stored == self.to else {"from": self.stored, "to": self.to}
-
-
-@dataclass(frozen=True)
-class SnapshotSource:
-    """A snapshot to write: its files (path -> bytes), and its metadata when init writes it."""
-
-    id: str
-    files: dict[str, bytes]
-    source: str  # where it came from, for the metadata's comment
-    parent: str | None = None
-    entry: str | None = None  # only when it differs from the diary's entry
-    meta: bytes | None = None  # the snapshot's own snapshot.yml, kept as it is
-
-
-@dataclass(frozen=True)
-class InitOptions:
-    target: Path
-    program: Path | None = None
-    snapshots: Path | None = None
-    entry: str | None = None
-    args: tuple[str, ...] = ()
-    data: tuple[str, ...] = ()
-    tests: Path | None = None
-    title: str | None = None
-    normalise: tuple[str, ...] = ()  # built-in normalisations: line-endings, carriage-returns
-    filters: tuple[tuple[str, str, str], ...] = ()  # (name, pattern, replacement)
-    alternatives: bool = False  # --snapshots: every snapshot a child of the first, not a chain
-    date: dt.date | None = None
-    timing_limit: float = TIMING_LIMIT_S
-    sandbox: str = "auto"
-
-
-@dataclass
-class InitReport:
-    target: Path
-    written: list[str] = field(default_factory=list)
-    timing: str = ""
-    entry: str = ""
-    snapshots: list[str] = field(default_factory=list)
-    warnings: list[tuple[str, str]] = field(default_factory=list)  # (the file it is about, what to say)
-    broken: list[str] = field(default_factory=list)  # snapshots init measured broken and marked so
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading what the user gives
 
 
 def _program_files(path: Path, left_out: list[str]) -> dict[str, bytes]:
@@ -214,97 +153,7 @@ def _check_target(target: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The timing run
-
-
-def timing_run(options: InitOptions, baseline: SnapshotSource, entry: str, data: list[DataFile]) -> RunResult:
-    """One run of the baseline in the sandbox, as `diary measure` will run it: its files and the
-    data files in a private folder, a clean environment, the default memory and output caps."""
-    from diary.measure.sandbox.run import clean_environment, run_sandboxed, sandbox_mode
-
-    mode = sandbox_mode(options.sandbox)
-    with tempfile.TemporaryDirectory(prefix="diary-init-timing-") as tmp:
-        work = Path(tmp)
-        for name, content in baseline.files.items():
-            (work / name).parent.mkdir(parents=True, exist_ok=True)
-            (work / name).write_bytes(content)
-        for item in data:
-            (work / item.to).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(item.source, work / item.to)
-        return run_sandboxed(
-            [sys.executable, entry, *options.args], workdir=work, timeout=options.timing_limit,
-            memory_mb=Settings.memory_mb, output_bytes=Settings.output_kb * 1024,
-            env=clean_environment(work), mode=mode,
-        )
-
-
-def _unrepeatable(first: bytes, second: bytes) -> str:
-    """What to say when two runs of the baseline printed different output."""
-    from diary.core.contract import physical_lines
-    from diary.core.escape import for_terminal
-
-    ours, theirs = (physical_lines(out.decode("utf-8", "replace")) for out in (first, second))
-    same = min(len(ours), len(theirs))
-    line = next((n for n, (a, b) in enumerate(zip(ours, theirs, strict=False), 1) if a != b), same + 1)
-    shown = for_terminal(ours[line - 1].rstrip("\r\n")[:80]) if line <= len(ours) else "(end of output)"
-    return (f"two runs of the baseline printed different output, from line {line} on ({shown!r}): every "
-            "snapshot would differ from the baseline; declare what varies with --filter NAME REGEX TEXT "
-            "(or normalise: in this file)")
-
-
-def _with_headroom(seconds: float, headroom: int, floor: int) -> int:
-    return max(floor, math.ceil(seconds * headroom / 10) * 10)
-
-
-# ---------------------------------------------------------------------------------------------
 # What init writes
-
-
-def _render(template: str, **context: object) -> str:
-    from diary.site.templating import render
-
-    return render(template, **context)
-
-
-# The tool is not on PyPI: a new diary carries the copy of it that wrote it (its package and the
-# project file that installs it), so `pip install -e .` works on any machine, CI's included, and
-# the diary keeps measuring with the version its records were made with.
-TOOL_PACKAGE = Path(__file__).resolve().parents[1]
-TOOL_CHECKOUT = TOOL_PACKAGE.parents[1]  # the repository the tool runs from (its pyproject.toml)
-VENDORED_SUFFIXES = (".py", ".j2")
-
-
-def tool_files() -> dict[str, bytes]:
-    """The tool's own files for a new diary: `tools/diary/**` (modules and templates) and the
-    project file and constraints that install it, exactly as they are here."""
-    files = {f"tools/diary/{path.relative_to(TOOL_PACKAGE).as_posix()}": path.read_bytes()
-             for path in sorted(TOOL_PACKAGE.rglob("*"))
-             if path.is_file() and path.suffix in VENDORED_SUFFIXES and "__pycache__" not in path.parts}
-    for name in ("pyproject.toml", "constraints.txt"):
-        source = TOOL_CHECKOUT / name
-        if not source.is_file():
-            raise DiaryError(f"diary init copies the tool with its {name}, which is not beside it",
-                             file=source, hint="run diary init from a checkout of the diary tool")
-        files[name] = source.read_bytes()
-    return files
-
-
-def workflow(name: str, tool_repo: bool) -> str:
-    """`.github/workflows/<name>.yml` from the one template this repository's own copy is rendered from."""
-    return _render(f"init/{name}.yml.j2", tool_repo=tool_repo,
-                   install="python -m pip install -c constraints.txt -e .")
-
-
-def _gitignore(existing: str | None) -> str:
-    ours = _render("init/gitignore.j2")
-    if existing is None:
-        return ours
-    have = set(existing.splitlines())
-    missing = [line for line in ours.splitlines() if line not in have and not line.startswith("#")]
-    if not missing:
-        return existing
-    return existing + ("" if existing.endswith("\n") or not existing else "\n") + \
-        "# Added by `diary init`.\n" + "\n".join(missing) + "\n"
 
 
 def meta_path(snapshot_id: str) -> str:
@@ -320,7 +169,7 @@ def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, broken: str | 
         note = f"diary init measured it broken: {broken}"
     else:
         note = f"{snap.source}, as given to diary init." if snap.parent is None else ""
-    return _render(
+    return render_template(
         "init/snapshot.yml.j2", id=snap.id, title="The baseline" if snap.parent is None else snap.id,
         date=day.isoformat(), parent=snap.parent, entry=own_entry, source=snap.source, note=note,
         expect="broken" if broken is not None else "ok",
@@ -384,9 +233,9 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
         time.sleep(max(0.0, REPEAT_GAP_S - result.wall_s))
         again = timing_run(options, baseline, entry, data)
         if again.status == "ok" and again.stdout != result.stdout:
-            report.warnings.append((str(options.target / SETTINGS_PATH), _unrepeatable(result.stdout, again.stdout)))
-    timeout = _with_headroom(spent, TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S)
-    test_timeout = _with_headroom(spent, TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S)
+            report.warnings.append((str(options.target / SETTINGS_PATH), unrepeatable(result.stdout, again.stdout)))
+    timeout = with_headroom(spent, TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S)
+    test_timeout = with_headroom(spent, TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S)
     report.timing = (f"timing run of {baseline.id} ({result.sandbox} sandbox): {result.wall_s:.2f} s wall, "
                      f"{result.cpu_s:.2f} s CPU, {result.peak_mb:.0f} MB peak; so timeout {timeout} s and "
                      f"test_timeout {test_timeout} s ({TIMEOUT_HEADROOM}x and {TEST_TIMEOUT_HEADROOM}x the "
@@ -395,7 +244,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     report.snapshots = [snap.id for snap in sources]
 
     files: dict[str, bytes] = {}
-    files[SETTINGS_PATH] = _render(
+    files[SETTINGS_PATH] = render_template(
         "init/diary.yml.j2", entry=entry, args=list(options.args), data_files=[d.setting() for d in data],
         tests=SUITE_DIR if options.tests is not None else None,
         timing=f"diary init, {dt.date.today().isoformat()}: {report.timing}",
@@ -415,14 +264,14 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     title = (options.title or f"The {Path(entry).stem} diary").strip()
     if not title or "\n" in title:
         raise DiaryError("the diary needs a title on one line", hint='--title "The wordgen diary"')
-    files["_quarto.yml"] = _render(
+    files["_quarto.yml"] = render_template(
         "init/quarto.yml.j2", title=title,
         description=f"Making {entry} shorter, one measured snapshot at a time, while it keeps its behaviour.",
     ).encode()
-    files["index.qmd"] = _render("init/index.qmd.j2", title=title, entry=entry).encode()
-    files["about.qmd"] = _render(
+    files["index.qmd"] = render_template("init/index.qmd.j2", title=title, entry=entry).encode()
+    files["about.qmd"] = render_template(
         "init/about.qmd.j2", entry=entry, checks_include=include_shortcode("/" + CHECKS_PARTIAL_PATH)).encode()
-    files["progress.qmd"] = _render(
+    files["progress.qmd"] = render_template(
         "init/progress.qmd.j2", chart_include=include_shortcode("/" + CHART_PARTIAL_PATH),
         table_include=include_shortcode("/" + PROGRESS_TABLE_PATH)).encode()
     post_title = "The baseline"
@@ -431,13 +280,14 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
         post_title, post_day, folder, [PostSnapshot(baseline.id, None, entry, broken=False)],
         suite=options.tests is not None, written_by="init").encode()
     existing = target / ".gitignore"
-    files[".gitignore"] = _gitignore(
+    files[".gitignore"] = gitignore(
         existing.read_text(encoding="utf-8") if existing.is_file() and not existing.is_symlink() else None).encode()
     for name in ("ci", "publish"):
         files[f".github/workflows/{name}.yml"] = workflow(name, tool_repo=False).encode()
     files.update(tool_files())
     if not (target / "README.md").exists():  # a repository's own README is the user's: left alone
-        files["README.md"] = _render("init/README.md.j2", title=title, entry=entry, baseline=baseline.id).encode()
+        files["README.md"] = render_template("init/README.md.j2", title=title, entry=entry,
+                                             baseline=baseline.id).encode()
     return Plan(files=files, sources=sources, entry=entry, day=day)
 
 

@@ -27,16 +27,14 @@ from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta
+from diary.project.freshness import ExpectedKey, expected_key, staleness
 from diary.project.normalise import normalised_hashes, scrub_paths, terminal_lines
 from diary.project.project import Project
 from diary.project.records import (
     RECORD_SCHEMA,
-    ExpectedKey,
     Record,
-    expected_key,
     records_dir,
     remove_record,
-    staleness,
     write_record,
 )
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from diary.core.errors import DiaryError
 from diary.project.config import Settings, load_settings
 from diary.project.discover import SnapshotMeta, discover_snapshots
+from diary.project.freshness import ExpectedKey, expected_keys
 from diary.project.pages import Page, read_pages
-from diary.project.records import ExpectedKey, Record, expected_keys, load_records_collecting
+from diary.project.records import Record, load_records_collecting
 
 
 @dataclass
@@ -45,7 +46,7 @@ class Project:
 
     @functools.cached_property
     def expected_keys(self) -> dict[str, ExpectedKey]:
-        """The key a fresh record of each snapshot carries (records.expected_keys), computed once."""
+        """The key a fresh record of each snapshot carries (freshness.expected_keys), computed once."""
         return expected_keys(self.settings, self.snapshots)
 
     def strict_records(self) -> dict[str, Record]:

@@ -12,7 +12,8 @@ from diary.core.errors import DiaryError
 from diary.measure.count import module_name
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta, alternatives
-from diary.project.records import Definition, ExpectedKey, Record, best_snapshot, record_path, staleness
+from diary.project.freshness import ExpectedKey, staleness
+from diary.project.records import Definition, Record, best_snapshot, record_path
 from diary.site.lineage import FileSource, Origin, follow_definitions, pair_files
 
 DEFINITION_KINDS = ("class", "function")  # the top-level definitions that get a partial and variables
@@ -190,7 +191,7 @@ def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Rec
                    expected: dict[str, ExpectedKey]) -> list[Snapshot]:
     """Every snapshot with its record; a missing or stale record is an error that says what to run.
 
-    Stale by the one rule that measure and check use (records.staleness): other files, settings,
+    Stale by the one rule that measure and check use (freshness.staleness): other files, settings,
     baseline, suite or tool. A record measured with other settings would publish figures next to
     settings they did not come from (`steps: 30` over runs of 20 steps)."""
     snapshots = []

@@ -1,0 +1,77 @@
+"""Freshness: the one rule measure (what to run), generate (refuse a stale record) and check share.
+
+A record is fresh when its key is the key of what would be measured now: the tool and measure
+versions, the settings that change a run, the snapshot's content, the baseline's and the suite's."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from diary import MEASURE_VERSION, __version__
+from diary.project.config import Settings
+from diary.project.discover import SnapshotMeta
+from diary.project.records import Record
+
+
+def _hash_files(paths: list[Path], base: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(base).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def suite_hash(settings: Settings) -> str:
+    """The behavioural suite and the data files: a change to either re-runs every snapshot."""
+    suite = sorted(
+        p for p in settings.tests_dir.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    ) if settings.suite_kind != "none" else []
+    # A snapshot's own data files are part of its content hash (discover.SnapshotMeta.contract_digest).
+    data = [settings.code_dir / file.source for file in settings.data_files]
+    return _hash_files(suite + data, settings.root)[:16]
+
+
+@dataclass(frozen=True)
+class ExpectedKey:
+    """The key a fresh record of one snapshot carries, and what it is made of (`produced_by`)."""
+
+    key: str
+    produced_by: dict[str, str]
+
+
+def expected_keys(settings: Settings, snapshots: list[SnapshotMeta]) -> dict[str, ExpectedKey]:
+    """The expected key of every snapshot (the first one is the baseline), by id."""
+    if not snapshots:
+        return {}
+    baseline_hash = snapshots[0].content_hash()
+    suite = suite_hash(settings)
+    return {snap.id: expected_key(snap, baseline_hash, settings, suite) for snap in snapshots}
+
+
+def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings, suite: str,
+                 content: str | None = None) -> ExpectedKey:
+    """The key of `snapshot`'s record; `content` is the hash of the bytes that were staged for the
+    run (measure passes it, so a record is keyed by what ran, even if a file changed meanwhile)."""
+    produced_by = {
+        "tool": __version__,
+        "measure": MEASURE_VERSION,
+        "settings": settings.run_fingerprint(),
+        "content": (content or snapshot.content_hash())[:16],
+        "baseline": baseline_hash[:16],
+        "suite": suite,
+    }
+    key = hashlib.sha256("|".join(f"{k}={v}" for k, v in produced_by.items()).encode()).hexdigest()[:24]
+    return ExpectedKey(key, produced_by)
+
+
+def staleness(record: Record | None, expected: ExpectedKey) -> list[str] | None:
+    """None when `record` is fresh; else what changed since it was measured (`[]`: no record)."""
+    if record is None:
+        return []
+    if record.key == expected.key:
+        return None
+    measured_from = record.produced_by.__dict__
+    return [k for k, v in expected.produced_by.items() if measured_from.get(k) != v] or ["key"]
