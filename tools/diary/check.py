@@ -21,8 +21,7 @@ from pathlib import Path
 
 from diary.core.contract import GENERATED_DIR
 from diary.core.errors import DiaryError
-from diary.core.shape import to_data
-from diary.measure.derive import MEASURED, RECORD_ORDER, counts, derived_parts
+from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
 from diary.measure.judge import stage
 from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
@@ -126,13 +125,13 @@ def _fresh_records(project: Project) -> dict[str, Record]:
             if (record := project.records.get(snap.id)) is not None and staleness(record, expected[snap.id]) is None}
 
 
-def _disagreement(name: str, committed: object, derived: object) -> str:
+def _disagreement(name: str, committed: Record, derived: Derived) -> str:
     """What a reader of the problem needs to see of one part that differs."""
-    if name == "lines" and isinstance(committed, dict) and isinstance(derived, dict):
-        return f"lines (the record says {committed['total']['code']} code lines, the files have " \
-               f"{derived['total']['code']})"
-    if name == "verdict" and isinstance(committed, dict) and isinstance(derived, dict):
-        return f"verdict (the record says {committed['status']}, its own parts say {derived['status']})"
+    if name == "lines":
+        return f"lines (the record says {committed.lines.total.code} code lines, the files have " \
+               f"{derived.lines.total.code})"
+    if name == "verdict":
+        return f"verdict (the record says {committed.verdict.status}, its own parts say {derived.verdict.status})"
     return name
 
 
@@ -145,19 +144,18 @@ def unfaithful_records(project: Project) -> list[Problem]:
     root = project.root
     baseline = project.snapshots[0]
     staged_baseline = stage(baseline)
-    baseline_comments = counts(staged_baseline)[2]
-    baseline_run = to_data(records[baseline.id].run)
+    baseline_comments = counts(staged_baseline).comments
+    baseline_run = records[baseline.id].run
     problems = []
     for snap in project.snapshots:
         record = records.get(snap.id)
         if record is None:
             continue
-        data = record.to_data()
-        measured = {name: data[name] for name in MEASURED}
         staged = staged_baseline if snap is baseline else stage(snap)
-        parts = derived_parts(staged, baseline_comments, project.settings, measured, baseline_run, baseline.id)
-        wrong = [_disagreement(name, data[name], parts[name]) for name in RECORD_ORDER
-                 if name in parts and parts[name] != data[name]]
+        derived = derived_parts(staged, baseline_comments, project.settings, measured_parts(record), baseline_run,
+                                baseline.id)
+        wrong = [_disagreement(name, record, derived) for name in DERIVED
+                 if getattr(derived, name) != getattr(record, name)]
         if wrong:
             problems.append(Problem(
                 _rel(record_path(root, snap.id), root), _key_line(record_path(root, snap.id)),

@@ -473,11 +473,18 @@ def edit_record(root: Path, snap_id: str, change) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
+def forge_code_lines(record: dict, code: int) -> None:
+    """42 code lines typed in consistently: the total and its file, each still summing to its physical lines."""
+    for counts in (record["lines"]["total"], *record["lines"]["files"].values()):
+        counts["physical"] += code - counts["code"]
+        counts["code"] = code
+
+
 def test_a_hand_edited_record_is_refused_with_both_figures(diary: Path) -> None:
     # The motivated author: 42 code lines for the final version, and the naive snapshot marked ok.
     final = yaml.safe_load((diary / f"_data/records/{LATEST}.yml").read_text(encoding="utf-8"))
     real = final["lines"]["total"]["code"]
-    edit_record(diary, LATEST, lambda r: r["lines"]["total"].update(code=42))
+    edit_record(diary, LATEST, lambda r: forge_code_lines(r, 42))
     edit_record(diary, BROKEN, lambda r: r["verdict"].update(status="ok", reasons=[], surprise=True))
     problems = "\n".join(check_fails(diary))
     assert (f"_data/records/{LATEST}.yml:3: record of '{LATEST}' does not match its snapshot: lines (the record "
@@ -486,9 +493,23 @@ def test_a_hand_edited_record_is_refused_with_both_figures(diary: Path) -> None:
             "broken)") in problems
 
 
+def test_a_record_whose_figures_do_not_add_up_is_refused_by_every_stage(diary: Path) -> None:
+    # Classes that cannot describe a file (1,116 lines of classes in 259 physical): the record does not
+    # load, so generate refuses it as check does, naming the record and the line of its counts.
+    edit_record(diary, LATEST, lambda r: r["lines"]["total"].update(code=r["lines"]["total"]["code"] + 999))
+    text = (diary / f"_data/records/{LATEST}.yml").read_text(encoding="utf-8")
+    line = text.splitlines().index("lines:") + 1
+    expected = f"_data/records/{LATEST}.yml:{line}: error: record does not add up: line classes"
+    generate = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"], capture_output=True,
+                              text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert generate.returncode == 2 and expected in generate.stderr, generate.stderr
+    assert "Traceback" not in generate.stderr
+    assert any("record does not add up" in problem for problem in check_fails(diary))
+
+
 def test_regenerating_from_a_forged_record_does_not_make_it_pass(diary: Path) -> None:
     # Generated files made from the forged record agree with it; the record still disagrees with the files.
-    edit_record(diary, LATEST, lambda r: r["lines"]["total"].update(code=42))
+    edit_record(diary, LATEST, lambda r: forge_code_lines(r, 42))
     generate = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"], capture_output=True,
                               text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
     assert generate.returncode == 0, generate.stderr

@@ -15,8 +15,8 @@ import yaml
 
 from clockit import cloc_differences, cloc_view, docstring_lines, physical_lines_of
 from diary.measure.count import (
+    Counts,
     DefinitionCount,
-    LineCounts,
     comment_retention,
     count_definitions,
     count_lines,
@@ -46,8 +46,8 @@ def path_id(path: Path) -> str:
     return path.relative_to(REPO).as_posix()
 
 
-def counts(physical: int, blank: int, comment: int, docstring: int, code: int) -> LineCounts:
-    return LineCounts(physical=physical, blank=blank, comment=comment, docstring=docstring, code=code)
+def counts(physical: int, blank: int, comment: int, docstring: int, code: int) -> Counts:
+    return Counts(physical=physical, blank=blank, comment=comment, docstring=docstring, code=code)
 
 
 # --- fixtures with hand-checked counts --------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_only_cr_and_lf_end_a_line_unlike_splitlines(separator: str) -> None:
         pytest.param("x = 1\n  \t\x0c\x0b\n", counts(2, 1, 0, 0, 1), id="whitespace-only-is-blank"),
     ],
 )
-def test_line_classes(text: str, expected: LineCounts) -> None:
+def test_line_classes(text: str, expected: Counts) -> None:
     assert count_lines(text) == expected
 
 
@@ -140,7 +140,7 @@ def test_line_classes(text: str, expected: LineCounts) -> None:
         pytest.param('def f(:\n    """doc"""  # c\n    "x" # "y"\n', counts(3, 0, 0, 1, 2), id="syntax-error"),
     ],
 )
-def test_text_that_does_not_parse_falls_back_to_the_line_scanner(text: str, expected: LineCounts) -> None:
+def test_text_that_does_not_parse_falls_back_to_the_line_scanner(text: str, expected: Counts) -> None:
     assert count_lines(text) == expected
 
 
@@ -150,7 +150,7 @@ def test_line_counts_as_dict_add_and_invariant() -> None:
     assert first + second == counts(7, 1, 1, 2, 3)
     with pytest.raises(TypeError):
         first + 1  # noqa: B018
-    with pytest.raises(ValueError, match="do not sum"):
+    with pytest.raises(ValueError, match="not to the"):
         counts(5, 1, 1, 1, 1)
     with pytest.raises(ValueError):
         counts(0, 1, -1, 0, 0)
@@ -432,4 +432,4 @@ def test_count_lines_takes_the_fast_path_on_the_snapshots() -> None:
     for path in sorted(SNAPSHOTS.glob("*/**/*.py")):
         text = read_source(path)
         assert fast_tally(text) is not None, path
-        assert LineCounts(*fast_tally(text)) == count_lines(text)  # type: ignore[misc]
+        assert Counts(*fast_tally(text)) == count_lines(text)  # type: ignore[misc]

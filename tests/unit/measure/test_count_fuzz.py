@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diary.measure.count import (
-    LineCounts,
+    Counts,
     comment_retention,
     count_definitions,
     count_lines,
@@ -86,10 +86,10 @@ LAYOUT_FRAGMENTS = st.sampled_from(
 LAYOUT_TEXT = st.lists(LAYOUT_FRAGMENTS, max_size=30).map("".join)
 
 
-def _counted_by_parsing(text: str) -> LineCounts:
+def _counted_by_parsing(text: str) -> Counts:
     """The counts of the parsing path (ast and the lexemes, or the line scanner), line by line."""
     kinds = analyse(text).kinds
-    return LineCounts(len(kinds), *(kinds.count(kind) for kind in (BLANK_KIND, COMMENT, DOCSTRING, CODE)))
+    return Counts(len(kinds), *(kinds.count(kind) for kind in (BLANK_KIND, COMMENT, DOCSTRING, CODE)))
 
 
 @settings(max_examples=3000, deadline=None)
@@ -181,7 +181,7 @@ def programs(draw: st.DrawFn) -> tuple[str, set[int]]:
     return "".join(line + "\n" for line in lines), docstring_lines
 
 
-def _expected_from_tokenize(source: str, docstring_lines: set[int]) -> LineCounts:
+def _expected_from_tokenize(source: str, docstring_lines: set[int]) -> Counts:
     """The counts from tokenize's tokens: blank without tokens, comment with COMMENT and NL only."""
     token_types: dict[int, set[int]] = {}
     for token in tokenize.generate_tokens(io.StringIO(source).readline):
@@ -201,7 +201,7 @@ def _expected_from_tokenize(source: str, docstring_lines: set[int]) -> LineCount
             kinds.append("comment")
         else:
             kinds.append("code")
-    return LineCounts(len(lines), *(kinds.count(kind) for kind in ("blank", "comment", "docstring", "code")))
+    return Counts(len(lines), *(kinds.count(kind) for kind in ("blank", "comment", "docstring", "code")))
 
 
 @settings(max_examples=1000, deadline=None)
@@ -222,7 +222,7 @@ def test_definitions_lie_in_order_inside_the_file(program: tuple[str, set[int]])
     whole = count_lines(source)
     definitions = count_definitions(source)
     assert [definition.start for definition in definitions] == sorted(d.start for d in definitions)
-    covered = sum((definition.counts for definition in definitions), start=LineCounts(0, 0, 0, 0, 0))
+    covered = sum((definition.counts for definition in definitions), start=Counts(0, 0, 0, 0, 0))
     for name in ("physical", "blank", "comment", "docstring", "code"):
         assert getattr(covered, name) <= getattr(whole, name)
     # Every code line but the shebang belongs to a definition.

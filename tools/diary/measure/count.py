@@ -69,6 +69,7 @@ from diary.measure.lineclass import (
     find_shebang_line,
     physical_lines,
 )
+from diary.project.linecounts import Counts
 
 _NAME_MAX_CHARS = 80  # a definition's name goes into tables and one-line messages
 # PEP 263: an encoding declaration is a comment on line 1 or 2 matching this.
@@ -78,43 +79,6 @@ _PRAGMA = re.compile(
     r"#\s*(?:noqa\b|type:\s*ignore\b|pragma:|pylint:|flake8:|fmt:|isort:|mypy:|pyright:|ruff:|nosec\b)",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class LineCounts:
-    """How many physical lines a text has, and of which class; the classes sum to `physical`."""
-
-    physical: int
-    blank: int
-    comment: int
-    docstring: int
-    code: int
-
-    def __post_init__(self) -> None:
-        # Counts also come back from YAML records: refuse numbers that cannot describe a file.
-        parts = (self.blank, self.comment, self.docstring, self.code)
-        if min(parts) < 0 or sum(parts) != self.physical:
-            raise ValueError(f"line classes {parts} do not sum to {self.physical} physical lines")
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "physical": self.physical,
-            "blank": self.blank,
-            "comment": self.comment,
-            "docstring": self.docstring,
-            "code": self.code,
-        }
-
-    def __add__(self, other: object) -> LineCounts:
-        if not isinstance(other, LineCounts):
-            return NotImplemented
-        return LineCounts(
-            self.physical + other.physical,
-            self.blank + other.blank,
-            self.comment + other.comment,
-            self.docstring + other.docstring,
-            self.code + other.code,
-        )
 
 
 @dataclass(frozen=True)
@@ -129,7 +93,7 @@ class DefinitionCount:
     kind: str
     start: int
     end: int
-    counts: LineCounts
+    counts: Counts
 
 
 @dataclass
@@ -142,10 +106,10 @@ class _Group:
     last: int
 
 
-def count_lines(text: str) -> LineCounts:
+def count_lines(text: str) -> Counts:
     """Count the physical lines of `text` by class (see the module docstring for the rules)."""
     fast = fast_tally(text)  # the same counts without parsing, when they cannot depend on parsing
-    return LineCounts(*fast) if fast is not None else _tally(analyse(text).kinds)
+    return Counts(*fast) if fast is not None else _tally(analyse(text).kinds)
 
 
 def count_definitions(text: str) -> list[DefinitionCount]:
@@ -220,7 +184,7 @@ def _comments(analysis: Analysis) -> list[str]:
 class FileMeasures:
     """Everything a record says of one file: its counts, definitions, comments and tab-indented lines."""
 
-    counts: LineCounts
+    counts: Counts
     definitions: list[DefinitionCount]
     comments: list[str]
     tabs: list[int]
@@ -254,13 +218,13 @@ def measure_file(text: str) -> FileMeasures:
 
 
 def _measures_from_data(data: Any) -> FileMeasures:
-    definitions = [DefinitionCount(str(name), str(kind), int(start), int(end), LineCounts(**counts))
+    definitions = [DefinitionCount(str(name), str(kind), int(start), int(end), Counts(**counts))
                    for name, kind, start, end, counts in data["definitions"]]
     comments = data["comments"]
     tabs = data["tabs"]
     if not (all(isinstance(c, str) for c in comments) and all(isinstance(t, int) for t in tabs)):
         raise TypeError("not a cache entry of measure_file")
-    return FileMeasures(LineCounts(**data["counts"]), definitions, list(comments), list(tabs))
+    return FileMeasures(Counts(**data["counts"]), definitions, list(comments), list(tabs))
 
 
 def comment_retention(baseline: list[str], current: list[str]) -> tuple[int, int, list[str]]:
@@ -305,8 +269,8 @@ def module_name(file: str) -> str:
     return ".".join(parts)
 
 
-def _tally(kinds: list[str]) -> LineCounts:
-    return LineCounts(
+def _tally(kinds: list[str]) -> Counts:
+    return Counts(
         physical=len(kinds),
         blank=kinds.count(BLANK),
         comment=kinds.count(COMMENT),

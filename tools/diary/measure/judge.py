@@ -145,12 +145,12 @@ def stage(snapshot: SnapshotMeta) -> Staged:
     return Staged(meta=snapshot, files=files, content_hash=digest.hexdigest())
 
 
-def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, settings: Settings) -> list[dict]:
+def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, settings: Settings) -> list[Breach]:
     """Every named breach of the diary's rules, in file and line order (comments last)."""
     breaches: list[Breach] = check_files(staged.files)
     breaches.sort(key=lambda b: (b.file, b.line, b.rule))
     breaches += check_comments(comments_kept, comments_total, settings.comments_min_percent)
-    return [b.as_dict() for b in breaches]
+    return breaches
 
 
 def probe_args(settings: Settings, staged: Staged, seed: int) -> list[str]:

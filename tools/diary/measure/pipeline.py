@@ -19,8 +19,7 @@ from pathlib import Path
 
 from diary.core.atomic import remove_stale_temporaries
 from diary.core.errors import DiaryError
-from diary.core.shape import to_data
-from diary.measure.derive import RECORD_ORDER, counts, derived_parts
+from diary.measure.derive import Measured, assemble, counts, derived_parts
 from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
 from diary.measure.sandbox.run import raise_for_infrastructure, run_sandboxed, sandbox_mode
 from diary.measure.sandbox.supervise import RunResult
@@ -31,8 +30,10 @@ from diary.project.freshness import ExpectedKey, expected_key, staleness
 from diary.project.normalise import normalised_hashes, scrub_paths, terminal_lines
 from diary.project.project import Project
 from diary.project.records import (
-    RECORD_SCHEMA,
+    NO_PROBES,
+    Probes,
     Record,
+    Run,
     records_dir,
     remove_record,
     write_record,
@@ -84,29 +85,29 @@ def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
     return shlex.join(["python", snapshot.entry, *settings.command_args(snapshot.args)])
 
 
-def _run_dict(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> dict:
+def _run_part(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> Run:
     result, workdir = outcome
     # As a terminal shows it (a \r-redrawn progress line is the one line a reader saw); the hashes
     # are of the raw bytes.
     lines = terminal_lines(result.stdout.decode("utf-8", errors="replace"))
     root = settings.root
-    return {
-        "status": result.status,
-        "reason": scrub_paths(scrub(result.reason, workdir), root),
-        "exit_code": result.exit_code,
-        "signal": result.signal,
-        "wall_s": round(result.wall_s, 3),
-        "cpu_s": round(result.cpu_s, 3),
-        "peak_mb": round(result.peak_mb, 1),
-        "sandbox": result.sandbox,
-        "command": scrub_paths(run_command(snapshot, settings), root),
-        "stdout_sha256": result.stdout_sha256,
-        "stdout_normalised": normalised_hashes(settings.normalise, result.stdout),
-        "stdout_truncated": bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
-        "stdout_lines": lines[:STDOUT_LINES_KEPT],
+    return Run(
+        status=result.status,
+        reason=scrub_paths(scrub(result.reason, workdir), root),
+        exit_code=result.exit_code,
+        signal=result.signal,
+        wall_s=round(result.wall_s, 3),
+        cpu_s=round(result.cpu_s, 3),
+        peak_mb=round(result.peak_mb, 1),
+        sandbox=result.sandbox,
+        command=scrub_paths(run_command(snapshot, settings), root),
+        stdout_sha256=result.stdout_sha256,
+        stdout_normalised=normalised_hashes(settings.normalise, result.stdout),
+        stdout_truncated=bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
+        stdout_lines=tuple(lines[:STDOUT_LINES_KEPT]),
         # A progress bar on stderr (tqdm) is redrawn with \r too: its last state, as for stdout.
-        "stderr_excerpt": scrub_paths(scrub(_as_terminal(result.stderr_text()), workdir), root)[-EXCERPT_CHARS:],
-    }
+        stderr_excerpt=scrub_paths(scrub(_as_terminal(result.stderr_text()), workdir), root)[-EXCERPT_CHARS:],
+    )
 
 
 def _as_terminal(text: str) -> str:
@@ -114,29 +115,22 @@ def _as_terminal(text: str) -> str:
 
 
 def build_record(
-    staged: Staged, key: str, produced_by: dict, run: dict, tests: TestOutcome,
-    baseline: SnapshotMeta, baseline_run: dict, baseline_comments: list[str], settings: Settings,
+    staged: Staged, expected: ExpectedKey, run: Run, tests: TestOutcome,
+    baseline: SnapshotMeta, baseline_run: Run, baseline_comments: list[str], settings: Settings,
 ) -> Record:
-    # The test messages and reasons without the host's paths (after testsuite.scrub's working directory).
-    published_tests = tests.as_dict()
     root = settings.root
-    published_tests["reason"] = scrub_paths(published_tests["reason"], root)
-    published_tests["failures"] = [{**failure, "message": scrub_paths(failure["message"], root)}
-                                   for failure in published_tests["failures"]]
-    measured = {
-        "run": run,
-        "tests": published_tests,
-        "probes": tests.probes or {"runs": 0, "identical": True, "reason": "no probe was asked for", "cpu_s": 0.0,
-                                   "status": "not run"},
-    }
-    parts = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id)
-    record = {"schema": RECORD_SCHEMA, "id": staged.meta.id, "key": key, "produced_by": produced_by,
-              **{name: parts[name] if name in parts else measured[name] for name in RECORD_ORDER}}
-    return Record.from_data(record)
+    measured = Measured(
+        run=run,
+        # The test messages and reasons without the host's paths (after testsuite.scrub's working directory).
+        tests=tests.to_record(lambda text: scrub_paths(text, root)),
+        probes=Probes(**tests.probes) if tests.probes else NO_PROBES,
+    )
+    derived = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id)
+    return assemble(staged.meta.id, expected.key, expected.produced_by, measured, derived)
 
 
 def baseline_comments(baseline: SnapshotMeta | Staged) -> list[str]:
-    return counts(baseline if isinstance(baseline, Staged) else stage(baseline))[2]
+    return counts(baseline if isinstance(baseline, Staged) else stage(baseline)).comments
 
 
 # (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
@@ -213,7 +207,7 @@ def _measure(
     # these bytes (an edit during the measure changes nothing that is judged).
     staged = {s.id: stage(s) for s in stale}
     staged_baseline = staged.get(baseline.id) or stage(baseline)
-    suite = keys[baseline.id].produced_by["suite"]
+    suite = keys[baseline.id].produced_by.suite
     keys = dict(keys)
     for snapshot in stale:
         keys[snapshot.id] = expected_key(snapshot, staged_baseline.content_hash, settings, suite,
@@ -234,9 +228,9 @@ def _measure(
                 runs[snapshot.id] = pool.submit(run_snapshot, staged[snapshot.id], settings, mode)
         if baseline.id in runs:
             raise_for_infrastructure(runs[baseline.id].result()[0], f"snapshot {baseline.id!r}")
-            baseline_run = _run_dict(runs[baseline.id].result(), baseline, settings)
+            baseline_run = _run_part(runs[baseline.id].result(), baseline, settings)
         else:
-            baseline_run = to_data(report.records[baseline.id].run)
+            baseline_run = report.records[baseline.id].run
         if baseline.id in suites:
             try:
                 _refuse_empty_suite(settings, *suites[baseline.id].result())
@@ -248,10 +242,10 @@ def _measure(
             # A failure of the sandbox is no verdict: stop before anything of it is recorded.
             for result in (suite_result, runs[snapshot.id].result()[0]):
                 raise_for_infrastructure(result, f"snapshot {snapshot.id!r}")
-            run = baseline_run if snapshot is baseline else _run_dict(runs[snapshot.id].result(), snapshot, settings)
+            run = baseline_run if snapshot is baseline else _run_part(runs[snapshot.id].result(), snapshot, settings)
             expected = keys[snapshot.id]
-            record = build_record(staged[snapshot.id], expected.key, expected.produced_by, run, outcome, baseline,
-                                  baseline_run, base_comments, settings)
+            record = build_record(staged[snapshot.id], expected, run, outcome, baseline, baseline_run, base_comments,
+                                  settings)
             if write:
                 write_record(settings.root, record)
             report.records[snapshot.id] = record

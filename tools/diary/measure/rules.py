@@ -135,10 +135,10 @@ def check_comments(kept: int, total: int, minimum_percent: float) -> list[Breach
                    f"below comments_min_percent {minimum_percent:g} %")]
 
 
-def describe(breach: dict) -> str:
+def describe(breach: Breach) -> str:
     """One line for a verdict: `rule at file:line: what`."""
-    where = f" at {breach['file']}:{breach['line']}" if breach["file"] else ""
-    return f"rule {breach['rule']}{where}: {breach['what']}"
+    where = f" at {breach.file}:{breach.line}" if breach.file else ""
+    return f"rule {breach.rule}{where}: {breach.what}"
 
 
 def _own_modules(files: dict[str, bytes]) -> set[str]:

@@ -28,6 +28,7 @@ import json
 import re
 import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ from diary.measure.judge import copy_data, guarded, with_setting_hint
 from diary.measure.sandbox.run import clean_environment, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.project.config import Settings
+from diary.project.records import Failure, Tests
 
 if TYPE_CHECKING:
     from diary.measure.judge import Judge, Staged
@@ -74,13 +76,14 @@ class TestOutcome:
     probe_problem: str = ""  # the driver's probe answers differ from the baseline's
     probes: dict | None = None  # the probe verdict (judge.py), stored beside the tests in the record
 
-    def as_dict(self) -> dict:
-        return {
-            "status": self.status, "passed": self.passed, "failed": self.failed, "errors": self.errors,
-            "skipped": self.skipped, "seconds": round(self.seconds, 2), "cpu_s": round(self.cpu_s, 2),
-            "reason": self.reason,
-            "failures": self.failures, "judged": self.judged, "ran": self.ran[:RAN_LIMIT],
-        }
+    def to_record(self, publish: Callable[[str], str]) -> Tests:
+        """The record's part: what a reader may see (`publish` scrubs the host's paths from text)."""
+        return Tests(
+            status=self.status, passed=self.passed, failed=self.failed, errors=self.errors, skipped=self.skipped,
+            seconds=round(self.seconds, 2), cpu_s=round(self.cpu_s, 2), reason=publish(self.reason),
+            failures=tuple(Failure(f["test"], publish(f["message"])) for f in self.failures), judged=self.judged,
+            ran=tuple(self.ran[:RAN_LIMIT]),
+        )
 
 
 def parse_junit(xml_bytes: bytes, workdir: Path | None = None) -> TestOutcome:

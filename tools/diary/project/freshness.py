@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diary import MEASURE_VERSION, __version__
+from diary.core.shape import to_data
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta
-from diary.project.records import Record
+from diary.project.records import ProducedBy, Record
 
 
 def _hash_files(paths: list[Path], base: Path) -> str:
@@ -39,7 +40,7 @@ class ExpectedKey:
     """The key a fresh record of one snapshot carries, and what it is made of (`produced_by`)."""
 
     key: str
-    produced_by: dict[str, str]
+    produced_by: ProducedBy
 
 
 def expected_keys(settings: Settings, snapshots: list[SnapshotMeta]) -> dict[str, ExpectedKey]:
@@ -55,15 +56,12 @@ def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings,
                  content: str | None = None) -> ExpectedKey:
     """The key of `snapshot`'s record; `content` is the hash of the bytes that were staged for the
     run (measure passes it, so a record is keyed by what ran, even if a file changed meanwhile)."""
-    produced_by = {
-        "tool": __version__,
-        "measure": MEASURE_VERSION,
-        "settings": settings.run_fingerprint(),
-        "content": (content or snapshot.content_hash())[:16],
-        "baseline": baseline_hash[:16],
-        "suite": suite,
-    }
-    key = hashlib.sha256("|".join(f"{k}={v}" for k, v in produced_by.items()).encode()).hexdigest()[:24]
+    produced_by = ProducedBy(
+        tool=__version__, measure=MEASURE_VERSION, settings=settings.run_fingerprint(),
+        content=(content or snapshot.content_hash())[:16], baseline=baseline_hash[:16], suite=suite,
+    )
+    parts = to_data(produced_by)  # in the order of the fields: the key of every committed record depends on it
+    key = hashlib.sha256("|".join(f"{k}={v}" for k, v in parts.items()).encode()).hexdigest()[:24]
     return ExpectedKey(key, produced_by)
 
 
@@ -73,5 +71,5 @@ def staleness(record: Record | None, expected: ExpectedKey) -> list[str] | None:
         return []
     if record.key == expected.key:
         return None
-    measured_from = record.produced_by.__dict__
-    return [k for k, v in expected.produced_by.items() if measured_from.get(k) != v] or ["key"]
+    measured_from, now = to_data(record.produced_by), to_data(expected.produced_by)
+    return [k for k, v in now.items() if measured_from.get(k) != v] or ["key"]

@@ -22,6 +22,7 @@ from diary.core.errors import DiaryError
 from diary.core.safefs import no_links
 from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_data
 from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
+from diary.project.linecounts import Counts, Lines, RecordInvariantError, check_classes
 
 RECORD_SCHEMA = 1
 HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
@@ -67,21 +68,6 @@ class SnapshotInfo:
 
 
 @dataclass(frozen=True)
-class Counts:
-    physical: int
-    blank: int
-    comment: int
-    docstring: int
-    code: int
-
-
-@dataclass(frozen=True)
-class Lines:
-    total: Counts
-    files: dict[str, Counts]
-
-
-@dataclass(frozen=True)
 class Definition:
     """A top-level class or function: where it is and its line counts."""
 
@@ -96,13 +82,38 @@ class Definition:
     docstring: int
     code: int
 
+    def __post_init__(self) -> None:
+        check_classes(self.physical, self.blank, self.comment, self.docstring, self.code)
+        if not 1 <= self.start <= self.end:
+            raise RecordInvariantError(f"definition '{self.name}' spans lines {self.start} to {self.end}")
+
+    @property
+    def counts(self) -> Counts:
+        return Counts(self.physical, self.blank, self.comment, self.docstring, self.code)
+
 
 @dataclass(frozen=True)
 class Comments:
+    """How many of the baseline's comments a snapshot kept; `percent` follows from the two counts."""
+
     total: int
     kept: int
     percent: float
     dropped: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.kept <= self.total:
+            raise RecordInvariantError(f"{self.kept} of {self.total} comments kept")
+        if self.percent != retention_percent(self.kept, self.total):
+            raise RecordInvariantError(f"{self.kept} of {self.total} comments is not {self.percent} %")
+
+    @classmethod
+    def of(cls, kept: int, total: int, dropped: tuple[str, ...]) -> Comments:
+        return cls(total, kept, retention_percent(kept, total), dropped)
+
+
+def retention_percent(kept: int, total: int) -> float:
+    return round(100.0 * kept / total, 1) if total else 100.0
 
 
 @dataclass(frozen=True)
@@ -175,6 +186,10 @@ class Probes:
     reason: str
     cpu_s: float
     status: str  # passed | failed | not run (the reason says why: never counted as passed)
+
+
+# The probes of a snapshot whose suite asked for none (no suite, or a suite without a driver).
+NO_PROBES = Probes(runs=0, identical=True, reason="no probe was asked for", cpu_s=0.0, status="not run")
 
 
 @dataclass(frozen=True)
@@ -287,7 +302,20 @@ def parse_record(text: str, file: Path) -> Record:
     if migrated["id"] != file.stem:
         raise DiaryError(f"record id '{migrated['id']}' does not match its file name", file=file, line=2,
                          hint=hint)
-    return Record.from_data(migrated)
+    try:
+        return Record.from_data(migrated)
+    except RecordInvariantError as error:
+        raise DiaryError(f"record does not add up: {error}", file=file, line=_line_of_part(node, str(error)),
+                         hint=hint) from None
+
+
+def _line_of_part(node: yaml.MappingNode, message: str) -> int:
+    """The line of the part whose numbers do not add up (`definitions`, `comments` or `lines`)."""
+    part = "definitions" if message.startswith("definition") else "comments" if "comments" in message else "lines"
+    for key, _ in node.value:
+        if key.value == part:
+            return int(key.start_mark.line) + 1
+    return 1
 
 
 def load_record(path: Path) -> Record:
