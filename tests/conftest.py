@@ -3,9 +3,11 @@
 `tests/fixtures/tinydiary` is a three-snapshot diary (one of them expected broken) whose sources,
 output, standard error, test failure messages and metadata are hostile to a site generator. It is
 copied to a session temporary folder and built there once, the way a user builds a diary:
-`diary build --engine smalldocs` in a fresh interpreter, which measures every snapshot for real (in
-the bwrap sandbox when it is installed), generates the partials and renders `_site/`. Tests read the
-result and never change it; a test that changes something copies it first.
+`diary build --engine smalldocs` in a fresh interpreter. Its records are committed
+(`tests/fixtures/remeasure.py` writes them; tests/repo/test_fixtures.py says when they are stale), so
+the build measures nothing, generates the partials and renders `_site/`; the measuring tests measure
+diaries of their own. Tests read the result and never change it; a test that changes something
+copies it first.
 """
 
 from __future__ import annotations

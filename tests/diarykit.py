@@ -125,6 +125,18 @@ def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
 
 
+def read_record(root: Path, snap_id: str) -> dict:
+    """A snapshot's record as plain data, loaded and validated as every stage loads it (load_record)."""
+    from diary.project.records import load_record
+
+    return load_record(root / "_data/records" / f"{snap_id}.yml").to_data()
+
+
+def read_records(root: Path) -> dict[str, dict]:
+    """Every record of a diary, by snapshot id."""
+    return {path.stem: read_record(root, path.stem) for path in sorted((root / "_data/records").glob("*.yml"))}
+
+
 def tree_bytes(root: Path, folder: str = "_data") -> dict[str, bytes]:
     base = root / folder
     if not base.exists():

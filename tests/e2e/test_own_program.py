@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diarykit import FIXTURES_DIR, REPO
+from diarykit import FIXTURES_DIR, REPO, read_records
 
 THIRDPARTY = FIXTURES_DIR / "thirdparty"
 TIMESTAMP = r"started \d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
@@ -74,13 +74,8 @@ def wordgen_diary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def records(root: Path) -> dict[str, dict]:
-    return {path.stem: yaml.safe_load(path.read_text(encoding="utf-8"))
-            for path in sorted((root / "_data/records").glob("*.yml"))}
-
-
 def test_every_snapshot_works_as_the_author_declared_it(wordgen_diary: Path) -> None:
-    measured = records(wordgen_diary)
+    measured = read_records(wordgen_diary)
     assert list(measured) == ["00-baseline", "01-compact", "02-newline", "03-split"]
     assert {snap_id: r["verdict"]["status"] for snap_id, r in measured.items()} == dict.fromkeys(measured, "ok")
     # The split runs with its own entry and arguments; the others as the baseline does.
@@ -96,7 +91,7 @@ def test_every_snapshot_works_as_the_author_declared_it(wordgen_diary: Path) -> 
 
 
 def test_the_best_is_the_shortest_working_snapshot_and_the_site_names_it(wordgen_diary: Path) -> None:
-    measured = records(wordgen_diary)
+    measured = read_records(wordgen_diary)
     shortest = min(measured, key=lambda s: measured[s]["lines"]["total"]["code"])
     summary = yaml.safe_load((wordgen_diary / "_variables.yml").read_text(encoding="utf-8"))["diary"]
     assert summary["best"] == shortest != "03-split"  # the last snapshot is not "the result"
@@ -120,7 +115,7 @@ def test_about_says_exactly_which_checks_run(wordgen_diary: Path) -> None:
 
 
 def test_a_normalised_identity_is_never_shown_as_byte_identity(wordgen_diary: Path) -> None:
-    for snap_id, record in records(wordgen_diary).items():
+    for snap_id, record in read_records(wordgen_diary).items():
         page = page_text(wordgen_diary / f"_site/snapshots/{snap_id}.html")
         normalised = record["behaviour"]["normalised_by"]
         if normalised:

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
-from diarykit import FIXTURES_DIR, run_diary
+from diarykit import FIXTURES_DIR, read_record, run_diary
 
 SNAPSHOTS = ["00-base", "01-broken", "02-fixed"]  # parents before children, as discover orders them
 # Listed newest first: day-2, day-1, plan (neither the folders' order nor its reverse).
@@ -208,9 +208,6 @@ def missing_hostile(text: str) -> list[str]:
 # The tiny diary's inputs and records
 
 
-def record(root: Path, snapshot_id: str) -> dict:
-    return yaml.safe_load((root / "_data" / "records" / f"{snapshot_id}.yml").read_text(encoding="utf-8"))
-
 
 def source(root: Path, snapshot_id: str, name: str = "prog.py") -> str:
     return (root / "code" / "snapshots" / snapshot_id / name).read_text(encoding="utf-8")
@@ -227,19 +224,20 @@ def post_meta(root: Path, post: str) -> dict:
 
 def definition(root: Path, snapshot_id: str, name: str) -> str:
     """The lines of a definition as its record places them (decorators and comments above included)."""
-    found = next(d for d in record(root, snapshot_id)["definitions"] if d["name"] == name)
+    found = next(d for d in read_record(root, snapshot_id)["definitions"] if d["name"] == name)
     lines = source(root, snapshot_id, found["file"]).splitlines(keepends=True)
     return "".join(lines[found["start"] - 1 : found["end"]])
 
 
 def change_vs_parent(root: Path, snapshot_id: str) -> int | None:
     """Code lines against the nearest ancestor that is not broken; None for the baseline."""
-    parent = record(root, snapshot_id)["snapshot"]["parent"]
-    while parent is not None and record(root, parent)["verdict"]["status"] == "broken":
-        parent = record(root, parent)["snapshot"]["parent"]
+    parent = read_record(root, snapshot_id)["snapshot"]["parent"]
+    while parent is not None and read_record(root, parent)["verdict"]["status"] == "broken":
+        parent = read_record(root, parent)["snapshot"]["parent"]
     if parent is None:
         return None
-    return record(root, snapshot_id)["lines"]["total"]["code"] - record(root, parent)["lines"]["total"]["code"]
+    code = {snap: read_record(root, snap)["lines"]["total"]["code"] for snap in (snapshot_id, parent)}
+    return code[snapshot_id] - code[parent]
 
 
 def variables(root: Path) -> dict:
@@ -280,7 +278,7 @@ def test_post_progress_table_shows_the_records_numbers(built_site, tiny_site_roo
     for name in meta["definitions"]:
         assert f"{name} code" in table.header
     for snapshot_id, row in rows.items():
-        rec = record(tiny_site_root, snapshot_id)
+        rec = read_record(tiny_site_root, snapshot_id)
         total = rec["lines"]["total"]
         tests = rec["tests"]
         where = f"{post}, row {snapshot_id}"
@@ -305,14 +303,14 @@ def test_post_progress_table_shows_the_records_numbers(built_site, tiny_site_roo
             assert struck is not None and struck.text() == f"({change:+d})", where
         else:
             assert struck is None and cell(row, "vs parent") == f"{change:+d}", where
-        working_so_far = [record(tiny_site_root, s) for s in SNAPSHOTS[: SNAPSHOTS.index(snapshot_id) + 1]]
+        working_so_far = [read_record(tiny_site_root, s) for s in SNAPSHOTS[: SNAPSHOTS.index(snapshot_id) + 1]]
         best = min(r["lines"]["total"]["code"] for r in working_so_far if r["verdict"]["status"] != "broken")
         assert cell(row, "best so far") == str(best), f"{where}: over the whole diary, ignoring broken snapshots"
 
 
 def test_broken_snapshot_is_marked_and_its_change_not_counted(built_site, tiny_site_root):
-    base, broken, fixed = (record(tiny_site_root, s)["lines"]["total"]["code"] for s in SNAPSHOTS)
-    verdict = record(tiny_site_root, "01-broken")["verdict"]
+    base, broken, fixed = (read_record(tiny_site_root, s)["lines"]["total"]["code"] for s in SNAPSHOTS)
+    verdict = read_record(tiny_site_root, "01-broken")["verdict"]
     assert (verdict["status"], verdict["expected"], verdict["surprise"]) == ("broken", "broken", False)
     rows = progress_table(parse_html(built_site / "progress.html")).by_snapshot()
     assert list(rows) == SNAPSHOTS
@@ -369,8 +367,8 @@ def test_variables_show_their_figures_in_the_prose(built_site, tiny_site_root):
     assert (f"The base has {snap['00-base']['code']} code lines; the attempt is {snap['01-broken']['status']}: "
             f"its output differs from the base’s from line {snap['01-broken']['first_difference_line']} on.") in day1
     assert snap["01-broken"]["first_difference_line"] == (
-        record(tiny_site_root, "01-broken")["behaviour"]["first_difference"]["line"])
-    assert snap["00-base"]["code"] == record(tiny_site_root, "00-base")["lines"]["total"]["code"]
+        read_record(tiny_site_root, "01-broken")["behaviour"]["first_difference"]["line"])
+    assert snap["00-base"]["code"] == read_record(tiny_site_root, "00-base")["lines"]["total"]["code"]
     # a title read through {{< var >}} is YAML read as Markdown, like front matter: a hostile one is
     # given as the snapshot's id (escape.metadata_text), and nothing in it acts
     assert "as its snapshot gives it: 00-base." in day1
@@ -447,11 +445,11 @@ def test_snapshot_page_links_a_byte_identical_download(built_site, tiny_site_roo
 def test_the_fixture_is_hostile_where_it_must_be(tiny_site_root):
     """Guards the fixture: every hostile string is in a source, stdout, stderr and a test message."""
     for snapshot_id in SNAPSHOTS:
-        run = record(tiny_site_root, snapshot_id)["run"]
+        run = read_record(tiny_site_root, snapshot_id)["run"]
         assert missing_hostile(source(tiny_site_root, snapshot_id)) == [], snapshot_id
         assert missing_hostile("\n".join(run["stdout_lines"])) == [], snapshot_id
         assert missing_hostile(run["stderr_excerpt"]) == [], snapshot_id
-    failures = record(tiny_site_root, "01-broken")["tests"]["failures"]
+    failures = read_record(tiny_site_root, "01-broken")["tests"]["failures"]
     assert len(failures) == 2 and all(missing_hostile(f["message"]) == [] for f in failures)
     meta = yaml.safe_load((tiny_site_root / "code/snapshots/00-base/snapshot.yml").read_text())
     for text in (meta["title"], meta["note"]):
@@ -460,7 +458,7 @@ def test_the_fixture_is_hostile_where_it_must_be(tiny_site_root):
 
 @pytest.mark.parametrize("snapshot_id", SNAPSHOTS)
 def test_output_and_test_messages_show_as_written(built_site, tiny_site_root, snapshot_id):
-    rec = record(tiny_site_root, snapshot_id)
+    rec = read_record(tiny_site_root, snapshot_id)
     blocks = code_blocks(parse_html(built_site / "snapshots" / f"{snapshot_id}.html"))
     stdout = "\n".join(rec["run"]["stdout_lines"])
     stderr = rec["run"]["stderr_excerpt"].strip("\n")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from diary.core.contract import GENERATED_DIR
@@ -62,16 +61,12 @@ FLOATING_VAR = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    message: str
-    fix: str
+class Problem(DiaryError):
+    """A finding of the gate: the tool's one diagnostic (DiaryError: file, line, message, hint), collected
+    rather than raised, and printed as `file:line: message (fix: hint)` (DiaryError.finding)."""
 
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message} (fix: {self.fix})"
+    def __init__(self, file: str, line: int | None, message: str, fix: str) -> None:
+        super().__init__(message, file=file, line=line, hint=fix)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -331,8 +326,7 @@ def floating_figures(page: Page, root: Path) -> list[Problem]:
 
 
 def _from_error(exc: DiaryError, root: Path) -> Problem:
-    return Problem(_rel(Path(exc.file), root) if exc.file else ".", exc.line, exc.message,
-                   exc.hint or "see the message")
+    return Problem(_rel(Path(exc.file), root) if exc.file else ".", exc.line, exc.message, exc.hint or "")
 
 
 def collect_problems(project: Project) -> list[Problem]:

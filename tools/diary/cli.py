@@ -186,9 +186,11 @@ def cmd_build(args: argparse.Namespace) -> int:
 def cmd_preview(args: argparse.Namespace) -> int:
     from diary.render.engine import choose_engine, preview_site
 
-    refresh(args)
-    return preview_site(_root(args), choose_engine(args.engine), port=args.port,
-                        open_browser=not args.no_browser)
+    # A surprising verdict (refresh's exit 1) still serves the site, as `diary build` still renders it;
+    # the command ends with that status, not a silent 0.
+    measured = refresh(args)
+    served = preview_site(_root(args), choose_engine(args.engine), port=args.port, open_browser=not args.no_browser)
+    return served or measured
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -209,7 +211,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if warning := placeholder_site_url_warning(_root(args)):
         print(for_terminal(warning), file=sys.stderr)  # not a problem: a fork builds and checks before it is set
     for problem in problems:
-        print(for_terminal(str(problem)), file=sys.stderr)  # names and messages come from the repository
+        print(problem.finding(), file=sys.stderr)  # escaped: names and messages come from the repository
     if problems:
         print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
         return 1

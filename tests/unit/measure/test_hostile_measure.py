@@ -48,8 +48,7 @@ from pathlib import Path
 
 import pytest
 
-from diary.project.records import load_record
-from diarykit import make_diary, run_diary, snapshot_meta, tree_bytes, write
+from diarykit import make_diary, read_record, run_diary, snapshot_meta, tree_bytes, write
 
 # Each mode measures thirteen hostile programs at once (about 25 s a mode on 2 cores).
 pytestmark = pytest.mark.slow
@@ -167,7 +166,7 @@ class Measured:
     connections: int
 
     def record(self, snap_id: str) -> dict:
-        return load_record(self.root / "_data/records" / f"{snap_id}.yml").to_data()
+        return read_record(self.root, snap_id)
 
 
 def marked_processes(grace_s: float = 3.0) -> list[str]:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from diary.project.records import dump_record, load_record, parse_record
-from diarykit import TINY_PROGRAM, make_diary, run_diary, tree_bytes, write
+from diarykit import TINY_PROGRAM, make_diary, read_record, run_diary, tree_bytes, write
 
 
 @pytest.fixture(scope="module")
@@ -27,12 +27,9 @@ def fresh_copy(measured: Path, tmp_path: Path) -> Path:
     return target
 
 
-def record(root: Path, snap_id: str) -> dict:
-    return load_record(root / "_data/records" / f"{snap_id}.yml").to_data()
-
 
 def test_every_snapshot_gets_a_record(measured: Path) -> None:
-    base, wrong, short = (record(measured, i) for i in ("00-base", "01-wrong", "02-short"))
+    base, wrong, short = (read_record(measured, i) for i in ("00-base", "01-wrong", "02-short"))
     assert base["behaviour"]["identical"] and base["tests"]["passed"] == 1
     assert short["behaviour"]["identical"] and short["verdict"]["status"] == "ok"
     assert short["run"]["stdout_lines"] == ["step 0: 1 ada", "step 1: 2 bob", "step 2: 3 cy"]
@@ -47,7 +44,7 @@ def test_every_snapshot_gets_a_record(measured: Path) -> None:
 
 
 def test_line_counts_and_definitions_are_recorded(measured: Path) -> None:
-    rec = record(measured, "00-base")
+    rec = read_record(measured, "00-base")
     assert rec["lines"]["total"] == {"physical": 22, "blank": 6, "comment": 1, "docstring": 1, "code": 14}
     names = [d["name"] for d in rec["definitions"]]
     assert "add" in names and "main" in names
@@ -171,7 +168,7 @@ def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:
     write(root / "code/snapshots/00-base/helper.py", "# helpers\n\n\ndef add(a, b):\n    return a + b\n")
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stderr
-    rec = record(root, "00-base")
+    rec = read_record(root, "00-base")
     assert rec["lines"]["files"]["helper.py"] == {"physical": 5, "blank": 2, "comment": 1, "docstring": 0,
                                                   "code": 2}
     assert rec["lines"]["total"]["physical"] == 16
@@ -207,7 +204,7 @@ def test_the_suite_runs_with_the_plugins_it_names_and_no_other(tmp_path: Path) -
     write(root / "tests/program/test_plugins.py", PLUGIN_SUITE)
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    tests = record(root, "00-base")["tests"]
+    tests = read_record(root, "00-base")["tests"]
     assert (tests["status"], tests["passed"], tests["failed"]) == ("ok", 3, 0), tests["failures"]
 
 
@@ -247,5 +244,5 @@ def test_each_record_is_written_before_later_snapshots_are_judged(tmp_path: Path
     write(root / "tests/program/test_order.py", ORDER_SUITE.format(records=str(root / "_data/records")))
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    tests = record(root, "02-last")["tests"]
+    tests = read_record(root, "02-last")["tests"]
     assert (tests["status"], tests["passed"]) == ("ok", 2), tests["failures"]

@@ -25,8 +25,7 @@ from diary.project.normalise import (
     scrub_paths,
     terminal_lines,
 )
-from diary.project.records import load_record
-from diarykit import REPO, run_diary, write
+from diarykit import REPO, read_record, run_diary, write
 
 THIRDPARTY = REPO / "tests/fixtures/thirdparty"
 CR = Normalisation("carriage-returns")
@@ -97,9 +96,6 @@ def wordgen_diary(root: Path, config: str = CONFIG) -> Path:
     add_snapshot(root, "00-base", (THIRDPARTY / "program/wordgen.py").read_text(), None)
     return root
 
-
-def record(root: Path, snap_id: str) -> dict:
-    return load_record(root / "_data/records" / f"{snap_id}.yml").to_data()
 
 
 def next_second() -> None:
@@ -198,7 +194,7 @@ def test_a_bad_normalisation_is_named_with_its_line_and_nothing_is_written(
 
 
 def test_progress_redrawn_with_cr_is_stored_as_a_terminal_shows_it(wordgen: Path) -> None:
-    run = record(wordgen, "00-base")["run"]
+    run = read_record(wordgen, "00-base")["run"]
     assert run["stdout_lines"][1] == "counting: 59/59 words"
     assert run["stdout_lines"][2] == "59 words, 16 letters seen"
     assert not any("\r" in line for line in run["stdout_lines"])
@@ -208,7 +204,7 @@ def test_progress_redrawn_with_cr_is_stored_as_a_terminal_shows_it(wordgen: Path
 
 
 def test_alternatives_are_identical_only_after_the_normalisations_they_needed(wordgen: Path) -> None:
-    base, newline, compact = (record(wordgen, i) for i in ("00-base", "01-newline", "02-compact"))
+    base, newline, compact = (read_record(wordgen, i) for i in ("00-base", "01-newline", "02-compact"))
     assert base["behaviour"] == {"identical": True, "byte_identical": True, "normalised_by": [],
                                  "compared_with": "00-base", "first_difference": None}
     assert newline["behaviour"]["identical"] and not newline["behaviour"]["byte_identical"]
@@ -244,18 +240,18 @@ def test_without_the_carriage_return_normalisation_the_newline_variant_is_broken
     write(root / "code/snapshots/01-newline/snapshot.yml", snapshot_yml("01-newline", "00-base", "broken"))
     proc = run_diary(root, "measure", "--force")
     assert proc.returncode == 0, proc.stderr + proc.stdout  # 01-newline and 03-crash broken, as they expect
-    newline = record(root, "01-newline")
+    newline = read_record(root, "01-newline")
     assert not newline["behaviour"]["identical"]
     # Compared line by line as a terminal shows them, after the regex filters.
     assert newline["behaviour"]["first_difference"] == {
         "line": 2, "expected": "counting: 59/59 words", "actual": "counting: 1/59 words"}
     # Measured again beside the baseline: their start times may fall in the same second or not.
-    compact = record(root, "02-compact")["behaviour"]
+    compact = read_record(root, "02-compact")["behaviour"]
     assert compact["identical"] and compact["normalised_by"] in ([], ["timestamp"])
 
 
 def test_host_paths_are_scrubbed_from_a_crash(wordgen: Path) -> None:
-    crash = record(wordgen, "03-crash")
+    crash = read_record(wordgen, "03-crash")
     assert crash["verdict"]["status"] == "broken" and crash["run"]["status"] == "failed"
     published = "\n".join([crash["run"]["stderr_excerpt"], crash["run"]["reason"], crash["run"]["command"],
                            *crash["verdict"]["reasons"], (wordgen / "snapshots/03-crash.qmd").read_text()])
@@ -356,7 +352,7 @@ def test_a_progress_bar_on_stderr_is_stored_as_its_last_state(tmp_path: Path) ->
     write(root / "code/snapshots/00-base/wordgen.py", source)
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    assert record(root, "00-base")["run"]["stderr_excerpt"] == "3000/3000 |####|\n"
+    assert read_record(root, "00-base")["run"]["stderr_excerpt"] == "3000/3000 |####|\n"
 
 
 def test_a_rerun_agrees_with_records_whose_timestamps_differ(wordgen: Path, tmp_path: Path) -> None:
@@ -368,7 +364,7 @@ def test_a_rerun_agrees_with_records_whose_timestamps_differ(wordgen: Path, tmp_
     # ... and a record whose output under every normalisation is not what a run prints is caught
     # (the hash of the smaller combinations still says "identical after normalising timestamp").
     path = root / "_data/records/02-compact.yml"
-    every = record(root, "02-compact")["run"]["stdout_normalised"]["carriage-returns+timestamp"]
+    every = read_record(root, "02-compact")["run"]["stdout_normalised"]["carriage-returns+timestamp"]
     path.write_text(path.read_text().replace(f"carriage-returns+timestamp: {every}",
                                              f"carriage-returns+timestamp: {'f' * 16}"))
     assert run_diary(root, "check").returncode == 0
@@ -389,7 +385,7 @@ def test_names_the_host():
     write(root / "code/snapshots/00-base/snapshot.yml", snapshot_yml("00-base", None, "broken"))
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stderr + proc.stdout
-    tests = record(root, "00-base")["tests"]
+    tests = read_record(root, "00-base")["tests"]
     (failure,) = tests["failures"]
     assert "paths: <repository>/tests/program/test_words.py <python> <repository> <home>" in failure["message"]
     for host in {sys.base_prefix, str(root), "/tmp/", str(Path.home()) + "/"}:

@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from diary.cli import main
-from diary.project.records import load_record
-from diarykit import REPO, TINY_PROGRAM, make_diary, run_diary, tree_bytes, write
+from diarykit import REPO, TINY_PROGRAM, make_diary, read_record, run_diary, tree_bytes, write
 
 THIRDPARTY = REPO / "tests/fixtures/thirdparty"
 # wordgen prints the time it started; comparing that needs a declared normalisation (another part of
@@ -79,9 +78,6 @@ def wordgen_diary(root: Path, settings: str = WORDGEN_SETTINGS) -> Path:
     return root
 
 
-def record(root: Path, snap_id: str) -> dict:
-    return load_record(root / "_data/records" / f"{snap_id}.yml").to_data()
-
 
 @pytest.fixture(scope="module")
 def wordgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -93,7 +89,7 @@ def wordgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_each_snapshot_runs_with_its_own_entry_arguments_and_data(wordgen: Path) -> None:
-    base, split = record(wordgen, "00-base"), record(wordgen, "01-split")
+    base, split = read_record(wordgen, "00-base"), read_record(wordgen, "01-split")
     assert base["run"]["command"] == "python wordgen.py"
     assert split["run"]["command"] == "python main.py run"
     for rec in (base, split):  # input.txt was there: the program read the 59 words
@@ -104,7 +100,7 @@ def test_each_snapshot_runs_with_its_own_entry_arguments_and_data(wordgen: Path)
 
 def test_no_suite_and_no_seed_are_recorded_as_such(wordgen: Path) -> None:
     for snap_id in ("00-base", "01-split"):
-        rec = record(wordgen, snap_id)
+        rec = read_record(wordgen, snap_id)
         assert rec["tests"]["judged"] == "none" and rec["tests"]["ran"] == []
         assert rec["probes"]["status"] == "not run" and rec["probes"]["runs"] == 0
         assert "{seed}" in rec["probes"]["reason"]
@@ -167,7 +163,7 @@ def test_contract_of_a_snapshot_is_part_of_its_key(wordgen: Path, tmp_path: Path
                     encoding="utf-8")
     proc = run_diary(root, "measure")
     assert proc.returncode == 1, proc.stdout + proc.stderr  # other words, other output: broken, unexpectedly
-    split = record(root, "01-split")
+    split = read_record(root, "01-split")
     assert "2 words, 4 letters seen" in split["run"]["stdout_lines"] and not split["behaviour"]["identical"]
     assert run_diary(root, "measure").stdout.count("measured") == 1  # "0 measured": cached
     write(root / "code/data/few.txt", "ab\n")
@@ -185,7 +181,7 @@ def test_the_users_own_pytest_suite_judges_in_process(tmp_path: Path) -> None:
     for command in ("measure", "generate"):
         proc = run_diary(root, command)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-    base, split, double = (record(root, i) for i in ("00-base", "01-split", "02-double"))
+    base, split, double = (read_record(root, i) for i in ("00-base", "01-split", "02-double"))
     assert base["tests"]["judged"] == "in-process" and base["tests"]["status"] == "ok"
     assert base["tests"]["ran"] == ["test_wordgen::test_reads_the_data_file_as_a_run_does",
                                     "test_wordgen::test_counts_each_pair_once"]
@@ -207,11 +203,11 @@ def test_a_snapshot_that_drops_the_seed_cannot_escape_the_probes(tmp_path: Path)
     meta.write_text(meta.read_text(encoding="utf-8") + "args: [--steps, '{steps}']\n", encoding="utf-8")
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    fixed = record(root, "01-fixed")
+    fixed = read_record(root, "01-fixed")
     assert fixed["run"]["command"] == "python prog.py --steps 3"
     assert fixed["behaviour"]["identical"]  # it prints what the baseline prints on the configured seed
     assert fixed["probes"]["status"] == "failed" and "no {seed} placeholder" in fixed["probes"]["reason"]
-    assert record(root, "00-base")["probes"]["status"] == "passed"
+    assert read_record(root, "00-base")["probes"]["status"] == "passed"
     proc = run_diary(root, "generate")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     summary = yaml.safe_load((root / "_variables.yml").read_text(encoding="utf-8"))["diary"]
@@ -230,7 +226,7 @@ def test_a_timed_out_run_names_the_setting_to_raise(tmp_path: Path) -> None:
                       + "probes: 0\n", encoding="utf-8")
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rec = record(root, "00-base")
+    rec = read_record(root, "00-base")
     assert rec["run"]["status"] == "timeout"
     assert rec["run"]["reason"] == "timed out after 1.0 s (raise 'timeout' in code/diary.yml)"
     assert rec["probes"]["status"] == "not run" and rec["probes"]["reason"] == "'probes' is 0 in code/diary.yml"
@@ -311,7 +307,7 @@ def test_a_new_snapshot_keeps_its_parents_contract(wordgen: Path, tmp_path: Path
     assert written["data_files"] == [{"from": "data/more.txt", "to": "input.txt"}]
     proc = run_diary(root, "measure")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    more = record(root, "02-more")
+    more = read_record(root, "02-more")
     assert more["run"]["command"] == "python main.py run" and more["verdict"]["status"] == "ok"
 
 
@@ -320,7 +316,7 @@ def test_a_suite_that_times_out_names_the_setting_to_raise(tmp_path: Path) -> No
     write(root / "tests/own/test_slow.py", "import time\n\n\ndef test_slow():\n    time.sleep(60)\n")
     proc = run_diary(root, "measure")
     assert proc.returncode == 1, proc.stdout + proc.stderr  # broken, unexpectedly
-    tests = record(root, "00-base")["tests"]
+    tests = read_record(root, "00-base")["tests"]
     assert tests["status"] == "error"
     assert tests["reason"] == "test suite timed out after 1.0 s (raise 'test_timeout' in code/diary.yml)"
 

@@ -24,7 +24,7 @@ from diary.core.escape import code_fence, metadata_text, quarto_code_block_text,
 from diary.project.project import Project
 from diary.site import highlight, templating
 from diary.site.outputs import GenerateReport, generate
-from diarykit import FIXTURES_DIR, REPO
+from diarykit import FIXTURES_DIR, REPO, read_record
 
 
 def generate_site(root: Path) -> GenerateReport:
@@ -55,9 +55,6 @@ def diary(site, tmp_path) -> Path:
 def read(root: Path, path: str) -> str:
     return (root / path).read_text(encoding="utf-8")
 
-
-def record(root: Path, snapshot_id: str) -> dict:
-    return yaml.safe_load(read(root, f"_data/records/{snapshot_id}.yml"))
 
 
 FENCED = re.compile(r"^(?P<fence>`{3,})\{(?P<attrs>\.[^{}\n]*)\}\n(?P<code>.*?)\n(?P=fence)$", re.S | re.M)
@@ -180,17 +177,17 @@ def test_post_table_shows_the_records_numbers(site):
     rows = table_rows(read(site, "_generated/tables/_day-1.md"))
     assert list(rows) == ["00-base", "01-broken"]  # up to the last snapshot the post covers
     for snapshot_id, cells in rows.items():
-        total = record(site, snapshot_id)["lines"]["total"]
+        total = read_record(site, snapshot_id)["lines"]["total"]
         comment = total["comment"] + total["docstring"]
         assert cells[2:5] == [str(total["code"]), str(comment), str(total["blank"])]
-        definition = next(d for d in record(site, snapshot_id)["definitions"] if d["name"] == "total")
+        definition = next(d for d in read_record(site, snapshot_id)["definitions"] if d["name"] == "total")
         assert cells[8] == str(definition["code"])  # the post's `definitions: [total]`
     header = next(line for line in read(site, "_generated/tables/_day-1.md").splitlines() if line.startswith("|"))
     assert "total code" in header
 
 
 def test_broken_snapshot_is_marked_and_never_counted(site):
-    base, broken, fixed = (record(site, s)["lines"]["total"]["code"] for s in SNAPSHOTS)
+    base, broken, fixed = (read_record(site, s)["lines"]["total"]["code"] for s in SNAPSHOTS)
     rows = table_rows(read(site, "_generated/_progress-table.md"))
     assert rows["01-broken"][-1].startswith("**broken**: output differs")
     assert rows["01-broken"][5] == f"~~({broken - base:+d})~~"  # shown, struck, not counted
@@ -207,7 +204,7 @@ def test_variables_have_the_contract_keys_and_values(site):
         "snapshots", "broken", "baseline", "best", "baseline_code", "best_code", "saved_code",
         "saved_percent", "steps", "seed", "samples", "tests_total", "sandbox"]
     assert list(variables["snap"]) == SNAPSHOTS
-    base, broken, fixed = (record(site, s) for s in SNAPSHOTS)
+    base, broken, fixed = (read_record(site, s) for s in SNAPSHOTS)
     code = [r["lines"]["total"]["code"] for r in (base, broken, fixed)]
     summary = variables["diary"]
     counts = [summary[key] for key in ("snapshots", "broken", "baseline", "best")]

@@ -44,6 +44,7 @@ from diary.core.contract import (
     PROGRESS_TABLE_PATH,
     RECORDS_DIR,
     SETTINGS_PATH,
+    SITE_CONFIG_PATH,
     SNAPSHOT_ID_HINT,
     include_shortcode,
     snapshot_id_problem,
@@ -57,7 +58,7 @@ BASELINE_ID = "00-baseline"
 SNAPSHOTS_DIR = f"{CODE_DIR}/snapshots"
 SUITE_DIR = "tests/program"
 # What marks a folder as a diary already: init never writes into one.
-DIARY_MARKERS = (SETTINGS_PATH, "_quarto.yml", SNAPSHOTS_DIR, RECORDS_DIR, POSTS_DIR)
+DIARY_MARKERS = (SETTINGS_PATH, SITE_CONFIG_PATH, SNAPSHOTS_DIR, RECORDS_DIR, POSTS_DIR)
 
 
 def _program_files(path: Path, left_out: list[str]) -> dict[str, bytes]:
@@ -264,7 +265,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     title = (options.title or f"The {Path(entry).stem} diary").strip()
     if not title or "\n" in title:
         raise DiaryError("the diary needs a title on one line", hint='--title "The wordgen diary"')
-    files["_quarto.yml"] = render_template(
+    files[SITE_CONFIG_PATH] = render_template(
         "init/quarto.yml.j2", title=title,
         description=f"Making {entry} shorter, one measured snapshot at a time, while it keeps its behaviour.",
     ).encode()

@@ -45,6 +45,10 @@ CHART_PARTIAL_PATH = f"{GENERATED_DIR}/_chart.md"
 CHECKS_PARTIAL_PATH = f"{GENERATED_DIR}/checks.md"  # what the diary checks (site/checks.py)
 SNAPSHOT_INDEX_PATH = f"{PAGES_DIR}/index.qmd"
 LOCK_PATH = ".diary.lock"
+SITE_CONFIG_PATH = "_quarto.yml"  # the site's configuration, read by both engines
+SITE_DIR = "_site"  # the rendered site (both engines' output-dir): what is published
+STATE_DIR = ".diary-cache"  # the build's own state (gitignored): never published, never trusted by check
+GENERATE_STATE_PATH = f"{STATE_DIR}/generate-state.json"
 
 # The second line of every generated page, first in its front matter: only pages that carry it are
 # ever removed from snapshots/, so a page written there by hand is safe.

@@ -41,6 +41,14 @@ class DiaryError(Exception):
 
         return for_terminal(text.replace("\n", " "))
 
+    def finding(self) -> str:
+        """One line of a list of findings (`diary check` collects them all, then fails):
+        `file:line: message (fix: hint)`."""
+        where = f"{self.file or '.'}:{self.line}" if self.line else (self.file or ".")
+        from diary.core.escape import for_terminal
+
+        return for_terminal(f"{where}: {self.message} (fix: {self.hint or 'see the message'})".replace("\n", " "))
+
 
 class LockedError(DiaryError):
     """Another diary process holds the build lock."""

@@ -15,11 +15,14 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from diary import __version__
+
+T = TypeVar("T")
 
 
 def cache_dir() -> Path:
@@ -70,3 +73,23 @@ def store(kind: str, key: str, value: Any) -> None:
             raise
     except (OSError, TypeError, ValueError):
         pass
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def remembered(kind: str, key: str, compute: Callable[[], T], *, encode: Callable[[T], Any] = _same,
+               decode: Callable[[Any], T] = _same) -> T:
+    """`compute()`, or the value an earlier command stored under `key`: the one lookup-and-store of
+    every user of the cache. `decode` turns the stored JSON back into the value and raises on an
+    entry of another shape (damaged, or written by other code): that is a miss, computed again."""
+    data = load(kind, key)
+    if data is not None:
+        try:
+            return decode(data)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            pass
+    value = compute()
+    store(kind, key, encode(value))
+    return value

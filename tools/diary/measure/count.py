@@ -199,22 +199,22 @@ def measure_file(text: str) -> FileMeasures:
     file's content, never what a record says of it)."""
     # The interpreter is part of the key: what parses (and so how lines count) changes between versions.
     key = usercache.key_of(usercache.code_salt(sys.modules[__name__], lineclass), sys.version, text)
-    cached = usercache.load("counts", key)
-    if cached is not None:
-        try:
-            return _measures_from_data(cached)
-        except (KeyError, TypeError, ValueError):
-            pass  # an entry that does not load is a miss
+    return usercache.remembered("counts", key, lambda: _measure(text), encode=_measures_as_data,
+                                decode=_measures_from_data)
+
+
+def _measure(text: str) -> FileMeasures:
     analysis = analyse(text)
-    measures = FileMeasures(_tally(analysis.kinds), _definitions(analysis), _comments(analysis),
-                            tab_indented_lines(text))
-    usercache.store("counts", key, {
+    return FileMeasures(_tally(analysis.kinds), _definitions(analysis), _comments(analysis), tab_indented_lines(text))
+
+
+def _measures_as_data(measures: FileMeasures) -> dict[str, Any]:
+    return {
         "counts": measures.counts.as_dict(),
         "definitions": [[d.name, d.kind, d.start, d.end, d.counts.as_dict()] for d in measures.definitions],
         "comments": measures.comments,
         "tabs": measures.tabs,
-    })
-    return measures
+    }
 
 
 def _measures_from_data(data: Any) -> FileMeasures:

@@ -64,8 +64,9 @@ class MeasureReport:
         return 1 if self.surprises else 0
 
 
-def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunResult, Path]:
-    """One run of the program in a private directory holding its files and the data files."""
+def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunResult, Run]:
+    """One run of the program in a private directory holding its files and the data files: what the
+    sandbox saw, and the record's part (made while the folder exists, whose path it scrubs)."""
     from diary.measure.sandbox.run import clean_environment
 
     with tempfile.TemporaryDirectory(prefix=f"diary-run-{snapshot.id}-") as tmp:
@@ -77,7 +78,8 @@ def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunRe
             argv, workdir=work, timeout=settings.timeout, memory_mb=settings.memory_mb,
             output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
         )
-        return with_setting_hint(result, "timeout"), work
+        result = with_setting_hint(result, "timeout")
+        return result, _run_part(result, work, snapshot.meta, settings)
 
 
 def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
@@ -85,8 +87,7 @@ def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
     return shlex.join(["python", snapshot.entry, *settings.command_args(snapshot.args)])
 
 
-def _run_part(outcome: tuple[RunResult, Path], snapshot: SnapshotMeta, settings: Settings) -> Run:
-    result, workdir = outcome
+def _run_part(result: RunResult, workdir: Path, snapshot: SnapshotMeta, settings: Settings) -> Run:
     # As a terminal shows it (a \r-redrawn progress line is the one line a reader saw); the hashes
     # are of the raw bytes.
     lines = terminal_lines(result.stdout.decode("utf-8", errors="replace"))
@@ -228,7 +229,7 @@ def _measure(
                 runs[snapshot.id] = pool.submit(run_snapshot, staged[snapshot.id], settings, mode)
         if baseline.id in runs:
             raise_for_infrastructure(runs[baseline.id].result()[0], f"snapshot {baseline.id!r}")
-            baseline_run = _run_part(runs[baseline.id].result(), baseline, settings)
+            baseline_run = runs[baseline.id].result()[1]
         else:
             baseline_run = report.records[baseline.id].run
         if baseline.id in suites:
@@ -242,7 +243,7 @@ def _measure(
             # A failure of the sandbox is no verdict: stop before anything of it is recorded.
             for result in (suite_result, runs[snapshot.id].result()[0]):
                 raise_for_infrastructure(result, f"snapshot {snapshot.id!r}")
-            run = baseline_run if snapshot is baseline else _run_part(runs[snapshot.id].result(), snapshot, settings)
+            run = baseline_run if snapshot is baseline else runs[snapshot.id].result()[1]
             expected = keys[snapshot.id]
             record = build_record(staged[snapshot.id], expected, run, outcome, baseline, baseline_run, base_comments,
                                   settings)

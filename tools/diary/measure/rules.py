@@ -101,15 +101,9 @@ def check_files(files: dict[str, bytes]) -> list[Breach]:
     source and the Python version (whose parser it uses): `diary check` re-derives the breaches of
     every snapshot, and most snapshots of a long diary did not change since the last check."""
     key = usercache.key_of(usercache.code_salt(sys.modules[__name__]), sys.version, files_digest(files).hexdigest())
-    cached = usercache.load("rules", key)
-    if isinstance(cached, list):
-        try:
-            return [Breach(**item) for item in cached]
-        except TypeError:
-            pass  # an entry of another shape is a miss
-    breaches = _check_files(files)
-    usercache.store("rules", key, [breach.as_dict() for breach in breaches])
-    return breaches
+    return usercache.remembered("rules", key, lambda: _check_files(files),
+                                encode=lambda breaches: [breach.as_dict() for breach in breaches],
+                                decode=lambda items: [Breach(**item) for item in items])
 
 
 def _check_files(files: dict[str, bytes]) -> list[Breach]:

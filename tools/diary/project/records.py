@@ -325,15 +325,17 @@ def load_record(path: Path) -> Record:
     its data comes from the user's cache (usercache.py); parsing was most of a no-op command's time."""
     text = read_utf8(path, hint="restore the file from git, or run 'diary measure --force'")
     key = usercache.key_of(_record_code_salt(), path.name, text)
-    data = usercache.load("records", key)
-    if isinstance(data, dict):
-        try:
-            return Record.from_data(data)
-        except Exception:  # noqa: BLE001 - a damaged entry is a miss: the text is parsed and checked
-            pass
-    record = parse_record(text, path)
-    usercache.store("records", key, record.to_data())
-    return record
+    return usercache.remembered("records", key, lambda: parse_record(text, path), encode=Record.to_data,
+                                decode=_record_from_cache)
+
+
+def _record_from_cache(data: Any) -> Record:
+    if not isinstance(data, dict):
+        raise TypeError("a record is a mapping")
+    try:
+        return Record.from_data(data)
+    except Exception as error:  # a damaged entry is a miss: the text is parsed and checked again
+        raise ValueError("a damaged entry") from error
 
 
 def _record_code_salt() -> str:

@@ -26,12 +26,12 @@ from typing import Any
 
 from diary import __version__
 from diary.core.atomic import write_text_atomic
+from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR, STATE_DIR
 from diary.core.safefs import stat_digest
 
-STATE_DIR = ".diary-cache"
 STATE_FILE = f"{STATE_DIR}/build-state.json"
 STATE_SCHEMA = 1
-OUTPUT_DIR = "_site"
+OUTPUT_DIR = SITE_DIR
 PAGE_SUFFIXES = (".qmd", ".md", ".ipynb")
 # The folders Quarto and smalldocs leave out besides those starting with "_" or ".".
 SKIP_DIRS = {"node_modules", "venv", "env", "renv", "site-packages", "__pycache__"}
@@ -75,7 +75,7 @@ def _render_list(root: Path) -> list[str]:
     import yaml
 
     try:
-        config = yaml.safe_load((root / "_quarto.yml").read_text(encoding="utf-8-sig"))
+        config = yaml.safe_load((root / SITE_CONFIG_PATH).read_text(encoding="utf-8-sig"))
         listed = config["project"]["render"]
     except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
         return []
@@ -133,7 +133,7 @@ def page_digest(root: Path, src: str, variables: Any, site_key: str) -> str:
 def site_key(root: Path, sources: list[str], engine: str) -> str:
     """What every page depends on: the configuration, the versions, the pages and their front matter."""
     digest = hashlib.sha256(f"{STATE_SCHEMA}|{__version__}|{engine}".encode())
-    for name in ("_quarto.yml", "_smalldocs.yml"):
+    for name in (SITE_CONFIG_PATH, "_smalldocs.yml"):
         digest.update(f"\0{name}\0".encode() + (_read(root / name) or b"<missing>"))
     folders = {Path(src).parent for src in sources}
     for folder in sorted({parent for f in folders for parent in (f, *f.parents)}):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR
 from diary.core.errors import DiaryError
 from diary.core.safefs import no_links
 from diary.render.buildstate import BuildState, plan_build, record_build
@@ -116,13 +117,13 @@ def _check_output_dir(root: Path) -> None:
     """`project: output-dir:` of `_quarto.yml` (the repository's) must be `_site`: engines clean it."""
     from diary.core.yamlio import read_yaml
 
-    quarto = root / "_quarto.yml"
+    quarto = root / SITE_CONFIG_PATH
     if not quarto.is_file():
         return
     located = read_yaml(quarto)
     project = located.data.get("project") if isinstance(located.data, dict) else None
-    output_dir = project.get("output-dir", "_site") if isinstance(project, dict) else "_site"
-    if str(output_dir).strip("/") != "_site":
+    output_dir = project.get("output-dir", SITE_DIR) if isinstance(project, dict) else SITE_DIR
+    if str(output_dir).strip("/") != SITE_DIR:
         raise DiaryError(f"project output-dir {str(output_dir)!r} is not _site", file=quarto,
                          line=located.line_of("project"),
                          hint="remove output-dir: the engines write (and delete) everything in it")
@@ -138,7 +139,7 @@ def render_site(
     buildstate.py); `verbose` lists them. Everything the engine prints goes to `echo`, line by line; a
     failed render raises DiaryError (and leaves the build state as it was, so the next build retries).
     """
-    for folder in ("_site", ".quarto", "_freeze"):  # engines write and clean these: never through a link
+    for folder in (SITE_DIR, ".quarto", "_freeze"):  # engines write and clean these: never through a link
         no_links(root, Path(root) / folder)
     _check_output_dir(Path(root))
     if not quiet:
@@ -156,7 +157,7 @@ def render_site(
             echo(f"  {src}")
     elif plan is not None and not quiet and not plan.full:
         echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged)")
-    output_dir = root / "_site"  # the output-dir of both engines for this project
+    output_dir = root / SITE_DIR  # the output-dir of both engines for this project
     warnings: list[str] = []
     rendered: list[str] | None = None if plan is None or plan.full else plan.changed  # None: every page
     if plan is not None and plan.nothing_to_do:
@@ -190,18 +191,17 @@ def _variables(root: Path) -> Any:
         text = (root / "_variables.yml").read_text(encoding="utf-8-sig")
     except (OSError, ValueError):
         return None
+    def parse() -> Any:
+        try:
+            value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except (ValueError, yaml.YAMLError):
+            return None
+        # As JSON whether cached or not, so a hit and a miss give the same digests (dates as text).
+        return json.loads(json.dumps(value, default=str))
+
     key = usercache.key_of("variables", yaml.__version__, text)
-    cached = usercache.load("variables", key)
-    if isinstance(cached, dict) and "value" in cached:
-        return cached["value"]
-    try:
-        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (ValueError, yaml.YAMLError):
-        return None
-    # As JSON whether cached or not, so a hit and a miss give the same digests (dates as text).
-    plain = json.loads(json.dumps(value, default=str))
-    usercache.store("variables", key, {"value": plain})
-    return plain
+    return usercache.remembered("variables", key, parse, encode=lambda value: {"value": value},
+                                decode=lambda data: data["value"])
 
 
 def preview_site(
@@ -273,7 +273,7 @@ def _preview_with_smalldocs(
     except OSError:
         echo(f"port {port} is in use; give another with --port")
         return 2
-    out = root / "_site"
+    out = root / SITE_DIR
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), functools.partial(PreviewHandler, directory=str(out)))
     url = f"http://127.0.0.1:{port}/"
     echo(f"serving {out} at {url} (Ctrl-C to stop)")

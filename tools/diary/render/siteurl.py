@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from diary.core.contract import SITE_CONFIG_PATH
+
 # The placeholder of README.md's Publishing section: https://YOUR-USER.github.io/YOUR-REPO/
 PLACEHOLDER = re.compile(r"YOUR-USER|YOUR-REPO")
 _SITE_URL = re.compile(r"^\s+site-url:\s*[\"']?([^\"'#\s]+)")
@@ -18,7 +20,7 @@ _SITE_URL = re.compile(r"^\s+site-url:\s*[\"']?([^\"'#\s]+)")
 
 def placeholder_site_url_warning(root: Path) -> str | None:
     """`_quarto.yml:<line>: warning: ...` when site-url is still the placeholder, else None."""
-    path = root / "_quarto.yml"
+    path = root / SITE_CONFIG_PATH
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

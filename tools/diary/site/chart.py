@@ -90,12 +90,8 @@ def drawn_chart(points: list[dict], digest: str, theme: str) -> bytes:
     from diary.core import usercache
 
     key = usercache.key_of(usercache.code_salt(sys.modules[__name__]), metadata.version("matplotlib"), digest, theme)
-    cached = usercache.load("chart", key)
-    if isinstance(cached, str):
-        return cached.encode("utf-8")
-    svg = render_chart_svg(points, digest, theme)
-    usercache.store("chart", key, svg.decode("utf-8"))
-    return svg
+    return usercache.remembered("chart", key, lambda: render_chart_svg(points, digest, theme),
+                                encode=lambda svg: svg.decode("utf-8"), decode=lambda text: text.encode("utf-8"))
 
 
 def render_chart_svg(points: list[dict], digest: str, theme: str = "light") -> bytes:

@@ -22,12 +22,15 @@ def highlight_lines(text: str, language: str) -> tuple[list[str], bool]:
     if len(text) < SHORT_TEXT:
         return highlight.highlight_lines(text, language)
     key = usercache.key_of(usercache.code_salt(highlight, escape), pygments.__version__, language, text)
-    data = usercache.load("highlight", key)
-    if isinstance(data, dict):
-        lines, newline_at_end = data.get("lines"), data.get("newline_at_end")
-        if (isinstance(lines, list) and all(isinstance(line, str) for line in lines)
-                and isinstance(newline_at_end, bool)):
-            return lines, newline_at_end
-    lines, newline_at_end = highlight.highlight_lines(text, language)
-    usercache.store("highlight", key, {"lines": lines, "newline_at_end": newline_at_end})
+    return usercache.remembered(
+        "highlight", key, lambda: highlight.highlight_lines(text, language),
+        encode=lambda value: {"lines": value[0], "newline_at_end": value[1]}, decode=_highlighted,
+    )
+
+
+def _highlighted(data: dict) -> tuple[list[str], bool]:
+    lines, newline_at_end = data["lines"], data["newline_at_end"]
+    if not (isinstance(lines, list) and all(isinstance(line, str) for line in lines)
+            and isinstance(newline_at_end, bool)):
+        raise TypeError("an entry of another shape")
     return lines, newline_at_end

@@ -24,6 +24,7 @@ from diary.core.contract import (
     CHART_PARTIAL_PATH,
     CHART_PATH,
     CHECKS_PARTIAL_PATH,
+    GENERATE_STATE_PATH,
     GENERATED_DIR,
     PAGE_MARKER,
     PAGES_DIR,
@@ -89,7 +90,7 @@ def generate(project: Project) -> GenerateReport:
 
 # What the last `diary generate` was made from and what it left: a cache in the gitignored
 # `.diary-cache/`, never trusted for `diary check` (which builds everything afresh) and never an error.
-GENERATE_STATE = ".diary-cache/generate-state.json"
+GENERATE_STATE = GENERATE_STATE_PATH
 _CODE_DIR = Path(__file__).resolve().parents[1]  # tools/diary: the generator's code and templates
 
 

@@ -66,13 +66,13 @@ from diary.measure.sandbox.supervise import (
     PROCESS_LIMIT,
     RunResult,
     SandboxInit,
-    apply_limits,
     collect_output,
     decode_exit,
     last_line,
     one_line,
     resource_limits,
     status_of_run,
+    with_limits,
 )
 
 MODES = ("auto", "bwrap", "none")
@@ -210,9 +210,8 @@ def run_sandboxed(
         limits = resource_limits(memory_mb, count_processes=uid is not None)
         try:
             process = subprocess.Popen(
-                command, cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
+                with_limits(command, limits), cwd=workdir, env=environment, stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                preexec_fn=functools.partial(apply_limits, limits),
                 pass_fds=(info_write, status_write) if sandbox == "bwrap" else (report_write,),
             )
         except (OSError, subprocess.SubprocessError) as error:

@@ -15,6 +15,7 @@ import resource
 import selectors
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,10 +83,26 @@ def resource_limits(memory_mb: int, count_processes: bool) -> list[tuple[int, tu
     return limits
 
 
-def apply_limits(limits: list[tuple[int, tuple[int, int]]]) -> None:
-    # Runs in the child between fork and exec: only system calls on values prepared beforehand.
-    for kind, values in limits:
-        resource.setrlimit(kind, values)
+# Sets the limits, then becomes the command: limits are inherited through exec and fork, so the whole
+# tree of the run has them. A process of its own rather than `preexec_fn`, which the standard library
+# calls unsafe in a threaded program (measure starts runs from a thread pool).
+_LIMITED_EXEC = """\
+import os, resource, sys
+for item in sys.argv[1].split(","):
+    kind, soft, hard = (int(number) for number in item.split(":"))
+    resource.setrlimit(kind, (soft, hard))
+try:
+    os.execv(sys.argv[2], sys.argv[2:])
+except OSError as error:
+    sys.stderr.write(f"diary-sandbox: cannot start {sys.argv[2]!r}: {error.strerror}\\n")
+    sys.exit(127)
+"""
+
+
+def with_limits(command: list[str], limits: list[tuple[int, tuple[int, int]]]) -> list[str]:
+    """`command` started under `limits` (resource, (soft, hard)), set before it runs."""
+    spec = ",".join(f"{kind}:{soft}:{hard}" for kind, (soft, hard) in limits)
+    return [sys.executable, "-I", "-S", "-c", _LIMITED_EXEC, spec, *command]
 
 
 @dataclass(frozen=True)
