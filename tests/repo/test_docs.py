@@ -113,13 +113,23 @@ def test_readme_is_a_landing_page_that_links_every_doc() -> None:
         assert f"(docs/{page.name})" in README, f"README.md does not link docs/{page.name}"
 
 
-def test_cli_reference_is_generated_from_the_parser() -> None:
+def test_reference_pages_are_generated_from_the_code() -> None:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, str(REPO / "docs/cli_reference.py"), "--check"], capture_output=True,
+    done = subprocess.run([sys.executable, str(REPO / "docs/reference.py"), "--check"], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_every_setting_is_described_in_the_reference() -> None:
+    from diary.project.config import ALLOWED
+
+    rows = {line.split("|")[1].strip(" `"): line.split("|")[3].strip()
+            for line in (REPO / "docs/settings.md").read_text(encoding="utf-8").splitlines()
+            if line.startswith("| `")}
+    assert set(rows) == ALLOWED
+    assert [key for key, what in rows.items() if not what] == [], "give these fields of Settings a comment"
 
 
 def test_version_flag() -> None:

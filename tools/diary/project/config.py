@@ -56,19 +56,21 @@ class Settings:
     """Everything that decides how a snapshot is run and tested (part of every cache key)."""
 
     root: Path
-    entry: str = "microgpt.py"
+    entry: str = "microgpt.py"  # the file run as `python <entry> <args>`; a snapshot.yml may name its own
     python: str = ""  # empty: the interpreter running diary (it has pytest); kept out of cache keys
+    # The program's arguments; {seed}, {steps} and {samples} are replaced by the settings of those names.
     args: tuple[str, ...] = ("--steps", "{steps}", "--samples", "{samples}", "--seed", "{seed}")
-    seed: int = 42
-    steps: int = 20
-    samples: int = 8
-    timeout: float = 60.0
-    memory_mb: int = 1024
-    output_kb: int = 256
+    seed: int = 42  # the configured run's seed (probe runs draw their own)
+    steps: int = 20  # filled into {steps}
+    samples: int = 8  # filled into {samples}
+    timeout: float = 60.0  # seconds of wall-clock time a run may take
+    memory_mb: int = 1024  # the address-space cap of each process of a run (RLIMIT_AS)
+    output_kb: int = 256  # stdout and stderr kept of a run; the program is stopped beyond it
+    # Files under code/ copied into each run's folder: `data/names.txt`, or {from: data/words.txt, to: input.txt}.
     data_files: tuple[DataFile, ...] = (DataFile("data/names.txt", "data/names.txt"),)
-    tests: str = "tests/program"
-    test_timeout: float = 300.0
-    snapshots: str = "code/snapshots"
+    tests: str = "tests/program"  # the folder of the behavioural suite, or `none`
+    test_timeout: float = 300.0  # seconds the suite may take against one snapshot
+    snapshots: str = "code/snapshots"  # the folder of the snapshots, one subfolder each
     sandbox: str = "auto"  # auto | bwrap | none
     jobs: int = 0  # 0: one per core
     driver: str = ""  # the suite's driver script (testsuite.py); empty: pytest imports the snapshot
@@ -76,9 +78,9 @@ class Settings:
     probe_steps: int = 5  # steps of a probe run (at most `steps`)
     allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
     comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
-    # Bounded work, checked before any (safefs): a snapshot's or data file's size, files per snapshot.
-    max_file_kb: int = MAX_FILE_BYTES // 1024
-    max_files: int = MAX_FILES
+    # Bounded work, checked before any (safefs).
+    max_file_kb: int = MAX_FILE_BYTES // 1024  # the size of a snapshot's or data file, at most
+    max_files: int = MAX_FILES  # files a snapshot may hold
     # Applied to stdout before it is compared with the baseline's (normalise.py); empty: byte for byte.
     normalise: tuple[Normalisation, ...] = ()
 
