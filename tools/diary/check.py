@@ -26,7 +26,7 @@ from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import FRONT_MATTER, Page, read_pages
 from diary.project.project import Project
-from diary.project.records import Record, load_records, record_path
+from diary.project.records import Record, load_records, record_path, without_timings
 from diary.site.outputs import build_outputs, stale_files
 
 # A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").
@@ -176,14 +176,8 @@ def surprising_verdicts(project: Project) -> list[Problem]:
     return problems
 
 
-# What differs between two honest measurements of the same files: timings and memory.
-VOLATILE = {"run": ("wall_s", "cpu_s", "peak_mb"), "tests": ("seconds", "cpu_s"), "probes": ("cpu_s",)}
-
-
 def _steady(record: Record, normalisations: tuple[Normalisation, ...] = ()) -> dict:
-    data = record.to_data()
-    for part, fields in VOLATILE.items():
-        data[part] = {key: value for key, value in data[part].items() if key not in fields}
+    data = without_timings(record)
     if normalisations:
         # What the declared normalisations absorb (a timestamp) differs between two honest runs: the
         # raw bytes, the lines and whether two runs agreed byte for byte by chance (the same second).

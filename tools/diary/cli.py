@@ -14,9 +14,8 @@ from diary.core.lock import command_lock, lock_held_by_ancestor
 from diary.project.normalise import BUILT_IN
 
 if TYPE_CHECKING:
-    from diary.measure.pipeline import MeasureReport, Progress
+    from diary.measure.pipeline import MeasureReport
     from diary.project.project import Project
-    from diary.project.records import Record
 
 DESCRIPTION = """\
 Measure the snapshots of a program and publish the diary of making it shorter.
@@ -68,46 +67,16 @@ def _count(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _console_progress() -> Progress:
-    """A progress callback: a rich bar on a terminal, plain lines otherwise."""
-    if sys.stderr.isatty():
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        bar = Progress(TextColumn("measuring"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                       TextColumn("{task.description}"), TimeElapsedColumn(), transient=True,
-                       console=Console(stderr=True))
-        task = bar.add_task("", total=None)
-
-        def update(event: str, snapshot_id: str, record: Record | None) -> None:
-            if event == "planned":
-                bar.update(task, total=int(snapshot_id))
-                bar.start()
-            elif event == "done":
-                bar.update(task, advance=1, description=snapshot_id)
-                if bar.finished:
-                    bar.stop()
-
-        return update
-
-    from diary.core.escape import for_terminal
-
-    def plain(event: str, snapshot_id: str, record: Record | None) -> None:
-        if event == "done" and record is not None:
-            tests = "no suite" if record.tests.judged == "none" else f"{record.tests.seconds:.2f} s tests"
-            print(f"measured {for_terminal(snapshot_id)}: {record.verdict.status} "
-                  f"({record.run.cpu_s:.2f} s CPU run, {tests})", file=sys.stderr, flush=True)
-
-    return plain
-
-
 def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False) -> MeasureReport:
     """Measure under the caller's lock; print the sandbox notice and the summary unless quiet."""
     from diary.measure.pipeline import measure_all
+    from diary.measure.progress import console_progress
     from diary.measure.sandbox.run import sandbox_notice
+    from diary.project.shards import parse_shard
 
-    progress = None if quiet else _console_progress()
-    report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress)
+    progress = None if quiet else console_progress()
+    report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress,
+                         shard=parse_shard(getattr(args, "shard", None)), out=getattr(args, "out", None))
     notice = sandbox_notice(report.sandbox) if report.measured and not quiet else None
     if notice:
         print(notice, file=sys.stderr)
@@ -116,6 +85,23 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
 
         print_summary(report)
     return report
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from diary.core.escape import for_terminal
+    from diary.project.shards import plan_of_project
+
+    plan = plan_of_project(load_project(args), args.shards, stale_only=args.stale)
+    print(plan.as_json() if args.json else for_terminal(plan.as_text()))
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from diary.project.merge import merge_records
+
+    with command_lock(_root(args)):
+        print(merge_records(load_project(args), [Path(f) for f in args.folders], verify=args.verify).summary())
+    return 0
 
 
 def run_generate(project: Project, quiet: bool) -> None:
@@ -201,9 +187,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         # Measured again in private folders, writing nothing: the run, the tests and the probes are
         # re-derived too, not only what the files give (what the publish workflow asks for).
         from diary.measure.pipeline import measure_all
+        from diary.project.shards import parse_shard
 
         project = load_project(args)
-        fresh = measure_all(project, force=True, write=False, jobs=args.jobs)
+        fresh = measure_all(project, force=True, write=False, jobs=args.jobs, shard=parse_shard(args.shard),
+                            out=args.out)
         problems += contradicted_records(project, fresh.records)
     from diary.core.escape import for_terminal
     from diary.render.siteurl import placeholder_site_url_warning
@@ -286,8 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                        help="parallel jobs (default: one per core)")
 
+    def sharding(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N, as diary plan shows "
+                                                      "('ci': GitLab's CI_NODE_INDEX/TOTAL)")
+        p.add_argument("--out", metavar="DIR", help="also write the records measured (its share) to DIR: diary merge")
+
     p = sub.add_parser("measure", help="count, run and test every stale snapshot -> _data/records/")
     measuring(p)
+    sharding(p, "measure")
     p.set_defaults(func=cmd_measure)
 
     p = sub.add_parser("generate", help="records -> partials, _variables.yml, chart, snapshot pages")
@@ -321,7 +315,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "records that the fresh run contradicts (the publish workflow does this)")
     p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                    help="parallel snapshots with --rerun (default: cores)")
+    sharding(p, "with --rerun, run")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("plan", help="which snapshot each of N shards runs, and the CPU each expects")
+    p.add_argument("--shards", type=_count(1, 256), help="how many (default: code/diary.yml's shards)")
+    p.add_argument("--stale", action="store_true", help="only the snapshots 'diary measure' would run")
+    p.add_argument("--json", action="store_true", help="one line of JSON, for a workflow's fromJSON")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("merge", help="the records of every shard -> _data/records/ (refused when they disagree)")
+    p.add_argument("folders", nargs="+", metavar="DIR", help="what each 'diary measure --shard K/N --out DIR' wrote")
+    p.add_argument("--verify", action="store_true",
+                   help="write nothing: refuse unless every snapshot was verified ('check --rerun --shard --out')")
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("init", help="start a diary of a program: diary init [DIR] --program PATH",
                        description="Write a working diary of a program into DIR (new or empty; a folder that "

@@ -27,6 +27,7 @@ from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_sui
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta
 from diary.project.freshness import ExpectedKey, expected_key, staleness
+from diary.project.merge import write_shard_folder
 from diary.project.normalise import normalised_hashes, scrub_paths, terminal_lines
 from diary.project.project import Project
 from diary.project.records import (
@@ -38,6 +39,7 @@ from diary.project.records import (
     remove_record,
     write_record,
 )
+from diary.project.shards import Shard, plan_for
 
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
 EXCERPT_CHARS = 2000
@@ -146,12 +148,16 @@ def measure_all(
     jobs: int | None = None,
     progress: Progress | None = None,
     write: bool = True,
+    shard: Shard | None = None,
+    out: str | Path | None = None,
 ) -> MeasureReport:
     """Measure every stale snapshot (or those in `only`), write their records, return all records.
 
     The caller holds the command's lock; `project.records` is updated with what was measured. With
     `write=False` nothing is written or changed (`diary check --rerun` compares the fresh records with
-    the committed ones)."""
+    the committed ones). With `shard`, only that share of the snapshots to measure is measured and
+    reported (shards.plan_for: the same share on every runner of one checkout). With `out` the
+    records reported are also written to that folder: the artifact `diary merge` reads."""
     started = time.perf_counter()
     settings = project.settings
     root = settings.root
@@ -172,10 +178,14 @@ def measure_all(
         if (only is None or s.id in only)
         and (force or staleness(existing.get(s.id), keys[s.id]) is not None)
     ]
+    baseline_stale = staleness(existing.get(baseline.id), keys[baseline.id]) is not None
+    if shard is not None:
+        share = set(plan_for(snapshots, existing, shard.count, [s.id for s in stale]).share(shard))
+        stale = [s for s in stale if s.id in share]
     report = MeasureReport(snapshots=snapshots, records=dict(existing), sandbox="none")
     report.cached = [s.id for s in snapshots if s not in stale]
     for orphan in sorted(set(existing) - set(by_id)):
-        if only is None and write:
+        if only is None and write and shard is None:
             remove_record(root, orphan)
             report.records.pop(orphan)
             report.removed.append(orphan)
@@ -183,7 +193,17 @@ def measure_all(
         report.sandbox = sandbox_mode(settings.sandbox)
         if progress:
             progress("planned", str(len(stale)), None)
-        _measure(stale, baseline, settings, keys, report, jobs, progress, write)
+        # Another shard's baseline: run here too (every comparison needs its output), never recorded here.
+        _measure(stale, baseline, settings, keys, report, jobs, progress, write,
+                 run_baseline=baseline in stale or baseline_stale)
+    if shard is not None:
+        report.snapshots = [s for s in snapshots if s in stale]
+        report.records = {s.id: report.records[s.id] for s in report.snapshots}
+        report.cached = []
+        if out:
+            write_shard_folder(Path(out), report.records)
+        report.wall_s = time.perf_counter() - started
+        return report
     missing = [s.id for s in snapshots if s.id not in report.records]
     if missing:
         raise DiaryError(
@@ -191,6 +211,8 @@ def measure_all(
             hint="run 'diary measure' without --only to measure them",
         )
     report.records = {s.id: report.records[s.id] for s in snapshots}
+    if out:
+        write_shard_folder(Path(out), report.records)
     if write:
         project.records = dict(report.records)
         project.record_errors = []
@@ -201,6 +223,7 @@ def measure_all(
 def _measure(
     stale: list[SnapshotMeta], baseline: SnapshotMeta, settings: Settings, keys: dict[str, ExpectedKey],
     report: MeasureReport, jobs: int | None, progress: Progress | None, write: bool = True,
+    run_baseline: bool = True,
 ) -> None:
     workers = jobs or settings.jobs or os.cpu_count() or 1
     mode = report.sandbox
@@ -221,7 +244,7 @@ def _measure(
         # The baseline's run first (every comparison needs it), then each snapshot's test suite
         # (its longest job) and its run, snapshot by snapshot: a record is written as soon as its
         # two jobs are done, not after every suite of the diary has run.
-        if baseline in stale:
+        if run_baseline:
             runs[baseline.id] = pool.submit(run_snapshot, staged_baseline, settings, mode)
         for snapshot in stale:
             suites[snapshot.id] = pool.submit(run_test_suite, staged[snapshot.id], settings, mode, judge)

@@ -73,6 +73,7 @@ class Settings:
     snapshots: str = "code/snapshots"  # the folder of the snapshots, one subfolder each
     sandbox: str = "auto"  # auto | bwrap | none
     jobs: int = 0  # 0: one per core
+    shards: int = 1  # CI runners that share a measure or a check --rerun (diary plan)
     driver: str = ""  # the suite's driver script (testsuite.py); empty: pytest imports the snapshot
     probes: int = 2  # runs on seeds drawn at measure time, compared with the baseline (judge.py)
     probe_steps: int = 5  # steps of a probe run (at most `steps`)
@@ -120,7 +121,7 @@ class Settings:
     def run_fingerprint(self) -> str:
         """A hash of the settings that change what a run prints (not where files live)."""
         keep = asdict(self)
-        for key in ("root", "jobs", "snapshots", "max_file_kb", "max_files"):
+        for key in ("root", "jobs", "shards", "snapshots", "max_file_kb", "max_files"):
             keep.pop(key, None)
         if not keep["normalise"]:
             keep.pop("normalise")  # none declared: the same fingerprint as before the key existed
@@ -129,7 +130,7 @@ class Settings:
 
 ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
-    "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs",
+    "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs", "shards",
     "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
     "normalise",
 }
@@ -168,6 +169,7 @@ def load_settings(root: Path) -> Settings:
         snapshots=f.get("snapshots", str, Settings.snapshots),
         sandbox=f.get("sandbox", str, Settings.sandbox),
         jobs=f.number("jobs", Settings.jobs, 0, 256, integer=True),
+        shards=f.number("shards", Settings.shards, 1, 256, integer=True),
         driver=f.get("driver", str, Settings.driver),
         probes=f.number("probes", Settings.probes, 0, 16, integer=True),
         probe_steps=f.number("probe_steps", Settings.probe_steps, 0, 1_000_000, integer=True),

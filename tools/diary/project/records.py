@@ -266,6 +266,18 @@ def best_snapshot(records: dict[str, Record], order: list[str]) -> str | None:
     return min(working, key=lambda snap_id: records[snap_id].lines.total.code, default=None)
 
 
+# What differs between two honest measurements of the same files: timings and memory.
+VOLATILE = {"run": ("wall_s", "cpu_s", "peak_mb"), "tests": ("seconds", "cpu_s"), "probes": ("cpu_s",)}
+
+
+def without_timings(record: Record) -> dict[str, Any]:
+    """The record's data but for what VOLATILE names: what two honest runs of the same files share."""
+    data = record.to_data()
+    for part, fields in VOLATILE.items():
+        data[part] = {key: value for key, value in data[part].items() if key not in fields}
+    return data
+
+
 def records_dir(root: Path) -> Path:
     return no_links(root, Path(root) / RECORDS_DIR)  # a committed link out is refused (safefs)
 

@@ -1,0 +1,41 @@
+"""The progress of `diary measure` on the console: a rich bar on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+
+from diary.measure.pipeline import Progress
+from diary.project.records import Record
+
+
+def console_progress() -> Progress:
+    """A progress callback: a rich bar on a terminal, plain lines otherwise."""
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("measuring"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                       TextColumn("{task.description}"), TimeElapsedColumn(), transient=True,
+                       console=Console(stderr=True))
+        task = bar.add_task("", total=None)
+
+        def update(event: str, snapshot_id: str, record: Record | None) -> None:
+            if event == "planned":
+                bar.update(task, total=int(snapshot_id))
+                bar.start()
+            elif event == "done":
+                bar.update(task, advance=1, description=snapshot_id)
+                if bar.finished:
+                    bar.stop()
+
+        return update
+
+    from diary.core.escape import for_terminal
+
+    def plain(event: str, snapshot_id: str, record: Record | None) -> None:
+        if event == "done" and record is not None:
+            tests = "no suite" if record.tests.judged == "none" else f"{record.tests.seconds:.2f} s tests"
+            print(f"measured {for_terminal(snapshot_id)}: {record.verdict.status} "
+                  f"({record.run.cpu_s:.2f} s CPU run, {tests})", file=sys.stderr, flush=True)
+
+    return plain
