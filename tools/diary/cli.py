@@ -88,11 +88,10 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from diary.core.escape import for_terminal
     from diary.project.shards import plan_of_project
 
     plan = plan_of_project(load_project(args), args.shards, stale_only=args.stale)
-    print(plan.as_json() if args.json else for_terminal(plan.as_text()))
+    print(plan.as_json() if args.json else plan.as_text())  # ids are letters, digits, '-' and '_'
     return 0
 
 
@@ -187,11 +186,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         # Measured again in private folders, writing nothing: the run, the tests and the probes are
         # re-derived too, not only what the files give (what the publish workflow asks for).
         from diary.measure.pipeline import measure_all
+        from diary.measure.progress import console_progress
         from diary.project.shards import parse_shard
 
         project = load_project(args)
         fresh = measure_all(project, force=True, write=False, jobs=args.jobs, shard=parse_shard(args.shard),
-                            out=args.out)
+                            out=args.out, progress=console_progress())
         problems += contradicted_records(project, fresh.records)
     from diary.core.escape import for_terminal
     from diary.render.siteurl import placeholder_site_url_warning

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from diary.core.atomic import remove_stale_temporaries
 from diary.core.errors import DiaryError
@@ -41,6 +42,7 @@ from diary.project.records import (
 )
 from diary.project.shards import Shard, plan_for
 
+T = TypeVar("T")
 STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
 EXCERPT_CHARS = 2000
 
@@ -136,8 +138,15 @@ def baseline_comments(baseline: SnapshotMeta | Staged) -> list[str]:
     return counts(baseline if isinstance(baseline, Staged) else stage(baseline)).comments
 
 
-# (event, snapshot id, record) -> None; events: "planned" (id holds the count), "done"
+# (event, snapshot id, record) -> None; events: "planned" (id holds the count), "started", "done"
 Progress = Callable[[str, str, Record | None], None]
+
+
+def _announced(progress: Progress | None, snapshot_id: str, job: Callable[..., T], *args: object) -> T:
+    """`job(*args)`, said first: a CI job cut off by its time limit shows which snapshot was running."""
+    if progress:
+        progress("started", snapshot_id, None)
+    return job(*args)
 
 
 def measure_all(
@@ -247,7 +256,8 @@ def _measure(
         if run_baseline:
             runs[baseline.id] = pool.submit(run_snapshot, staged_baseline, settings, mode)
         for snapshot in stale:
-            suites[snapshot.id] = pool.submit(run_test_suite, staged[snapshot.id], settings, mode, judge)
+            suites[snapshot.id] = pool.submit(_announced, progress, snapshot.id, run_test_suite, staged[snapshot.id],
+                                              settings, mode, judge)
             if snapshot is not baseline:
                 runs[snapshot.id] = pool.submit(run_snapshot, staged[snapshot.id], settings, mode)
         if baseline.id in runs:

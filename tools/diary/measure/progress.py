@@ -33,7 +33,9 @@ def console_progress() -> Progress:
     from diary.core.escape import for_terminal
 
     def plain(event: str, snapshot_id: str, record: Record | None) -> None:
-        if event == "done" and record is not None:
+        if event == "started":
+            print(f"measuring {for_terminal(snapshot_id)} ...", file=sys.stderr, flush=True)
+        elif event == "done" and record is not None:
             tests = "no suite" if record.tests.judged == "none" else f"{record.tests.seconds:.2f} s tests"
             print(f"measured {for_terminal(snapshot_id)}: {record.verdict.status} "
                   f"({record.run.cpu_s:.2f} s CPU run, {tests})", file=sys.stderr, flush=True)
