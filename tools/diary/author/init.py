@@ -283,7 +283,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     existing = target / ".gitignore"
     files[".gitignore"] = gitignore(
         existing.read_text(encoding="utf-8") if existing.is_file() and not existing.is_symlink() else None).encode()
-    for name in ("ci", "publish"):
+    for name in ("ci", "publish", "measure"):
         files[f".github/workflows/{name}.yml"] = workflow(name, tool_repo=False).encode()
     files.update(tool_files())
     if not (target / "README.md").exists():  # a repository's own README is the user's: left alone

@@ -210,7 +210,7 @@ def measure_all(
         report.records = {s.id: report.records[s.id] for s in report.snapshots}
         report.cached = []
         if out:
-            write_shard_folder(Path(out), report.records)
+            write_shard_folder(Path(out), report.records, shard)
         report.wall_s = time.perf_counter() - started
         return report
     missing = [s.id for s in snapshots if s.id not in report.records]
@@ -221,7 +221,7 @@ def measure_all(
         )
     report.records = {s.id: report.records[s.id] for s in snapshots}
     if out:
-        write_shard_folder(Path(out), report.records)
+        write_shard_folder(Path(out), report.records, shard)
     if write:
         project.records = dict(report.records)
         project.record_errors = []

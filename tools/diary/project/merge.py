@@ -10,6 +10,7 @@ every snapshot, a record with the committed record's key (what `check --rerun --
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,14 @@ from pathlib import Path
 from diary import MEASURE_VERSION, __version__
 from diary.core.atomic import write_text_atomic
 from diary.core.errors import DiaryError
+from diary.core.yamlio import read_utf8
 from diary.project.freshness import staleness
 from diary.project.project import Project
 from diary.project.records import Record, dump_record, load_record, without_timings, write_record
+from diary.project.shards import Shard, parse_shard
 
 HINT_SHARDS = "merge the records of every shard of one run, all made from this commit"
+MANIFEST = "shard.json"
 
 
 @dataclass
@@ -39,20 +43,50 @@ class MergeReport:
         return f"diary merge: {len(self.taken)} record(s) from {self.folders} shard(s), {len(self.written)} changed"
 
 
-def write_shard_folder(folder: Path, records: Mapping[str, Record]) -> None:
-    """What one shard measured or verified, one file per snapshot: the artifact `diary merge` reads."""
+def write_shard_folder(folder: Path, records: Mapping[str, Record], shard: Shard | None) -> None:
+    """What one shard measured or verified, one file per snapshot, and `shard.json` naming the shard
+    and its share (never an empty folder: a shard with nothing to do is still seen to have run)."""
     folder.mkdir(parents=True, exist_ok=True)
     for record in records.values():
         write_text_atomic(folder / f"{record.id}.yml", dump_record(record))
+    manifest = {"shard": str(shard or Shard(1, 1)), "snapshots": list(records)}
+    write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+
+
+def _check_manifests(folders: Sequence[Path]) -> None:
+    """Every shard of one plan is there once, and each folder holds what its manifest names."""
+    seen: dict[int, Path] = {}
+    counts = set()
+    for folder in folders:
+        path = folder / MANIFEST
+        try:
+            manifest = json.loads(read_utf8(path, hint=HINT_SHARDS))
+            shard = parse_shard(str(manifest["shard"]))
+            named = sorted(str(snap_id) for snap_id in manifest["snapshots"])
+        except (ValueError, KeyError, TypeError, DiaryError):
+            raise DiaryError(f"not a shard's folder (no readable {MANIFEST})", file=folder,
+                             hint="give the folders that 'diary measure --shard K/N --out DIR' wrote") from None
+        assert shard is not None
+        if named != sorted(p.stem for p in folder.glob("*.yml")):
+            raise DiaryError("the folder does not hold the records its manifest names", file=path, hint=HINT_SHARDS)
+        if shard.index in seen:
+            raise DiaryError(f"shard {shard} is given twice (also {seen[shard.index]})", file=path, hint=HINT_SHARDS)
+        seen[shard.index] = folder
+        counts.add(shard.count)
+    if len(counts) > 1:
+        raise DiaryError(f"the folders come from plans of {' and '.join(map(str, sorted(counts)))} shards",
+                         file=folders[0], hint=HINT_SHARDS)
+    count = counts.pop() if counts else 0
+    absent = [f"{index}/{count}" for index in range(1, count + 1) if index not in seen]
+    if absent:
+        raise DiaryError(f"the records of shard {', '.join(absent)} are missing", file=folders[0], hint=HINT_SHARDS)
 
 
 def _shard_records(folders: Sequence[Path]) -> dict[str, list[tuple[Path, Record]]]:
     """Every record in the shards' folders, by snapshot id, with the file it came from."""
     found: dict[str, list[tuple[Path, Record]]] = {}
+    _check_manifests(folders)
     for folder in folders:
-        if not folder.is_dir():
-            raise DiaryError("not a folder of shard records", file=folder,
-                             hint="give the folders that 'diary measure --shard K/N --out DIR' wrote")
         for path in sorted(folder.glob("*.yml")):
             record = load_record(path)
             produced = record.produced_by

@@ -11,7 +11,9 @@ ancestor that has one, else from the median of the known ones.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import re
 import statistics
@@ -25,6 +27,9 @@ from diary.project.project import Project
 from diary.project.records import Record
 
 MAX_SHARDS = 256  # GitHub's limit of jobs in one matrix
+JOB_LIMIT_MINUTES = 360  # GitHub's limit of one job on its hosted runners
+SETUP_MINUTES = 15  # a job's checkout, packages, install and the cold gate before its share runs
+CPU_MARGIN = 2.0  # a shard's expected CPU times this: a slower or busier runner than the last one
 UNKNOWN_CPU_S = 1.0  # the estimate when no snapshot has a record yet: only the order of shards matters
 SPEC = re.compile(r"(\d{1,3})/(\d{1,3})")
 # GitLab's `parallel: N` sets these (the index counts from 1); GitHub has no such variables: its
@@ -93,6 +98,7 @@ class Plan:
     count: int
     shares: tuple[tuple[str, ...], ...]
     cpu_s: tuple[float, ...]
+    timeout_minutes: int = JOB_LIMIT_MINUTES  # for one shard's CI job (job_timeout_minutes)
 
     def share(self, shard: Shard) -> tuple[str, ...]:
         if shard.count != self.count:
@@ -111,7 +117,11 @@ class Plan:
     def as_text(self) -> str:
         lines = [f"shard {index}/{self.count}: {cpu:.1f} s CPU expected: {', '.join(share) or '-'}"
                  for index, (share, cpu) in enumerate(zip(self.shares, self.cpu_s, strict=True), start=1)]
-        lines.append(f"ideal share {self.ideal_cpu_s:.1f} s CPU; the largest shard is {self.balance:.2f}x of it")
+        lines.append(f"ideal share {self.ideal_cpu_s:.1f} s CPU; the largest shard is {self.balance:.2f}x of it; "
+                     f"a shard's job may take {self.timeout_minutes} minutes")
+        if self.timeout_minutes >= JOB_LIMIT_MINUTES:
+            lines.append(f"warning: the largest shard may not finish within a CI job's {JOB_LIMIT_MINUTES} minutes: "
+                         "raise 'shards:' in code/diary.yml")
         return "\n".join(lines)
 
     def as_json(self) -> str:
@@ -125,6 +135,7 @@ class Plan:
             "shards": [{"shard": f"{index}/{self.count}", "snapshots": list(share), "cpu_s": round(cpu, 3)}
                        for index, (share, cpu) in enumerate(zip(self.shares, self.cpu_s, strict=True), start=1)],
             "ideal_cpu_s": round(self.ideal_cpu_s, 3),
+            "timeout_minutes": self.timeout_minutes,
             "balance": round(self.balance, 3),
         }
 
@@ -152,9 +163,21 @@ def plan_for(snapshots: Sequence[SnapshotMeta], records: Mapping[str, Record], c
     return plan_shards({s.id: estimates[s.id] for s in snapshots if wanted is None or s.id in wanted}, count)
 
 
+def job_timeout_minutes(largest_cpu_s: float, run_timeout_s: float, test_timeout_s: float) -> int:
+    """A shard's CI job limit: its expected CPU with a margin, and room for one snapshot to reach its
+    own `timeout:` and `test_timeout:` (a hung run is then a recorded result, not a killed job)."""
+    seconds = CPU_MARGIN * largest_cpu_s + run_timeout_s + test_timeout_s
+    return min(JOB_LIMIT_MINUTES, SETUP_MINUTES + math.ceil(seconds / 60))
+
+
 def plan_of_project(project: Project, count: int | None, *, stale_only: bool = False) -> Plan:
-    """`diary plan`: every snapshot (what `check --rerun` runs), or the stale ones (what `measure` runs)."""
+    """`diary plan`: every snapshot (what `check --rerun` runs), or the stale ones (what `measure` runs);
+    never more shards than snapshots to run (a shard with nothing to do is a runner for nothing)."""
     keys = project.expected_keys
-    only = [s.id for s in project.snapshots if staleness(project.records.get(s.id), keys[s.id]) is not None]
-    return plan_for(project.snapshots, project.records, count or project.settings.shards,
-                    only if stale_only else None)
+    stale = [s.id for s in project.snapshots if staleness(project.records.get(s.id), keys[s.id]) is not None]
+    wanted = stale if stale_only else [s.id for s in project.snapshots]
+    shards = max(1, min(count or project.settings.shards, len(wanted)))
+    plan = plan_for(project.snapshots, project.records, shards, wanted)
+    settings = project.settings
+    return dataclasses.replace(plan, timeout_minutes=job_timeout_minutes(max(plan.cpu_s), settings.timeout,
+                                                                         settings.test_timeout))
