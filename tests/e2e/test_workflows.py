@@ -7,7 +7,9 @@ repository and a fresh virtual environment, with stand-ins only where a step nee
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
+import json
 import os
 import re
 import shutil
@@ -30,6 +32,7 @@ WORKFLOWS = REPO / ".github" / "workflows"
 CI = "ci.yml"
 PUBLISH = "publish.yml"
 DRIFT = "drift.yml"
+MEASURE = "measure.yml"
 
 # A tag like v4.2.2 (a release, which does not move like v4 or a branch does) or a full commit SHA.
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@(?:v\d+\.\d+\.\d+|[0-9a-f]{40})$")
@@ -41,6 +44,10 @@ APT_COMMANDS = {"bubblewrap": "bwrap", "cloc": "cloc", "chromium": "chromium", "
 PYTEST_SUBSET = "tests/unit/author/test_scaffold.py"
 STEP_KEYS = {"name", "id", "run", "uses", "with", "env", "shell", "working-directory", "timeout-minutes"}
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+FROM_JSON = re.compile(r"fromJSON\((.+)\)((?:\.[\w-]+)*)")
+# The dry run's measure workflow starts from a commit whose last records are gone: two stale
+# snapshots, so its plan has two shards and the commit job has records to merge and commit.
+UNMEASURED = ("06-gpt-stdlib", "07-final")
 
 
 def workflow_files() -> list[Path]:
@@ -214,17 +221,39 @@ class DryRunFailure(Exception):
     pass
 
 
+def evaluate(expression: str, context: dict[str, dict], where: str) -> object:
+    """What an expression means locally: a context's value by its dotted path (`matrix.shard`,
+    `needs.plan.outputs.plan`, `runner.temp`, ...), or `fromJSON(...)` of one and a key of that."""
+    found = FROM_JSON.fullmatch(expression)
+    if found:
+        value = json.loads(str(evaluate(found.group(1), context, where)))
+        for key in found.group(2).split(".")[1:]:
+            value = value[key]
+        return value
+    value: object = context
+    for key in expression.split("."):
+        if not isinstance(value, dict) or key not in value:
+            raise DryRunFailure(f"{where}: the dry run cannot evaluate ${{{{ {expression} }}}}; "
+                                "teach tests/e2e/test_workflows.py what it means locally")
+        value = value[key]
+    return value
+
+
 def substitute(text: str, context: dict[str, dict], where: str) -> str:
-    """Replace `${{ matrix.X }}` and `${{ env.X }}`; any other expression has no local meaning."""
+    """Replace every `${{ ... }}` with what `evaluate` makes of it (JSON for a list or a mapping)."""
 
     def one(match: re.Match) -> str:
-        scope, _, key = match.group(1).partition(".")
-        if scope in ("matrix", "env") and key in context.get(scope, {}):
-            return str(context[scope][key])
-        raise DryRunFailure(f"{where}: the dry run cannot evaluate ${{{{ {match.group(1)} }}}}; "
-                            "teach tests/e2e/test_workflows.py what it means locally")
+        value = evaluate(match.group(1), context, where)
+        return json.dumps(value) if isinstance(value, list | dict) else str(value)
 
     return EXPRESSION.sub(one, text)
+
+
+def value_of(item: object, context: dict[str, dict], where: str) -> object:
+    """A workflow value that may be one whole expression (a matrix list, a timeout): evaluated."""
+    if isinstance(item, str) and (whole := EXPRESSION.fullmatch(item.strip())):
+        return evaluate(whole.group(1), context, where)
+    return item
 
 
 def see_our_packages(venv: Path) -> None:
@@ -237,16 +266,20 @@ def see_our_packages(venv: Path) -> None:
     (site_packages / "_diary_dry_run.pth").write_text("\n".join(dict.fromkeys(ours)) + "\n", encoding="utf-8")
 
 
-def matrix_entry(job: dict) -> dict:
-    """The matrix combination for this interpreter (the venv is made from it), else the first one."""
-    matrix = dict(job.get("strategy", {}).get("matrix") or {})
+def matrix_entries(job: dict, context: dict[str, dict], where: str) -> list[dict]:
+    """The matrix combinations the dry run runs: every one (the shards of a plan), but of a matrix of
+    Python versions only the one of this interpreter (the venv is made from it), else the first."""
+    matrix = {key: value_of(values, context, where)
+              for key, values in dict(job.get("strategy", {}).get("matrix") or {}).items()}
     if not matrix:
-        return {}
+        return [{}]
     if "include" in matrix or "exclude" in matrix:
         raise DryRunFailure("matrix include/exclude: teach tests/e2e/test_workflows.py to expand them")
     combos = [dict(zip(matrix, values, strict=True)) for values in itertools.product(*matrix.values())]
+    if "python-version" not in matrix:
+        return combos
     here = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return next((combo for combo in combos if str(combo.get("python-version")) == here), combos[0])
+    return [next((combo for combo in combos if str(combo.get("python-version")) == here), combos[0])]
 
 
 def job_order(jobs: dict) -> list[str]:
@@ -286,6 +319,10 @@ def adapt_script(script: str) -> tuple[str, set[str] | None, list[str]]:
                 notes.append(f"apt-get install -> command -v {' '.join(commands)}")
             else:
                 lines.append(f": instead of: {stripped}")
+        elif re.search(r"\bgit push\b", line):
+            # Not to this repository: the commit stays in the job's clone, where the dry run reads it.
+            lines.append(f"git log -1 --format='would push: %s' && : instead of: {stripped}")
+            notes.append("git push -> skipped")
         elif re.match(r"^(python3? -m )?pytest\b", stripped):
             lines.append(f"python -m pytest {PYTEST_SUBSET} -q  # not the whole suite: it holds this test")
             notes.append(f"pytest -> pytest {PYTEST_SUBSET}")
@@ -343,6 +380,8 @@ class Job:
     folder: Path
     context: dict[str, dict]
     timeout: float
+    source: Path  # the repository actions/checkout clones
+    artifacts: Path  # what upload-artifact keeps for the jobs after this one, by name
     log: list[str] = field(default_factory=list)
 
     @property
@@ -357,6 +396,7 @@ class Job:
         drop = ("PYTHONPATH", "PYTHONHOME", "PYTEST_ADDOPTS", "VIRTUAL_ENV")
         env = {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("DIARY_")}
         env.update(CI="true", GITHUB_WORKSPACE=str(self.work), VIRTUAL_ENV=str(self.venv),
+                   GITHUB_OUTPUT=str(self.folder / "github_output"), RUNNER_TEMP=self.context["runner"]["temp"],
                    # then the commands of the packages the venv borrows (ruff, ...): see see_our_packages
                    PATH=os.pathsep.join([str(self.venv / "bin"), sysconfig.get_path("scripts"), env.get("PATH", "")]),
                    PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
@@ -397,16 +437,41 @@ def check_site(job: Job, step: str, site: Path) -> None:
         job.fail(step, f"the feed {site / 'index.xml'} has no items")
 
 
+def upload_artifact(job: Job, step: str, inputs: dict[str, str]) -> None:
+    """As actions/upload-artifact v4: a name used once per run; no files is an error if asked."""
+    source, target = job.work / inputs["path"], job.artifacts / inputs["name"]
+    if target.exists():
+        job.fail(step, f"an artifact named {inputs['name']!r} was uploaded already (v4 refuses it)")
+    files = [path for path in source.rglob("*") if path.is_file()] if source.is_dir() else []
+    if not files and inputs.get("if-no-files-found", "warn") == "error":
+        job.fail(step, f"no files in {source} to upload")
+    shutil.copytree(source, target) if files else target.mkdir(parents=True)
+    job.log.append(f"stand-in {step}: {len(files)} file(s) kept as artifact {inputs['name']!r}")
+
+
+def download_artifact(job: Job, step: str, inputs: dict[str, str]) -> None:
+    """As actions/download-artifact v4 with `pattern`: each matching artifact in a folder of its name."""
+    names = sorted(path.name for path in job.artifacts.iterdir()) if job.artifacts.is_dir() else []
+    chosen = [name for name in names if fnmatch.fnmatchcase(name, inputs["pattern"])]
+    for name in chosen:
+        shutil.copytree(job.artifacts / name, job.work / inputs["path"] / name)
+    job.log.append(f"stand-in {step}: artifacts {chosen} into {inputs['path']}")
+
+
 def run_uses_step(job: Job, step: dict, name: str) -> None:
     action = step["uses"].split("@")[0]
     inputs = {key: substitute(str(value), job.context, name) for key, value in (step.get("with") or {}).items()}
     if action == "actions/checkout":
-        sha = git("rev-parse", "HEAD")
-        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(REPO), str(job.work)], check=True,
+        sha = git("rev-parse", "HEAD", repo=job.source)
+        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(job.source), str(job.work)], check=True,
                        capture_output=True, timeout=300)
         subprocess.run(["git", "-C", str(job.work), "checkout", "--quiet", "--detach", sha], check=True,
                        capture_output=True, timeout=300)
-        job.log.append(f"stand-in {name}: git clone of {REPO} at {sha[:12]}")
+        job.log.append(f"stand-in {name}: git clone of {job.source} at {sha[:12]}")
+    elif action == "actions/upload-artifact":
+        upload_artifact(job, name, inputs)
+    elif action == "actions/download-artifact":
+        download_artifact(job, name, inputs)
     elif action == "actions/setup-python":
         job.log.append(f"stand-in {name}: the venv of Python {sys.version.split()[0]} "
                        f"(the workflow asks for {inputs.get('python-version')})")
@@ -421,15 +486,36 @@ def run_uses_step(job: Job, step: dict, name: str) -> None:
         job.fail(name, f"no local stand-in for {step['uses']}: add one to tests/e2e/test_workflows.py")
 
 
-def run_job(workflow_name: str, workflow: dict, job_name: str, folder: Path) -> list[str]:
+def run_job(workflow_name: str, workflow: dict, job_name: str, folder: Path, run: dict[str, dict]) -> list[str]:
+    """Every matrix combination of one job, each in a folder of its own; `run` holds what the jobs
+    before it left (`needs`) and is given this job's outputs."""
     spec = workflow["jobs"][job_name]
     if "if" in spec or "container" in spec or "services" in spec:
         raise DryRunFailure(f"{workflow_name}, job '{job_name}': if/container/services are not simulated")
-    context = {"matrix": matrix_entry(spec), "env": {}}
-    context["env"] = {**{k: substitute(str(v), context, job_name) for k, v in workflow.get("env", {}).items()},
-                      **{k: substitute(str(v), context, job_name) for k, v in spec.get("env", {}).items()}}
-    job = Job(workflow_name, job_name, folder, context, timeout=60.0 * spec.get("timeout-minutes", 30))
+    context: dict[str, dict] = {"needs": run["needs"], "github": {"run_id": "1", "ref_name": "main"}}
+    log = []
+    combos = matrix_entries(spec, context, job_name)
+    for index, combo in enumerate(combos):
+        where = folder / str(index) if len(combos) > 1 else folder
+        job_log, outputs = run_combination(workflow_name, workflow, job_name, where, run,
+                                           {**context, "matrix": combo, "strategy": {"job-index": index}})
+        log += [f"[{json.dumps(combo)}] {line}" if len(combos) > 1 else line for line in job_log]
+    run["needs"][job_name] = {"outputs": outputs, "result": "success"}
+    return log
+
+
+def run_combination(workflow_name: str, workflow: dict, job_name: str, folder: Path, run: dict[str, dict],
+                    context: dict[str, dict]) -> tuple[list[str], dict[str, str]]:
+    spec = workflow["jobs"][job_name]
+    context["runner"] = {"temp": str(folder / "runner-temp")}
+    context["env"] = {k: substitute(str(v), context, job_name) for k, v in workflow.get("env", {}).items()}
+    context["env"].update({k: substitute(str(v), context, job_name) for k, v in spec.get("env", {}).items()})
+    context["steps"] = {}
+    minutes = float(str(value_of(spec.get("timeout-minutes", 30), context, job_name)))
+    job = Job(workflow_name, job_name, folder, context, timeout=60.0 * minutes, source=run["source"]["path"],
+              artifacts=run["source"]["artifacts"])
     job.work.mkdir(parents=True)
+    Path(context["runner"]["temp"]).mkdir()
     steps = spec["steps"]
     if any("run" in step for step in steps):
         subprocess.run([sys.executable, "-m", "venv", str(job.venv)], check=True, capture_output=True, timeout=300)
@@ -447,38 +533,72 @@ def run_job(workflow_name: str, workflow: dict, job_name: str, folder: Path) -> 
         script, extras, notes = adapt_script(substitute(step["run"], context, name))
         step_env = {k: substitute(str(v), context, name) for k, v in (step.get("env") or {}).items()}
         env = job.env(step_env)
+        (job.folder / "github_output").write_text("")
         job.run(name, script, env, job.work / step.get("working-directory", "."), notes)
+        if "id" in step:
+            lines = (job.folder / "github_output").read_text().splitlines()
+            context["steps"][step["id"]] = {"outputs": dict(line.split("=", 1) for line in lines if "=" in line)}
         if extras is not None:
             project = tomllib.loads((job.work / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
             check = f"python - {project} {job.work} {' '.join(sorted(extras))} <<'PY'\n{REQUIREMENTS_CHECK}PY"
             job.run(f"{name}: requirements met", check, env, job.work)
-    return job.log
+    outputs = {key: substitute(str(value), context, f"{job_name} outputs")
+               for key, value in (spec.get("outputs") or {}).items()}
+    return job.log, outputs
 
 
-def git(*args: str) -> str:
-    result = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, timeout=60)
+def git(*args: str, repo: Path = REPO) -> str:
+    result = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
     if result.returncode != 0:
         pytest.fail(f"the dry run clones the repository, but git {' '.join(args)} failed in {REPO}:\n"
                     f"{result.stderr}")
     return result.stdout.strip()
 
 
+def unmeasured_clone(target: Path) -> Path:
+    """A clone of this repository at HEAD, with a commit that removes the records of UNMEASURED."""
+    subprocess.run(["git", "clone", "--quiet", str(REPO), str(target)], check=True, capture_output=True, timeout=300)
+    subprocess.run(["git", "-C", str(target), "checkout", "--quiet", "--detach", git("rev-parse", "HEAD")],
+                   check=True, capture_output=True, timeout=60)
+    for snap_id in UNMEASURED:
+        (target / "_data/records" / f"{snap_id}.yml").unlink()
+    subprocess.run(["git", "-C", str(target), "-c", "user.name=dry run", "-c", "user.email=dry@run", "commit",
+                    "--quiet", "-am", "two snapshots to measure"], check=True, capture_output=True, timeout=60)
+    return target
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", [CI, PUBLISH, DRIFT])
+@pytest.mark.parametrize("name", [CI, PUBLISH, DRIFT, MEASURE])
 def test_dry_run_of_every_job(name: str, tmp_path: Path) -> None:
-    """Each job's steps in order, in a fresh clone (committed files only) and a fresh venv."""
+    """Each job's steps in order, every matrix combination (the shards of a plan) in a fresh clone
+    (committed files only) and a fresh venv, artifacts and job outputs handed on as on GitHub."""
     git("rev-parse", "HEAD")  # a clear failure when this is not a git checkout
     workflow = load(name)
     started = time.perf_counter()
+    source = unmeasured_clone(tmp_path / "source") if name == MEASURE else REPO
+    run: dict[str, dict] = {"needs": {}, "source": {"path": source, "artifacts": tmp_path / "artifacts"}}
     report = []
     try:
         for job_name in job_order(workflow["jobs"]):
             report.append(f"job {job_name}:")
-            report += ["  " + line for line in run_job(name, workflow, job_name, tmp_path / job_name)]
+            report += ["  " + line for line in run_job(name, workflow, job_name, tmp_path / job_name, run)]
     except DryRunFailure as exc:
         pytest.fail(f"{exc}\n\nsteps before it:\n" + "\n".join(report), pytrace=False)
     report.append(f"{name}: dry run in {time.perf_counter() - started:.1f} s")
     print("\n".join(report))
-    ran = [line for line in report if line.strip().startswith("ran ")]
-    real = sum(1 for _, step in all_steps(workflow) if "run" in step)
-    assert len([line for line in ran if ": requirements met" not in line]) == real, report
+    ran = [line for line in report if re.match(r"\s*(\[.*?\] )?ran ", line) and ": requirements met" not in line]
+    combos = {job_name: len(list((tmp_path / job_name).glob("[0-9]*"))) or 1 for job_name in workflow["jobs"]}
+    real = sum(combos[job_name] for job_name, step in all_steps(workflow) if "run" in step)
+    assert len(ran) == real, report
+    if name in (PUBLISH, MEASURE):
+        plan = json.loads(run["needs"]["plan"]["outputs"]["plan"])
+        assert plan["matrix"] == ["1/2", "2/2"], plan  # `shards: 2` in code/diary.yml; two stale for measure
+        sharded = "verify" if name == PUBLISH else "measure"
+        assert combos[sharded] == 2, report
+    if name == MEASURE:
+        committed = tmp_path / "commit" / "work"
+        assert git("log", "-1", "--format=%s", repo=committed).startswith("Measure: records of the stale"), report
+        from diary.project.records import load_records, without_timings
+
+        ours, theirs = load_records(REPO), load_records(committed)
+        assert {i: without_timings(r) for i, r in theirs.items()} == {i: without_timings(r) for i, r in ours.items()}
