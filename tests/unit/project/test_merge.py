@@ -116,7 +116,8 @@ def test_verify_needs_every_snapshot_verified_and_writes_nothing(measured: Path,
     two = shard(measured, tmp_path / "s2", "2/2", "01-wrong", "02-short")
     assert "the records of shard 2/2 are missing" in refused(measured, "--verify", str(one))
     (two / "01-wrong.yml").unlink()
-    assert "the folder does not hold the records its manifest names" in refused(measured, "--verify", str(one), str(two))
+    line = refused(measured, "--verify", str(one), str(two))
+    assert "the folder does not hold the records its manifest names" in line
     (two / "shard.json").write_text(json.dumps({"shard": "2/2", "snapshots": ["02-short"]}))
     assert "no shard verified 01-wrong" in refused(measured, "--verify", str(one), str(two))
     (two / "shard.json").write_text(json.dumps({"shard": "2/2", "snapshots": ["01-wrong", "02-short"]}))
