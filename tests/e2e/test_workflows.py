@@ -8,6 +8,7 @@ repository and a fresh virtual environment, with stand-ins only where a step nee
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import itertools
 import json
 import os
@@ -45,6 +46,7 @@ PYTEST_SUBSET = "tests/unit/author/test_scaffold.py"
 STEP_KEYS = {"name", "id", "run", "uses", "with", "env", "shell", "working-directory", "timeout-minutes"}
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 FROM_JSON = re.compile(r"fromJSON\((.+)\)((?:\.[\w-]+)*)")
+HASH_FILES = re.compile(r"hashFiles\((.*)\)")
 # The dry run's measure workflow starts from a commit whose last records are gone: two stale
 # snapshots, so its plan has two shards and the commit job has records to merge and commit.
 UNMEASURED = ("06-gpt-stdlib", "07-final")
@@ -150,7 +152,7 @@ def test_publish_sets_up_a_pinned_quarto_version() -> None:
 
 def test_every_install_uses_the_constraints_but_the_drift_check() -> None:
     """ci and publish install the tested set; drift installs the newest releases and runs everything."""
-    for name in (CI, PUBLISH):
+    for name in (CI, PUBLISH, MEASURE):
         installs = [step["run"] for _, step in all_steps(load(name)) if "pip install" in step.get("run", "")]
         assert installs and all("-c constraints.txt" in run for run in installs), (name, installs)
     drift = load(DRIFT)
@@ -203,6 +205,51 @@ def test_publish_deploys_to_the_github_pages_environment_one_run_at_a_time() -> 
     assert load(CI)["concurrency"]["group"]
 
 
+def test_publish_verifies_every_snapshot_over_a_matrix_from_the_plan_before_it_builds() -> None:
+    jobs = load(PUBLISH)["jobs"]
+    assert jobs["verify"]["needs"] == "plan" and jobs["build"]["needs"] == "verify"
+    assert jobs["verify"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.plan).matrix }}"
+    assert jobs["verify"]["strategy"]["fail-fast"] is False, "every shard reports, not only the first to fail"
+    assert jobs["verify"]["timeout-minutes"] == "${{ fromJSON(needs.plan.outputs.plan).timeout_minutes }}"
+    runs = [step.get("run", "") for step in jobs["verify"]["steps"]]
+    assert any(run.startswith("diary check --rerun --shard \"${{ matrix.shard }}\" --out") for run in runs)
+    build = [step.get("run", "") for step in jobs["build"]["steps"]]
+    verify = next(i for i, run in enumerate(build) if run.startswith("diary merge --verify"))
+    assert verify < next(i for i, run in enumerate(build) if run.startswith("diary build"))
+    assert "diary plan --json" in jobs["plan"]["steps"][-1]["run"]
+
+
+def test_measure_is_started_by_hand_and_only_its_commit_job_may_write() -> None:
+    workflow = load(MEASURE)
+    assert set(triggers(workflow)) == {"workflow_dispatch"}
+    assert workflow["permissions"] == {"contents": "read"}
+    writers = {name: job["permissions"] for name, job in workflow["jobs"].items() if "permissions" in job}
+    assert writers == {"commit": {"contents": "write"}}
+    commit = workflow["jobs"]["commit"]
+    runs = " ".join(step.get("run", "") for step in commit["steps"])
+    assert "diary merge" in runs and "git push" in runs
+    assert "diary measure" not in runs and "--rerun" not in runs, "the job holding the token runs no snapshot"
+    for name, job in workflow["jobs"].items():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is (name == "commit"), name
+    assert workflow["jobs"]["measure"]["strategy"]["matrix"]["shard"] == \
+        "${{ fromJSON(needs.plan.outputs.plan).matrix }}"
+
+
+def test_the_gates_restore_only_the_user_cache_keyed_by_the_tools_code() -> None:
+    """The first `diary check` of a runner is warm when a run of this branch or the default branch
+    saved the cache; GitHub never restores there a cache that a pull request's run saved."""
+    prefix = "diary-${{ runner.os }}-${{ hashFiles('constraints.txt', 'tools/diary/**') }}-"
+    for name, gates in ((CI, {"test"}), (PUBLISH, {"verify", "build"}), (MEASURE, set())):
+        for job_name, job in load(name)["jobs"].items():
+            caches = [step for step in job.get("steps", []) if step.get("uses", "").startswith("actions/cache@")]
+            assert len(caches) == (job_name in gates), (name, job_name)
+            for cache in caches:
+                assert cache["with"]["path"].split() == ["~/.cache/diary", "~/.cache/matplotlib"]
+                assert cache["with"]["key"].startswith(prefix) and cache["with"]["restore-keys"] == prefix
+
+
 @pytest.mark.parametrize("name", [path.name for path in workflow_files()])
 def test_every_action_is_pinned_to_a_release_or_a_commit(name: str) -> None:
     workflow = load(name)
@@ -224,6 +271,12 @@ class DryRunFailure(Exception):
 def evaluate(expression: str, context: dict[str, dict], where: str) -> object:
     """What an expression means locally: a context's value by its dotted path (`matrix.shard`,
     `needs.plan.outputs.plan`, `runner.temp`, ...), or `fromJSON(...)` of one and a key of that."""
+    hashed = HASH_FILES.fullmatch(expression)
+    if hashed:  # as GitHub's: a hash of the workspace's files the patterns match
+        workspace = Path(context["github"]["workspace"])
+        patterns = [item.strip().strip("'") for item in hashed.group(1).split(",")]
+        files = sorted({path for pattern in patterns for path in workspace.glob(pattern) if path.is_file()})
+        return hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest() if files else ""
     found = FROM_JSON.fullmatch(expression)
     if found:
         value = json.loads(str(evaluate(found.group(1), context, where)))
@@ -468,6 +521,9 @@ def run_uses_step(job: Job, step: dict, name: str) -> None:
         subprocess.run(["git", "-C", str(job.work), "checkout", "--quiet", "--detach", sha], check=True,
                        capture_output=True, timeout=300)
         job.log.append(f"stand-in {name}: git clone of {job.source} at {sha[:12]}")
+    elif action == "actions/cache":
+        job.log.append(f"stand-in {name}: nothing restored, as on a runner no run has warmed "
+                       f"(key {inputs['key'][:40]}...)")
     elif action == "actions/upload-artifact":
         upload_artifact(job, name, inputs)
     elif action == "actions/download-artifact":
@@ -507,7 +563,8 @@ def run_job(workflow_name: str, workflow: dict, job_name: str, folder: Path, run
 def run_combination(workflow_name: str, workflow: dict, job_name: str, folder: Path, run: dict[str, dict],
                     context: dict[str, dict]) -> tuple[list[str], dict[str, str]]:
     spec = workflow["jobs"][job_name]
-    context["runner"] = {"temp": str(folder / "runner-temp")}
+    context["runner"] = {"temp": str(folder / "runner-temp"), "os": "Linux"}
+    context["github"] = {**context["github"], "workspace": str(folder / "work")}
     context["env"] = {k: substitute(str(v), context, job_name) for k, v in workflow.get("env", {}).items()}
     context["env"].update({k: substitute(str(v), context, job_name) for k, v in spec.get("env", {}).items()})
     context["steps"] = {}
