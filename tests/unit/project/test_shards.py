@@ -119,8 +119,11 @@ def test_a_new_snapshot_is_estimated_from_its_nearest_measured_ancestor(a_record
 
 def test_plan_command_prints_text_and_json(tmp_path: Path) -> None:
     root = make_diary(tmp_path / "d")
+    before = Project.load(root).settings
     (root / "code/diary.yml").write_text((root / "code/diary.yml").read_text() + "shards: 2\n")
-    assert Project.load(root).settings.shards == 2
+    after = Project.load(root).settings
+    assert (before.shards, after.shards) == (1, 2)
+    assert after.run_fingerprint() == before.run_fingerprint(), "how many runners share it changes no record"
     done = run_diary(root, "plan", "--json")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
