@@ -90,8 +90,7 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
 def cmd_plan(args: argparse.Namespace) -> int:
     from diary.project.shards import plan_of_project
 
-    plan = plan_of_project(load_project(args), args.shards, stale_only=args.stale)
-    print(plan.as_json() if args.json else plan.as_text())  # ids are letters, digits, '-' and '_'
+    print(plan_of_project(load_project(args), args.shards, stale_only=args.stale).shown(as_json=args.json))
     return 0
 
 
@@ -275,8 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="parallel jobs (default: one per core)")
 
     def sharding(p: argparse.ArgumentParser, what: str) -> None:
-        p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N, as diary plan shows "
-                                                      "('ci': GitLab's CI_NODE_INDEX/TOTAL)")
+        p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N of diary plan ('ci': GitLab's)")
         p.add_argument("--out", metavar="DIR", help="also write the records measured (its share) to DIR: diary merge")
 
     p = sub.add_parser("measure", help="count, run and test every stale snapshot -> _data/records/")

@@ -124,6 +124,10 @@ class Plan:
                          "raise 'shards:' in code/diary.yml")
         return "\n".join(lines)
 
+    def shown(self, as_json: bool) -> str:
+        """What `diary plan` prints (snapshot ids are letters, digits, '-' and '_': safe on a terminal)."""
+        return self.as_json() if as_json else self.as_text()
+
     def as_json(self) -> str:
         return json.dumps(self.to_json_data(), separators=(",", ":"))
 
