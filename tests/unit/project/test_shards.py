@@ -145,3 +145,15 @@ def test_a_shards_job_limit_leaves_room_for_its_cpu_and_one_timed_out_run() -> N
     assert job_timeout_minutes(40_000.0, 60, 60) == JOB_LIMIT_MINUTES
     warning = dataclasses.replace(plan_shards({"a": 1.0}, 1), timeout_minutes=JOB_LIMIT_MINUTES).as_text()
     assert "warning: the largest shard may not finish within a CI job's 360 minutes: raise 'shards:'" in warning
+
+
+def test_measure_takes_its_share_from_gitlabs_variables(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_diary(tmp_path / "d")
+    plan = json.loads(run_diary(root, "plan", "--shards", "2", "--json").stdout)
+    monkeypatch.setenv("CI_NODE_INDEX", "2")
+    monkeypatch.setenv("CI_NODE_TOTAL", "2")
+    done = run_diary(root, "measure", "--shard", "ci", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.stem for p in (root / "_data/records").glob("*.yml")) == plan["shards"][1]["snapshots"]
+    manifest = json.loads((tmp_path / "out/shard.json").read_text())
+    assert manifest == {"shard": "2/2", "snapshots": plan["shards"][1]["snapshots"]}
