@@ -2,11 +2,12 @@
 
 A page's inputs are its source, every file it includes (recursively), the value of every `{{< var >}}`
 key it uses, and the site's own inputs (`_quarto.yml`, every `_metadata.yml`, the tool's and the
-engine's versions, the list of pages and every page's front matter, which the navigation and the
-listings show on every page). The state keeps, per page, the hash of its inputs and the hash of the
-output it wrote: a page is rendered again when either differs, so a deleted or hand-edited output is
-rebuilt. It lives in `.diary-cache/` (gitignored), never in the published tree; a state that does not
-load is no state (everything is rendered), never an error: it is a cache.
+engine's versions, the front matter of the pages the configuration names, as the navigation may show
+their titles); a listing's inputs also hold the list of pages and every page's front matter, which it
+shows. A new page renders itself and the listings; a removed one, every page. The state keeps, per
+page, the hash of its inputs and the hash of the output it wrote: a page is rendered again when either
+differs, so a deleted or hand-edited output is rebuilt. It lives in `.diary-cache/` (gitignored), never
+in the published tree; a state that does not load is no state (everything is rendered), never an error: it is a cache.
 
 The scan over-approximates (an include or a variable inside a code block counts): that costs at most an
 extra render, never a stale page.
@@ -131,20 +132,38 @@ def page_digest(root: Path, src: str, variables: Any, site_key: str) -> str:
 
 
 def site_key(root: Path, sources: list[str], engine: str) -> str:
-    """What every page depends on: the configuration, the versions, the pages and their front matter."""
+    """What every page depends on: the configuration, the versions, and the front matter of the pages
+    the configuration names (a navbar entry without text shows its page's title)."""
     digest = hashlib.sha256(f"{STATE_SCHEMA}|{__version__}|{engine}".encode())
+    config = b""
     for name in (SITE_CONFIG_PATH, "_smalldocs.yml"):
-        digest.update(f"\0{name}\0".encode() + (_read(root / name) or b"<missing>"))
+        data = _read(root / name)
+        config += data or b""
+        digest.update(f"\0{name}\0".encode() + (data or b"<missing>"))
     folders = {Path(src).parent for src in sources}
     for folder in sorted({parent for f in folders for parent in (f, *f.parents)}):
         data = _read(root / folder / "_metadata.yml")
         if data is not None:
             digest.update(f"\0{folder}/_metadata.yml\0".encode() + data)
     for src in sources:
-        data = _read(root / src) or b""
-        front = _FRONT.match(data)
-        digest.update(f"\0{src}\0".encode() + (front.group(0) if front else b""))
+        if src.encode() in config or output_path(src).encode() in config:
+            digest.update(f"\0{src}\0".encode() + front_matter(root, src))
     return digest.hexdigest()
+
+
+def listing_key(root: Path, sources: list[str]) -> str:
+    """What a listing shows of the other pages: which pages there are and their front matter (title,
+    date, description, categories). Part of every listing's inputs, so a new page or an edited title
+    renders the listings, not every page."""
+    digest = hashlib.sha256()
+    for src in sources:
+        digest.update(f"\0{src}\0".encode() + front_matter(root, src))
+    return digest.hexdigest()
+
+
+def front_matter(root: Path, src: str) -> bytes:
+    front = _FRONT.match(_read(root / src) or b"")
+    return front.group(0) if front else b""
 
 
 @dataclass
@@ -239,6 +258,8 @@ class Plan:
     site: str
     reason: str = ""
     tree_intact: bool = False  # the output folder is as the last build left it
+    # The listings in `changed` only because pages they list changed (their own inputs did not).
+    followers: list[str] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -257,17 +278,24 @@ def plan_build(root: Path, engine: str, variables: Any, state: BuildState | None
     state = state if state is not None else BuildState.load(root)
     sources = page_sources(root)
     key = site_key(root, sources, engine)
-    digests = {src: page_digest(root, src, variables, key) for src in sources}
-    if state.engine != engine or state.site != key:
-        reason = "no earlier build" if not state.site else "the site's configuration or pages changed"
+    listed = listing_key(root, sources)
+    digests = {src: page_digest(root, src, variables, key + listed if is_listing(root, src) else key)
+               for src in sources}
+    removed = [src for src in state.pages if src not in digests]
+    if state.engine != engine or state.site != key or removed:
+        # A removed page leaves its output, search entries and sitemap line behind unless all is rendered.
+        reason = ("no earlier build" if not state.site else f"{removed[0]} was removed" if removed
+                  else "the site's configuration changed")
         return Plan(True, list(sources), sources, digests, key, reason)
     changed = [src for src in sources if not state.unchanged(src, digests[src])]
+    followers: list[str] = []
     if changed:
         # The listings (and with them the feed and the search index) follow the pages they list.
-        changed += [src for src in sources if src not in changed and is_listing(root, src)]
+        followers = [src for src in sources if src not in changed and is_listing(root, src)]
+        changed += followers
     return Plan(False, [src for src in sources if src in changed], sources, digests, key,
                 tree_intact=bool(state.tree) and tree_digest(root) == state.tree
-                and sources_digest(root) == state.sources)
+                and sources_digest(root) == state.sources, followers=followers)
 
 
 def record_build(root: Path, engine: str, plan: Plan, rendered: list[str] | None = None,

@@ -32,8 +32,8 @@ from diary.render.quarto_cli import (
     format_version,
     preview_with_quarto,
     quarto_version,
-    render_with_quarto,
 )
+from diary.render.quarto_pages import render_changed_with_quarto
 from diary.render.smalldocs_render import render_with_smalldocs
 
 ENGINES = ("auto", "quarto", "smalldocs")
@@ -166,13 +166,9 @@ def render_site(
         for warning in warnings:
             echo(f"warning: {warning}" if engine.name == "smalldocs" else warning)
     elif engine.name == "quarto":
-        # No page changed but another file did (a stylesheet, an image): the whole project, whose render
-        # copies them; Quarto renders no list of files without a page in it.
-        if not rendered:
-            rendered = None
         assert engine.executable is not None  # a quarto Engine always has one
-        warnings = render_with_quarto(root, engine.executable, engine.label(), quiet=quiet, env=env, echo=echo,
-                                      files=rendered)
+        rendered, warnings = render_changed_with_quarto(root, engine.executable, engine.label(), plan,
+                                                        quiet=quiet, env=env, echo=echo)
     else:
         output_dir, warnings = render_with_smalldocs(root, quiet=quiet, env=env, echo=echo, plan=plan)
     if plan is not None and not plan.nothing_to_do:

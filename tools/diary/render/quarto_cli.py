@@ -1,5 +1,5 @@
 """The Quarto CLI wrapper of the render stage (render.py): finding quarto, its version, and running
-`quarto render` (of the whole project or of the changed files) and `quarto preview` as subprocesses,
+`quarto render` (of the whole project or of one page) and `quarto preview` as subprocesses,
 with their output handed on line by line and their warnings collected.
 """
 
@@ -93,16 +93,26 @@ def quarto_command(
     return command
 
 
+def render_page_command(executable: str, page: str, *, quiet: bool = False) -> list[str]:
+    """`quarto render PAGE`, run in the project's folder: one input and only Quarto's own options (a
+    page named like an option is given as ./-name, so it stays the input)."""
+    target = f"./{page}" if page.startswith("-") else page
+    return [executable, "render", target, *(["--quiet"] if quiet else [])]
+
+
 def render_with_quarto(
     root: Path, executable: str, label: str, *, quiet: bool, env: dict[str, str], echo: Echo,
-    files: list[str] | None = None,
+    page: str | None = None,
 ) -> list[str]:
-    """`quarto render` of the whole project, or of `files` only (paths relative to the root): Quarto
-    renders a list of files within their project, and updates its search index and listings."""
-    if files is None:
-        command = quarto_command(executable, "render", root, quiet=quiet)
-    else:
-        command = [executable, "render", *files, *(["--quiet"] if quiet else [])]
+    """`quarto render` of the whole project, or of the one `page` (a path relative to the root).
+
+    Quarto's CLI takes ONE input, a file or a folder (`quarto render [input] [args...]`), and hands
+    every further argument to Pandoc, which reads a second file as more text of the first page: so a
+    page is always rendered alone (render/quarto_pages.py says which pages a build renders). Rendered
+    alone, a page brings the listings that list it, and the search index, sitemap and feeds are updated,
+    not rebuilt."""
+    command = quarto_command(executable, "render", root, quiet=quiet) if page is None \
+        else render_page_command(executable, page, quiet=quiet)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     warnings = []
     process = start_quarto(
