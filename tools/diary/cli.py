@@ -209,7 +209,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_new_post(args: argparse.Namespace) -> int:
     from diary.author.scaffold import new_post
 
-    path = new_post(_root(args), args.title, snapshots=args.snapshot or [], date=args.date)
+    description = args.description
+    if description is None and sys.stdin.isatty():  # asked, as the listing shows it under the title
+        description = input("One sentence saying what the post is about (Enter for a default): ").strip() or None
+    path = new_post(_root(args), args.title, snapshots=args.snapshot or [], date=args.date, description=description)
     print(f"wrote {path}")
     return 0
 
@@ -363,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("title")
     p.add_argument("--snapshot", action="append", metavar="ID", help="a snapshot the post covers (repeatable)")
     p.add_argument("--date", default=None, help="YYYY-MM-DD (default: today)")
+    p.add_argument("--description", default=None, metavar="TEXT",
+                   help="one sentence the listing and the feed show (default: asked; else one saying what "
+                   "kind of post it is)")
     p.set_defaults(func=cmd_new_post)
     p = new_sub.add_parser("snapshot", help="new snapshot: diary new snapshot ID --from PARENT")
     p.add_argument("id")

@@ -162,7 +162,9 @@ def test_new_post_writes_front_matter_and_includes(diary_root: Path, capsys) -> 
     assert str(path) in capsys.readouterr().out
     meta = front_matter(path)
     assert meta == {
-        "title": "Day 1: the Value class!", "date": dt.date(2026, 2, 17), "description": "",
+        "title": "Day 1: the Value class!", "date": dt.date(2026, 2, 17),
+        "description": "What this step changed in the program, and whether the measurements say it still "
+                       "behaves the same.",
         "categories": [], "snapshots": ["00-baseline", "01-value"], "definitions": [],
     }
     text = path.read_text(encoding="utf-8")
@@ -176,6 +178,26 @@ def test_new_post_writes_front_matter_and_includes(diary_root: Path, capsys) -> 
     body = re.sub(r"\{\{<.*?>\}\}", "VAR", text.split("---\n", 2)[2])
     assert not re.search(r"\d\s*(lines?\b|%)", body)
     assert body.count("VAR") >= 8
+
+
+def test_new_post_writes_the_description_it_is_given_and_refuses_one_that_is_not_plain(
+    diary_root: Path, capsys
+) -> None:
+    assert run(diary_root, "new", "post", "Day 1", "--date", "2026-02-17",
+               "--description", "Why the sampler  got shorter.") == 0
+    [path] = (diary_root / "posts").glob("*/index.qmd")
+    assert front_matter(path)["description"] == "Why the sampler got shorter."
+    before = tree(diary_root)
+    assert run(diary_root, "new", "post", "Day 2", "--description", "{{< env HOME >}}") == 2
+    assert "error: the description" in capsys.readouterr().err and tree(diary_root) == before
+
+
+def test_every_post_new_post_writes_has_a_description_check_accepts(diary_root: Path) -> None:
+    """An empty description makes the listing show the first text of the page (the table's toggle)."""
+    assert run(diary_root, "new", "post", "Notes", "--date", "2026-02-17") == 0
+    assert run(diary_root, "new", "post", "The start", "--date", "2026-02-18", "--snapshot", "00-baseline") == 0
+    descriptions = {front_matter(path)["description"] for path in (diary_root / "posts").glob("*/index.qmd")}
+    assert len(descriptions) == 2 and all(text and "Show all" not in text for text in descriptions)
 
 
 def test_new_post_defaults_to_today_and_no_snapshots(diary_root: Path) -> None:

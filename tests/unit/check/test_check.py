@@ -268,6 +268,17 @@ def test_a_hand_typed_figure(diary: Path) -> None:
     assert len(problems) == 2, problems
 
 
+def test_a_post_without_a_description(diary: Path) -> None:
+    """Quarto's listing would show the page's first text instead: in a new post, the table's toggle."""
+    post = a_post(diary)
+    post.write_text(re.sub(r"^description:.*$", 'description: ""', post.read_text(encoding="utf-8"), count=1,
+                           flags=re.M), encoding="utf-8")
+    problems = check_fails(diary)
+    found = problems_at(problems, f"{rel(post, diary)}:{line_of(post, 'description:')}")
+    assert len(found) == 1 and "the post has no description" in found[0] and "'description:'" in found[0]
+    assert len(problems) == 1, problems
+
+
 def test_an_unknown_definition_in_front_matter(diary: Path) -> None:
     post = a_post(diary)
     text = post.read_text(encoding="utf-8")

@@ -29,6 +29,7 @@ from diary.core.contract import (
     var_shortcode,
 )
 from diary.core.errors import DiaryError
+from diary.core.escape import metadata_text
 from diary.core.safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_bytes
 from diary.project.config import Settings, load_settings
 from diary.project.discover import META_NAME, SnapshotMeta, discover_snapshots
@@ -171,8 +172,25 @@ def post_folder(title: str, date: str | dt.date | None) -> tuple[str, dt.date]:
     return f"{day.isoformat()}-{slug}", day
 
 
+def post_description(snapshots: list[PostSnapshot], given: str | None = None) -> str:
+    """The post's `description:`, which the listing and the feed show: the author's, when given (plain
+    text, as front matter holds it), else one sentence saying what kind of post it is. Never empty:
+    without one, Quarto shows the first text of the page, the progress table's toggle."""
+    if given is not None:
+        text = " ".join(given.split())
+        if metadata_text(text) is None:
+            raise DiaryError(f"the description {given!r} is not plain text on one line",
+                             hint="use letters, digits, spaces and -,.:;()!?/+=% only, starting with a letter")
+        return text
+    if not snapshots:
+        return "Notes on the diary, between two measured steps."
+    if all(snap.parent is None for snap in snapshots):
+        return "The program as it starts: what it does, and what the diary measures of it."
+    return "What this step changed in the program, and whether the measurements say it still behaves the same."
+
+
 def post_text(title: str, day: dt.date, folder: str, snapshots: list[PostSnapshot], suite: bool,
-              written_by: str = "new post") -> str:
+              written_by: str = "new post", description: str | None = None) -> str:
     """The text of a new post covering `snapshots`: only variables and partials, so `diary check`
     accepts it as written (no figure by hand, no broken snapshot's change shown as progress, and no
     sentence about tests when the diary has no suite)."""
@@ -192,13 +210,15 @@ def post_text(title: str, day: dt.date, folder: str, snapshots: list[PostSnapsho
         })
     return _render(
         POST_TEMPLATE, title=title.strip(), date=day.isoformat(), snapshots=[snap.id for snap in snapshots],
+        description=post_description(snapshots, description),
         sections=sections, suite=suite, written_by=written_by,
         table_include=_include("/" + table_partial_path(folder)),
     )
 
 
 def new_post(
-    root: Path, title: str, snapshots: list[str] | None = None, date: str | dt.date | None = None
+    root: Path, title: str, snapshots: list[str] | None = None, date: str | dt.date | None = None,
+    description: str | None = None,
 ) -> Path:
     """Write `posts/<date>-<slug>/index.qmd` for a post covering `snapshots`; return its path."""
     root = Path(root).resolve()
@@ -224,7 +244,8 @@ def new_post(
             snap.id in records and records[snap.id].verdict.status == "broken"))
         for snap in (by_id[snap_id] for snap_id in wanted)
     ]
-    write_text_atomic(path, post_text(title, day, folder, covered, suite=settings.suite_kind != "none"))
+    text = post_text(title, day, folder, covered, suite=settings.suite_kind != "none", description=description)
+    write_text_atomic(path, text)
     return path
 
 

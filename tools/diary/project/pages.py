@@ -22,6 +22,7 @@ class Page:
     name: str | None = None  # a post's name, for its table partial
     snapshots: list[str] = field(default_factory=list)
     definitions: list[str] = field(default_factory=list)
+    description: str = ""  # a post's `description:` (empty when missing or not text)
     lines: dict[str, int] = field(default_factory=dict)  # line of each front-matter key
 
     def line_of(self, key: str) -> int:
@@ -69,6 +70,8 @@ def read_post(path: Path) -> Page:
                          hint="write it as 'key: value' lines between the two '---' lines")
     page.lines = located.lines
     check_post_date(data.get("date"), path, page.line_of("date"))
+    description = data.get("description")
+    page.description = description.strip() if isinstance(description, str) else ""
     for key in ("snapshots", "definitions"):
         value = data.get(key)
         if value is None:

@@ -47,6 +47,16 @@ def check_front_matter(diary: Diary, pages: list[Page]) -> list[DiaryError]:
     return problems
 
 
+def missing_descriptions(pages: list[Page]) -> list[DiaryError]:
+    """Every post has a description: without one, the listing and the feed show the first text Quarto
+    finds on the page, which in a post that starts with its progress table is the table's
+    "Show all N columns" toggle."""
+    return [DiaryError("the post has no description: the listing would show the first text of the page instead",
+                       file=page.path, line=page.line_of("description") if "description" in page.lines else 2,
+                       hint="write one sentence saying what the post is about in 'description:'")
+            for page in pages if page.name is not None and not page.description]
+
+
 def include_targets(root: Path, page: Page) -> list[tuple[str, int]]:
     """(path relative to the root, line) of every include of `page` that lands in `_generated/`."""
     targets = []
