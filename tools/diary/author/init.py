@@ -34,7 +34,7 @@ from diary.author.timing import (
     unrepeatable,
     with_headroom,
 )
-from diary.author.vendor import gitignore, render_template, tool_files, workflow
+from diary.author.vendor import gitignore, render_template, site_assets, tool_files, workflow
 from diary.core.atomic import write_bytes_atomic
 from diary.core.contract import (
     CHART_PARTIAL_PATH,
@@ -286,6 +286,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     for name in ("ci", "publish", "measure"):
         files[f".github/workflows/{name}.yml"] = workflow(name, tool_repo=False).encode()
     files.update(tool_files())
+    files.update(site_assets())
     if not (target / "README.md").exists():  # a repository's own README is the user's: left alone
         files["README.md"] = render_template("init/README.md.j2", title=title, entry=entry,
                                              baseline=baseline.id).encode()

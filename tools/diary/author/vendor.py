@@ -37,6 +37,25 @@ def tool_files() -> dict[str, bytes]:
     return files
 
 
+# The site's own assets, which the pages' look relies on in both engines: the stylesheet (tables that
+# scroll in their box, code that keeps its blank lines, the contrast fixes, the banner, the table of
+# contents without scripts) and the Quarto theme layer (no third-party fonts). A new diary gets this
+# diary's, byte for byte, as its tool and workflows.
+SITE_ASSETS = ("styles.css", "theme.scss")
+
+
+def site_assets() -> dict[str, bytes]:
+    """`styles.css` and `theme.scss` for a new diary, as the checkout the tool runs from has them."""
+    files = {}
+    for name in SITE_ASSETS:
+        source = TOOL_CHECKOUT / name
+        if not source.is_file() or source.is_symlink():
+            raise DiaryError(f"diary init copies the site's {name}, which is not beside the tool", file=source,
+                             hint="run diary init from a checkout of the diary tool (or a diary it made)")
+        files[name] = source.read_bytes()
+    return files
+
+
 def workflow(name: str, tool_repo: bool) -> str:
     """`.github/workflows/<name>.yml` from the one template this repository's own copy is rendered from."""
     return render_template(f"init/{name}.yml.j2", tool_repo=tool_repo,

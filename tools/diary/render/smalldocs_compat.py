@@ -15,6 +15,11 @@ does most of that too; three things it does differently are made equal here, on 
 - `tabindex="0"`: Pandoc writes it on the block's `div.sourceCode` (the box that scrolls,
   styles.css); smalldocs drops attributes it does not know. The line-number links get Pandoc's
   `aria-hidden="true" tabindex="-1"`, so they are neither empty links to a screen reader nor Tab stops.
+
+And one thing both engines did alike, undone here as `_quarto.yml`'s theme files undo it for Quarto
+(`$web-font-path: false`): the Bootswatch themes load their fonts from Google Fonts with an `@import`
+on every page; the copy smalldocs writes into `site_libs/themes/` has no import of another origin, so
+the site contacts no third party (the system fonts of the theme's font stack are used).
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from diary.core.escape import quarto_code_block_text
+
+# An `@import` of a stylesheet from another origin (a theme's web fonts): `url(https://...)` or a quoted URL.
+_REMOTE_IMPORT = re.compile(
+    r"""@import\s+(?:url\(\s*["']?(?:https?:)?//[^)]*\)|(["'])(?:https?:)?//.*?\1)[^;]*;?""", re.I)
+
+
+def without_remote_imports(css: str) -> str:
+    """`css` without the `@import`s that fetch a stylesheet from another origin."""
+    return _REMOTE_IMPORT.sub("", css)
+
 
 _LINE_ANCHOR = re.compile(r'<span id="([^"]*)-(\d+)"><a href="#\1-\2"></a>')
 

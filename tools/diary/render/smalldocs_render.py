@@ -19,7 +19,7 @@ from typing import Any
 
 from diary.core.errors import DiaryError
 from diary.render.buildstate import Plan
-from diary.render.smalldocs_compat import quarto_code_blocks
+from diary.render.smalldocs_compat import quarto_code_blocks, without_remote_imports
 
 Echo = Callable[[str], None]
 
@@ -163,6 +163,14 @@ def _incremental_site_class() -> type:
             self.reused: set[PurePosixPath] = set()
             self.effects: dict[PurePosixPath, dict[str, list[Any]]] = {}  # per page: warnings, broken, resources
             self.cached: dict[PurePosixPath, dict[str, Any]] = {}
+
+        def copy_assets(self, nav: Any) -> None:
+            super().copy_assets(nav)
+            for theme in self.theme_files():  # no web fonts from a third party (smalldocs_compat.py)
+                path = self.out / "site_libs" / theme.href
+                text = path.read_text(encoding="utf-8")
+                if without_remote_imports(text) != text:
+                    path.write_text(without_remote_imports(text), encoding="utf-8")
 
         def _mark(self) -> tuple[int, int, set[Any]]:
             return len(self.warnings), len(self.broken), set(self.resources)
@@ -317,7 +325,12 @@ def _incremental_site_class() -> type:
 
 # Options _quarto.yml sets for Quarto alone, which smalldocs rightly ignores: not worth a warning on
 # every build (`html-math-method: plain` stops Quarto loading MathJax from a CDN; smalldocs never does).
-_FOR_QUARTO_ONLY = frozenset({"format.html.html-math-method is ignored"})
+_FOR_QUARTO_ONLY = frozenset({
+    "format.html.html-math-method is ignored",
+    "format.html.title-block-banner-color is ignored",  # styles.css gives the banner the same text colour
+    # theme.scss, listed after each theme for Quarto: its one setting (no web fonts) smalldocs_compat applies.
+    "theme theme.scss: smalldocs compiles no Sass; use css: and the --bs-* variables",
+})
 
 
 def _is_written_later(warning: str, output_dir: Path) -> bool:
