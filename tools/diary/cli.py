@@ -168,13 +168,24 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
+    from diary.core.escape import for_terminal
     from diary.render.engine import choose_engine, preview_site
 
-    # A surprising verdict (refresh's exit 1) still serves the site, as `diary build` still renders it;
-    # the command ends with that status, not a silent 0.
-    measured = refresh(args)
-    served = preview_site(_root(args), choose_engine(args.engine), port=args.port, open_browser=not args.no_browser)
-    return served or measured
+    measured = [0]  # the last measure's status: a surprising verdict still serves the site, and ends with it
+
+    def measure_and_generate() -> list[str]:
+        """Before each build, under the preview's lock: what a build would say went wrong."""
+        project = load_project(args)
+        report = run_measure(project, args, quiet=True)
+        run_generate(project, quiet=True)
+        measured[0] = report.exit_code
+        return [for_terminal(f"{snap_id}: {verdict.status}, but expected {verdict.expected}: "
+                             + "; ".join(verdict.reasons or ("no reason recorded",)))
+                for snap_id in report.surprises for verdict in [report.records[snap_id].verdict]]
+
+    served = preview_site(_root(args), choose_engine(args.engine), port=args.port,
+                          open_browser=not args.no_browser, refresh=measure_and_generate)
+    return served or measured[0]
 
 
 def cmd_check(args: argparse.Namespace) -> int:

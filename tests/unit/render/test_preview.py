@@ -5,6 +5,7 @@ in Chromium reloads by itself."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from diarykit import REPO, copy_repo_diary
+from diarykit import FIXTURES_DIR, REPO, copy_repo_diary
 
 pytestmark = pytest.mark.slow
 
@@ -100,3 +101,56 @@ def test_an_edited_post_is_served_and_reloaded_before_the_listing_is_rebuilt(tmp
             output, _ = preview.communicate()
     assert preview.returncode == 0, output
     assert "Traceback" not in output, output
+
+
+def test_a_failed_rebuild_says_what_failed_on_the_console_and_on_the_open_page(tmp_path: Path, browser) -> None:
+    """A snapshot that breaks is named with its reason, and the site shows it broken; a snapshot.yml that
+    does not read is named by file and line, and every page served says the build failed."""
+    root = tmp_path / "diary"
+    shutil.copytree(FIXTURES_DIR / "tinydiary", root)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
+    env["PYTHONPATH"] = str(REPO / "tools")
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    log = tmp_path / "preview.log"
+    with log.open("w", encoding="utf-8") as out:
+        preview = subprocess.Popen(
+            [sys.executable, "-m", "diary", "--root", str(root), "preview", "--engine", "smalldocs",
+             "--no-browser", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+        try:
+            page_url = base + "snapshots/02-fixed.html"
+            wait_for(lambda: get(page_url), timeout=180, step=0.2)
+            assert "diary-preview-failed" not in get(page_url)
+            tab = browser.new_page()
+            try:
+                tab.goto(page_url)
+                program = root / "code/snapshots/02-fixed/prog.py"
+                program.write_text(program.read_text(encoding="utf-8").replace("sample {sample + 1}",
+                                                                              "sample #{sample + 1}"))
+                wait_for(lambda: "02-fixed: broken, but expected ok" in log.read_text(encoding="utf-8"),
+                         timeout=120, step=0.2)
+                # Built and shown: the page says broken, and the notice names the snapshot.
+                tab.wait_for_selector("#diary-preview-failed", timeout=30_000)
+                assert "02-fixed: broken, but expected ok" in tab.inner_text("#diary-preview-failed")
+                assert "broken" in get(page_url).split("diary-preview-failed")[0]
+
+                meta = root / "code/snapshots/02-fixed/snapshot.yml"
+                meta.write_text(meta.read_text(encoding="utf-8").replace("expect: ok", "expect: [ok"))
+                wait_for(lambda: "the build failed: " in log.read_text(encoding="utf-8"), timeout=120, step=0.2)
+                console = log.read_text(encoding="utf-8")
+                assert "code/snapshots/02-fixed/snapshot.yml:" in console
+                tab.wait_for_function("document.body.innerText.includes('The last build failed')", timeout=30_000)
+                assert "snapshot.yml" in tab.inner_text("#diary-preview-failed")
+            finally:
+                tab.close()
+        finally:
+            preview.send_signal(signal.SIGINT)
+            try:
+                preview.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                preview.kill()
+                preview.wait()
+    output = log.read_text(encoding="utf-8")
+    assert "Traceback" not in output, output
+    assert "--engine quarto" not in output  # the hint no longer points at the other engine

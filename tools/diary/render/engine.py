@@ -15,12 +15,14 @@ import json
 import os
 import sysconfig
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR
 from diary.core.errors import DiaryError
+from diary.core.lock import command_lock
 from diary.core.safefs import no_links
 from diary.render.buildstate import BuildState, plan_build, record_build
 from diary.render.quarto_cli import (
@@ -176,6 +178,15 @@ def render_site(
     return RenderResult(engine.name, engine.version, output_dir, time.perf_counter() - started, warnings)
 
 
+def failure_notice(title: str, lines: list[str]) -> bytes:
+    """The box `diary preview` shows at the top of every page it serves while the last build failed."""
+    from jinja2 import Template
+
+    template = (Path(__file__).resolve().parents[1] / "templates" / "preview_failed.html.j2").read_text(
+        encoding="utf-8")
+    return Template(template, autoescape=True).render(title=title, lines=lines).encode("utf-8")
+
+
 def _variables(root: Path) -> Any:
     """`_variables.yml` as the engines read it, for the values the pages use; None when unreadable.
     Kept by content in the user's cache as JSON, which loads several times faster than the YAML."""
@@ -200,20 +211,31 @@ def _variables(root: Path) -> Any:
                                 decode=lambda data: data["value"])
 
 
+# What a preview's build does before it renders: measure and generate (the CLI's stages; this package
+# sits below them), returning what went wrong though the site still builds (a snapshot that broke).
+Refresh = Callable[[], list[str]]
+
+
 def preview_site(
-    root: Path, engine: Engine, *, port: int = 4200, open_browser: bool = False, echo: Echo = print
+    root: Path, engine: Engine, *, port: int = 4200, open_browser: bool = False, echo: Echo = print,
+    refresh: Refresh = lambda: [],
 ) -> int:
     """Serve the site at `root`, re-rendered on each change, until Ctrl-C; return the exit code."""
     echo(f"previewing with {engine.label()}")
     env = engine_environment({})
     if engine.name == "smalldocs":
-        return _preview_with_smalldocs(root, engine, env=env, port=port, open_browser=open_browser, echo=echo)
+        return _preview_with_smalldocs(root, engine, env=env, port=port, open_browser=open_browser, echo=echo,
+                                       refresh=refresh)
     assert engine.executable is not None
+    with command_lock(root):
+        for problem in refresh():
+            echo(problem)
     return preview_with_quarto(engine.executable, root, env=env, port=port, open_browser=open_browser)
 
 
 def _preview_with_smalldocs(
-    root: Path, engine: Engine, *, env: dict[str, str], port: int, open_browser: bool, echo: Echo
+    root: Path, engine: Engine, *, env: dict[str, str], port: int, open_browser: bool, echo: Echo,
+    refresh: Refresh,
 ) -> int:
     """The embedded engine's preview: the incremental build of `diary build`, served on localhost with a
     reload script added to each page as it is served. On a change, the edited pages are written first
@@ -231,12 +253,24 @@ def _preview_with_smalldocs(
     from diary.render.buildstate import is_listing
     from diary.render.smalldocs_render import write_pages_with_smalldocs
 
+    notice: list[bytes] = [b""]  # what every served page shows above its content: the last build's problems
+
     def build() -> bool:
+        """Measure, generate and render under the command's lock (the pre-render hook finds it held by
+        its ancestor and returns at once); say what failed, on the console and on every page."""
+        problems: list[str] = []
         try:
-            render_site(root, engine, env=env, echo=echo, quiet=True)
+            with command_lock(root):
+                problems = refresh()
+                render_site(root, engine, env=env, echo=echo, quiet=True)
         except DiaryError as error:
-            echo(str(error))
+            echo(f"the build failed: {error}")
+            notice[0] = failure_notice("The last build failed; the pages are those of the build before it.",
+                                       [str(error)])
             return False
+        for problem in problems:  # built, showing it: a snapshot that broke is a result, not a failure
+            echo(problem)
+        notice[0] = failure_notice("The last build found a problem.", problems) if problems else b""
         return True
 
     if not build():
@@ -255,7 +289,8 @@ def _preview_with_smalldocs(
             except OSError:
                 return super().send_head()
             cut = body.rfind(b"</body>")
-            body = body[:cut] + reload_script + body[cut:] if cut >= 0 else body + reload_script
+            added = notice[0] + reload_script.replace(b"{{ version }}", str(Handler.version).encode())
+            body = body[:cut] + added + body[cut:] if cut >= 0 else body + added
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -292,8 +327,8 @@ def _preview_with_smalldocs(
                     Handler.version += 1
                     echo(f"reloaded {', '.join(written)}; now the rest")
             if build():
-                Handler.version += 1
                 echo("rebuilt")
+            Handler.version += 1  # reload: the rebuilt pages, or the notice that the build failed
             seen = snapshot(root, out)  # what the builds wrote is not a change
     except KeyboardInterrupt:
         server.shutdown()

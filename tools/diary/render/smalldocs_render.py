@@ -127,7 +127,7 @@ def render_with_smalldocs(
         raise DiaryError(
             f"smalldocs could not render the site: {error}",
             file=root,
-            hint="fix what the message names, or render with quarto (--engine quarto)",
+            hint="fix what the message names (a pre-render script's own output is above it)",
         ) from error
     except OSError as error:
         raise DiaryError(f"smalldocs could not render the site: {error}", file=root) from error
