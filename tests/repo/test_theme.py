@@ -64,6 +64,11 @@ def test_the_banner_text_is_legible_in_both_engines_and_schemes(which: str) -> N
 
 
 @pytest.mark.parametrize("which", SITE_CONFIGS)
+def test_quarto_follows_the_readers_dark_preference_as_smalldocs_does(which: str) -> None:
+    assert yaml.safe_load(SITE_CONFIGS[which])["format"]["html"]["respect-user-color-scheme"] is True
+
+
+@pytest.mark.parametrize("which", SITE_CONFIGS)
 def test_no_theme_loads_web_fonts_from_a_third_party(which: str) -> None:
     theme = yaml.safe_load(SITE_CONFIGS[which])["format"]["html"]["theme"]
     for scheme in ("light", "dark"):

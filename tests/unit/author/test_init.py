@@ -98,6 +98,7 @@ def test_init_writes_a_whole_diary_of_wordgen(tmp_path: Path) -> None:
         ".gitignore", ".github/workflows/ci.yml", ".github/workflows/publish.yml", ".github/workflows/measure.yml",
         "pyproject.toml",
         "constraints.txt", "README.md", "tools/diary/cli.py", "tools/diary/templates/init/about.qmd.j2",
+        "styles.css", "theme.scss",  # the site's look, this diary's own (tests/e2e/test_site_look.py)
     } <= files
     [post] = [name for name in files if name.startswith("posts/")]
     assert post.endswith("-the-baseline/index.qmd")

@@ -328,6 +328,7 @@ def _incremental_site_class() -> type:
 _FOR_QUARTO_ONLY = frozenset({
     "format.html.html-math-method is ignored",
     "format.html.title-block-banner-color is ignored",  # styles.css gives the banner the same text colour
+    "format.html.respect-user-color-scheme is ignored",  # smalldocs follows the reader's preference anyway
     # theme.scss, listed after each theme for Quarto: its one setting (no web fonts) smalldocs_compat applies.
     "theme theme.scss: smalldocs compiles no Sass; use css: and the --bs-* variables",
 })
