@@ -276,6 +276,11 @@ def test_a_full_render_that_skips_a_page_fails_the_build(
     monkeypatch.setenv("FAKE_QUARTO_SKIP", "progress.qmd")
     refused = run_diary(diary, "build", "--engine", "quarto")
     assert refused.returncode == 2 and "did not write _site/progress.html" in refused.stdout + refused.stderr
+    monkeypatch.delenv("FAKE_QUARTO_SKIP")
+    quarto_calls(quarto_log)
+    build(diary, "--engine", "quarto", "--quiet")
+    assert quarto_calls(quarto_log) == [["render", str(diary), "--quiet"]]  # no state was recorded: all again
+    assert "rendered by the fake quarto" in html_of(diary, "progress.qmd")
 
 
 def test_more_changed_pages_than_single_renders_pay_for_are_one_project_render(

@@ -13,7 +13,7 @@ import pytest
 
 from diary.core.errors import DiaryError
 from diary.render.engine import Engine, choose_engine, engine_environment, preview_site, render_site
-from diary.render.quarto_cli import find_quarto, quarto_command, quarto_version
+from diary.render.quarto_cli import find_quarto, quarto_command, quarto_version, render_page_command
 from diarykit import FIXTURES_DIR
 
 FAKE_QUARTO = FIXTURES_DIR / "fake_quarto" / "quarto"
@@ -228,6 +228,17 @@ def test_render_quiet_passes_quiet_and_skips_the_banner(fake_quarto: Path, tmp_p
     lines: list[str] = []
     render_site(root, fake_engine(fake_quarto), quiet=True, echo=lines.append)
     assert lines[0] == f"args: render {root} --quiet"
+
+
+@pytest.mark.parametrize(("page", "target"), [
+    ("posts/day-1/index.qmd", "posts/day-1/index.qmd"),
+    ("-x.qmd", "./-x.qmd"),  # a page named like an option stays the input
+    ("my page.qmd", "my page.qmd"),
+])
+def test_a_page_is_rendered_as_the_one_input_of_quarto_render(page: str, target: str) -> None:
+    """Quarto's CLI takes one input and hands further arguments to Pandoc: a page command has one."""
+    assert render_page_command("quarto", page) == ["quarto", "render", target]
+    assert render_page_command("quarto", page, quiet=True) == ["quarto", "render", target, "--quiet"]
 
 
 def test_render_hands_lines_on_while_quarto_runs(
