@@ -102,6 +102,10 @@ def test_an_init_made_diary_has_this_diarys_look(browser, init_site: Path) -> No
             tops = pg.evaluate(LINE_TOPS)
             steps = [later - earlier for earlier, later in zip(tops, tops[1:], strict=False)]
             assert len(tops) > 10 and min(steps) >= 10, tops
+            # The listing's summaries are the posts' descriptions, never the table's toggle.
+            pg.goto(base, wait_until="load")
+            summaries = pg.inner_text("main")
+            assert "The program as it starts" in summaries and "Show all" not in summaries
     finally:
         context.close()
 
