@@ -127,13 +127,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def refresh(args: argparse.Namespace) -> int:
-    """measure (cached) + generate under one lock."""
-    with command_lock(_root(args)):
-        project = load_project(args)
-        report = run_measure(project, args, quiet=args.quiet)
-        run_generate(project, quiet=args.quiet)
-    return report.exit_code
+def measure_and_generate(args: argparse.Namespace, quiet: bool) -> MeasureReport:
+    """measure (cached) + generate, under the caller's lock."""
+    report = run_measure(project := load_project(args), args, quiet=quiet)
+    run_generate(project, quiet=quiet)
+    return report
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -141,7 +139,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     hook), the build holds the lock and has measured and generated already: nothing is left to do."""
     root = _root(args)
     try:
-        return refresh(args)
+        with command_lock(root):
+            return measure_and_generate(args, args.quiet).exit_code
     except LockedError:
         if lock_held_by_ancestor(root):
             return 0
@@ -154,9 +153,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     root = _root(args)
     engine = choose_engine(args.engine)
     with command_lock(root):
-        project = load_project(args)
-        report = run_measure(project, args, quiet=args.quiet)
-        run_generate(project, quiet=args.quiet)
+        report = measure_and_generate(args, args.quiet)
         # The engine runs `project.pre-render` (diary refresh): it finds the lock held by this process,
         # its ancestor, and returns at once.
         render_site(root, engine, quiet=args.quiet, incremental=not args.full, verbose=args.verbose)
@@ -168,24 +165,18 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from diary.core.escape import for_terminal
+    from diary.measure.summary import surprise_lines
     from diary.render.engine import choose_engine, preview_site
 
     measured = [0]  # the last measure's status: a surprising verdict still serves the site, and ends with it
 
-    def measure_and_generate() -> list[str]:
-        """Before each build, under the preview's lock: what a build would say went wrong."""
-        project = load_project(args)
-        report = run_measure(project, args, quiet=True)
-        run_generate(project, quiet=True)
+    def before_each_build() -> list[str]:  # under the preview's lock
+        report = measure_and_generate(args, quiet=True)
         measured[0] = report.exit_code
-        return [for_terminal(f"{snap_id}: {verdict.status}, but expected {verdict.expected}: "
-                             + "; ".join(verdict.reasons or ("no reason recorded",)))
-                for snap_id in report.surprises for verdict in [report.records[snap_id].verdict]]
+        return surprise_lines(report)
 
-    served = preview_site(_root(args), choose_engine(args.engine), port=args.port,
-                          open_browser=not args.no_browser, refresh=measure_and_generate)
-    return served or measured[0]
+    return preview_site(_root(args), choose_engine(args.engine), port=args.port,
+                        open_browser=not args.no_browser, refresh=before_each_build) or measured[0]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -220,10 +211,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_new_post(args: argparse.Namespace) -> int:
     from diary.author.scaffold import new_post
 
-    description = args.description
-    if description is None and sys.stdin.isatty():  # asked, as the listing shows it under the title
-        description = input("One sentence saying what the post is about (Enter for a default): ").strip() or None
-    path = new_post(_root(args), args.title, snapshots=args.snapshot or [], date=args.date, description=description)
+    path = new_post(_root(args), args.title, snapshots=args.snapshot or [], date=args.date,
+                    description=args.description)
     print(f"wrote {path}")
     return 0
 
@@ -377,9 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("title")
     p.add_argument("--snapshot", action="append", metavar="ID", help="a snapshot the post covers (repeatable)")
     p.add_argument("--date", default=None, help="YYYY-MM-DD (default: today)")
-    p.add_argument("--description", default=None, metavar="TEXT",
-                   help="one sentence the listing and the feed show (default: asked; else one saying what "
-                   "kind of post it is)")
+    p.add_argument("--description", metavar="TEXT", help="what the listing and feed show (default: a sentence)")
     p.set_defaults(func=cmd_new_post)
     p = new_sub.add_parser("snapshot", help="new snapshot: diary new snapshot ID --from PARENT")
     p.add_argument("id")

@@ -81,3 +81,13 @@ def print_summary(report: MeasureReport) -> None:
         if verdict.surprise:
             print(for_terminal(f"{snap.id}: expected {verdict.expected}, is {verdict.status}: "
                                + ("; ".join(verdict.reasons) or "all checks pass")))
+
+
+def surprise_lines(report: MeasureReport) -> list[str]:
+    """One line per snapshot whose verdict is not the expected one, with the reasons, for the terminal."""
+    lines = []
+    for snap_id in report.surprises:
+        verdict = report.records[snap_id].verdict
+        reasons = "; ".join(verdict.reasons) or "no reason recorded"
+        lines.append(for_terminal(f"{snap_id}: {verdict.status}, but expected {verdict.expected}: {reasons}"))
+    return lines
