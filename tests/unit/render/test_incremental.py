@@ -264,10 +264,10 @@ def test_a_page_quarto_did_not_write_fails_the_build_and_is_rendered_next_time(
     monkeypatch.delenv("FAKE_QUARTO_SKIP")
     quarto_calls(quarto_log)
     build(diary, "--engine", "quarto", "--quiet")
-    calls = quarto_calls(quarto_log)
-    assert ["render", POST, "--quiet"] in calls  # the state never took it for rendered
-    assert all(len(call) == 3 for call in calls)  # one page per process
-    assert "rendered again" in html_of(diary, POST)
+    # The state never took the post for rendered, and the failed build left the output folder changed
+    # (the listing was rewritten): the whole project again.
+    assert quarto_calls(quarto_log) == [["render", str(diary), "--quiet"]]
+    assert "rendered by the fake quarto" in html_of(diary, POST)
 
 
 def test_a_full_render_that_skips_a_page_fails_the_build(
@@ -281,6 +281,17 @@ def test_a_full_render_that_skips_a_page_fails_the_build(
     build(diary, "--engine", "quarto", "--quiet")
     assert quarto_calls(quarto_log) == [["render", str(diary), "--quiet"]]  # no state was recorded: all again
     assert "rendered by the fake quarto" in html_of(diary, "progress.qmd")
+
+
+def test_a_changed_page_with_a_changed_output_folder_is_one_project_render(diary: Path, quarto_log: Path) -> None:
+    """Rendered alone, a page updates the search index from what is there: without one, it would hold
+    that page only. A changed output folder (or stylesheet, image) takes the whole project."""
+    build(diary, "--engine", "quarto", "--quiet")
+    quarto_calls(quarto_log)
+    add_prose(diary)
+    (diary / "_site" / "search.json").write_text("[]", encoding="utf-8")
+    build(diary, "--engine", "quarto", "--quiet")
+    assert quarto_calls(quarto_log) == [["render", str(diary), "--quiet"]]
 
 
 def test_more_changed_pages_than_single_renders_pay_for_are_one_project_render(

@@ -15,7 +15,7 @@ rebuilt from those pages alone.
 
 The cost, measured with Quarto 1.10.18 on this diary (2 loaded cores): one page alone 24-25 s, two
 of them 49 s, the whole project (17 pages) 53 s. A build renders its changed pages one by one up to
-`MAX_SINGLE_RENDERS`, and the whole project past that.
+`MAX_SINGLE_RENDERS`, and the whole project past that or when a file other than the pages changed.
 
 Whatever Quarto's exit code says, every page a build asked for must have been written (a new file, or
 one whose inode, size or time changed); one that was not is an error, and the build state is left as it
@@ -76,9 +76,10 @@ def render_changed_with_quarto(
     sources = plan.sources if plan is not None else page_sources(root)
     before = {src: output_stamp(root, src) for src in sources}
     own = [] if plan is None or plan.full else [src for src in plan.changed if src not in plan.followers]
-    if plan is None or plan.full or not own or len(own) > MAX_SINGLE_RENDERS:
-        # No page changed but another file did (a stylesheet, an image), or too many pages for one by one:
-        # the whole project, whose render also copies the site's other files.
+    if plan is None or plan.full or not own or not plan.tree_intact or len(own) > MAX_SINGLE_RENDERS:
+        # Another file changed (a stylesheet, an image, the search index in the output folder), which a
+        # page rendered alone would not copy or would update from what is there; or too many pages for
+        # one by one: the whole project.
         warnings = render_with_quarto(root, executable, label, quiet=quiet, env=env, echo=echo)
         require_written(root, sources, before, "quarto render of the project")
         return None, warnings
