@@ -127,8 +127,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def measure_and_generate(args: argparse.Namespace, quiet: bool) -> MeasureReport:
-    """measure (cached) + generate, under the caller's lock."""
+def measure_and_generate(args: argparse.Namespace, quiet: bool) -> MeasureReport:  # under the caller's lock
     report = run_measure(project := load_project(args), args, quiet=quiet)
     run_generate(project, quiet=quiet)
     return report
@@ -168,15 +167,13 @@ def cmd_preview(args: argparse.Namespace) -> int:
     from diary.measure.summary import surprise_lines
     from diary.render.engine import choose_engine, preview_site
 
-    measured = [0]  # the last measure's status: a surprising verdict still serves the site, and ends with it
-
+    reports = []  # each build's measure: a surprising verdict still serves the site, and the command ends with it
     def before_each_build() -> list[str]:  # under the preview's lock
-        report = measure_and_generate(args, quiet=True)
-        measured[0] = report.exit_code
-        return surprise_lines(report)
+        reports.append(measure_and_generate(args, quiet=True))
+        return surprise_lines(reports[-1])
 
-    return preview_site(_root(args), choose_engine(args.engine), port=args.port,
-                        open_browser=not args.no_browser, refresh=before_each_build) or measured[0]
+    return preview_site(_root(args), choose_engine(args.engine), port=args.port, open_browser=not args.no_browser,
+                        refresh=before_each_build) or (reports[-1].exit_code if reports else 0)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -211,8 +208,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_new_post(args: argparse.Namespace) -> int:
     from diary.author.scaffold import new_post
 
-    path = new_post(_root(args), args.title, snapshots=args.snapshot or [], date=args.date,
-                    description=args.description)
+    path = new_post(_root(args), args.title, args.snapshot or [], date=args.date, description=args.description)
     print(f"wrote {path}")
     return 0
 
