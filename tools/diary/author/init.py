@@ -35,6 +35,7 @@ from diary.author.timing import (
     with_headroom,
 )
 from diary.author.vendor import gitignore, render_template, tool_files, workflow
+from diary.core import shortcodes
 from diary.core.atomic import write_bytes_atomic
 from diary.core.contract import (
     CHART_PARTIAL_PATH,
@@ -46,7 +47,6 @@ from diary.core.contract import (
     SETTINGS_PATH,
     SITE_CONFIG_PATH,
     SNAPSHOT_ID_HINT,
-    include_shortcode,
     snapshot_id_problem,
 )
 from diary.core.errors import DiaryError
@@ -271,10 +271,10 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     ).encode()
     files["index.qmd"] = render_template("init/index.qmd.j2", title=title, entry=entry).encode()
     files["about.qmd"] = render_template(
-        "init/about.qmd.j2", entry=entry, checks_include=include_shortcode("/" + CHECKS_PARTIAL_PATH)).encode()
+        "init/about.qmd.j2", entry=entry, checks_include=shortcodes.include(CHECKS_PARTIAL_PATH)).encode()
     files["progress.qmd"] = render_template(
-        "init/progress.qmd.j2", chart_include=include_shortcode("/" + CHART_PARTIAL_PATH),
-        table_include=include_shortcode("/" + PROGRESS_TABLE_PATH)).encode()
+        "init/progress.qmd.j2", chart_include=shortcodes.include(CHART_PARTIAL_PATH),
+        table_include=shortcodes.include(PROGRESS_TABLE_PATH)).encode()
     post_title = "The baseline"
     folder, post_day = post_folder(post_title, day)
     files[f"{POSTS_DIR}/{folder}/index.qmd"] = post_text(

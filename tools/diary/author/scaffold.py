@@ -16,17 +16,16 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from diary.core import shortcodes
 from diary.core.atomic import write_bytes_atomic, write_text_atomic
 from diary.core.contract import (
     POSTS_DIR,
     SNAPSHOT_ID_HINT,
     code_partial_path,
     diff_partial_path,
-    include_shortcode,
     parse_iso_date,
     snapshot_id_problem,
     table_partial_path,
-    var_shortcode,
 )
 from diary.core.errors import DiaryError
 from diary.core.safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_bytes
@@ -144,8 +143,8 @@ def _snapshots(root: Path) -> tuple[Settings, list[SnapshotMeta]]:
     return settings, discover_snapshots(settings)
 
 
-_var = var_shortcode
-_include = include_shortcode
+_var = shortcodes.var
+_include = shortcodes.include
 
 
 @dataclass(frozen=True)

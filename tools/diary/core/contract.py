@@ -102,15 +102,6 @@ def published_name(name: str) -> str:
 DIFF_PARTIAL = re.compile(rf"\A{GENERATED_DIR}/diff/_(.+)__(.+)\.md\Z")
 
 
-# --- Shortcodes ----------------------------------------------------------------------------------
-def include_shortcode(path: str) -> str:
-    return "{{< include " + path + " >}}"
-
-
-def var_shortcode(key: str) -> str:
-    return "{{< var " + key + " >}}"
-
-
 # --- Text ----------------------------------------------------------------------------------------
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 

@@ -23,6 +23,7 @@ class Page:
     snapshots: list[str] = field(default_factory=list)
     definitions: list[str] = field(default_factory=list)
     lines: dict[str, int] = field(default_factory=dict)  # line of each front-matter key
+    front: dict[str, Any] = field(default_factory=dict)  # the whole front matter, as parsed
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, 1)
@@ -44,8 +45,26 @@ def read_pages(root: Path) -> list[Page]:
             names[page.name or ""] = path
             pages.append(page)
     for path in sorted(root.glob("*.qmd")):
-        pages.append(Page(path, read_text(path)))
+        page = Page(path, read_text(path))
+        _read_front(page)
+        pages.append(page)
     return pages
+
+
+def _read_front(page: Page) -> dict[str, Any] | None:
+    """The page's front matter (kept in `page.front`, with the line of each key), or None without one."""
+    match = FRONT_MATTER.match(page.text)
+    if not match:
+        return None
+    located = parse_yaml(match.group(1), page.path, line_offset=1)
+    data = located.data
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise DiaryError("the front matter must be a mapping of keys to values", file=page.path, line=2,
+                         hint="write it as 'key: value' lines between the two '---' lines")
+    page.lines, page.front = located.lines, data
+    return data
 
 
 def read_text(path: Path) -> str:
@@ -57,17 +76,9 @@ def read_post(path: Path) -> Page:
     text = read_text(path)
     name = path.parent.name if path.stem == "index" else path.stem
     page = Page(path, text, name=name)
-    match = FRONT_MATTER.match(text)
-    if not match:
-        return page
-    located = parse_yaml(match.group(1), path, line_offset=1)
-    data = located.data
+    data = _read_front(page)
     if data is None:
         return page
-    if not isinstance(data, dict):
-        raise DiaryError("the front matter must be a mapping of keys to values", file=path, line=2,
-                         hint="write it as 'key: value' lines between the two '---' lines")
-    page.lines = located.lines
     check_post_date(data.get("date"), path, page.line_of("date"))
     for key in ("snapshots", "definitions"):
         value = data.get(key)

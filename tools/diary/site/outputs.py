@@ -47,7 +47,15 @@ from diary.site.checks import checks_partial
 from diary.site.excerpts import code_partials, diff_partial
 from diary.site.model import Diary, load_snapshots
 from diary.site.pages import snapshot_index, snapshot_page
-from diary.site.posts import Page, check_front_matter, check_pages, include_targets, wanted_diff_pairs
+from diary.site.posts import (
+    Page,
+    check_front_matter,
+    check_includes,
+    check_pages,
+    include_targets,
+    wanted_diff_pairs,
+)
+from diary.site.prose import markup_problems
 from diary.site.tables import progress_tables
 from diary.site.variables import build_variables
 
@@ -175,7 +183,10 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     expected = project.expected_keys
     diary = Diary(project.settings, load_snapshots(root, project.snapshots, project.strict_records(), expected))
     pages = project.pages
-    problems = check_front_matter(diary, pages)
+    problems = check_front_matter(diary, pages) + check_includes(root, pages)
+    allow_raw_html = project.settings.raw_html == "allow"
+    for page in pages:
+        problems += markup_problems(page, allow_raw_html)
     diff_pairs, diff_problems = wanted_diff_pairs(root, diary, pages)
     problems += diff_problems
 

@@ -6,19 +6,15 @@ stops at the first, `diary check` reports them all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from diary.core import shortcodes
 from diary.core.contract import DIFF_PARTIAL, GENERATED_DIR
 from diary.core.errors import DiaryError
 from diary.project.pages import Page
 from diary.site.model import Diary, Snapshot
-
-# A shortcode that the engines expand: not `{{{< ... >}}}` nor `\{{< ... >}}` (both escaped forms).
-_INCLUDE = re.compile(r"(?<![{\\])\{\{<\s*include\s+(['\"]?)(.+?)\1\s*>\}\}")
-_VAR = re.compile(r"(?<![{\\])\{\{<\s*var\s+(['\"]?)(.+?)\1\s*>\}\}")
 
 
 def check_front_matter(diary: Diary, pages: list[Page]) -> list[DiaryError]:
@@ -50,17 +46,33 @@ def check_front_matter(diary: Diary, pages: list[Page]) -> list[DiaryError]:
 def include_targets(root: Path, page: Page) -> list[tuple[str, int]]:
     """(path relative to the root, line) of every include of `page` that lands in `_generated/`."""
     targets = []
-    for match in _INCLUDE.finditer(page.text):
-        argument = match.group(2).strip()
-        base = root if argument.startswith("/") else page.path.parent
-        target = (base / argument.lstrip("/")).resolve()
-        try:
-            rel = target.relative_to(root).as_posix()
-        except ValueError:
-            continue
-        if rel.startswith(GENERATED_DIR + "/"):
-            targets.append((rel, page.text.count("\n", 0, match.start()) + 1))
+    for found in shortcodes.find(page.text, "include"):
+        rel = shortcodes.include_target(_page_rel(root, page), found.argument)
+        if found.live and rel is not None and rel.startswith(GENERATED_DIR + "/"):
+            targets.append((rel, page.text.count("\n", 0, found.start) + 1))
     return targets
+
+
+def _page_rel(root: Path, page: Page) -> str:
+    try:
+        return page.path.relative_to(root).as_posix()
+    except ValueError:
+        return page.path.name
+
+
+def check_includes(root: Path, pages: list[Page]) -> list[DiaryError]:
+    """Every include of every page, in any spelling but Quarto's escape `{{{< … >}}}` (a backslash
+    is no escape to every engine), lands in the generated partials: `../../etc/passwd`,
+    `/proc/self/environ` or `/_generated/../.git/config` would put that file in the page."""
+    problems = []
+    for page in pages:
+        for found in shortcodes.find(page.text, "include"):
+            why = None if found.quarto_escaped else shortcodes.include_problem(_page_rel(root, page), found.argument)
+            if why is not None:
+                problems.append(DiaryError(why, file=page.path, line=page.text.count("\n", 0, found.start) + 1,
+                                           hint="include only the generated partials (docs/generated.md), "
+                                                "or write {{{< include … >}}} to show the shortcode as text"))
+    return problems
 
 
 def wanted_diff_pairs(
@@ -101,11 +113,11 @@ def check_pages(root: Path, pages: list[Page], files: Mapping[str, object], vari
                     hint = "a post's table exists when its front matter lists 'snapshots:'"
                 problems.append(DiaryError(f"the include /{rel} is not generated", file=page.path, line=line,
                                            hint=hint))
-        for match in _VAR.finditer(page.text):
-            key = match.group(2).strip()
-            if lookup(variables, key) is None:
+        for found in shortcodes.find(page.text, "var"):
+            key = found.argument
+            if found.live and lookup(variables, key) is None:
                 problems.append(DiaryError(f"unknown variable '{key}'", file=page.path,
-                                           line=page.text.count("\n", 0, match.start()) + 1,
+                                           line=page.text.count("\n", 0, found.start) + 1,
                                            hint="see _variables.yml and docs/generated.md for the keys"))
     return problems
 
