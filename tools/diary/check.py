@@ -27,6 +27,7 @@ from diary.project.normalise import Normalisation, label
 from diary.project.pages import FRONT_MATTER, Page, read_pages
 from diary.project.project import Project
 from diary.project.records import Record, load_records, record_path, without_timings
+from diary.render.published import unpublishable
 from diary.site.outputs import build_outputs, stale_files
 
 # A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").
@@ -346,6 +347,7 @@ def collect_problems(project: Project) -> list[Problem]:
         problems += hand_typed_claims(page.path, root, page.text)
         problems += broken_as_progress(page.path, root, project.records, page.text)
         problems += floating_figures(page, root)
+    problems += [_from_error(error, root) for error in unpublishable(root)]
     return problems
 
 
@@ -364,5 +366,5 @@ def check(root: Path) -> list[Problem]:
         for page in pages:
             problems += hand_typed_claims(page.path, root, page.text)
             problems += broken_as_progress(page.path, root, records, page.text)
-        return problems
+        return problems + [_from_error(error, root) for error in unpublishable(root)]
     return collect_problems(project)

@@ -93,3 +93,27 @@ def remembered(kind: str, key: str, compute: Callable[[], T], *, encode: Callabl
     value = compute()
     store(kind, key, encode(value))
     return value
+
+
+def secret() -> bytes | None:
+    """A random key of this user on this machine, made once in the cache folder (never in a
+    repository): it seals the state the tool keeps inside a checkout (render/buildstate.py), so a
+    commit cannot bring a state of its own. None when the folder cannot hold one."""
+    path = cache_dir() / "state.key"
+    for _ in range(2):
+        try:
+            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+            return key if len(key) == 32 else None
+        except FileNotFoundError:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue  # another process made it first: read theirs
+            except OSError:
+                return None
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(os.urandom(32).hex())
+        except (OSError, ValueError):
+            return None
+    return None

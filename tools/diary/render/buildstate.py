@@ -8,6 +8,11 @@ output it wrote: a page is rendered again when either differs, so a deleted or h
 rebuilt. It lives in `.diary-cache/` (gitignored), never in the published tree; a state that does not
 load is no state (everything is rendered), never an error: it is a cache.
 
+A commit can hold a `.diary-cache/` (and a `_site/` with a hand-edited page whose hash the state
+names), so nothing there is believed unless it is sealed (`seal`, `unseal`): an HMAC with a key of
+the user's own, kept in the user's cache folder (usercache.secret), which no commit can set. A
+forged or foreign state is no state: the build renders every page into an emptied `_site/`.
+
 The scan over-approximates (an include or a variable inside a code block counts): that costs at most an
 extra render, never a stale page.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -25,9 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from diary import __version__
+from diary.core import usercache
 from diary.core.atomic import write_text_atomic
 from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR, STATE_DIR
-from diary.core.safefs import stat_digest
+from diary.core.errors import DiaryError
+from diary.core.safefs import HARD_MAX_FILE_BYTES, read_bytes, stat_digest
 
 STATE_FILE = f"{STATE_DIR}/build-state.json"
 STATE_SCHEMA = 1
@@ -169,7 +177,7 @@ class BuildState:
     def load(cls, root: Path) -> BuildState:
         state = cls(root)
         try:
-            data = json.loads((root / STATE_FILE).read_text(encoding="utf-8"))
+            data = json.loads(read_sealed(root / STATE_FILE) or "null")
             if data.get("schema") != STATE_SCHEMA:
                 return state
             state.engine, state.site, state.tree = str(data["engine"]), str(data["site"]), str(data["tree"])
@@ -186,7 +194,7 @@ class BuildState:
                 "sources": self.sources, "warnings": self.warnings,
                 "pages": {src: {"inputs": page.inputs, "output": page.output}
                           for src, page in sorted(self.pages.items())}}
-        write_text_atomic(self.root / STATE_FILE, json.dumps(data, indent=1) + "\n")
+        write_text_atomic(self.root / STATE_FILE, seal(json.dumps(data, indent=1)))
 
     def output_digest(self, src: str) -> str | None:
         data = _read(self.root / OUTPUT_DIR / output_path(src))
@@ -197,6 +205,32 @@ class BuildState:
         page = self.pages.get(src)
         return (page is not None and page.inputs == inputs and page.output is not None
                 and self.output_digest(src) == page.output)
+
+
+def _mac(text: str) -> str | None:
+    key = usercache.secret()
+    return None if key is None else hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def seal(text: str) -> str:
+    """`text` as kept in `.diary-cache/`: its MAC on the first line (empty when there is no key)."""
+    return f"{_mac(text) or ''}\n{text}"
+
+
+def unseal(sealed: str) -> str | None:
+    """The text `seal` kept, or None when its MAC is not this user's (a committed or forged file)."""
+    mac, _, text = sealed.partition("\n")
+    expected = _mac(text)
+    return text if expected is not None and hmac.compare_digest(mac, expected) else None
+
+
+def read_sealed(path: Path) -> str | None:
+    """A file of `.diary-cache/` that this user's tool wrote, read without links (a FIFO or a link
+    there is no state, never a hang), or None."""
+    try:
+        return unseal(read_bytes(path, HARD_MAX_FILE_BYTES).decode("utf-8"))
+    except (DiaryError, UnicodeDecodeError):
+        return None
 
 
 def tree_digest(root: Path) -> str:

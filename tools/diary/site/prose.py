@@ -38,7 +38,8 @@ _AUTOLINK = re.compile(r"<(?:[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*|[^<>\s@]+@[^<
 _RAW_MARKUP = re.compile(r"<[A-Za-z/!?]|\{=\s*[A-Za-z]")
 _SAFE_SCHEMES = ("http", "https", "mailto")
 # The scheme of a link's target: inline `[x](scheme:…)`, or a reference definition `[x]: scheme:…`.
-_LINK_SCHEME = re.compile(r"\]\(\s*<?\s*([A-Za-z][A-Za-z0-9+.-]*):|^\s{0,3}\[[^\]]+\]:\s*<?\s*([A-Za-z][A-Za-z0-9+.-]*):")
+_LINK_SCHEME = re.compile(r"\]\(\s*<?\s*([A-Za-z][A-Za-z0-9+.-]*):"
+                          r"|^\s{0,3}\[[^\]]+\]:\s*<?\s*([A-Za-z][A-Za-z0-9+.-]*):")
 # A category is written into an HTML attribute (data-category) and a URL by the listing.
 _CATEGORY_UNSAFE = frozenset("\"'<>&`{}\\")
 RAW_HTML_HINT = ("write it in Markdown, or set 'raw_html: allow' in code/diary.yml if you mean the page to run "
