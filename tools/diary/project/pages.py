@@ -46,12 +46,12 @@ def read_pages(root: Path) -> list[Page]:
             pages.append(page)
     for path in sorted(root.glob("*.qmd")):
         page = Page(path, read_text(path))
-        _read_front(page)
+        read_front(page)
         pages.append(page)
     return pages
 
 
-def _read_front(page: Page) -> dict[str, Any] | None:
+def read_front(page: Page) -> dict[str, Any] | None:
     """The page's front matter (kept in `page.front`, with the line of each key), or None without one."""
     match = FRONT_MATTER.match(page.text)
     if not match:
@@ -76,7 +76,7 @@ def read_post(path: Path) -> Page:
     text = read_text(path)
     name = path.parent.name if path.stem == "index" else path.stem
     page = Page(path, text, name=name)
-    data = _read_front(page)
+    data = read_front(page)
     if data is None:
         return page
     check_post_date(data.get("date"), path, page.line_of("date"))

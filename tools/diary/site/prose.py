@@ -92,12 +92,12 @@ def reader_text(page: Page) -> list[tuple[int, str]]:
     out = [(page.line_of(key), visible(value)) for key, value in front_strings(page.front)]
     paragraph: list[tuple[int, str]] = []
     for number, line in [*prose_lines(page.text), (0, "")]:
-        if line.strip():
+        if line.strip() and (not paragraph or number == paragraph[-1][0] + 1):
             paragraph.append((number, visible(line)))
             continue
         if paragraph:
             out.append((paragraph[0][0], " ".join(text for _, text in paragraph)))
-            paragraph = []
+        paragraph = [(number, visible(line))] if line.strip() else []
     return out
 
 
