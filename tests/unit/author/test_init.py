@@ -245,6 +245,14 @@ def test_a_snapshot_folder_named_as_no_id_can_be_is_refused(tmp_path: Path) -> N
     assert "'my program' is not a usable snapshot id" in done.stderr and "rename the folder" in done.stderr
 
 
+@pytest.mark.parametrize("title", ["<img src=x onerror=alert(1)>", "A {{< env GITHUB_TOKEN >}} diary"])
+def test_a_title_with_markup_or_a_shortcode_is_refused(tmp_path: Path, title: str) -> None:
+    done = init(tmp_path, "d", "--program", str(THIRDPARTY / "program/wordgen.py"), "--title", title)
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "error: cannot use the title" in line
+
+
 # ---------------------------------------------------------------------------------------------
 # All or nothing
 

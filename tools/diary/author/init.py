@@ -53,6 +53,7 @@ from diary.core.errors import DiaryError
 from diary.core.safefs import HARD_MAX_FILE_BYTES, check_name, read_bytes
 from diary.project.discover import META_NAME
 from diary.project.normalise import BUILT_IN, NAME, regex_problem
+from diary.site.prose import front_matter_problem
 
 BASELINE_ID = "00-baseline"
 SNAPSHOTS_DIR = f"{CODE_DIR}/snapshots"
@@ -223,6 +224,15 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     if options.tests is not None and not options.tests.is_dir():
         raise DiaryError("--tests must be a folder of pytest tests", file=options.tests)
 
+    title = (options.title or f"The {Path(entry).stem} diary").strip()
+    if not title or "\n" in title:
+        raise DiaryError("the diary needs a title on one line", hint='--title "The wordgen diary"')
+    # The title goes into the home page's front matter and its title block, which no engine escapes.
+    problem = front_matter_problem("title", title)
+    if problem is not None:
+        raise DiaryError(f"cannot use the title {title!r}: {problem}",
+                         hint='write it as plain text, e.g. --title "The wordgen diary"')
+
     normalise = _normalisations(options)
     result = timing_run(options, baseline, entry, data)
     if result.status != "ok":
@@ -262,9 +272,6 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
             files[f"{SNAPSHOTS_DIR}/{snap.id}/{name}"] = content
         files[meta_path(snap.id)] = snap.meta if snap.meta is not None else snapshot_meta(snap, entry, day)
 
-    title = (options.title or f"The {Path(entry).stem} diary").strip()
-    if not title or "\n" in title:
-        raise DiaryError("the diary needs a title on one line", hint='--title "The wordgen diary"')
     files[SITE_CONFIG_PATH] = render_template(
         "init/quarto.yml.j2", title=title,
         description=f"Making {entry} shorter, one measured snapshot at a time, while it keeps its behaviour.",

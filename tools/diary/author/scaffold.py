@@ -32,6 +32,7 @@ from diary.core.safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_b
 from diary.project.config import Settings, load_settings
 from diary.project.discover import META_NAME, SnapshotMeta, discover_snapshots
 from diary.project.records import load_records
+from diary.site.prose import front_matter_problem
 
 POST_TEMPLATE = "new_post.qmd.j2"
 SNAPSHOT_TEMPLATE = "new_snapshot.yml.j2"
@@ -162,6 +163,10 @@ def post_folder(title: str, date: str | dt.date | None) -> tuple[str, dt.date]:
     title = (title or "").strip()
     if not title or "\n" in title:
         raise DiaryError("a post needs a title on one line", hint='diary new post "Day 5: the sampler"')
+    problem = front_matter_problem("title", shortcodes.escape(title))
+    if problem is not None:
+        raise DiaryError(f"cannot write the title {title!r}: {problem}",
+                         hint="write the title as plain text, without angle brackets or entities")
     slug = slugify(title)
     if not slug:
         raise DiaryError(f"cannot make a folder name from the title {title!r}",
@@ -190,7 +195,8 @@ def post_text(title: str, day: dt.date, folder: str, snapshots: list[PostSnapsho
                 "code", "comment", "status", "code_vs_parent", "identity", "tests_passed", "tests_total")},
         })
     return _render(
-        POST_TEMPLATE, title=title.strip(), date=day.isoformat(), snapshots=[snap.id for snap in snapshots],
+        POST_TEMPLATE, title=shortcodes.escape(title.strip()), date=day.isoformat(),
+        snapshots=[snap.id for snap in snapshots],
         sections=sections, suite=suite, written_by=written_by,
         table_include=_include("/" + table_partial_path(folder)),
     )

@@ -111,6 +111,17 @@ def physical_lines(text: str) -> list[str]:
     return _PHYSICAL_LINE.findall(text)
 
 
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def line_texts(text: str) -> list[str]:
+    """The same lines without their line ends, a byte order mark dropped: what the counters read."""
+    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 ISO_DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
 
 

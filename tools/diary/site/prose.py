@@ -119,7 +119,7 @@ HEAD_KEYS = ("include-in-header", "include-before-body", "include-after-body", "
 _HEAD_LINK = re.compile(r'<link(?:\s+(?:rel|type|title|href|hreflang|sizes)="[^"<>]*")*\s*/?>')
 
 
-def _front_problem(key: str, value: str) -> str | None:
+def front_matter_problem(key: str, value: str) -> str | None:
     text = decoded(value)
     if key == "categories" and set(text) & _CATEGORY_UNSAFE:
         return "a category with quotes, angle brackets, braces or & leaves its HTML attribute"
@@ -140,7 +140,7 @@ def markup_problems(page: Page, allow_raw_html: bool = False) -> list[DiaryError
     blocks and `javascript:` links in its body."""
     problems = []
     for key, value in front_strings(page.front):
-        why = _front_problem(key, value)
+        why = front_matter_problem(key, value)
         if why is not None and (allow_raw_html is False or "shortcode" in why):
             problems.append(DiaryError(f"{why}: {key!r}", file=page.path, line=page.line_of(key),
                                        hint="write plain text there (no braces, angle brackets or entities); "
