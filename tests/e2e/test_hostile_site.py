@@ -114,6 +114,32 @@ def test_an_include_outside_the_generated_partials_is_refused(repo: Path, argume
     assert_refused(repo, "posts/evil/index.qmd")
 
 
+def test_an_include_in_any_page_the_engines_render_is_refused(repo: Path) -> None:
+    config = repo / "_quarto.yml"
+    config.write_text(config.read_text(encoding="utf-8").replace("    - snapshots/*.qmd\n",
+                                                                  "    - snapshots/*.qmd\n    - extra/*.qmd\n"),
+                      encoding="utf-8")
+    page = repo / "extra/notes.qmd"
+    page.parent.mkdir()
+    page.write_text("---\ntitle: Notes\n---\n\n{{< include /proc/self/environ >}}\n", encoding="utf-8")
+    assert_refused(repo, "extra/notes.qmd:5")
+
+
+def test_a_committed_generate_state_does_not_skip_the_gate(repo: Path) -> None:
+    """The generate state names what the last generate was made from: a forged one would let the build
+    skip the page checks. Unsealed, it is no state."""
+    assert diary(repo, "build", "--engine", "smalldocs", "--quiet").returncode == 0
+    state = repo / ".diary-cache/generate-state.json"
+    saved = state.read_text(encoding="utf-8").partition("\n")[2]
+    post = add_post(repo, "{{< include /etc/passwd >}}")
+    assert diary(repo, "check").returncode == 1
+    for seal in ("0" * 64, ""):
+        state.write_text(f"{seal}\n{saved}", encoding="utf-8")
+        built = diary(repo, "build", "--engine", "smalldocs", "--quiet")
+        assert built.returncode == 2 and "posts/evil/index.qmd" in built.stderr, built.stderr
+    assert PASSWD_LINE not in site_text(repo) and post.exists()
+
+
 def test_quartos_escape_of_an_include_is_text(repo: Path) -> None:
     add_post(repo, "Shown as text: {{{< include /etc/passwd >}}}")
     assert diary(repo, "check").returncode == 0

@@ -18,6 +18,7 @@ import os
 import re
 from pathlib import Path
 
+from diary.core import shortcodes
 from diary.core.contract import GENERATED_DIR
 from diary.core.errors import DiaryError
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
@@ -42,16 +43,14 @@ CLAIM = re.compile(
 )
 # Code and diff excerpts: reused by `diary generate` while their data-input hash matches.
 EXCERPT_DIRS = (f"{GENERATED_DIR}/code/", f"{GENERATED_DIR}/diff/")
-# Variables that present a snapshot's change as progress (an escaped shortcode, {{{< >}}}, shows as text).
+# Keys of variables that present a snapshot's change as progress.
 PROGRESS_VAR = re.compile(
-    r"(?<![{\\])\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline|saved_code|"
-    r"saved_percent)\s*>\}\}"
+    r"\Asnap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline|saved_code|saved_percent)\Z"
 )
 # Variables of the latest state of the diary: they change whenever a snapshot is added, so a post
 # (which tells of its own snapshots) must not use them; the home and progress pages may.
 FLOATING_VAR = re.compile(
-    r"(?<![{\\])\{\{<\s*var\s+(diary\.(?:best|best_code|saved_code|saved_percent|snapshots|broken)|"
-    r"def\.[\w.-]+\.(?:best|best_name|saved))\s*>\}\}"
+    r"\A(diary\.(?:best|best_code|saved_code|saved_percent|snapshots|broken)|def\.[\w.-]+\.(?:best|best_name|saved))\Z"
 )
 
 
@@ -250,12 +249,18 @@ def hand_typed_claims(post: Path, root: Path, text: str | None = None, page: Pag
     return problems
 
 
+def _var_keys(pattern: re.Pattern[str], line: str) -> list[re.Match[str]]:
+    """The keys of the `{{< var >}}` shortcodes the engines expand in `line` that `pattern` matches."""
+    return [match for found in shortcodes.find(line, "var") if found.live
+            and (match := pattern.match(found.argument)) is not None]
+
+
 def broken_as_progress(post: Path, root: Path, records: dict[str, Record], text: str | None = None) -> list[Problem]:
     if text is None:
         text = post.read_text(encoding="utf-8-sig")
     problems = []
     for number, line in prose_lines(text):
-        for match in PROGRESS_VAR.finditer(line):
+        for match in _var_keys(PROGRESS_VAR, line):
             snap_id = match.group(1)
             record = records.get(snap_id)
             if record and record.verdict.status == "broken":
@@ -275,7 +280,7 @@ def floating_figures(page: Page, root: Path) -> list[Problem]:
     last = page.snapshots[-1] if page.snapshots else "<its last snapshot>"
     problems = []
     for number, line in prose_lines(page.text):
-        for match in FLOATING_VAR.finditer(line):
+        for match in _var_keys(FLOATING_VAR, line):
             problems.append(Problem(
                 _rel(page.path, root), number,
                 f"'{match.group(1)}' is the latest figure of the diary: this post would change when a later "

@@ -88,9 +88,8 @@ def include_target(page: str, argument: str) -> str | None:
     """The path an include of page `page` (relative to the root) names, relative to the root and
     normalised lexically; None when it leaves the root."""
     base = "" if argument.startswith("/") else posixpath.dirname(page)
-    joined = posixpath.normpath(posixpath.join("/", base, argument.lstrip("/")))
-    rel = joined.lstrip("/")
-    if not rel or rel == "." or rel.startswith("../"):
+    rel = posixpath.normpath(posixpath.join(base, argument.lstrip("/")))
+    if rel in (".", "..") or rel.startswith("../"):
         return None
     return rel
 

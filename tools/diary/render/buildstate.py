@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import json
 import os
 import re
@@ -31,63 +30,22 @@ from pathlib import Path
 from typing import Any
 
 from diary import __version__
-from diary.core import usercache
+from diary.core import shortcodes
 from diary.core.atomic import write_text_atomic
 from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR, STATE_DIR
-from diary.core.errors import DiaryError
-from diary.core.safefs import HARD_MAX_FILE_BYTES, read_bytes, stat_digest
+from diary.core.safefs import stat_digest
+from diary.core.usercache import read_sealed, seal
+from diary.project.pages import PAGE_SUFFIXES, SKIP_DIRS, page_sources
 
 STATE_FILE = f"{STATE_DIR}/build-state.json"
 STATE_SCHEMA = 1
 OUTPUT_DIR = SITE_DIR
-PAGE_SUFFIXES = (".qmd", ".md", ".ipynb")
-# The folders Quarto and smalldocs leave out besides those starting with "_" or ".".
-SKIP_DIRS = {"node_modules", "venv", "env", "renv", "site-packages", "__pycache__"}
-_INCLUDE = re.compile(r"\{\{<\s*include\s+(['\"]?)(.+?)\1\s*>\}\}")
-_VAR = re.compile(r"\{\{<\s*var\s+(['\"]?)(.+?)\1\s*>\}\}")
 _FRONT = re.compile(rb"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
 MAX_INCLUDE_DEPTH = 10  # as deep as the engines follow includes
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def page_sources(root: Path) -> list[str]:
-    """Every page of the site, found as Quarto (and smalldocs) find them: `.qmd`, `.md` and `.ipynb`
-    files outside `_*` and `.*` folders and environments, filtered by `project.render` when it is set."""
-    from smalldocs.config import glob_match  # Quarto's glob rules, as smalldocs implements them
-
-    files = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames
-                             if not name.startswith((".", "_")) and name not in SKIP_DIRS)
-        folder = Path(dirpath)
-        files += [(folder / name).relative_to(root).as_posix() for name in sorted(filenames)
-                  if not name.startswith((".", "_")) and name.endswith(PAGE_SUFFIXES)]
-    patterns = _render_list(root)
-    if not patterns:
-        return [f for f in files if f.endswith(PAGE_SUFFIXES) and Path(f).stem.lower() != "readme"]
-    keep: list[str] = []
-    drop: list[str] = []
-    for pattern in patterns:
-        bare = pattern.lstrip("!")
-        if bare.endswith("/") or (not any(c in bare for c in "*?[") and (root / bare.lstrip("/")).is_dir()):
-            bare = bare.rstrip("/") + "/**"  # a folder means the pages in it
-        (drop if pattern.startswith("!") else keep).append(bare)
-    found = [f for f in files if any(glob_match(f, p) for p in keep) and not any(glob_match(f, p) for p in drop)]
-    return [f for f in found if f.endswith(PAGE_SUFFIXES)]
-
-
-def _render_list(root: Path) -> list[str]:
-    import yaml
-
-    try:
-        config = yaml.safe_load((root / SITE_CONFIG_PATH).read_text(encoding="utf-8-sig"))
-        listed = config["project"]["render"]
-    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
-        return []
-    return [str(item) for item in (listed if isinstance(listed, list) else [listed])]
 
 
 def output_path(src: str) -> str:
@@ -128,11 +86,12 @@ def page_digest(root: Path, src: str, variables: Any, site_key: str) -> str:
         if data is None or depth >= MAX_INCLUDE_DEPTH:
             continue
         text = data.decode("utf-8", errors="replace")
-        keys.update(match.group(2).strip() for match in _VAR.finditer(text))
-        for match in _INCLUDE.finditer(text):
-            argument = match.group(2).strip()
-            target = root / argument.lstrip("/") if argument.startswith("/") else path.parent / argument
-            pending.append((target, depth + 1))
+        keys.update(found.argument for found in shortcodes.find(text, "var"))
+        page = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        for found in shortcodes.find(text, "include"):
+            target = shortcodes.include_target(page, found.argument)
+            if target is not None:  # one outside the root is refused before any build (site/posts.py)
+                pending.append((root / target, depth + 1))
     values = {key: _lookup(variables, key) for key in sorted(keys)}
     digest.update(json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode())
     return digest.hexdigest()
@@ -205,32 +164,6 @@ class BuildState:
         page = self.pages.get(src)
         return (page is not None and page.inputs == inputs and page.output is not None
                 and self.output_digest(src) == page.output)
-
-
-def _mac(text: str) -> str | None:
-    key = usercache.secret()
-    return None if key is None else hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
-
-
-def seal(text: str) -> str:
-    """`text` as kept in `.diary-cache/`: its MAC on the first line (empty when there is no key)."""
-    return f"{_mac(text) or ''}\n{text}"
-
-
-def unseal(sealed: str) -> str | None:
-    """The text `seal` kept, or None when its MAC is not this user's (a committed or forged file)."""
-    mac, _, text = sealed.partition("\n")
-    expected = _mac(text)
-    return text if expected is not None and hmac.compare_digest(mac, expected) else None
-
-
-def read_sealed(path: Path) -> str | None:
-    """A file of `.diary-cache/` that this user's tool wrote, read without links (a FIFO or a link
-    there is no state, never a hang), or None."""
-    try:
-        return unseal(read_bytes(path, HARD_MAX_FILE_BYTES).decode("utf-8"))
-    except (DiaryError, UnicodeDecodeError):
-        return None
 
 
 def tree_digest(root: Path) -> str:

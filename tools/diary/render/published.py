@@ -19,7 +19,8 @@ from pathlib import Path
 
 from diary.core.errors import DiaryError
 from diary.core.safefs import HARD_MAX_FILE_BYTES, check_name, shown
-from diary.render.buildstate import OUTPUT_DIR, SKIP_DIRS
+from diary.project.pages import SKIP_DIRS
+from diary.render.buildstate import OUTPUT_DIR
 
 MAX_SITE_FILE_BYTES = HARD_MAX_FILE_BYTES  # an image or a download; the engines copy it whole
 _LEFT_OUT = {OUTPUT_DIR, "_freeze"}
