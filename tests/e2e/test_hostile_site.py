@@ -3,8 +3,8 @@
 Each case plants one attack in a copy of the tiny diary (tests/fixtures/tinydiary, records committed,
 so nothing is measured) and runs `diary check` and `diary build --engine smalldocs` as a user does,
 with a token in the environment: the gate lists the problem naming the file (exit 1), the build
-refuses with one line (exit 2), and the token is nowhere in `_site/`. With Quarto installed the
-same gate runs before Quarto is started (render_site), so these hold for both engines.
+refuses with one line (exit 2), and the token is nowhere in `_site/`; where Quarto is installed,
+`diary build --engine quarto` is refused the same way (the gate runs before either engine starts).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from diarykit import FIXTURES_DIR, REPO
 pytestmark = pytest.mark.slow
 
 TOKEN = "ghp_sitesecret0123456789"
+# Both engines where Quarto is installed: the gate runs before either is started.
+ENGINES = ["smalldocs"] + (["quarto"] if shutil.which(os.environ.get("QUARTO_PATH") or "quarto") else [])
 PASSWD_LINE = "root:x:0:0"
 
 
@@ -50,12 +52,13 @@ def assert_refused(root: Path, names: str) -> None:
     checked = diary(root, "check")
     assert checked.returncode == 1 and "Traceback" not in checked.stderr, checked.stdout + checked.stderr
     assert names in checked.stdout + checked.stderr
-    built = diary(root, "build", "--engine", "smalldocs", "--quiet")
-    errors = [line for line in built.stderr.splitlines() if ": error: " in line]
-    assert built.returncode == 2 and "Traceback" not in built.stderr, built.stderr
-    assert len(errors) == 1 and names in errors[0], built.stderr
-    text = site_text(root)
-    assert TOKEN not in text and PASSWD_LINE not in text
+    for engine in ENGINES:
+        built = diary(root, "build", "--engine", engine, "--quiet")
+        errors = [line for line in built.stderr.splitlines() if ": error: " in line]
+        assert built.returncode == 2 and "Traceback" not in built.stderr, built.stderr
+        assert len(errors) == 1 and names in errors[0], built.stderr
+        text = site_text(root)
+        assert TOKEN not in text and PASSWD_LINE not in text
 
 
 @pytest.fixture(scope="module")
