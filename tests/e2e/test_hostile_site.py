@@ -192,7 +192,8 @@ def test_shortcodes_and_markup_in_front_matter_are_refused(repo: Path, key: str,
 @pytest.mark.parametrize("body", [
     "<img src=x onerror=alert(1)>", '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
     "<iframe\nsrcdoc=x></iframe>", "```{=html}\n<script>alert(1)</script>\n```", "`<b>x</b>`{=html}",
-    "[click](javascript:alert(1))", "[click][x]\n\n[x]: javascript:alert(1)",
+    "[click](javascript:alert(1))", "[click][x]\n\n[x]: javascript:alert(1)", "<javascript:alert(1)>",
+    "[click](&#106;avascript:alert(1))",
 ])
 def test_raw_html_in_a_post_is_refused_unless_allowed(repo: Path, body: str) -> None:
     add_post(repo, body)

@@ -33,6 +33,7 @@ FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$")
 _EMPHASIS = re.compile(r"[*_|]+")
 # Markdown's autolinks, <https://…> and <name@host>: links, not tags.
 _AUTOLINK = re.compile(r"<(?:[A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*|[^<>\s@]+@[^<>\s@]+)>")
+_AUTOLINK_SCHEME = re.compile(r"<([A-Za-z][A-Za-z0-9+.-]{1,31}):[^<>\s]*>")
 # What an engine passes through as raw HTML: a tag, a declaration or processing instruction, a raw
 # block or raw inline of any format (```{=html}, `x`{=html}).
 _RAW_MARKUP = re.compile(r"<[A-Za-z/!?]|\{=\s*[A-Za-z]")
@@ -119,20 +120,39 @@ HEAD_KEYS = ("include-in-header", "include-before-body", "include-after-body", "
 _HEAD_LINK = re.compile(r'<link(?:\s+(?:rel|type|title|href|hreflang|sizes)="[^"<>]*")*\s*/?>')
 
 
-def front_matter_problem(key: str, value: str) -> str | None:
+def front_shortcode_problem(value: str) -> str | None:
+    """Why a front matter string would have Quarto expand a shortcode, or None."""
+    # Quarto's own escape, `{{{< … >}}}` with nothing that could open or close another inside,
+    # shows the shortcode as text; any other `{{<` or `>}}` is expanded after the unescaping.
+    left = re.sub(r"\{\{\{<[^{}<>\n]*>\}\}\}", " ", decoded(value))
+    if "{{<" in left or ">}}" in left:
+        return "a shortcode in the front matter is expanded by Quarto, escaped or not"
+    return None
+
+
+def front_markup_problem(key: str, value: str) -> str | None:
+    """Why the front matter string `value` of `key` would be published as markup, or None."""
     text = decoded(value)
     if key == "categories" and set(text) & _CATEGORY_UNSAFE:
         return "a category with quotes, angle brackets, braces or & leaves its HTML attribute"
     if key in HEAD_KEYS:
         text = _HEAD_LINK.sub(lambda m: " " if "javascript:" not in m.group(0).lower() else m.group(0), text)
-    # Quarto's own escape, `{{{< … >}}}` with nothing that could open or close another inside,
-    # shows the shortcode as text; any other `{{<` or `>}}` is expanded after the unescaping.
-    left = re.sub(r"\{\{\{<[^{}<>\n]*>\}\}\}", " ", text)
-    if "{{<" in left or ">}}" in left:
-        return "a shortcode in the front matter is expanded by Quarto, escaped or not"
-    if _RAW_MARKUP.search(_AUTOLINK.sub(" ", text)):
+    if _RAW_MARKUP.search(_AUTOLINK.sub(" ", text)) or _unsafe_schemes(text):
         return "markup in the front matter is published as HTML"
     return None
+
+
+def front_matter_problem(key: str, value: str) -> str | None:
+    """Why `value` may not stand in the front matter under `key` (a title `diary new post` or
+    `diary init` would write), or None."""
+    return front_shortcode_problem(value) or front_markup_problem(key, value)
+
+
+def _unsafe_schemes(text: str) -> list[str]:
+    """The schemes of the links and autolinks of `text` that are not http(s) or mailto."""
+    schemes = [found.group(1) or found.group(2) for found in _LINK_SCHEME.finditer(text)]
+    schemes += [found.group(1) for found in _AUTOLINK_SCHEME.finditer(text)]
+    return [scheme for scheme in schemes if scheme.lower() not in _SAFE_SCHEMES]
 
 
 def markup_problems(page: Page, allow_raw_html: bool = False) -> list[DiaryError]:
@@ -140,8 +160,8 @@ def markup_problems(page: Page, allow_raw_html: bool = False) -> list[DiaryError
     blocks and `javascript:` links in its body."""
     problems = []
     for key, value in front_strings(page.front):
-        why = front_matter_problem(key, value)
-        if why is not None and (allow_raw_html is False or "shortcode" in why):
+        why = front_shortcode_problem(value) or (None if allow_raw_html else front_markup_problem(key, value))
+        if why is not None:
             problems.append(DiaryError(f"{why}: {key!r}", file=page.path, line=page.line_of(key),
                                        hint="write plain text there (no braces, angle brackets or entities); "
                                             "show a shortcode as {{{< … >}}}"))
@@ -149,11 +169,9 @@ def markup_problems(page: Page, allow_raw_html: bool = False) -> list[DiaryError
         return problems
     for number, line in prose_lines(page.text):
         code_free = INLINE_CODE.sub(" ", shortcodes.strip(line))
-        for found in _LINK_SCHEME.finditer(decoded(code_free)):
-            scheme = found.group(1) or found.group(2)
-            if scheme.lower() not in _SAFE_SCHEMES:
-                problems.append(DiaryError(f"a {scheme}: link runs on the site's origin", file=page.path,
-                                           line=number, hint="link to an http(s) address or a page of the site"))
+        for scheme in _unsafe_schemes(decoded(code_free)):
+            problems.append(DiaryError(f"a {scheme}: link runs on the site's origin", file=page.path,
+                                       line=number, hint="link to an http(s) address or a page of the site"))
         raw = _RAW_MARKUP.search(_AUTOLINK.sub(" ", code_free))
         if raw is None:
             raw = re.search(r"\{=\s*[A-Za-z]", line)  # a raw inline follows its code span
@@ -162,7 +180,7 @@ def markup_problems(page: Page, allow_raw_html: bool = False) -> list[DiaryError
                                        hint=RAW_HTML_HINT))
     for number in _raw_fences(page.text):
         problems.append(DiaryError("a raw block is published as it is", file=page.path, line=number,
-                                       hint=RAW_HTML_HINT))
+                                   hint=RAW_HTML_HINT))
     return problems
 
 
