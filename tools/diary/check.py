@@ -30,17 +30,8 @@ from diary.project.project import Project
 from diary.project.records import Record, load_records, record_path, without_timings
 from diary.render.published import unpublishable
 from diary.site.outputs import build_outputs, stale_files
-from diary.site.prose import prose_lines, reader_text
+from diary.site.prose import FIGURE, prose_lines, reader_text
 
-# A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class",
-# "34 passing tests", "5.5 s"), as a reader reads it (site/prose.py: entities, emphasis, table cells).
-CLAIM = re.compile(
-    r"(?<![\w.{-])[-+−]?\d[\d,]*(?:\.\d+)?(?:\s*|-)"
-    r"(?:(?:passing|failing|skipped|code|comment|blank|physical)\s+)?"
-    r"(?:%|percent\b|per\s?cent\b|lines?\b|loc\b|tests?\b|comments?\b|seconds?\b|s\b|ms\b|MB\b|KB\b|"
-    r"steps?\b|tokens?\b|characters?\b)",
-    re.IGNORECASE,
-)
 # Code and diff excerpts: reused by `diary generate` while their data-input hash matches.
 EXCERPT_DIRS = (f"{GENERATED_DIR}/code/", f"{GENERATED_DIR}/diff/")
 # Keys of variables that present a snapshot's change as progress.
@@ -241,7 +232,7 @@ def hand_typed_claims(post: Path, root: Path, text: str | None = None, page: Pag
         read_front(page)
     problems = []
     for number, line in reader_text(page):
-        for match in CLAIM.finditer(line):
+        for match in FIGURE.finditer(line):
             problems.append(Problem(
                 _rel(post, root), number, f"hand-typed figure '{' '.join(match.group(0).split())}'",
                 "use {{< var ... >}} from _variables.yml (see docs/generated.md) so the figure comes from the data",

@@ -32,7 +32,7 @@ from diary.core.safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_b
 from diary.project.config import Settings, load_settings
 from diary.project.discover import META_NAME, SnapshotMeta, discover_snapshots
 from diary.project.records import load_records
-from diary.site.prose import front_matter_problem
+from diary.site.prose import FIGURE, front_matter_problem, visible
 
 POST_TEMPLATE = "new_post.qmd.j2"
 SNAPSHOT_TEMPLATE = "new_snapshot.yml.j2"
@@ -163,6 +163,10 @@ def post_folder(title: str, date: str | dt.date | None) -> tuple[str, dt.date]:
     title = (title or "").strip()
     if not title or "\n" in title:
         raise DiaryError("a post needs a title on one line", hint='diary new post "Day 5: the sampler"')
+    figures = [" ".join(match.group(0).split()) for match in FIGURE.finditer(visible(title))]
+    if figures:
+        raise DiaryError(f"the title types a figure by hand: {', '.join(figures)}",
+                         hint="the listing and the feed show the title: give the figure in the post, from the data")
     problem = front_matter_problem("title", shortcodes.escape(title))
     if problem is not None:
         raise DiaryError(f"cannot write the title {title!r}: {problem}",

@@ -124,7 +124,7 @@ def input_digest(project: Project) -> str:
     for page in project.pages:
         digest.update(f"\0{page.path}\0{page.text}".encode("utf-8", "surrogatepass"))
     read = {page.path for page in project.pages}
-    for src in page_sources(project.root):  # every other page the engines render is checked too
+    for src in _rendered_pages(project.root):  # every other page the engines render is checked too
         if project.root / src not in read:
             digest.update(f"\0{src}\0".encode() + _read_or_empty(project.root / src))
     return digest.hexdigest()
@@ -225,13 +225,20 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     return Outputs(encoded, chart_drawn=drawn, problems=problems)
 
 
+def _rendered_pages(root: Path) -> list[str]:
+    """The pages the engines render: none without a site configuration (a diary without a site)."""
+    if not any((root / name).is_file() for name in ("_quarto.yml", "_smalldocs.yml")):
+        return []
+    return page_sources(root)
+
+
 def _other_page_problems(root: Path, pages: list[Page], generated: Mapping[str, object],
                          allow_raw_html: bool) -> list[DiaryError]:
     """The includes and markup of every other page the engines render (a `.qmd` in a folder of its
     own, when `_quarto.yml` renders every page): they reach the site as the posts do."""
     read = {page.path for page in pages}
     problems: list[DiaryError] = []
-    for src in page_sources(root):
+    for src in _rendered_pages(root):
         path = root / src
         if path in read or src in generated:
             continue

@@ -1,7 +1,8 @@
 """What readers read of a page, and the markup a page may not publish.
 
 `prose_lines` and `visible` give the text of a page as a reader sees it (no code, no shortcodes, no
-link targets, entities decoded, emphasis and table pipes gone): the figure gate (check.py) reads it.
+link targets, entities decoded, emphasis and table pipes gone), and `FIGURE` is a measured figure
+typed by hand in it: the figure gate (check.py) and `diary new post` (a title) ask them.
 `markup_problems` is the decision on raw HTML in posts and pages: a tag, a raw block or inline
 (`{=html}`), a `javascript:` link, or a shortcode or tag in the front matter (Quarto reads a title or
 description as Markdown, undoes its backslashes and entities, then expands shortcodes) runs or
@@ -20,6 +21,15 @@ from diary.core import shortcodes
 from diary.core.errors import DiaryError
 from diary.project.pages import FRONT_MATTER, Page
 
+# A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class",
+# "34 passing tests", "5.5 s"), found in `visible` text (entities decoded, emphasis and table pipes gone).
+FIGURE = re.compile(
+    r"(?<![\w.{-])[-+−]?\d[\d,]*(?:\.\d+)?(?:\s*|-)"
+    r"(?:(?:passing|failing|skipped|code|comment|blank|physical)\s+)?"
+    r"(?:%|percent\b|per\s?cent\b|lines?\b|loc\b|tests?\b|comments?\b|seconds?\b|s\b|ms\b|MB\b|KB\b|"
+    r"steps?\b|tokens?\b|characters?\b)",
+    re.IGNORECASE,
+)
 # Inline code: a run of backticks up to the next run of the same length (`x`, ``a ` b``).
 INLINE_CODE = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
 # Not prose either: link and image targets, attribute blocks ({width=80%}, {#sec-x .class}), HTML tags.
