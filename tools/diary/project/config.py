@@ -84,8 +84,7 @@ class Settings:
     max_files: int = MAX_FILES  # files a snapshot may hold
     # Applied to stdout before it is compared with the baseline's (normalise.py); empty: byte for byte.
     normalise: tuple[Normalisation, ...] = ()
-    # Raw HTML in posts and pages (site/prose.py): refused, unless the author allows it on purpose.
-    raw_html: str = "refuse"  # refuse | allow
+    raw_html: str = "refuse"  # raw HTML in posts and pages: `refuse` (the gate), or `allow` (the About page says so)
 
     @property
     def max_file_bytes(self) -> int:
