@@ -167,6 +167,22 @@ def test_a_committed_build_state_is_not_believed(built: Path, tmp_path: Path) ->
         assert not (root / "_site/planted.html").exists()
 
 
+def test_a_committed_quarto_cache_means_a_full_build_that_empties_it(built: Path, tmp_path: Path) -> None:
+    """Quarto makes the listings and the search index of a partial render from `.quarto/`: one that a
+    commit brought (or changed) is not what the last build left, so every page is rendered anew."""
+    root = tmp_path / "diary"
+    shutil.copytree(built, root)
+    planted = root / ".quarto/idx/posts/evil.qmd.json"
+    planted.parent.mkdir(parents=True)
+    planted.write_text('{"title": "<script>forged()</script>"}', encoding="utf-8")
+    done = diary(root, "build", "--engine", "smalldocs", "--verbose")
+    assert done.returncode == 0, done.stderr
+    assert "rendering all" in done.stdout + done.stderr and ".quarto/ cache" in done.stdout + done.stderr
+    assert not planted.exists()
+    again = diary(root, "build", "--engine", "smalldocs", "--verbose")
+    assert again.returncode == 0 and "rendering all" not in again.stdout + again.stderr
+
+
 @pytest.mark.parametrize("folder", ['2026-q" onmouseover="alert(document.domain)" x="', "a'b", "x<y"])
 def test_a_post_folder_whose_name_leaves_its_attribute_is_refused(repo: Path, folder: str) -> None:
     add_post(repo, "Words.", folder=folder)

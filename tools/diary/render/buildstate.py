@@ -41,6 +41,7 @@ STATE_FILE = f"{STATE_DIR}/build-state.json"
 STATE_SCHEMA = 1
 OUTPUT_DIR = SITE_DIR
 _FRONT = re.compile(rb"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
+ENGINE_CACHE_DIR = ".quarto"
 MAX_INCLUDE_DEPTH = 10  # as deep as the engines follow includes
 
 
@@ -128,6 +129,7 @@ class BuildState:
     engine: str = ""
     site: str = ""
     tree: str = ""  # every file of the output folder, by path, size and modification time
+    engine_cache: str = ""  # every file of Quarto's `.quarto/`, the same way (engine_cache_digest)
     sources: str = ""  # every other file of the project, the same way
     warnings: list[str] = field(default_factory=list)  # what the engine warned about, shown again by a no-op
     pages: dict[str, PageState] = field(default_factory=dict)
@@ -140,6 +142,7 @@ class BuildState:
             if data.get("schema") != STATE_SCHEMA:
                 return state
             state.engine, state.site, state.tree = str(data["engine"]), str(data["site"]), str(data["tree"])
+            state.engine_cache = str(data.get("engine_cache", ""))
             state.sources = str(data["sources"])
             state.warnings = [str(w) for w in data.get("warnings", [])]
             state.pages = {str(src): PageState(str(page["inputs"]), page.get("output"))
@@ -150,6 +153,7 @@ class BuildState:
 
     def save(self) -> None:
         data = {"schema": STATE_SCHEMA, "engine": self.engine, "site": self.site, "tree": self.tree,
+                "engine_cache": self.engine_cache,
                 "sources": self.sources, "warnings": self.warnings,
                 "pages": {src: {"inputs": page.inputs, "output": page.output}
                           for src, page in sorted(self.pages.items())}}
@@ -171,6 +175,14 @@ def tree_digest(root: Path) -> str:
     rewritten by hand (a page, the search index, the feed, a stylesheet) changes it."""
     out = root / OUTPUT_DIR
     return stat_digest(_walk(out, lambda folder, name: True), out)
+
+
+def engine_cache_digest(root: Path) -> str:
+    """Quarto's own cache, `.quarto/` (what it knows of the pages it does not render: listings and the
+    search index are made from it), by path, size and modification time. A commit can hold one: when
+    it is not what the last build left, every page is rendered, into an emptied `.quarto/`."""
+    cache = root / ENGINE_CACHE_DIR
+    return stat_digest(_walk(cache, lambda folder, name: True), cache) if cache.is_dir() else ""
 
 
 def sources_digest(root: Path) -> str:
@@ -225,8 +237,13 @@ def plan_build(root: Path, engine: str, variables: Any, state: BuildState | None
     sources = page_sources(root)
     key = site_key(root, sources, engine)
     digests = {src: page_digest(root, src, variables, key) for src in sources}
-    if state.engine != engine or state.site != key:
-        reason = "no earlier build" if not state.site else "the site's configuration or pages changed"
+    if state.engine != engine or state.site != key or state.engine_cache != engine_cache_digest(root):
+        if not state.site:
+            reason = "no earlier build"
+        elif state.engine != engine or state.site != key:
+            reason = "the site's configuration or pages changed"
+        else:
+            reason = "Quarto's .quarto/ cache is not what the last build left"
         return Plan(True, list(sources), sources, digests, key, reason)
     changed = [src for src in sources if not state.unchanged(src, digests[src])]
     if changed:
@@ -249,6 +266,7 @@ def record_build(root: Path, engine: str, plan: Plan, rendered: list[str] | None
     for src in rendered:
         state.pages[src] = PageState(plan.digests[src], state.output_digest(src))
     state.tree = tree_digest(root)
+    state.engine_cache = engine_cache_digest(root)
     state.sources = sources_digest(root)
     state.warnings = list(warnings or [])
     state.save()

@@ -22,7 +22,7 @@ from typing import Any
 from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR, STATE_DIR
 from diary.core.errors import DiaryError
 from diary.core.safefs import no_links
-from diary.render.buildstate import BuildState, plan_build, record_build
+from diary.render.buildstate import ENGINE_CACHE_DIR, BuildState, plan_build, record_build
 from diary.render.published import refuse_unpublishable
 from diary.render.quarto_cli import (
     INSTALL_HINT,
@@ -141,7 +141,7 @@ def render_site(
     failed render raises DiaryError (and leaves the build state as it was, so the next build retries).
     """
     # The engines write and clean these, and the build state is kept in the last: never through a link.
-    for folder in (SITE_DIR, ".quarto", "_freeze", STATE_DIR):
+    for folder in (SITE_DIR, ENGINE_CACHE_DIR, "_freeze", STATE_DIR):
         no_links(root, Path(root) / folder)
     _check_output_dir(Path(root))
     refuse_unpublishable(Path(root))  # a link, a device or an unpublishable name never reaches _site
@@ -162,7 +162,9 @@ def render_site(
         echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged)")
     output_dir = root / SITE_DIR  # the output-dir of both engines for this project
     if plan is None or plan.full:
-        _empty(output_dir)  # a committed or forged _site/ is not kept by a full build
+        # A committed or forged _site/ or .quarto/ is not kept by a full build.
+        _empty(output_dir)
+        _empty(root / ENGINE_CACHE_DIR)
     warnings: list[str] = []
     rendered: list[str] | None = None if plan is None or plan.full else plan.changed  # None: every page
     if plan is not None and plan.nothing_to_do:
