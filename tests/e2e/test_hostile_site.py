@@ -205,6 +205,26 @@ def test_shortcodes_and_markup_in_front_matter_are_refused(repo: Path, key: str,
     assert_refused(repo, "posts/evil/index.qmd:")
 
 
+@pytest.mark.parametrize(("name", "text", "where"), [
+    ("posts/_metadata.yml", 'description: "{{< env GITHUB_TOKEN >}}"\n', "posts/_metadata.yml:1"),
+    ("posts/_metadata.yml", "description: '\\{\\{\\< include /etc/passwd \\>\\}\\}'\n", "posts/_metadata.yml:1"),
+    ("posts/_metadata.yml", 'include-in-header:\n  text: "<script>alert(1)</script>"\n', "posts/_metadata.yml:1"),
+    ("_metadata.yml", 'subtitle: "<img src=x onerror=alert(1)>"\n', "_metadata.yml:1"),
+])
+def test_metadata_merged_into_every_page_is_held_to_the_front_matter_rules(repo: Path, name: str, text: str,
+                                                                            where: str) -> None:
+    (repo / name).write_text(text, encoding="utf-8")
+    assert_refused(repo, where)
+
+
+def test_a_shortcode_in_the_site_configuration_is_refused(repo: Path) -> None:
+    config = repo / "_quarto.yml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('  title: "', '  title: "{{< env GITHUB_TOKEN >}} ', 1), encoding="utf-8")
+    assert config.read_text(encoding="utf-8") != text
+    assert_refused(repo, "_quarto.yml:")
+
+
 @pytest.mark.parametrize("body", [
     "<img src=x onerror=alert(1)>", '<iframe srcdoc="<script>alert(1)</script>"></iframe>',
     "<iframe\nsrcdoc=x></iframe>", "```{=html}\n<script>alert(1)</script>\n```", "`<b>x</b>`{=html}",

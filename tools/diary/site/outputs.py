@@ -54,6 +54,8 @@ from diary.site.posts import (
     check_includes,
     check_pages,
     include_targets,
+    metadata_files,
+    metadata_problems,
     wanted_diff_pairs,
 )
 from diary.site.prose import markup_problems
@@ -124,9 +126,12 @@ def input_digest(project: Project) -> str:
     for page in project.pages:
         digest.update(f"\0{page.path}\0{page.text}".encode("utf-8", "surrogatepass"))
     read = {page.path for page in project.pages}
-    for src in _rendered_pages(project.root):  # every other page the engines render is checked too
+    sources = _rendered_pages(project.root)
+    for src in sources:  # every other page the engines render is checked too, and the metadata files
         if project.root / src not in read:
             digest.update(f"\0{src}\0".encode() + _read_or_empty(project.root / src))
+    for name in metadata_files(project.root, sources):
+        digest.update(f"\0{name}\0".encode() + _read_or_empty(project.root / name))
     return digest.hexdigest()
 
 
@@ -219,6 +224,7 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
 
     problems += check_pages(root, pages, files, variables)
     problems += _other_page_problems(root, pages, files, allow_raw_html)
+    problems += metadata_problems(root, _rendered_pages(root), allow_raw_html)
     charts, drawn = chart_files(reuse_from, diary)
     files.update(charts)
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}

@@ -7,14 +7,16 @@ stops at the first, `diary check` reports them all.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from diary.core import shortcodes
-from diary.core.contract import DIFF_PARTIAL, GENERATED_DIR
+from diary.core.contract import DIFF_PARTIAL, GENERATED_DIR, SITE_CONFIG_PATH
 from diary.core.errors import DiaryError
+from diary.core.yamlio import read_yaml
 from diary.project.pages import Page
 from diary.site.model import Diary, Snapshot
+from diary.site.prose import front_markup_problem, front_shortcode_problem, front_strings
 
 
 def check_front_matter(diary: Diary, pages: list[Page]) -> list[DiaryError]:
@@ -130,3 +132,36 @@ def lookup(variables: dict, key: str) -> Any:
             return None
         value = value[part]
     return value
+
+
+METADATA_NAME = "_metadata.yml"
+
+
+def metadata_files(root: Path, sources: list[str]) -> list[str]:
+    """`_quarto.yml` and every `_metadata.yml` of a folder that holds a page (or of one above it):
+    the engines merge their keys into the front matter of every page below them."""
+    folders = {PurePosixPath(src).parent for src in sources}
+    above = sorted({str(parent) for folder in folders for parent in (folder, *folder.parents)})
+    names = [SITE_CONFIG_PATH] + [METADATA_NAME if folder == "." else f"{folder}/{METADATA_NAME}" for folder in above]
+    return [name for name in names if (root / name).is_file()]
+
+
+def metadata_problems(root: Path, sources: list[str], allow_raw_html: bool) -> list[DiaryError]:
+    """The strings of `metadata_files` hold no shortcode (Quarto expands them in every page's metadata,
+    escaped or not); those of a `_metadata.yml` no markup either (unless `raw_html: allow`).
+    `_quarto.yml` is the site's configuration, whose HTML options (a theme toggle's script) are its own."""
+    problems: list[DiaryError] = []
+    for name in metadata_files(root, sources):
+        try:
+            located = read_yaml(root / name)
+        except DiaryError as error:
+            problems.append(error)
+            continue
+        for key, value in front_strings(located.data):
+            why = front_shortcode_problem(value)
+            if why is None and name != SITE_CONFIG_PATH and not allow_raw_html:
+                why = front_markup_problem(key, value)
+            if why is not None:
+                problems.append(DiaryError(f"{why}: {key!r}", file=root / name, line=located.line_of(key),
+                                           hint="write plain text there; show a shortcode as {{{< … >}}}"))
+    return problems
