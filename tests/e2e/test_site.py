@@ -587,6 +587,9 @@ def test_nothing_injected_into_the_quarto_site(quarto_site_root, tiny_secret):
                  for e in excerpts(parse_html(quarto_site / "snapshots" / f"{snapshot_id}.html")) if e.file}
         assert shown[(snapshot_id, None)] == source(root, snapshot_id).removesuffix("\n")
     assert_titles_and_notes_show_once(quarto_site, root)
+    # The plan post's title holds Quarto's escape of a shortcode: shown as text, never expanded.
+    plan = parse_html(quarto_site / "posts/plan/index.html")
+    assert "The plan, not {{< env GITHUB_TOKEN >}}" in plan.find("title").text()
     assert_excerpts_are_the_engines_code_blocks(quarto_site)
     first, pre = definition_numbering(quarto_site)
     assert first > 1 and numbered_from(pre, first), "Pandoc does not number the definition from its first line"

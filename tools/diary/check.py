@@ -18,47 +18,31 @@ import os
 import re
 from pathlib import Path
 
+from diary.core import shortcodes
 from diary.core.contract import GENERATED_DIR
 from diary.core.errors import DiaryError
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
 from diary.measure.judge import stage
 from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
-from diary.project.pages import FRONT_MATTER, Page, read_pages
+from diary.project.pages import Page, read_front, read_pages
 from diary.project.project import Project
 from diary.project.records import Record, load_records, record_path, without_timings
+from diary.render.published import unpublishable
 from diary.site.outputs import build_outputs, stale_files
 from diary.site.posts import missing_descriptions
+from diary.site.prose import FIGURE, prose_lines, reader_text
 
-# A figure the data holds: a number followed by a unit the diary measures ("25 lines", "a 60-line class").
-CLAIM = re.compile(
-    r"(?<![\w.{-])[-+−]?\d[\d,]*(?:\.\d+)?(?:\s*|-)"
-    r"(?:%|percent\b|per\s?cent\b|(?:code\s+|comment\s+|blank\s+|physical\s+)?lines?\b|loc\b|"
-    r"tests?\b|comments?\b|seconds?\b|ms\b|MB\b|steps?\b)",
-    re.IGNORECASE,
-)
-SHORTCODE = re.compile(r"\{\{<.*?>\}\}")
-# Inline code: a run of backticks up to the next run of the same length (`x`, ``a ` b``).
-INLINE_CODE = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
-# Not prose either: link and image targets, attribute blocks ({width=80%}, {#sec-x .class}), HTML tags.
-LINK_TARGET = re.compile(r"\]\([^()\s]*(?:\s+\"[^\"]*\")?\)")
-ATTRIBUTES = re.compile(r"\{\s*[#.][^{}\n]*\}|\{[^{}\n]*=[^{}\n]*\}")
-HTML_TAG = re.compile(r"</?[A-Za-z][^<>\n]*>")
-HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-# A code fence, also inside a list item or a block quote; a closing fence has nothing after it.
-FENCE = re.compile(r"^[ \t>]*(`{3,}|~{3,})(.*)$")
 # Code and diff excerpts: reused by `diary generate` while their data-input hash matches.
 EXCERPT_DIRS = (f"{GENERATED_DIR}/code/", f"{GENERATED_DIR}/diff/")
-# Variables that present a snapshot's change as progress (an escaped shortcode, {{{< >}}}, shows as text).
+# Keys of variables that present a snapshot's change as progress.
 PROGRESS_VAR = re.compile(
-    r"(?<![{\\])\{\{<\s*var\s+snap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline|saved_code|"
-    r"saved_percent)\s*>\}\}"
+    r"\Asnap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline|saved_code|saved_percent)\Z"
 )
 # Variables of the latest state of the diary: they change whenever a snapshot is added, so a post
 # (which tells of its own snapshots) must not use them; the home and progress pages may.
 FLOATING_VAR = re.compile(
-    r"(?<![{\\])\{\{<\s*var\s+(diary\.(?:best|best_code|saved_code|saved_percent|snapshots|broken)|"
-    r"def\.[\w.-]+\.(?:best|best_name|saved))\s*>\}\}"
+    r"\A(diary\.(?:best|best_code|saved_code|saved_percent|snapshots|broken)|def\.[\w.-]+\.(?:best|best_name|saved))\Z"
 )
 
 
@@ -68,6 +52,16 @@ class Problem(DiaryError):
 
     def __init__(self, file: str, line: int | None, message: str, fix: str) -> None:
         super().__init__(message, file=file, line=line, hint=fix)
+
+    # Findings are values: the same problem found twice (generate's and the posts' reading) is listed once.
+    def _fields(self) -> tuple[str | None, int | None, str, str | None]:
+        return self.file, self.line, self.message, self.hint
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -240,56 +234,35 @@ def stale_generated(project: Project) -> list[Problem]:
     return problems
 
 
-def _prose_lines(text: str) -> list[tuple[int, str]]:
-    """The post's lines that readers see as prose: no front matter, code blocks or comments."""
-    front = FRONT_MATTER.match(text)
-    start = text.count("\n", 0, front.end()) + 1 if front else 0
-    body = "\n".join(text.split("\n")[start:])
-    body = HTML_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), body)
-    out, fence = [], None
-    for offset, line in enumerate(body.split("\n")):
-        match = FENCE.match(line)
-        if match and match.group(1)[0] == "`" and "`" in match.group(2):
-            match = None  # ```x``` is inline code, not a fence (CommonMark)
-        if fence:
-            marks, rest = match.groups() if match else ("", "")
-            if marks[:1] == fence[0] and len(marks) >= len(fence) and not rest.strip():
-                fence = None
-            continue
-        if match:
-            fence = match.group(1)
-            continue
-        out.append((start + offset + 1, line))
-    return out
-
-
-def _visible(line: str) -> str:
-    """What a reader sees of a prose line as words: no shortcodes, code, link targets, attributes or tags."""
-    for pattern in (SHORTCODE, INLINE_CODE, LINK_TARGET, ATTRIBUTES, HTML_TAG):
-        line = pattern.sub(" ", line)
-    return line
-
-
-def hand_typed_claims(post: Path, root: Path, text: str | None = None) -> list[Problem]:
-    """Numbers with a measured unit in the prose of `post` (`text`: its content, read when not given)."""
-    if text is None:
-        text = post.read_text(encoding="utf-8-sig")
+def hand_typed_claims(post: Path, root: Path, text: str | None = None, page: Page | None = None) -> list[Problem]:
+    """Numbers with a measured unit in what readers read of `post` (`page`: the post as read, with its
+    front matter; `text`: its content, read when neither is given): the front matter shown in the
+    listing, the title and the feed, and the prose, a paragraph's lines read together."""
+    if page is None:
+        page = Page(post, post.read_text(encoding="utf-8-sig") if text is None else text)
+        read_front(page)
     problems = []
-    for number, line in _prose_lines(text):
-        for match in CLAIM.finditer(_visible(line)):
+    for number, line in reader_text(page):
+        for match in FIGURE.finditer(line):
             problems.append(Problem(
-                _rel(post, root), number, f"hand-typed figure '{match.group(0).strip()}'",
+                _rel(post, root), number, f"hand-typed figure '{' '.join(match.group(0).split())}'",
                 "use {{< var ... >}} from _variables.yml (see docs/generated.md) so the figure comes from the data",
             ))
     return problems
+
+
+def _var_keys(pattern: re.Pattern[str], line: str) -> list[re.Match[str]]:
+    """The keys of the `{{< var >}}` shortcodes the engines expand in `line` that `pattern` matches."""
+    return [match for found in shortcodes.find(line, "var") if found.live
+            and (match := pattern.match(found.argument)) is not None]
 
 
 def broken_as_progress(post: Path, root: Path, records: dict[str, Record], text: str | None = None) -> list[Problem]:
     if text is None:
         text = post.read_text(encoding="utf-8-sig")
     problems = []
-    for number, line in _prose_lines(text):
-        for match in PROGRESS_VAR.finditer(line):
+    for number, line in prose_lines(text):
+        for match in _var_keys(PROGRESS_VAR, line):
             snap_id = match.group(1)
             record = records.get(snap_id)
             if record and record.verdict.status == "broken":
@@ -308,8 +281,8 @@ def floating_figures(page: Page, root: Path) -> list[Problem]:
         return []
     last = page.snapshots[-1] if page.snapshots else "<its last snapshot>"
     problems = []
-    for number, line in _prose_lines(page.text):
-        for match in FLOATING_VAR.finditer(line):
+    for number, line in prose_lines(page.text):
+        for match in _var_keys(FLOATING_VAR, line):
             problems.append(Problem(
                 _rel(page.path, root), number,
                 f"'{match.group(1)}' is the latest figure of the diary: this post would change when a later "
@@ -344,10 +317,11 @@ def collect_problems(project: Project) -> list[Problem]:
         if _from_error(exc, root) not in problems:
             problems.append(_from_error(exc, root))
     for page in pages:
-        problems += hand_typed_claims(page.path, root, page.text)
+        problems += hand_typed_claims(page.path, root, page.text, page)
         problems += broken_as_progress(page.path, root, project.records, page.text)
         problems += floating_figures(page, root)
     problems += [_from_error(error, root) for error in missing_descriptions(pages)]
+    problems += [_from_error(error, root) for error in unpublishable(root)]
     return problems
 
 
@@ -364,7 +338,7 @@ def check(root: Path) -> list[Problem]:
             return [*problems, _from_error(page_error, root)]
         records = load_records(root, force=True)
         for page in pages:
-            problems += hand_typed_claims(page.path, root, page.text)
+            problems += hand_typed_claims(page.path, root, page.text, page)
             problems += broken_as_progress(page.path, root, records, page.text)
-        return problems
+        return problems + [_from_error(error, root) for error in unpublishable(root)]
     return collect_problems(project)

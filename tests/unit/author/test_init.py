@@ -246,6 +246,14 @@ def test_a_snapshot_folder_named_as_no_id_can_be_is_refused(tmp_path: Path) -> N
     assert "'my program' is not a usable snapshot id" in done.stderr and "rename the folder" in done.stderr
 
 
+@pytest.mark.parametrize("title", ["<img src=x onerror=alert(1)>", "A {{< env GITHUB_TOKEN >}} diary"])
+def test_a_title_with_markup_or_a_shortcode_is_refused(tmp_path: Path, title: str) -> None:
+    done = init(tmp_path, "d", "--program", str(THIRDPARTY / "program/wordgen.py"), "--title", title)
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "error: cannot use the title" in line
+
+
 # ---------------------------------------------------------------------------------------------
 # All or nothing
 
@@ -363,20 +371,23 @@ def test_build_and_check_pass_straight_after_init_of_wordgen_as_it_is(tmp_path: 
 # diary new post: accepted by diary check as written
 
 
-def test_new_post_passes_check_as_written_for_broken_snapshots_and_figure_like_titles(tmp_path: Path) -> None:
+def test_new_post_passes_check_as_written_for_broken_snapshots_and_figure_like_snapshot_titles(tmp_path: Path) -> None:
     root = make_diary(tmp_path / "diary")  # 00-base, 01-wrong (expected broken), 02-short
     for snap in ("01-wrong", "02-short"):
         meta = root / "code/snapshots" / snap / "snapshot.yml"
         meta.write_text(meta.read_text(encoding="utf-8").replace(f"title: Snapshot {snap}", "title: 32 lines"),
                         encoding="utf-8")
     assert run_diary(root, "refresh").returncode == 0  # measured: 01-wrong's record says broken
-    made = run_diary(root, "new", "post", "Day 1: 32 lines, 12 tests", "--snapshot", "00-base",
+    # A figure in the post's title is typed by hand (the listing and the feed show it): refused.
+    typed = run_diary(root, "new", "post", "Day 1: 32 lines, 12 tests", "--date", "2026-02-17")
+    assert typed.returncode == 2 and "types a figure by hand: 32 lines, 12 tests" in typed.stderr, typed.stderr
+    made = run_diary(root, "new", "post", "Day 1: shorter lines", "--snapshot", "00-base",
                      "--snapshot", "01-wrong", "--snapshot", "02-short", "--date", "2026-02-17")
     assert made.returncode == 0, made.stderr
     before_unmeasured = run_diary(root, "new", "post", "Before measuring", "--snapshot", "01-wrong",
                                   "--date", "2026-02-18")
     assert before_unmeasured.returncode == 0
-    post = (root / "posts/2026-02-17-day-1-32-lines-12-tests/index.qmd").read_text(encoding="utf-8")
+    post = (root / "posts/2026-02-17-day-1-shorter-lines/index.qmd").read_text(encoding="utf-8")
     assert "{{< var snap.01-wrong.code_vs_parent >}}" not in post  # a broken change is never progress
     assert "{{< var snap.02-short.code_vs_parent >}}" in post
     assert "## {{< var snap.01-wrong.title >}}" in post

@@ -214,9 +214,18 @@ def test_new_post_quotes_awkward_titles(diary_root: Path) -> None:
     assert front_matter(path)["title"] == title
 
 
+def test_new_post_writes_a_shortcode_in_its_title_as_text(diary_root: Path) -> None:
+    assert run(diary_root, "new", "post", "Day 3: {{< env GITHUB_TOKEN >}}", "--date", "2026-02-18") == 0
+    [path] = (diary_root / "posts").glob("*/index.qmd")
+    # Quarto's own escape: shown as written, never expanded; and the gate accepts the post.
+    assert front_matter(path)["title"] == "Day 3: {{{< env GITHUB_TOKEN >}}}"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["<img src=x onerror=alert(1)> Day 1"], "markup in the front matter"),
+        (["Day 1 &#123;&#123;< env X >&#125;&#125;"], "a shortcode in the front matter"),
         (["Day 1", "--snapshot", "99-missing"], "unknown snapshot '99-missing'"),
         (["Day 1", "--date", "17/02/2026"], "is not an ISO date"),
         (["Day 1", "--date", "2026-02-30"], "is not an ISO date"),

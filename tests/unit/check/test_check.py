@@ -413,7 +413,7 @@ def test_claims_lint_flags_these(tmp_path: Path, line: str, figure: str) -> None
     assert claims(tmp_path, f"Some prose.\n\n{line}\n") == [(3, figure)]
 
 
-def test_claims_lint_skips_front_matter_code_blocks_and_comments(tmp_path: Path) -> None:
+def test_claims_lint_reads_front_matter_and_skips_code_blocks_and_comments(tmp_path: Path) -> None:
     text = "\n".join([
         "---",                                                  # 1
         'title: "Day 2: 200 lines gone"',                       # 2
@@ -445,7 +445,9 @@ def test_claims_lint_skips_front_matter_code_blocks_and_comments(tmp_path: Path)
         "And ```inline``` with 8 lines.",                       # 28
         "",
     ])
-    assert claims(tmp_path, text) == [(24, "7 tests"), (28, "8 lines")]
+    # The title and description are shown in the listing, the page title and the feed: read too.
+    assert claims(tmp_path, text) == [(2, "200 lines"), (3, "14.3%"), (3, "12 tests"), (24, "7 tests"),
+                                      (28, "8 lines")]
 
 
 def test_claims_lint_reads_front_matter_after_a_byte_order_mark(tmp_path: Path) -> None:
@@ -454,8 +456,9 @@ def test_claims_lint_reads_front_matter_after_a_byte_order_mark(tmp_path: Path) 
     from diary.project.pages import read_text
 
     found = hand_typed_claims(post, tmp_path, read_text(post))
-    assert [(problem.line, problem.message) for problem in found] == [(5, "hand-typed figure '3 tests'")]
-    assert [problem.line for problem in hand_typed_claims(post, tmp_path)] == [5]
+    assert [(problem.line, problem.message) for problem in found] == [
+        (2, "hand-typed figure '200 lines'"), (5, "hand-typed figure '3 tests'")]
+    assert [problem.line for problem in hand_typed_claims(post, tmp_path)] == [2, 5]
 
 
 def test_check_lists_every_dangling_reference_not_only_the_first(diary: Path) -> None:
@@ -607,3 +610,30 @@ def test_the_as_of_figures_of_a_snapshot_count_only_what_came_before_it(tiny_cop
         assert entry["snapshots_so_far"] == position
         assert entry["broken_so_far"] == sum(snaps[i]["status"] == "broken" for i in ids[:position])
         assert entry["saved_code"] == base - entry["code"]
+
+
+@pytest.mark.parametrize(("text", "figure"), [
+    ("| snapshot | size |\n| --- | --- |\n| a | 66 | lines |\n", "66 lines"),
+    ("It now runs in 5.5 s.\n", "5.5 s"),
+    ("All 34 passing tests still pass.\n", "34 passing tests"),
+    ("It has 66&nbsp;lines.\n", "66 lines"),
+    ("A cut of 99&#37; at last.\n", "99%"),
+    ("With 34&#32;tests.\n", "34 tests"),
+    ("It has 66 *lines* now.\n", "66 lines"),
+    ("It ran for 12\nseconds in all.\n", "12 seconds"),
+])
+def test_figures_as_readers_read_them_are_found(tmp_path: Path, text: str, figure: str) -> None:
+    assert [found for _, found in claims(tmp_path, "---\ntitle: Post\n---\n\n" + text)] == [figure]
+
+
+@pytest.mark.parametrize("key", ["title", "subtitle", "description"])
+def test_figures_in_the_front_matter_readers_see_are_found(tmp_path: Path, key: str) -> None:
+    from diary.project.pages import read_post
+
+    post = tmp_path / "posts/p/index.qmd"
+    post.parent.mkdir(parents=True)
+    extra = "" if key == "title" else "title: Post\n"
+    post.write_text(f"---\n{extra}{key}: Down to 66 lines\ndate: 2026-01-01\n---\n\nWords.\n", encoding="utf-8")
+    page = read_post(post)
+    found = hand_typed_claims(post, tmp_path, page.text, page)
+    assert [(p.line, "66 lines" in p.message) for p in found] == [(3 if extra else 2, True)]

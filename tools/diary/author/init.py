@@ -35,6 +35,7 @@ from diary.author.timing import (
     with_headroom,
 )
 from diary.author.vendor import gitignore, render_template, site_assets, tool_files, workflow
+from diary.core import shortcodes
 from diary.core.atomic import write_bytes_atomic
 from diary.core.contract import (
     CHART_PARTIAL_PATH,
@@ -46,13 +47,13 @@ from diary.core.contract import (
     SETTINGS_PATH,
     SITE_CONFIG_PATH,
     SNAPSHOT_ID_HINT,
-    include_shortcode,
     snapshot_id_problem,
 )
 from diary.core.errors import DiaryError
 from diary.core.safefs import HARD_MAX_FILE_BYTES, check_name, read_bytes
 from diary.project.discover import META_NAME
 from diary.project.normalise import BUILT_IN, NAME, regex_problem
+from diary.site.prose import front_matter_problem
 
 BASELINE_ID = "00-baseline"
 SNAPSHOTS_DIR = f"{CODE_DIR}/snapshots"
@@ -223,6 +224,15 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     if options.tests is not None and not options.tests.is_dir():
         raise DiaryError("--tests must be a folder of pytest tests", file=options.tests)
 
+    title = (options.title or f"The {Path(entry).stem} diary").strip()
+    if not title or "\n" in title:
+        raise DiaryError("the diary needs a title on one line", hint='--title "The wordgen diary"')
+    # The title goes into the home page's front matter and its title block, which no engine escapes.
+    problem = front_matter_problem("title", title)
+    if problem is not None:
+        raise DiaryError(f"cannot use the title {title!r}: {problem}",
+                         hint='write it as plain text, e.g. --title "The wordgen diary"')
+
     normalise = _normalisations(options)
     result = timing_run(options, baseline, entry, data)
     if result.status != "ok":
@@ -262,19 +272,16 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
             files[f"{SNAPSHOTS_DIR}/{snap.id}/{name}"] = content
         files[meta_path(snap.id)] = snap.meta if snap.meta is not None else snapshot_meta(snap, entry, day)
 
-    title = (options.title or f"The {Path(entry).stem} diary").strip()
-    if not title or "\n" in title:
-        raise DiaryError("the diary needs a title on one line", hint='--title "The wordgen diary"')
     files[SITE_CONFIG_PATH] = render_template(
         "init/quarto.yml.j2", title=title,
         description=f"Making {entry} shorter, one measured snapshot at a time, while it keeps its behaviour.",
     ).encode()
     files["index.qmd"] = render_template("init/index.qmd.j2", title=title, entry=entry).encode()
     files["about.qmd"] = render_template(
-        "init/about.qmd.j2", entry=entry, checks_include=include_shortcode("/" + CHECKS_PARTIAL_PATH)).encode()
+        "init/about.qmd.j2", entry=entry, checks_include=shortcodes.include(CHECKS_PARTIAL_PATH)).encode()
     files["progress.qmd"] = render_template(
-        "init/progress.qmd.j2", chart_include=include_shortcode("/" + CHART_PARTIAL_PATH),
-        table_include=include_shortcode("/" + PROGRESS_TABLE_PATH)).encode()
+        "init/progress.qmd.j2", chart_include=shortcodes.include(CHART_PARTIAL_PATH),
+        table_include=shortcodes.include(PROGRESS_TABLE_PATH)).encode()
     post_title = "The baseline"
     folder, post_day = post_folder(post_title, day)
     files[f"{POSTS_DIR}/{folder}/index.qmd"] = post_text(

@@ -16,17 +16,16 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from diary.core import shortcodes
 from diary.core.atomic import write_bytes_atomic, write_text_atomic
 from diary.core.contract import (
     POSTS_DIR,
     SNAPSHOT_ID_HINT,
     code_partial_path,
     diff_partial_path,
-    include_shortcode,
     parse_iso_date,
     snapshot_id_problem,
     table_partial_path,
-    var_shortcode,
 )
 from diary.core.errors import DiaryError
 from diary.core.escape import metadata_text
@@ -34,6 +33,7 @@ from diary.core.safefs import HARD_MAX_FILE_BYTES, MAX_FILES, check_name, read_b
 from diary.project.config import Settings, load_settings
 from diary.project.discover import META_NAME, SnapshotMeta, discover_snapshots
 from diary.project.records import load_records
+from diary.site.prose import FIGURE, front_matter_problem, visible
 
 POST_TEMPLATE = "new_post.qmd.j2"
 SNAPSHOT_TEMPLATE = "new_snapshot.yml.j2"
@@ -145,8 +145,8 @@ def _snapshots(root: Path) -> tuple[Settings, list[SnapshotMeta]]:
     return settings, discover_snapshots(settings)
 
 
-_var = var_shortcode
-_include = include_shortcode
+_var = shortcodes.var
+_include = shortcodes.include
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,14 @@ def post_folder(title: str, date: str | dt.date | None) -> tuple[str, dt.date]:
     title = (title or "").strip()
     if not title or "\n" in title:
         raise DiaryError("a post needs a title on one line", hint='diary new post "Day 5: the sampler"')
+    figures = [" ".join(match.group(0).split()) for match in FIGURE.finditer(visible(title))]
+    if figures:
+        raise DiaryError(f"the title types a figure by hand: {', '.join(figures)}",
+                         hint="the listing and the feed show the title: give the figure in the post, from the data")
+    problem = front_matter_problem("title", shortcodes.escape(title))
+    if problem is not None:
+        raise DiaryError(f"cannot write the title {title!r}: {problem}",
+                         hint="write the title as plain text, without angle brackets or entities")
     slug = slugify(title)
     if not slug:
         raise DiaryError(f"cannot make a folder name from the title {title!r}",
@@ -209,8 +217,8 @@ def post_text(title: str, day: dt.date, folder: str, snapshots: list[PostSnapsho
                 "code", "comment", "status", "code_vs_parent", "identity", "tests_passed", "tests_total")},
         })
     return _render(
-        POST_TEMPLATE, title=title.strip(), date=day.isoformat(), snapshots=[snap.id for snap in snapshots],
-        description=post_description(snapshots, description),
+        POST_TEMPLATE, title=shortcodes.escape(title.strip()), date=day.isoformat(),
+        snapshots=[snap.id for snap in snapshots], description=post_description(snapshots, description),
         sections=sections, suite=suite, written_by=written_by,
         table_include=_include("/" + table_partial_path(folder)),
     )

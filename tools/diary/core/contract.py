@@ -102,15 +102,6 @@ def published_name(name: str) -> str:
 DIFF_PARTIAL = re.compile(rf"\A{GENERATED_DIR}/diff/_(.+)__(.+)\.md\Z")
 
 
-# --- Shortcodes ----------------------------------------------------------------------------------
-def include_shortcode(path: str) -> str:
-    return "{{< include " + path + " >}}"
-
-
-def var_shortcode(key: str) -> str:
-    return "{{< var " + key + " >}}"
-
-
 # --- Text ----------------------------------------------------------------------------------------
 _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
@@ -118,6 +109,17 @@ _PHYSICAL_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 def physical_lines(text: str) -> list[str]:
     """The lines of `text` as Python counts them (split on \\r\\n, \\r, \\n), each with its line end."""
     return _PHYSICAL_LINE.findall(text)
+
+
+_LINE_BREAK = re.compile(r"\r\n?|\n")
+
+
+def line_texts(text: str) -> list[str]:
+    """The same lines without their line ends, a byte order mark dropped: what the counters read."""
+    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 ISO_DATE = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")

@@ -150,11 +150,15 @@ def read_bytes(path: Path, max_bytes: int = MAX_FILE_BYTES) -> bytes:
             raise DiaryError("is a symbolic link", file=shown(path),
                              hint="commit the file itself; links are never followed") from None
         raise DiaryError(f"cannot read the file: {exc.strerror}", file=shown(path)) from None
+    # The kind is asked of the descriptor before it becomes a file object: os.fdopen of a folder
+    # raises an error whose file name is the descriptor (an int), not the path.
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else _kind(info.st_mode)
+        raise DiaryError(f"is {kind}, not a file", file=shown(path),
+                         hint="commit a regular file; folders, devices and FIFOs are never read")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise DiaryError(f"is {_kind(info.st_mode)}", file=shown(path),
-                             hint="commit a regular file; devices and FIFOs are never read")
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise DiaryError(f"the file is over the limit of {max_bytes:,} bytes", file=shown(path),

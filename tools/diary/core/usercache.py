@@ -5,6 +5,10 @@ Outside the repository: a checkout cannot bring its own answers, and a fresh mac
 everything. Every key includes a hash of the source of the code that computes the value, so a change
 to that code is a miss, never a stale answer. An entry that does not load is a miss; a cache folder
 that cannot be written is no cache. Values are plain JSON.
+
+The state the tool keeps inside a checkout (`.diary-cache/`: the build and generate states, the
+rendered pages) is sealed (`seal`, `unseal`, `read_sealed`) with a random key of the user's, kept
+here: a commit can hold such files, and none it brings is believed.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import hmac
 import json
 import os
 import tempfile
@@ -21,6 +26,8 @@ from types import ModuleType
 from typing import Any, TypeVar
 
 from diary import __version__
+from diary.core import safefs
+from diary.core.errors import DiaryError
 
 T = TypeVar("T")
 
@@ -93,3 +100,53 @@ def remembered(kind: str, key: str, compute: Callable[[], T], *, encode: Callabl
     value = compute()
     store(kind, key, encode(value))
     return value
+
+
+def secret() -> bytes | None:
+    """A random key of this user on this machine, made once in the cache folder (never in a
+    repository): it seals the state the tool keeps inside a checkout (render/buildstate.py), so a
+    commit cannot bring a state of its own. None when the folder cannot hold one."""
+    path = cache_dir() / "state.key"
+    for _ in range(2):
+        try:
+            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+            return key if len(key) == 32 else None
+        except FileNotFoundError:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                continue  # another process made it first: read theirs
+            except OSError:
+                return None
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(os.urandom(32).hex())
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _mac(text: str) -> str | None:
+    key = secret()
+    return None if key is None else hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+
+
+def seal(text: str) -> str:
+    """`text` as kept in `.diary-cache/`: its MAC on the first line (empty when there is no key)."""
+    return f"{_mac(text) or ''}\n{text}"
+
+
+def unseal(sealed: str) -> str | None:
+    """The text `seal` kept, or None when its MAC is not this user's (a committed or forged file)."""
+    mac, _, text = sealed.partition("\n")
+    expected = _mac(text)
+    return text if expected is not None and hmac.compare_digest(mac, expected) else None
+
+
+def read_sealed(path: Path) -> str | None:
+    """A sealed file in a repository (`.diary-cache/`) that this user's tool wrote, read without
+    links (a FIFO or a link there is no state, never a hang), or None."""
+    try:
+        return unseal(safefs.read_bytes(path, safefs.HARD_MAX_FILE_BYTES).decode("utf-8"))
+    except (DiaryError, UnicodeDecodeError):
+        return None

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from diary.core import usercache
+from diary.core.contract import line_texts
 from diary.measure import lineclass
 from diary.measure.fasttally import fast_tally
 from diary.measure.lineclass import (
@@ -67,7 +68,6 @@ from diary.measure.lineclass import (
     Analysis,
     analyse,
     find_shebang_line,
-    physical_lines,
 )
 from diary.project.linecounts import Counts
 
@@ -250,7 +250,7 @@ def tab_indented_lines(text: str) -> list[int]:
     """The 1-based physical lines whose leading whitespace holds a tab (blank lines included)."""
     return [
         number
-        for number, line in enumerate(physical_lines(text), start=1)
+        for number, line in enumerate(line_texts(text), start=1)
         if "\t" in line[: len(line) - len(line.lstrip(WHITESPACE))]
     ]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import bisect
 import re
 
+from diary.core.contract import line_texts
 from diary.measure.lineclass import (
     LEXEME,
     PARSE_ERRORS,
-    physical_lines,
 )
 
 # How the fast tally works.
@@ -155,7 +155,7 @@ def fast_tally(text: str) -> tuple[int, int, int, int, int] | None:
         return None
     source = text.removeprefix("\ufeff")
     if "\r" in source:
-        lines = physical_lines(text)
+        lines = line_texts(text)
         source = "\n".join(lines) + "\n" if lines else ""
     elif source and not source.endswith("\n"):
         source += "\n"

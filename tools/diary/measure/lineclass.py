@@ -12,13 +12,14 @@ import ast
 import re
 from dataclasses import dataclass
 
+from diary.core.contract import line_texts
+
 BLANK = "blank"
 COMMENT = "comment"
 DOCSTRING = "docstring"
 CODE = "code"
 
 WHITESPACE = " \t\x0b\x0c"
-_LINE_BREAK = re.compile(r"\r\n?|\n")
 _DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 # What ast.parse raises on text that is not Python: SyntaxError, but also ValueError for a lone
 # surrogate and MemoryError or RecursionError for very deep nesting.
@@ -53,19 +54,12 @@ class Analysis:
     tree: ast.Module | None  # None when the text does not parse
 
 
-def physical_lines(text: str) -> list[str]:
-    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
 def _is_blank(line: str) -> bool:
     return not line.strip(WHITESPACE)
 
 
 def analyse(text: str) -> Analysis:
-    lines = physical_lines(text)
+    lines = line_texts(text)
     source = "".join(line + "\n" for line in lines)
     try:
         tree = ast.parse(source)

@@ -84,6 +84,7 @@ class Settings:
     max_files: int = MAX_FILES  # files a snapshot may hold
     # Applied to stdout before it is compared with the baseline's (normalise.py); empty: byte for byte.
     normalise: tuple[Normalisation, ...] = ()
+    raw_html: str = "refuse"  # raw HTML in posts and pages: `refuse` (the gate), or `allow` (the About page says so)
 
     @property
     def max_file_bytes(self) -> int:
@@ -121,7 +122,7 @@ class Settings:
     def run_fingerprint(self) -> str:
         """A hash of the settings that change what a run prints (not where files live)."""
         keep = asdict(self)
-        for key in ("root", "jobs", "shards", "snapshots", "max_file_kb", "max_files"):
+        for key in ("root", "jobs", "shards", "snapshots", "max_file_kb", "max_files", "raw_html"):
             keep.pop(key, None)
         if not keep["normalise"]:
             keep.pop("normalise")  # none declared: the same fingerprint as before the key existed
@@ -132,7 +133,7 @@ ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs", "shards",
     "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
-    "normalise",
+    "normalise", "raw_html",
 }
 
 
@@ -178,7 +179,10 @@ def load_settings(root: Path) -> Settings:
         max_file_kb=f.number("max_file_kb", Settings.max_file_kb, 1, HARD_MAX_FILE_BYTES // 1024, integer=True),
         max_files=f.number("max_files", Settings.max_files, 1, 100_000, integer=True),
         normalise=_normalisations(f, path),
+        raw_html=f.get("raw_html", str, Settings.raw_html),
     )
+    if settings.raw_html not in ("refuse", "allow"):
+        raise f.error("raw_html", f"must be refuse or allow, not {settings.raw_html!r}")
     if settings.sandbox not in ("auto", "bwrap", "none"):
         raise f.error("sandbox", f"must be auto, bwrap or none, not {settings.sandbox!r}")
     # Before the data files: they may not lie inside the snapshots' folder, which must be one.

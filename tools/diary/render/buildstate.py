@@ -9,6 +9,11 @@ page, the hash of its inputs and the hash of the output it wrote: a page is rend
 differs, so a deleted or hand-edited output is rebuilt. It lives in `.diary-cache/` (gitignored), never
 in the published tree; a state that does not load is no state (everything is rendered), never an error: it is a cache.
 
+A commit can hold a `.diary-cache/` (and a `_site/` with a hand-edited page whose hash the state
+names), so nothing there is believed unless it is sealed (`seal`, `unseal`): an HMAC with a key of
+the user's own, kept in the user's cache folder (usercache.secret), which no commit can set. A
+forged or foreign state is no state: the build renders every page into an emptied `_site/`.
+
 The scan over-approximates (an include or a variable inside a code block counts): that costs at most an
 extra render, never a stale page.
 """
@@ -26,61 +31,23 @@ from pathlib import Path
 from typing import Any
 
 from diary import __version__
+from diary.core import shortcodes
 from diary.core.atomic import write_text_atomic
 from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR, STATE_DIR
 from diary.core.safefs import stat_digest
+from diary.core.usercache import read_sealed, seal
+from diary.project.pages import PAGE_SUFFIXES, SKIP_DIRS, page_sources
 
 STATE_FILE = f"{STATE_DIR}/build-state.json"
 STATE_SCHEMA = 1
 OUTPUT_DIR = SITE_DIR
-PAGE_SUFFIXES = (".qmd", ".md", ".ipynb")
-# The folders Quarto and smalldocs leave out besides those starting with "_" or ".".
-SKIP_DIRS = {"node_modules", "venv", "env", "renv", "site-packages", "__pycache__"}
-_INCLUDE = re.compile(r"\{\{<\s*include\s+(['\"]?)(.+?)\1\s*>\}\}")
-_VAR = re.compile(r"\{\{<\s*var\s+(['\"]?)(.+?)\1\s*>\}\}")
 _FRONT = re.compile(rb"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*\r?$", re.S | re.M)
+ENGINE_CACHE_DIR = ".quarto"
 MAX_INCLUDE_DEPTH = 10  # as deep as the engines follow includes
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def page_sources(root: Path) -> list[str]:
-    """Every page of the site, found as Quarto (and smalldocs) find them: `.qmd`, `.md` and `.ipynb`
-    files outside `_*` and `.*` folders and environments, filtered by `project.render` when it is set."""
-    from smalldocs.config import glob_match  # Quarto's glob rules, as smalldocs implements them
-
-    files = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(name for name in dirnames
-                             if not name.startswith((".", "_")) and name not in SKIP_DIRS)
-        folder = Path(dirpath)
-        files += [(folder / name).relative_to(root).as_posix() for name in sorted(filenames)
-                  if not name.startswith((".", "_")) and name.endswith(PAGE_SUFFIXES)]
-    patterns = _render_list(root)
-    if not patterns:
-        return [f for f in files if f.endswith(PAGE_SUFFIXES) and Path(f).stem.lower() != "readme"]
-    keep: list[str] = []
-    drop: list[str] = []
-    for pattern in patterns:
-        bare = pattern.lstrip("!")
-        if bare.endswith("/") or (not any(c in bare for c in "*?[") and (root / bare.lstrip("/")).is_dir()):
-            bare = bare.rstrip("/") + "/**"  # a folder means the pages in it
-        (drop if pattern.startswith("!") else keep).append(bare)
-    found = [f for f in files if any(glob_match(f, p) for p in keep) and not any(glob_match(f, p) for p in drop)]
-    return [f for f in found if f.endswith(PAGE_SUFFIXES)]
-
-
-def _render_list(root: Path) -> list[str]:
-    import yaml
-
-    try:
-        config = yaml.safe_load((root / SITE_CONFIG_PATH).read_text(encoding="utf-8-sig"))
-        listed = config["project"]["render"]
-    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
-        return []
-    return [str(item) for item in (listed if isinstance(listed, list) else [listed])]
 
 
 def output_path(src: str) -> str:
@@ -121,11 +88,12 @@ def page_digest(root: Path, src: str, variables: Any, site_key: str) -> str:
         if data is None or depth >= MAX_INCLUDE_DEPTH:
             continue
         text = data.decode("utf-8", errors="replace")
-        keys.update(match.group(2).strip() for match in _VAR.finditer(text))
-        for match in _INCLUDE.finditer(text):
-            argument = match.group(2).strip()
-            target = root / argument.lstrip("/") if argument.startswith("/") else path.parent / argument
-            pending.append((target, depth + 1))
+        keys.update(found.argument for found in shortcodes.find(text, "var"))
+        page = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
+        for found in shortcodes.find(text, "include"):
+            target = shortcodes.include_target(page, found.argument)
+            if target is not None:  # one outside the root is refused before any build (site/posts.py)
+                pending.append((root / target, depth + 1))
     values = {key: _lookup(variables, key) for key in sorted(keys)}
     digest.update(json.dumps(values, sort_keys=True, default=str, ensure_ascii=False).encode())
     return digest.hexdigest()
@@ -180,6 +148,7 @@ class BuildState:
     engine: str = ""
     site: str = ""
     tree: str = ""  # every file of the output folder, by path, size and modification time
+    engine_cache: str = ""  # every file of Quarto's `.quarto/`, the same way (engine_cache_digest)
     sources: str = ""  # every other file of the project, the same way
     warnings: list[str] = field(default_factory=list)  # what the engine warned about, shown again by a no-op
     pages: dict[str, PageState] = field(default_factory=dict)
@@ -188,10 +157,11 @@ class BuildState:
     def load(cls, root: Path) -> BuildState:
         state = cls(root)
         try:
-            data = json.loads((root / STATE_FILE).read_text(encoding="utf-8"))
+            data = json.loads(read_sealed(root / STATE_FILE) or "null")
             if data.get("schema") != STATE_SCHEMA:
                 return state
             state.engine, state.site, state.tree = str(data["engine"]), str(data["site"]), str(data["tree"])
+            state.engine_cache = str(data.get("engine_cache", ""))
             state.sources = str(data["sources"])
             state.warnings = [str(w) for w in data.get("warnings", [])]
             state.pages = {str(src): PageState(str(page["inputs"]), page.get("output"))
@@ -202,10 +172,11 @@ class BuildState:
 
     def save(self) -> None:
         data = {"schema": STATE_SCHEMA, "engine": self.engine, "site": self.site, "tree": self.tree,
+                "engine_cache": self.engine_cache,
                 "sources": self.sources, "warnings": self.warnings,
                 "pages": {src: {"inputs": page.inputs, "output": page.output}
                           for src, page in sorted(self.pages.items())}}
-        write_text_atomic(self.root / STATE_FILE, json.dumps(data, indent=1) + "\n")
+        write_text_atomic(self.root / STATE_FILE, seal(json.dumps(data, indent=1)))
 
     def output_digest(self, src: str) -> str | None:
         data = _read(self.root / OUTPUT_DIR / output_path(src))
@@ -223,6 +194,14 @@ def tree_digest(root: Path) -> str:
     rewritten by hand (a page, the search index, the feed, a stylesheet) changes it."""
     out = root / OUTPUT_DIR
     return stat_digest(_walk(out, lambda folder, name: True), out)
+
+
+def engine_cache_digest(root: Path) -> str:
+    """Quarto's own cache, `.quarto/` (what it knows of the pages it does not render: listings and the
+    search index are made from it), by path, size and modification time. A commit can hold one: when
+    it is not what the last build left, every page is rendered, into an emptied `.quarto/`."""
+    cache = root / ENGINE_CACHE_DIR
+    return stat_digest(_walk(cache, lambda folder, name: True), cache) if cache.is_dir() else ""
 
 
 def sources_digest(root: Path) -> str:
@@ -282,10 +261,17 @@ def plan_build(root: Path, engine: str, variables: Any, state: BuildState | None
     digests = {src: page_digest(root, src, variables, key + listed if is_listing(root, src) else key)
                for src in sources}
     removed = [src for src in state.pages if src not in digests]
-    if state.engine != engine or state.site != key or removed:
+    if (state.engine != engine or state.site != key or removed
+            or state.engine_cache != engine_cache_digest(root)):
         # A removed page leaves its output, search entries and sitemap line behind unless all is rendered.
-        reason = ("no earlier build" if not state.site else f"{removed[0]} was removed" if removed
-                  else "the site's configuration changed")
+        if not state.site:
+            reason = "no earlier build"
+        elif removed:
+            reason = f"{removed[0]} was removed"
+        elif state.engine != engine or state.site != key:
+            reason = "the site's configuration changed"
+        else:
+            reason = "Quarto's .quarto/ cache is not what the last build left"
         return Plan(True, list(sources), sources, digests, key, reason)
     changed = [src for src in sources if not state.unchanged(src, digests[src])]
     followers: list[str] = []
@@ -310,6 +296,7 @@ def record_build(root: Path, engine: str, plan: Plan, rendered: list[str] | None
     for src in rendered:
         state.pages[src] = PageState(plan.digests[src], state.output_digest(src))
     state.tree = tree_digest(root)
+    state.engine_cache = engine_cache_digest(root)
     state.sources = sources_digest(root)
     state.warnings = list(warnings or [])
     state.save()

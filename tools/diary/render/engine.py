@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR
+from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR, STATE_DIR
 from diary.core.errors import DiaryError
 from diary.core.lock import command_lock
 from diary.core.safefs import no_links
-from diary.render.buildstate import BuildState, plan_build, record_build
+from diary.render.buildstate import ENGINE_CACHE_DIR, BuildState, plan_build, record_build
+from diary.render.published import refuse_unpublishable
 from diary.render.quarto_cli import (
     INSTALL_HINT,
     MIN_QUARTO,
@@ -141,9 +142,11 @@ def render_site(
     buildstate.py); `verbose` lists them. Everything the engine prints goes to `echo`, line by line; a
     failed render raises DiaryError (and leaves the build state as it was, so the next build retries).
     """
-    for folder in (SITE_DIR, ".quarto", "_freeze"):  # engines write and clean these: never through a link
+    # The engines write and clean these, and the build state is kept in the last: never through a link.
+    for folder in (SITE_DIR, ENGINE_CACHE_DIR, "_freeze", STATE_DIR):
         no_links(root, Path(root) / folder)
     _check_output_dir(Path(root))
+    refuse_unpublishable(Path(root))  # a link, a device or an unpublishable name never reaches _site
     if not quiet:
         echo(f"rendering with {engine.label()}")
     started = time.perf_counter()
@@ -160,6 +163,10 @@ def render_site(
     elif plan is not None and not quiet and not plan.full:
         echo(f"rendering {len(plan.changed)} of {len(plan.sources)} pages (the others are unchanged)")
     output_dir = root / SITE_DIR  # the output-dir of both engines for this project
+    if plan is None or plan.full:
+        # A committed or forged _site/ or .quarto/ is not kept by a full build.
+        _empty(output_dir)
+        _empty(root / ENGINE_CACHE_DIR)
     warnings: list[str] = []
     rendered: list[str] | None = None if plan is None or plan.full else plan.changed  # None: every page
     if plan is not None and plan.nothing_to_do:
@@ -185,6 +192,15 @@ def failure_notice(title: str, lines: list[str]) -> bytes:
     template = (Path(__file__).resolve().parents[1] / "templates" / "preview_failed.html.j2").read_text(
         encoding="utf-8")
     return Template(template, autoescape=True).render(title=title, lines=lines).encode("utf-8")
+
+
+def _empty(folder: Path) -> None:
+    """Remove everything in `folder` (checked to be a real folder, never a link, by render_site)."""
+    import shutil
+
+    if folder.is_dir():
+        for child in folder.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
 
 
 def _variables(root: Path) -> Any:
@@ -277,7 +293,25 @@ def _preview_with_smalldocs(
         return 2
     reload_script = (Path(__file__).resolve().parents[1] / "templates" / "preview_reload.html.j2").read_bytes()
 
+    own_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
     class PreviewHandler(Handler):
+        def do_GET(self) -> None:
+            if self._own_host():
+                super().do_GET()
+
+        def do_HEAD(self) -> None:
+            if self._own_host():
+                super().do_HEAD()
+
+        def _own_host(self) -> bool:
+            """Only a request addressed to the preview itself: a page elsewhere that rebinds its own
+            name to 127.0.0.1 (DNS rebinding) sends its own Host, and is refused."""
+            if (self.headers.get("Host") or "").strip().lower() in own_hosts:
+                return True
+            self.send_error(421, "Misdirected Request", "the preview answers 127.0.0.1 and localhost only")
+            return False
+
         def send_head(self) -> Any:
             path = Path(self.translate_path(self.path))
             if path.is_dir():

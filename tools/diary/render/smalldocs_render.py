@@ -154,7 +154,7 @@ def _incremental_site_class() -> type:
     from smalldocs.site import Page, Site
 
     from diary.core.atomic import write_text_atomic
-    from diary.render.buildstate import cache_path, decode, encode
+    from diary.render.buildstate import cache_path, decode, encode, read_sealed, seal
 
     class IncrementalSite(Site):
         def __init__(self, project: Any, quiet: bool, reusable: set[str]) -> None:
@@ -192,7 +192,7 @@ def _incremental_site_class() -> type:
             if str(src) not in self.reusable:
                 return None
             try:
-                data = decode(json.loads(cache_path(self.root, str(src)).read_text(encoding="utf-8")))
+                data = decode(json.loads(read_sealed(cache_path(self.root, str(src))) or "null"))
                 return data if data.get("src") == str(src) and not data["meta"].get("listing") else None
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 return None
@@ -318,7 +318,7 @@ def _incremental_site_class() -> type:
             except TypeError:
                 cache_path(self.root, str(page.src)).unlink(missing_ok=True)
                 return
-            write_text_atomic(cache_path(self.root, str(page.src)), json.dumps(data, ensure_ascii=False))
+            write_text_atomic(cache_path(self.root, str(page.src)), seal(json.dumps(data, ensure_ascii=False)))
 
     return IncrementalSite
 

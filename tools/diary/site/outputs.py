@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from diary.core import safefs
+from diary.core import safefs, usercache
 from diary.core.atomic import write_bytes_atomic, write_text_atomic
 from diary.core.contract import (
     CHART_DARK_PATH,
@@ -39,6 +39,7 @@ from diary.core.contract import (
 )
 from diary.core.errors import DiaryError
 from diary.core.yamlio import dump_yaml
+from diary.project.pages import page_sources, read_front, read_text
 from diary.project.project import Project
 from diary.project.records import record_path
 from diary.site import templating
@@ -47,7 +48,17 @@ from diary.site.checks import checks_partial
 from diary.site.excerpts import code_partials, diff_partial
 from diary.site.model import Diary, load_snapshots
 from diary.site.pages import snapshot_index, snapshot_page
-from diary.site.posts import Page, check_front_matter, check_pages, include_targets, wanted_diff_pairs
+from diary.site.posts import (
+    Page,
+    check_front_matter,
+    check_includes,
+    check_pages,
+    include_targets,
+    metadata_files,
+    metadata_problems,
+    wanted_diff_pairs,
+)
+from diary.site.prose import markup_problems
 from diary.site.tables import progress_tables
 from diary.site.variables import build_variables
 
@@ -114,6 +125,13 @@ def input_digest(project: Project) -> str:
         digest.update(_read_or_empty(record_path(project.root, meta.id)))
     for page in project.pages:
         digest.update(f"\0{page.path}\0{page.text}".encode("utf-8", "surrogatepass"))
+    read = {page.path for page in project.pages}
+    sources = _rendered_pages(project.root)
+    for src in sources:  # every other page the engines render is checked too, and the metadata files
+        if project.root / src not in read:
+            digest.update(f"\0{src}\0".encode() + _read_or_empty(project.root / src))
+    for name in metadata_files(project.root, sources):
+        digest.update(f"\0{name}\0".encode() + _read_or_empty(project.root / name))
     return digest.hexdigest()
 
 
@@ -137,7 +155,8 @@ def generated_tree_digest(root: Path) -> str:
 def unchanged_since_last_run(root: Path, inputs: str) -> list[str] | None:
     """The paths the last run produced, when its inputs were `inputs` and its files are untouched."""
     try:
-        state = json.loads((root / GENERATE_STATE).read_text(encoding="utf-8"))
+        # Sealed with the user's key: a committed state would skip the checks of a changed page.
+        state = json.loads(usercache.read_sealed(root / GENERATE_STATE) or "null")
         if state["inputs"] != inputs or state["tree"] != generated_tree_digest(root):
             return None
         produced = state["produced"]
@@ -149,7 +168,7 @@ def unchanged_since_last_run(root: Path, inputs: str) -> list[str] | None:
 def save_generate_state(root: Path, inputs: str, produced: list[str]) -> None:
     state = {"inputs": inputs, "tree": generated_tree_digest(root), "produced": produced}
     try:
-        write_text_atomic(root / GENERATE_STATE, json.dumps(state) + "\n")
+        write_text_atomic(root / GENERATE_STATE, usercache.seal(json.dumps(state)))
     except OSError:
         pass  # a cache that cannot be written is no cache
 
@@ -175,7 +194,10 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
     expected = project.expected_keys
     diary = Diary(project.settings, load_snapshots(root, project.snapshots, project.strict_records(), expected))
     pages = project.pages
-    problems = check_front_matter(diary, pages)
+    problems = check_front_matter(diary, pages) + check_includes(root, pages)
+    allow_raw_html = project.settings.raw_html == "allow"
+    for page in pages:
+        problems += markup_problems(page, allow_raw_html)
     diff_pairs, diff_problems = wanted_diff_pairs(root, diary, pages)
     problems += diff_problems
 
@@ -201,10 +223,39 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
             files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
 
     problems += check_pages(root, pages, files, variables)
+    problems += _other_page_problems(root, pages, files, allow_raw_html)
+    problems += metadata_problems(root, _rendered_pages(root), allow_raw_html)
     charts, drawn = chart_files(reuse_from, diary)
     files.update(charts)
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
     return Outputs(encoded, chart_drawn=drawn, problems=problems)
+
+
+def _rendered_pages(root: Path) -> list[str]:
+    """The pages the engines render: none without a site configuration (a diary without a site)."""
+    if not any((root / name).is_file() for name in ("_quarto.yml", "_smalldocs.yml")):
+        return []
+    return page_sources(root)
+
+
+def _other_page_problems(root: Path, pages: list[Page], generated: Mapping[str, object],
+                         allow_raw_html: bool) -> list[DiaryError]:
+    """The includes and markup of every other page the engines render (a `.qmd` in a folder of its
+    own, when `_quarto.yml` renders every page): they reach the site as the posts do."""
+    read = {page.path for page in pages}
+    problems: list[DiaryError] = []
+    for src in _rendered_pages(root):
+        path = root / src
+        if path in read or src in generated:
+            continue
+        try:
+            page = Page(path, read_text(path))
+            read_front(page)
+        except DiaryError as error:
+            problems.append(error)
+            continue
+        problems += check_includes(root, [page]) + markup_problems(page, allow_raw_html)
+    return problems
 
 
 def included_partials(root: Path, pages: list[Page], generated: Mapping[str, str | bytes]) -> set[str]:

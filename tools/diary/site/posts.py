@@ -6,19 +6,17 @@ stops at the first, `diary check` reports them all.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from diary.core.contract import DIFF_PARTIAL, GENERATED_DIR
+from diary.core import shortcodes
+from diary.core.contract import DIFF_PARTIAL, GENERATED_DIR, SITE_CONFIG_PATH
 from diary.core.errors import DiaryError
+from diary.core.yamlio import read_yaml
 from diary.project.pages import Page
 from diary.site.model import Diary, Snapshot
-
-# A shortcode that the engines expand: not `{{{< ... >}}}` nor `\{{< ... >}}` (both escaped forms).
-_INCLUDE = re.compile(r"(?<![{\\])\{\{<\s*include\s+(['\"]?)(.+?)\1\s*>\}\}")
-_VAR = re.compile(r"(?<![{\\])\{\{<\s*var\s+(['\"]?)(.+?)\1\s*>\}\}")
+from diary.site.prose import front_markup_problem, front_shortcode_problem, front_strings
 
 
 def check_front_matter(diary: Diary, pages: list[Page]) -> list[DiaryError]:
@@ -60,17 +58,33 @@ def missing_descriptions(pages: list[Page]) -> list[DiaryError]:
 def include_targets(root: Path, page: Page) -> list[tuple[str, int]]:
     """(path relative to the root, line) of every include of `page` that lands in `_generated/`."""
     targets = []
-    for match in _INCLUDE.finditer(page.text):
-        argument = match.group(2).strip()
-        base = root if argument.startswith("/") else page.path.parent
-        target = (base / argument.lstrip("/")).resolve()
-        try:
-            rel = target.relative_to(root).as_posix()
-        except ValueError:
-            continue
-        if rel.startswith(GENERATED_DIR + "/"):
-            targets.append((rel, page.text.count("\n", 0, match.start()) + 1))
+    for found in shortcodes.find(page.text, "include"):
+        rel = shortcodes.include_target(_page_rel(root, page), found.argument)
+        if found.live and rel is not None and rel.startswith(GENERATED_DIR + "/"):
+            targets.append((rel, page.text.count("\n", 0, found.start) + 1))
     return targets
+
+
+def _page_rel(root: Path, page: Page) -> str:
+    try:
+        return page.path.relative_to(root).as_posix()
+    except ValueError:
+        return page.path.name
+
+
+def check_includes(root: Path, pages: list[Page]) -> list[DiaryError]:
+    """Every include of every page, in any spelling but Quarto's escape `{{{< … >}}}` (a backslash
+    is no escape to every engine), lands in the generated partials: `../../etc/passwd`,
+    `/proc/self/environ` or `/_generated/../.git/config` would put that file in the page."""
+    problems = []
+    for page in pages:
+        for found in shortcodes.find(page.text, "include"):
+            why = None if found.quarto_escaped else shortcodes.include_problem(_page_rel(root, page), found.argument)
+            if why is not None:
+                problems.append(DiaryError(why, file=page.path, line=page.text.count("\n", 0, found.start) + 1,
+                                           hint="include only the generated partials (docs/generated.md), "
+                                                "or write {{{< include … >}}} to show the shortcode as text"))
+    return problems
 
 
 def wanted_diff_pairs(
@@ -111,11 +125,11 @@ def check_pages(root: Path, pages: list[Page], files: Mapping[str, object], vari
                     hint = "a post's table exists when its front matter lists 'snapshots:'"
                 problems.append(DiaryError(f"the include /{rel} is not generated", file=page.path, line=line,
                                            hint=hint))
-        for match in _VAR.finditer(page.text):
-            key = match.group(2).strip()
-            if lookup(variables, key) is None:
+        for found in shortcodes.find(page.text, "var"):
+            key = found.argument
+            if found.live and lookup(variables, key) is None:
                 problems.append(DiaryError(f"unknown variable '{key}'", file=page.path,
-                                           line=page.text.count("\n", 0, match.start()) + 1,
+                                           line=page.text.count("\n", 0, found.start) + 1,
                                            hint="see _variables.yml and docs/generated.md for the keys"))
     return problems
 
@@ -128,3 +142,36 @@ def lookup(variables: dict, key: str) -> Any:
             return None
         value = value[part]
     return value
+
+
+METADATA_NAME = "_metadata.yml"
+
+
+def metadata_files(root: Path, sources: list[str]) -> list[str]:
+    """`_quarto.yml` and every `_metadata.yml` of a folder that holds a page (or of one above it):
+    the engines merge their keys into the front matter of every page below them."""
+    folders = {PurePosixPath(src).parent for src in sources}
+    above = sorted({str(parent) for folder in folders for parent in (folder, *folder.parents)})
+    names = [SITE_CONFIG_PATH] + [METADATA_NAME if folder == "." else f"{folder}/{METADATA_NAME}" for folder in above]
+    return [name for name in names if (root / name).is_file()]
+
+
+def metadata_problems(root: Path, sources: list[str], allow_raw_html: bool) -> list[DiaryError]:
+    """The strings of `metadata_files` hold no shortcode (Quarto expands them in every page's metadata,
+    escaped or not); those of a `_metadata.yml` no markup either (unless `raw_html: allow`).
+    `_quarto.yml` is the site's configuration, whose HTML options (a theme toggle's script) are its own."""
+    problems: list[DiaryError] = []
+    for name in metadata_files(root, sources):
+        try:
+            located = read_yaml(root / name)
+        except DiaryError as error:
+            problems.append(error)
+            continue
+        for key, value in front_strings(located.data):
+            why = front_shortcode_problem(value)
+            if why is None and name != SITE_CONFIG_PATH and not allow_raw_html:
+                why = front_markup_problem(key, value)
+            if why is not None:
+                problems.append(DiaryError(f"{why}: {key!r}", file=root / name, line=located.line_of(key),
+                                           hint="write plain text there; show a shortcode as {{{< … >}}}"))
+    return problems

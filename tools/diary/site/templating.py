@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from diary.core import shortcodes
 from diary.core.errors import DiaryError
-from diary.core.escape import escape_html, escape_markdown_inline, shortcode_argument
+from diary.core.escape import escape_html, escape_markdown_inline
 from diary.core.yamlio import dump_yaml
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -27,17 +28,8 @@ def _environment(templates: Path):
     env.filters["md"] = escape_markdown_inline
     env.filters["html"] = escape_html
     env.filters["yaml_str"] = yaml_str  # the scaffolding templates' YAML values
-    env.globals["include"] = include_shortcode
+    env.globals["include"] = shortcodes.include
     return env
-
-
-def include_shortcode(path: str) -> str:
-    """`{{< include /<path> >}}`, the path spelled as a shortcode argument (escape.shortcode_argument);
-    callers check the path first (pages.py), so a path no spelling can hold is a bug here."""
-    argument = shortcode_argument("/" + path)
-    if argument is None:
-        raise ValueError(f"no include shortcode can hold the path {path!r}")
-    return "{{< include " + argument + " >}}"
 
 
 def render(template: str, **context: Any) -> str:
