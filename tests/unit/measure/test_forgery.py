@@ -257,7 +257,7 @@ elif what == "own":
 
 @pytest.mark.parametrize(("what", "refused"), [
     ("exec", "rule dynamic-code: compile on behalf of prog.py"),
-    ("typing", "rule dynamic-code: compile on behalf of prog.py"),
+    ("typing", "rule dynamic-code: exec on behalf of typing.py"),
     ("read", "rule outside-import: open of "),
     ("spawn", "rule code-loader: subprocess.Popen: the program may not start other programs"),
     ("own", None),
@@ -272,7 +272,8 @@ def test_the_run_time_guard(tmp_path: Path, what: str, refused: str | None) -> N
     write(work / "helper.py", "X = 5\n")
     settings = load_settings(repo)
     baseline = repo / "code/snapshots/00-baseline/microgpt.py"
-    argv = guarded(settings, work, work, "prog.py", [what, str(baseline)])
+    argv = guarded(settings, work, work, "prog.py", [what, str(baseline)],
+                   {"prog.py": GUARD_PROGRAM.encode(), "helper.py": b"X = 5\n"})
     done = run_sandboxed(argv, workdir=work, timeout=60, memory_mb=1024, output_bytes=65536,
                          readable=[repo])
     if refused is None:

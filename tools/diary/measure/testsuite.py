@@ -266,7 +266,7 @@ def drive(staged: Staged, settings: Settings, mode: str, seed: int) -> tuple[byt
         answers = work / "answers.json"
         # Under the run-time guard (judge.GUARD): the snapshot's code is what lies in snapshot/.
         argv = guarded(settings, work, work / "snapshot", str(settings.root / settings.driver),
-                       ["snapshot", staged.entry, answers.name, str(seed)])
+                       ["snapshot", staged.entry, answers.name, str(seed)], staged.files)
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.test_timeout, memory_mb=max(settings.memory_mb, 1024),
             output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
