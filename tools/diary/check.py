@@ -22,6 +22,7 @@ from diary.core import shortcodes
 from diary.core.contract import GENERATED_DIR
 from diary.core.errors import DiaryError
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
+from diary.measure.gate import contradicted_timings, judge_changes, unsandboxed
 from diary.measure.judge import stage
 from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
@@ -205,7 +206,7 @@ def contradicted_records(project: Project, fresh: dict[str, Record]) -> list[Pro
                 f"record of '{snap_id}' is contradicted by a fresh run of the same files: {', '.join(wrong)}",
                 f"run 'diary measure --force --only {snap_id}' and commit what it measures",
             ))
-    return problems
+    return problems + [_from_error(error, project.root) for error in contradicted_timings(project, fresh)]
 
 
 def stale_generated(project: Project) -> list[Problem]:
@@ -302,6 +303,7 @@ def collect_problems(project: Project) -> list[Problem]:
     root = project.root
     problems = stale_records(project)
     stale = {problem.file for problem in problems}
+    problems += [_from_error(error, root) for error in [*judge_changes(project), *unsandboxed(project)]]
     problems += unfaithful_records(project)
     problems += surprising_verdicts(project)
     try:

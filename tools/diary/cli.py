@@ -76,7 +76,8 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
 
     progress = None if quiet else console_progress()
     report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress,
-                         shard=parse_shard(getattr(args, "shard", None)), out=getattr(args, "out", None))
+                         shard=parse_shard(getattr(args, "shard", None)), out=getattr(args, "out", None),
+                         sandbox=args.sandbox)
     notice = sandbox_notice(report.sandbox) if report.measured and not quiet else None
     if notice:
         print(notice, file=sys.stderr)
@@ -189,7 +190,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         project = load_project(args)
         fresh = measure_all(project, force=True, write=False, jobs=args.jobs, shard=parse_shard(args.shard),
-                            out=args.out, progress=console_progress())
+                            out=args.out, progress=console_progress(), sandbox=args.sandbox)
         problems += contradicted_records(project, fresh.records)
     from diary.core.escape import for_terminal
     from diary.render.siteurl import placeholder_site_url_warning
@@ -265,12 +266,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", default=".", help="the diary's root folder (default: .)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from diary.measure.sandbox.run import MODES
+
     def measuring(p: argparse.ArgumentParser) -> None:
         p.add_argument("--force", action="store_true",
                        help="measure again even when cached; overwrite records that do not load")
         p.add_argument("--only", action="append", metavar="ID", help="measure only this snapshot (repeatable)")
         p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                        help="parallel jobs (default: one per core)")
+        sandbox_option(p)
+
+    def sandbox_option(p: argparse.ArgumentParser) -> None:
+        # The builder's choice, never the repository's (code/diary.yml can only require the sandbox).
+        p.add_argument("--sandbox", choices=MODES, default="bwrap",
+                       help="bwrap (default: exit 3 when it does not work here), auto (bwrap when it works, "
+                            "else none) or none: run snapshots without isolation, as you; the records say "
+                            "so and diary check refuses them")
 
     def sharding(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N of diary plan ('ci': GitLab's)")
@@ -313,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                    help="parallel snapshots with --rerun (default: cores)")
     sharding(p, "with --rerun, run")
+    sandbox_option(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("plan", help="which snapshot each of N shards runs, and the CPU each expects")

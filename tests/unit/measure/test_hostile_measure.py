@@ -72,7 +72,6 @@ output_kb: 64
 data_files: [data/names.txt]
 tests: tests/program
 test_timeout: {TEST_TIMEOUT_S}
-sandbox: {{mode}}
 """
 
 # Run as a script, the program re-executes itself with MARKER as an extra argument, so that `ps`
@@ -208,7 +207,7 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     with socket.create_server(("127.0.0.1", 0)) as listener, pytest.MonkeyPatch.context() as patch:
         patch.setenv("GITHUB_TOKEN", SECRET)
         patch.setenv("TMPDIR", str(tmpdir))
-        first = run_diary(root, "measure")
+        first = run_diary(root, "measure", "--sandbox", mode)
         assert first.returncode == 0, first.stderr + first.stdout
         before = tree_bytes(root)
         values = {"var_tmp": str(outside[0]), "checkout": str(outside[1]), "port": listener.getsockname()[1]}
@@ -218,7 +217,7 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             write(folder / "prog.py", source.format(**values) if snap_id in ("20-write", "21-network") else source)
         (root / "code/snapshots/17-latin1/prog.py").write_bytes(NOT_UTF8)
         started = time.monotonic()
-        proc = run_diary(root, "measure")
+        proc = run_diary(root, "measure", "--sandbox", mode)
         wall_s = time.monotonic() - started
         survivors = marked_processes()
         connections = pending_connections(listener)

@@ -6,8 +6,9 @@ Three guarantees, each against a way an author (or a pull request) could forge a
   hashed (the record's key), counted, checked against the rules, run and tested. An edit made
   during `diary measure` changes nothing that is judged.
 - **Probe runs on fresh seeds.** Beside the configured seed, the program runs `probes` times on
-  seeds drawn at measure time (and never stored), each compared with the baseline run on the same
-  seed: printing a remembered output cannot pass. The record keeps only the verdict.
+  seeds drawn at measure time (and never stored), with the configured run's other arguments (as
+  many steps), each compared with the baseline run on the same seed: printing a remembered output
+  cannot pass. The record keeps only the verdict.
 - **The judge stands outside the judged.** With a `driver` configured, the behavioural suite is
   split in two (see testsuite.py): the driver runs beside the program and only reports; the tests
   run in a sandbox that holds no code of the snapshot and decide.
@@ -200,8 +201,10 @@ def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, setti
 
 
 def probe_args(settings: Settings, staged: Staged, seed: int) -> list[str]:
-    """The snapshot's arguments for a probe run: a fresh seed, at most `probe_steps` steps."""
-    return fill_placeholders(staged.meta.args, seed, min(settings.steps, settings.probe_steps), settings.samples)
+    """The snapshot's arguments for a probe run: the configured run's, on a fresh seed. As long as
+    the configured run: a program that prints a remembered output for the published arguments and
+    computes only shorter runs cannot tell a probe from the configured run by its length."""
+    return fill_placeholders(staged.meta.args, seed, settings.steps, settings.samples)
 
 
 def probes_not_run(settings: Settings, baseline: Staged) -> str:

@@ -22,10 +22,10 @@ from diary.core.atomic import remove_stale_temporaries
 from diary.core.errors import DiaryError
 from diary.measure.derive import Measured, assemble, counts, derived_parts
 from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
-from diary.measure.sandbox.run import raise_for_infrastructure, run_sandboxed, sandbox_mode
+from diary.measure.sandbox.run import chosen_sandbox, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
-from diary.project.config import Settings
+from diary.project.config import CONFIG_NAME, Settings
 from diary.project.discover import SnapshotMeta
 from diary.project.freshness import ExpectedKey, expected_key, staleness
 from diary.project.merge import write_shard_folder
@@ -159,6 +159,7 @@ def measure_all(
     write: bool = True,
     shard: Shard | None = None,
     out: str | Path | None = None,
+    sandbox: str = "bwrap",
 ) -> MeasureReport:
     """Measure every stale snapshot (or those in `only`), write their records, return all records.
 
@@ -199,7 +200,7 @@ def measure_all(
             report.records.pop(orphan)
             report.removed.append(orphan)
     if stale:
-        report.sandbox = sandbox_mode(settings.sandbox)
+        report.sandbox = chosen_sandbox(sandbox, settings.sandbox, settings.root / CONFIG_NAME)
         if progress:
             progress("planned", str(len(stale)), None)
         # Another shard's baseline: run here too (every comparison needs its output), never recorded here.

@@ -71,12 +71,11 @@ class Settings:
     tests: str = "tests/program"  # the folder of the behavioural suite, or `none`
     test_timeout: float = 300.0  # seconds the suite may take against one snapshot
     snapshots: str = "code/snapshots"  # the folder of the snapshots, one subfolder each
-    sandbox: str = "auto"  # auto | bwrap | none
+    sandbox: str = "auto"  # auto (the builder chooses, --sandbox) | bwrap (required): never none
     jobs: int = 0  # 0: one per core
     shards: int = 1  # CI runners that share a measure or a check --rerun (diary plan)
     driver: str = ""  # the suite's driver script (testsuite.py); empty: pytest imports the snapshot
     probes: int = 2  # runs on seeds drawn at measure time, compared with the baseline (judge.py)
-    probe_steps: int = 5  # steps of a probe run (at most `steps`)
     allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
     comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
     # Bounded work, checked before any (safefs).
@@ -173,7 +172,6 @@ def load_settings(root: Path) -> Settings:
         shards=f.number("shards", Settings.shards, 1, 256, integer=True),
         driver=f.get("driver", str, Settings.driver),
         probes=f.number("probes", Settings.probes, 0, 16, integer=True),
-        probe_steps=f.number("probe_steps", Settings.probe_steps, 0, 1_000_000, integer=True),
         allowed_skips=tuple(f.string_list("allowed_skips", list(Settings.allowed_skips))),
         comments_min_percent=float(f.number("comments_min_percent", Settings.comments_min_percent, 0, 100)),
         max_file_kb=f.number("max_file_kb", Settings.max_file_kb, 1, HARD_MAX_FILE_BYTES // 1024, integer=True),
@@ -183,8 +181,14 @@ def load_settings(root: Path) -> Settings:
     )
     if settings.raw_html not in ("refuse", "allow"):
         raise f.error("raw_html", f"must be refuse or allow, not {settings.raw_html!r}")
-    if settings.sandbox not in ("auto", "bwrap", "none"):
-        raise f.error("sandbox", f"must be auto, bwrap or none, not {settings.sandbox!r}")
+    if "probe_steps" in f.data:
+        raise f.error("probe_steps", "probe runs are as long as the configured run (a shorter probe lets a "
+                      "program tell it from the configured run)", hint="remove the key; 'probes: 0' turns them off")
+    if settings.sandbox == "none":
+        raise f.error("sandbox", "a repository cannot turn the sandbox off: whoever runs the tool chooses",
+                      hint="remove the key, and run 'diary measure --sandbox none' where bwrap cannot work")
+    if settings.sandbox not in ("auto", "bwrap"):
+        raise f.error("sandbox", f"must be auto or bwrap, not {settings.sandbox!r}")
     # Before the data files: they may not lie inside the snapshots' folder, which must be one.
     if not settings.snapshots_dir.is_dir():
         raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")

@@ -82,7 +82,7 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "allowed_skips": list(settings.allowed_skips),
         "raw_html": settings.raw_html,
         "probes": {"status": probes.status, "runs": probes.runs, "reason": probes.reason,
-                   "seed": settings.seed, "steps": min(settings.steps, settings.probe_steps)},
+                   "seed": settings.seed, "steps": settings.steps},
     }
 
 

@@ -114,10 +114,19 @@ def sandbox_mode(requested: str = "auto") -> str:
     if requested == "bwrap":  # the machine's failure, not the input's: exit 3, nothing measured
         raise ToolError(
             f"the bwrap sandbox was requested, but {problem}",
-            hint="install bubblewrap (apt-get install bubblewrap), or set sandbox: auto or none "
-            "to run snapshots without isolation",
+            hint="install bubblewrap (apt-get install bubblewrap), or run with --sandbox none to run "
+            "snapshots without isolation (the records say so, and diary check refuses them)",
         )
     return "none"
+
+
+def chosen_sandbox(builder: str, repository: str, settings_file: Path) -> str:
+    """The mode of a command's runs: the builder's `--sandbox`, which the repository's `sandbox:`
+    can make stricter (`bwrap`: required), never weaker (the loader refuses `none` there)."""
+    if repository == "bwrap" and builder != "bwrap":
+        raise DiaryError(f"this repository requires the bwrap sandbox, and --sandbox {builder} was given",
+                         file=settings_file, hint="run with --sandbox bwrap")
+    return sandbox_mode(builder)
 
 
 def sandbox_notice(mode: str = "none") -> str | None:
