@@ -150,3 +150,19 @@ def test_an_honest_program_runs_unchanged(tmp_path: Path) -> None:
 def test_a_package_installed_beside_the_tool_is_importable(tmp_path: Path) -> None:
     status, stdout, stderr = guarded_run(tmp_path, "installed-package")
     assert (status, stdout) == ("ok", "ok: true\n"), stderr
+
+
+def test_the_judge_itself_may_start_the_program(tmp_path: Path) -> None:
+    """The suite's driver (trusted, outside the snapshot) asks for a run of the program on its main
+    thread: the guard's own frame under it is not the program's."""
+    root = make_diary(tmp_path / "repo")
+    driver = write(root / "tests/program/driver.py",
+                   "import subprocess\nimport sys\n\n"
+                   "done = subprocess.run([sys.executable, '-c', 'print(6 * 7)'], capture_output=True, text=True)\n"
+                   "print(done.stdout.strip())\n")
+    work = tmp_path / "work"
+    write(work / "snapshot/prog.py", HELPER)
+    argv = guarded(load_settings(root), work, work / "snapshot", str(driver), [], {"prog.py": HELPER.encode()})
+    done = run_sandboxed(argv, workdir=work, timeout=60, memory_mb=1024, output_bytes=65536,
+                         env=clean_environment(work), readable=[root / "tests/program"])
+    assert (done.status, done.stdout_text()) == ("ok", "42\n"), done.stderr_text()

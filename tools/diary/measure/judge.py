@@ -80,6 +80,7 @@ SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn
 LISTING = ("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree")
 CODE_EVENTS = ("compile", "exec", "marshal.loads", "marshal.load", "code.__new__")
 main_thread = threading.main_thread()
+guard_frame = sys._getframe()
 
 def refuse(rule, what):
     raise PermissionError(f"diary guard: rule {rule}: {what}")
@@ -89,7 +90,7 @@ def importer(frame):
 
 def program_code(frame):
     filename = frame.f_code.co_filename
-    return not filename.startswith("<frozen ") and (
+    return frame is not guard_frame and not filename.startswith("<frozen ") and (
         filename.startswith("<") or os.path.realpath(filename).startswith(code_dirs))
 
 def check_code_file(path, source):
