@@ -24,6 +24,7 @@ from diary.core.errors import DiaryError
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
 from diary.measure.gate import contradicted_timings, judge_changes, unsandboxed
 from diary.measure.judge import stage
+from diary.measure.rules import allowances
 from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import Page, read_front, read_pages
@@ -137,6 +138,7 @@ def unfaithful_records(project: Project) -> list[Problem]:
     staged_baseline = stage(baseline)
     baseline_comments = counts(staged_baseline).comments
     baseline_run = records[baseline.id].run
+    allowed = allowances(staged_baseline.files)
     problems = []
     for snap in project.snapshots:
         record = records.get(snap.id)
@@ -144,7 +146,7 @@ def unfaithful_records(project: Project) -> list[Problem]:
             continue
         staged = staged_baseline if snap is baseline else stage(snap)
         derived = derived_parts(staged, baseline_comments, project.settings, measured_parts(record), baseline_run,
-                                baseline.id)
+                                baseline.id, allowed)
         wrong = [_disagreement(name, record, derived) for name in DERIVED
                  if getattr(derived, name) != getattr(record, name)]
         if wrong:

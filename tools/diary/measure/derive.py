@@ -150,12 +150,13 @@ def snapshot_info(snapshot: SnapshotMeta) -> SnapshotInfo:
 
 
 def derived_parts(staged: Staged, baseline_comments: list[str], settings: Settings, measured: Measured,
-                  baseline_run: Run, baseline_id: str) -> Derived:
-    """Every part of the record but the measured ones (`run`, `tests`, `probes`)."""
+                  baseline_run: Run, baseline_id: str, allowed: frozenset[str]) -> Derived:
+    """Every part of the record but the measured ones (`run`, `tests`, `probes`); `allowed`: what
+    the baseline does itself (rules.allowances), no breach in any snapshot."""
     code = counts(staged)
     kept, total, dropped = comment_retention(baseline_comments, code.comments)
     behaviour = compare_behaviour(measured.run, baseline_run, baseline_id, settings.normalise)
-    breaches = tuple(rule_breaches(staged, kept, total, settings))
+    breaches = tuple(rule_breaches(staged, kept, total, settings, allowed))
     return Derived(
         snapshot=snapshot_info(staged.meta), lines=code.lines, definitions=code.definitions,
         comments=Comments.of(kept, total, tuple(dropped)), tabs=code.tabs, behaviour=behaviour, breaches=breaches,

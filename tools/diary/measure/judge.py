@@ -30,7 +30,7 @@ from pathlib import Path
 
 from diary.core.errors import DiaryError
 from diary.core.safefs import copy_file
-from diary.measure.rules import check_comments, check_files, code_files
+from diary.measure.rules import beyond_baseline, check_comments, check_files, code_files
 from diary.measure.sandbox.run import clean_environment, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.project.config import Settings, fill_placeholders
@@ -193,9 +193,11 @@ def stage(snapshot: SnapshotMeta) -> Staged:
     return Staged(meta=snapshot, files=files, content_hash=digest.hexdigest())
 
 
-def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, settings: Settings) -> list[Breach]:
-    """Every named breach of the diary's rules, in file and line order (comments last)."""
-    breaches: list[Breach] = check_files(staged.files)
+def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, settings: Settings,
+                  allowed: frozenset[str]) -> list[Breach]:
+    """Every named breach of the diary's rules beyond what the baseline does itself (`allowed`,
+    rules.allowances) and the modules `allow:` names, in file and line order (comments last)."""
+    breaches: list[Breach] = beyond_baseline(check_files(staged.files), allowed, settings.allow)
     breaches.sort(key=lambda b: (b.file, b.line, b.rule))
     breaches += check_comments(comments_kept, comments_total, settings.comments_min_percent)
     return breaches

@@ -76,6 +76,7 @@ class Settings:
     shards: int = 1  # CI runners that share a measure or a check --rerun (diary plan)
     driver: str = ""  # the suite's driver script (testsuite.py); empty: pytest imports the snapshot
     probes: int = 2  # runs on seeds drawn at measure time, compared with the baseline (judge.py)
+    allow: tuple[str, ...] = ()  # modules every snapshot may import beyond the baseline's (rules.py)
     allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
     comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
     # Bounded work, checked before any (safefs).
@@ -128,10 +129,11 @@ class Settings:
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs", "shards",
-    "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
+    "driver", "probes", "probe_steps", "allow", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
     "normalise", "raw_html",
 }
 
@@ -172,6 +174,7 @@ def load_settings(root: Path) -> Settings:
         shards=f.number("shards", Settings.shards, 1, 256, integer=True),
         driver=f.get("driver", str, Settings.driver),
         probes=f.number("probes", Settings.probes, 0, 16, integer=True),
+        allow=tuple(f.string_list("allow", list(Settings.allow))),
         allowed_skips=tuple(f.string_list("allowed_skips", list(Settings.allowed_skips))),
         comments_min_percent=float(f.number("comments_min_percent", Settings.comments_min_percent, 0, 100)),
         max_file_kb=f.number("max_file_kb", Settings.max_file_kb, 1, HARD_MAX_FILE_BYTES // 1024, integer=True),
@@ -181,6 +184,9 @@ def load_settings(root: Path) -> Settings:
     )
     if settings.raw_html not in ("refuse", "allow"):
         raise f.error("raw_html", f"must be refuse or allow, not {settings.raw_html!r}")
+    for module in settings.allow:
+        if not MODULE_NAME.fullmatch(module):
+            raise f.error("allow", f"{module!r} is not a module name", hint="name modules, e.g. allow: [numpy, os]")
     if "probe_steps" in f.data:
         raise f.error("probe_steps", "probe runs are as long as the configured run (a shorter probe lets a "
                       "program tell it from the configured run)", hint="remove the key; 'probes: 0' turns them off")

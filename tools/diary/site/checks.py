@@ -74,6 +74,7 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "normalisations": _normalisations(settings.normalise),
         "rules": [(name, RULE_TEXT[name].format(percent=f"{settings.comments_min_percent:g}")) for name in RULES
                   if name != "comments" or settings.comments_min_percent > 0],
+        "allow": list(settings.allow),
         "suite": tests.judged,
         "tests_folder": settings.tests,
         "driver": settings.driver,
