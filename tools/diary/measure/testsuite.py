@@ -313,8 +313,11 @@ def _run_with_driver(staged: Staged, settings: Settings, mode: str, judge: Judge
         observed, baseline_observed = work / "answers" / "snapshot.json", work / "answers" / "baseline.json"
         observed.write_bytes(ours_plain if ours_plain is not None else b"null")
         baseline_observed.write_bytes(base_plain if base_plain is not None else b"null")
+        # The seed the driver drew its questions from (fresh when probes are on): the tests draw the
+        # same questions, so an answer remembered from another measure answers another question.
         env = clean_environment(work, {"DIARY_OBSERVED": str(observed),
-                                       "DIARY_BASELINE_OBSERVED": str(baseline_observed)})
+                                       "DIARY_BASELINE_OBSERVED": str(baseline_observed),
+                                       "DIARY_QUESTIONS_SEED": str(seed)})
         outcome, result = _run_pytest(settings, work, env, mode)
     outcome.judged = "driver"
     if driver_run is not None:
