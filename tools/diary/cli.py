@@ -202,6 +202,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
+    from diary.measure.gate import judge_identity
+
+    print(judge_identity(load_project(args)))  # the publish workflow's log says which judge passed it
     print("diary check: everything is fresh and every figure comes from the data")
     return 0
 

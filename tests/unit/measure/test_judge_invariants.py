@@ -103,6 +103,13 @@ def test_a_change_of_the_judge_is_named(tmp_path: Path) -> None:
     root = make_diary(tmp_path / "diary")
     assert run_diary(root, "measure").returncode == 0
     assert run_diary(root, "generate").returncode == 0
+    passed = run_diary(root, "check")
+    made_by = record(root, "00-base")["produced_by"]
+    # The publish workflow's log and the About page's checks say which judge passed the records.
+    identity = f"judge: suite {made_by['suite']} (tests/program, driver none), settings {made_by['settings']}"
+    assert passed.returncode == 0 and identity in passed.stdout, passed.stdout + passed.stderr
+    checks = (root / "_generated/checks.md").read_text()
+    assert f"**The judge.** Its identity, from the records' keys: suite <code>{made_by['suite']}</code>" in checks
     suite = root / "tests/program/test_tiny.py"
     suite.write_text(suite.read_text().replace("assert load().add(2, 3) == 5", "assert True"))
     check = run_diary(root, "check")

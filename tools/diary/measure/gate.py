@@ -98,3 +98,13 @@ def contradicted_timings(project: Project, fresh: dict[str, Record]) -> list[Dia
                 file=record_path(project.root, snap_id),
                 hint=f"run 'diary measure --force --only {snap_id}' and commit what it measures"))
     return problems
+
+
+def judge_identity(project: Project) -> str:
+    """One line naming the judge the records were made by (the parts of their keys that are it)."""
+    settings = project.settings
+    if not project.snapshots:
+        return "judge: no snapshot"
+    made_by = project.expected_keys[project.snapshots[0].id].produced_by
+    return (f"judge: suite {made_by['suite']} ({settings.tests}, driver {settings.driver or 'none'}), "
+            f"settings {made_by['settings']}, measure {made_by['measure']}")

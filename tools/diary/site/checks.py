@@ -75,6 +75,8 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "rules": [(name, RULE_TEXT[name].format(percent=f"{settings.comments_min_percent:g}")) for name in RULES
                   if name != "comments" or settings.comments_min_percent > 0],
         "allow": list(settings.allow),
+        "judge": {"suite": baseline.record.produced_by.suite, "settings": baseline.record.produced_by.settings,
+                  "measure": baseline.record.produced_by.measure},
         "suite": tests.judged,
         "tests_folder": settings.tests,
         "driver": settings.driver,
