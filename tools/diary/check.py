@@ -21,10 +21,10 @@ from pathlib import Path
 from diary.core import shortcodes
 from diary.core.contract import GENERATED_DIR
 from diary.core.errors import DiaryError
+from diary.measure.allowed import allowances
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
-from diary.measure.gate import contradicted_timings, judge_changes, unsandboxed
+from diary.measure.gate import contradicted_timings, judge_changes, judge_identity, unsandboxed
 from diary.measure.judge import stage
-from diary.measure.rules import allowances
 from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import Page, read_front, read_pages
@@ -346,3 +346,10 @@ def check(root: Path) -> list[Problem]:
             problems += broken_as_progress(page.path, root, records, page.text)
         return problems + [_from_error(error, root) for error in unpublishable(root)]
     return collect_problems(project)
+
+
+def passed(root: Path) -> str:
+    """What `diary check` prints when nothing is wrong: the judge that passed the records (the
+    publish workflow's log names it), then the verdict."""
+    verdict = "diary check: everything is fresh and every figure comes from the data"
+    return f"{judge_identity(Project.load(root))}\n{verdict}"

@@ -178,7 +178,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from diary.check import check, contradicted_records
+    from diary.check import check, contradicted_records, passed
 
     problems = check(_root(args))
     if args.rerun:
@@ -202,10 +202,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    from diary.measure.gate import judge_identity
-
-    print(judge_identity(load_project(args)))  # the publish workflow's log says which judge passed it
-    print("diary check: everything is fresh and every figure comes from the data")
+    print(passed(_root(args)))
     return 0
 
 
@@ -270,7 +267,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from diary.measure.sandbox.run import MODES
-
     def measuring(p: argparse.ArgumentParser) -> None:
         p.add_argument("--force", action="store_true",
                        help="measure again even when cached; overwrite records that do not load")
@@ -278,13 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                        help="parallel jobs (default: one per core)")
         sandbox_option(p)
-
-    def sandbox_option(p: argparse.ArgumentParser) -> None:
-        # The builder's choice, never the repository's (code/diary.yml can only require the sandbox).
-        p.add_argument("--sandbox", choices=MODES, default="bwrap",
-                       help="bwrap (default: exit 3 when it does not work here), auto (bwrap when it works, "
-                            "else none) or none: run snapshots without isolation, as you; the records say "
-                            "so and diary check refuses them")
+    def sandbox_option(p: argparse.ArgumentParser) -> None:  # the builder's choice, never the repository's
+        p.add_argument("--sandbox", choices=MODES, default="bwrap", help="bwrap (default), auto (bwrap if it "
+                       "works) or none: snapshots run as you; the records say so, diary check refuses them")
 
     def sharding(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N of diary plan ('ci': GitLab's)")

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diary.measure.rules import allowances, beyond_baseline, check_files
+from diary.measure.allowed import allowances, beyond_baseline
+from diary.measure.rules import check_files
 from diarykit import TINY_CONFIG, run_diary, snapshot_meta, write
 
 # Word statistics of data/names.txt: the standard library as people use it, 2-space indentation

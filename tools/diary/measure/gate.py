@@ -106,5 +106,5 @@ def judge_identity(project: Project) -> str:
     if not project.snapshots:
         return "judge: no snapshot"
     made_by = project.expected_keys[project.snapshots[0].id].produced_by
-    return (f"judge: suite {made_by['suite']} ({settings.tests}, driver {settings.driver or 'none'}), "
-            f"settings {made_by['settings']}, measure {made_by['measure']}")
+    return (f"judge: suite {made_by.suite} ({settings.tests}, driver {settings.driver or 'none'}), "
+            f"settings {made_by.settings}, measure {made_by.measure}")

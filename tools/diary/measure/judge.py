@@ -30,7 +30,8 @@ from pathlib import Path
 
 from diary.core.errors import DiaryError
 from diary.core.safefs import copy_file
-from diary.measure.rules import beyond_baseline, check_comments, check_files, code_files
+from diary.measure.allowed import beyond_baseline
+from diary.measure.rules import check_comments, check_files, code_files
 from diary.measure.sandbox.run import clean_environment, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.project.config import Settings, fill_placeholders

@@ -20,9 +20,9 @@ from typing import TypeVar
 
 from diary.core.atomic import remove_stale_temporaries
 from diary.core.errors import DiaryError
+from diary.measure.allowed import allowances
 from diary.measure.derive import Measured, assemble, counts, derived_parts
 from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
-from diary.measure.rules import allowances
 from diary.measure.sandbox.run import chosen_sandbox, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
