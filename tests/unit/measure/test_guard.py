@@ -67,6 +67,13 @@ elif what == "module-in-tmp":
         module.write("X = 99\\n")
     sys.path.insert(0, "/tmp")
     import fresh_in_tmp
+elif what == "extension-module":  # the .so of a standard module, copied where imports look first
+    import importlib.util
+    import os.path
+    import shutil
+    library = importlib.util.find_spec("_statistics").origin
+    shutil.copy(library, os.path.basename(library))
+    import _statistics
 elif what == "unmarshalled-code":
     import marshal
     marshal.loads(marshal.dumps(compile.__doc__))
@@ -130,8 +137,9 @@ def guarded_run(tmp_path: Path, what: str) -> tuple[str, str, str]:
     ("rewrite-own-module", "rule hidden-code: helper.py changed after it was counted"),
     ("data-file-as-module", "rule hidden-code: helper.py changed after it was counted"),
     ("new-module", "rule hidden-code: code from fresh.py, which is not a counted file of the snapshot"),
-    ("module-in-tmp", "rule hidden-code: code from fresh_in_tmp.py, which is not a counted file"),
+    ("module-in-tmp", "rule hidden-code: imports from /tmp, a folder the program can write"),
     ("unmarshalled-code", "rule dynamic-code: marshal.loads on behalf of prog.py"),
+    ("extension-module", "rule hidden-code: code from _statistics."),
 ])
 def test_code_that_was_not_counted_never_runs(tmp_path: Path, what: str, refused: str) -> None:
     status, stdout, stderr = guarded_run(tmp_path, what)

@@ -50,7 +50,9 @@ PROBE_SEED_LIMIT = 1_000_000
 # - Imports: the import machinery (frozen importlib, the direct caller) may read and compile only a
 #   counted file of the snapshot, byte for byte as counted (CONFIG["counted"]: path -> sha256), or a
 #   file under a trusted prefix (the interpreter's standard library and packages, the suite). A
-#   module the program wrote or rewrote (the working folder, /tmp) is refused, whatever its name.
+#   module the program wrote or rewrote (the working folder, /tmp) is refused, whatever its name;
+#   an import searches only trusted folders and the snapshot's, which hold no uncounted extension
+#   module (those load without a compile).
 # - Text made code at run time (compile, exec, eval, marshal, a new code object) is refused, on any
 #   thread and by any route (a profiler's runctx, a timer, a thread whose target is exec), except
 #   when the direct caller is one of the standard library's class builders, which compile text they
@@ -80,6 +82,7 @@ SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn
          "pty.spawn", "ctypes.dlopen", "ctypes.cdata")
 LISTING = ("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree")
 CODE_EVENTS = ("compile", "exec", "marshal.loads", "marshal.load", "code.__new__")
+EXTENSIONS = (".so", ".pyd", ".dylib")
 main_thread = threading.main_thread()
 guard_frame = sys._getframe()
 
@@ -111,8 +114,23 @@ if os.path.realpath(script).startswith(code_dirs):
 main_code = compile(main_source, script, "exec")
 started = []
 
+def check_search_path(path):
+    # Extension modules load without a compile: every folder an import searches is trusted, or a
+    # folder of the snapshot's that holds no extension module it did not count.
+    for entry in path:
+        real = os.path.realpath(entry or ".") + os.sep
+        if real.startswith(trusted) or not isinstance(entry, str):
+            continue
+        if real not in code_dirs:
+            refuse("hidden-code", f"imports from {real.rstrip(os.sep)}, a folder the program can write")
+        for name in os.listdir(real):
+            if name.endswith(EXTENSIONS) and os.path.join(real, name) not in counted:
+                refuse("hidden-code", f"code from {name}, which is not a counted file of the snapshot")
+
 def hook(event, args):
-    if event in CODE_EVENTS:
+    if event == "import":
+        check_search_path(list(args[2] or ()))
+    elif event in CODE_EVENTS:
         caller = sys._getframe(1)
         if event == "exec" and args and args[0] is main_code and not started:
             started.append(True)  # the script itself, compiled above from its counted bytes
