@@ -43,7 +43,8 @@ from diary.project.records import Breach
 # program), small enough that a program whose work grows with its seed stays within its timeout.
 PROBE_SEED_LIMIT = 1_000_000
 
-# The run-time guard of every run of a snapshot (the configured run, probe runs, the driver):
+# The run-time guard of the probe runs and the driver (the configured run is the sandbox's alone,
+# so its figures are; the probes run the same counted code as many steps on fresh seeds):
 # `python -c GUARD CONFIG SCRIPT ARGS...` runs SCRIPT as __main__ under an audit hook (which Python
 # code cannot remove). It rests on one invariant, checked where text or bytes become code, on every
 # thread, whoever asked: **what runs is what was counted**.
@@ -68,9 +69,10 @@ script = os.path.abspath(sys.argv[2])
 code_dirs = tuple(os.path.realpath(d) + os.sep for d in config["code"])
 blocked = tuple(os.path.realpath(d) + os.sep for d in config["block"])
 allowed = tuple(os.path.realpath(d) + os.sep for d in config["allow"])
-# Trusted code: the interpreter's prefixes (its standard library and installed packages, as found
-# before the program ran) and the suite; builders: where the standard library compiles for a caller.
-packages = [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages")]
+# Trusted code: the interpreter's prefixes and the folders its start-up put on sys.path (its
+# standard library and installed packages, before the program ran; not the working folder) and the
+# suite; builders: where the standard library compiles for a caller.
+packages = [p for p in sys.path[1:] if p and os.path.realpath(p) != os.path.realpath(".")]
 trusted = tuple(os.path.realpath(d) + os.sep for d in [*config["trusted"], *packages, sys.prefix, sys.base_prefix,
                                                         sys.exec_prefix, sys.base_exec_prefix])
 counted = {os.path.realpath(path): digest for path, digest in config["counted"].items()}

@@ -78,6 +78,9 @@ def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunRe
         work = Path(tmp)
         snapshot.write(work)  # the copy made at hashing time, not the files as they are now
         copy_data(settings, snapshot, work)
+        # Not under the run-time guard: its figures are the sandbox's alone (a program may start
+        # others here, under the sandbox's caps). The same counted code runs guarded in the probes,
+        # on fresh seeds and as many steps, and beside the driver (judge.GUARD).
         argv = [settings.interpreter, snapshot.entry, *settings.command_args(snapshot.meta.args)]
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.timeout, memory_mb=settings.memory_mb,
