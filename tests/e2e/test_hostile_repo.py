@@ -405,7 +405,8 @@ def test_sandbox_failure_is_not_a_verdict(repo: Path, tmp_path: Path) -> None:
     if not BWRAP.exists():
         pytest.skip(f"bubblewrap is not installed at {BWRAP}")
     config = repo / "code/diary.yml"
-    config.write_text(config.read_text() + "sandbox: bwrap\n")
+    if not requires_bwrap(repo):
+        config.write_text(config.read_text() + "sandbox: bwrap\n")
     fake = tmp_path / "bin/bwrap"
     write(fake, f"#!/bin/sh\nif [ ! -e {tmp_path}/probed ]; then touch {tmp_path}/probed; exec {BWRAP} \"$@\"; fi\n"
                 "echo \"bwrap: Can't create file at /dev/null: No such file or directory\" >&2\nexit 1\n")
