@@ -76,7 +76,7 @@ class Settings:
     shards: int = 1  # CI runners that share a measure or a check --rerun (diary plan)
     driver: str = ""  # the suite's driver script (testsuite.py); empty: pytest imports the snapshot
     probes: int = 2  # runs on seeds drawn at measure time, compared with the baseline (judge.py)
-    allow: tuple[str, ...] = ()  # modules every snapshot may import beyond the baseline's (rules.py)
+    allow: tuple[str, ...] = ()  # modules every snapshot may import beyond the baseline's (allowed.py)
     allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
     comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
     # Bounded work, checked before any (safefs).
