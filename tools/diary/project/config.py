@@ -130,10 +130,12 @@ class Settings:
 
 
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+# Keys that once were settings and would now weaken the judge: refused with their reason, not as unknown.
+RETIRED = {"probe_steps"}
 ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs", "shards",
-    "driver", "probes", "probe_steps", "allow", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
+    "driver", "probes", "allow", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
     "normalise", "raw_html",
 }
 
@@ -146,7 +148,7 @@ def load_settings(root: Path) -> Settings:
     if not path.exists():
         return Settings(root=root)
     located = read_yaml(path)
-    f = Fields(located, "the program settings", ALLOWED)
+    f = Fields(located, "the program settings", ALLOWED | RETIRED)
     schema = f.get("schema", int, CONFIG_SCHEMA)
     if schema != CONFIG_SCHEMA:
         raise f.error("schema", f"this diary reads schema {CONFIG_SCHEMA}, the file says {schema}",
