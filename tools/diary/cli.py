@@ -266,17 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", default=".", help="the diary's root folder (default: .)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from diary.measure.sandbox.run import MODES
+    from diary.measure.sandbox.run import add_sandbox_option
+
     def measuring(p: argparse.ArgumentParser) -> None:
         p.add_argument("--force", action="store_true",
                        help="measure again even when cached; overwrite records that do not load")
         p.add_argument("--only", action="append", metavar="ID", help="measure only this snapshot (repeatable)")
         p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                        help="parallel jobs (default: one per core)")
-        sandbox_option(p)
-    def sandbox_option(p: argparse.ArgumentParser) -> None:  # the builder's choice, never the repository's
-        p.add_argument("--sandbox", choices=MODES, default="bwrap", help="bwrap (default), auto (bwrap if it "
-                       "works) or none: snapshots run as you; the records say so, diary check refuses them")
+        add_sandbox_option(p)
 
     def sharding(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N of diary plan ('ci': GitLab's)")
@@ -319,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                    help="parallel snapshots with --rerun (default: cores)")
     sharding(p, "with --rerun, run")
-    sandbox_option(p)
+    add_sandbox_option(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("plan", help="which snapshot each of N shards runs, and the CPU each expects")

@@ -46,6 +46,7 @@ What holds (README.md's sandbox table names the test of each line, in tests/unit
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import functools
@@ -118,6 +119,12 @@ def sandbox_mode(requested: str = "auto") -> str:
             "snapshots without isolation (the records say so, and diary check refuses them)",
         )
     return "none"
+
+
+def add_sandbox_option(parser: argparse.ArgumentParser) -> None:
+    """`--sandbox` of the commands that run snapshots: the builder's choice, never the repository's."""
+    parser.add_argument("--sandbox", choices=MODES, default="bwrap", help="bwrap (default), auto (bwrap if it "
+                        "works) or none: snapshots run as you; the records say so, diary check refuses them")
 
 
 def chosen_sandbox(builder: str, repository: str, settings_file: Path) -> str:
