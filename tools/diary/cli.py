@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from diary import __version__
 from diary.core.errors import DiaryError, LockedError
 from diary.core.lock import command_lock, lock_held_by_ancestor
+from diary.measure.sandbox.run import add_sandbox_option
 from diary.project.normalise import BUILT_IN
 
 if TYPE_CHECKING:
@@ -76,8 +77,7 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
 
     progress = None if quiet else console_progress()
     report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress,
-                         shard=parse_shard(getattr(args, "shard", None)), out=getattr(args, "out", None),
-                         sandbox=args.sandbox)
+                         shard=parse_shard(vars(args).get("shard")), out=vars(args).get("out"), sandbox=args.sandbox)
     notice = sandbox_notice(report.sandbox) if report.measured and not quiet else None
     if notice:
         print(notice, file=sys.stderr)
@@ -266,15 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--root", default=".", help="the diary's root folder (default: .)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from diary.measure.sandbox.run import add_sandbox_option
-
     def measuring(p: argparse.ArgumentParser) -> None:
         p.add_argument("--force", action="store_true",
                        help="measure again even when cached; overwrite records that do not load")
         p.add_argument("--only", action="append", metavar="ID", help="measure only this snapshot (repeatable)")
-        p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
-                       help="parallel jobs (default: one per core)")
-        add_sandbox_option(p)
+        p.add_argument("--jobs", "-j", type=_count(1, 256), default=None, help="parallel jobs (default: one per core)")
 
     def sharding(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N of diary plan ('ci': GitLab's)")
@@ -303,8 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", "-q", action="store_true")
         if name == "build":
             p.add_argument("--verbose", "-v", action="store_true", help="list the pages this build renders")
-            p.add_argument("--full", action="store_true",
-                           help="render every page, not only those whose inputs changed")
+            p.add_argument("--full", action="store_true", help="render every page, not only those whose inputs changed")
         if name == "preview":
             p.add_argument("--port", type=_count(1, 65535), default=4200)
             p.add_argument("--no-browser", action="store_true")
@@ -317,7 +312,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
                    help="parallel snapshots with --rerun (default: cores)")
     sharding(p, "with --rerun, run")
-    add_sandbox_option(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("plan", help="which snapshot each of N shards runs, and the CPU each expects")
@@ -379,6 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--args", metavar="'ARG ...'", default=None,
                    help="the snapshot's own arguments (split as a shell would)")
     p.set_defaults(func=cmd_new_snapshot)
+    add_sandbox_option(sub, ("measure", "refresh", "build", "preview", "check"))  # the commands that run snapshots
     return parser
 
 

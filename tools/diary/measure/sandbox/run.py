@@ -121,10 +121,14 @@ def sandbox_mode(requested: str = "auto") -> str:
     return "none"
 
 
-def add_sandbox_option(parser: argparse.ArgumentParser) -> None:
-    """`--sandbox` of the commands that run snapshots: the builder's choice, never the repository's."""
-    parser.add_argument("--sandbox", choices=MODES, default="bwrap", help="bwrap (default), auto (bwrap if it "
-                        "works) or none: snapshots run as you; the records say so, diary check refuses them")
+def add_sandbox_option(commands: argparse._SubParsersAction, names: Sequence[str]) -> None:
+    """`--sandbox` of the commands `names` (they run snapshots): the builder's choice, never the
+    repository's."""
+    for name in names:
+        commands.choices[name].add_argument(
+            "--sandbox", choices=MODES, default="bwrap",
+            help="bwrap (default), auto (bwrap if it works) or none: snapshots run as you; the records say so, "
+                 "diary check refuses them")
 
 
 def chosen_sandbox(builder: str, repository: str, settings_file: Path) -> str:
