@@ -2,14 +2,14 @@
 
 A tiny diary (tests/diarykit.py) is measured once with its well-behaved snapshots; then thirteen
 hostile snapshots (children of the baseline, `expect: broken`) are added and one `diary measure`
-runs them all in parallel, once with `sandbox: bwrap` and once with `sandbox: none` (caps: timeout
+runs them all in parallel, once with `--sandbox bwrap` and once with `--sandbox none` (caps: timeout
 3 s, memory 256 MB, output 64 KB, test timeout 20 s). Each hostile program also prints a line the
 baseline never prints, so a run that "succeeds" is still broken by its behaviour. The hostile code
 sits at module level, so the behavioural suite (which imports the snapshot) meets it too.
 
 What the run of each kind ends as (`run.status`: `run.reason`), and what holds:
 
-| kind                         | with bwrap                                   | with sandbox: none                  |
+| kind                         | with bwrap                                   | with --sandbox none                 |
 | ---------------------------- | -------------------------------------------- | ----------------------------------- |
 | infinite loop                | timeout: timed out after 3.0 s (raise 'timeout' in …) | same                     |
 | allocates 50 GB              | memory: memory limit 256 MB exceeded         | same                                |
