@@ -41,14 +41,20 @@ def chart_data(diary: Diary) -> dict:
 def chart_partial(diary: Diary) -> str:
     baseline, best = diary.baseline, diary.best
     broken = sum(1 for snap in diary.snapshots if snap.broken)
-    caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of each snapshot: from "
-               f"{baseline.code} code lines in {escape_markdown_inline(baseline.id)} to {best.code} in "
-               f"{escape_markdown_inline(best.id)}, the best (the shortest snapshot that works). "
+    if best is None:  # a broken snapshot is never presented as the result
+        result = (f"{baseline.code} code lines in {escape_markdown_inline(baseline.id)}; no snapshot works "
+                  "yet, so there is no best. ")
+        alt_result = f"the baseline has {baseline.code} code lines and no snapshot works"
+    else:
+        result = (f"from {baseline.code} code lines in {escape_markdown_inline(baseline.id)} to {best.code} in "
+                  f"{escape_markdown_inline(best.id)}, the best (the shortest snapshot that works). ")
+        alt_result = (f"code lines go from {baseline.code} in the baseline to {best.code} in the shortest "
+                      "working snapshot")
+    caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of each snapshot: {result}"
                f"Hatched bars are broken snapshots ({broken}), never counted as progress; the line is the "
                "best so far.")
     # Alt text is an attribute: only figures, no ids, so nothing needs escaping in it.
-    alt = (f"Bar chart of code and comment lines for {len(diary.snapshots)} snapshots; code lines go from "
-           f"{baseline.code} in the baseline to {best.code} in the shortest working snapshot; "
+    alt = (f"Bar chart of code and comment lines for {len(diary.snapshots)} snapshots; {alt_result}; "
            f"{plural(broken, 'broken snapshot')} hatched.")
     return render("chart.md.j2", caption=caption, alt=alt, chart_path=CHART_PATH, dark_chart_path=CHART_DARK_PATH)
 

@@ -121,13 +121,13 @@ class Diary:
         return self.snapshots[0]
 
     @property
-    def best(self) -> Snapshot:
-        """The shortest snapshot that works (fewest code lines; the earlier one on a tie), the baseline
-        when none does. Several children of one parent are alternatives, not steps, so the last one
-        is no "final": the best is what the diary achieved. In a chain that only shortens, it is the
-        last working snapshot."""
+    def best(self) -> Snapshot | None:
+        """The shortest snapshot that works (fewest code lines; the earlier one on a tie), None when
+        none does: a broken snapshot is never the best, not even the baseline. Several children of
+        one parent are alternatives, not steps, so the last one is no "final": the best is what the
+        diary achieved. In a chain that only shortens, it is the last working snapshot."""
         best = best_snapshot({snap.id: snap.record for snap in self.snapshots}, list(self.by_id))
-        return self.by_id[best] if best is not None else self.baseline
+        return self.by_id[best] if best is not None else None
 
     @property
     def is_chain(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from diary.core.escape import metadata_text, neutralise_shortcodes
-from diary.site.model import Diary
+from diary.site.model import Diary, Snapshot
 from diary.site.templating import identity, mark, signed, signed_percent
 
 
@@ -54,19 +54,16 @@ def build_variables(diary: Diary) -> dict:
         entry["def"] = nested(figures)
         snaps[neutralise_shortcodes(snap.id)] = entry
     baseline, best = diary.baseline, diary.best
-    saved = baseline.code - best.code
     base_tests = diary.metrics[baseline.id]
     summary = {
         "snapshots": len(diary.snapshots),
         "broken": sum(1 for snap in diary.snapshots if snap.broken),
         "baseline": neutralise_shortcodes(baseline.id),
         # The shortest snapshot that works (Diary.best): alternatives of one parent are not steps, so
-        # there is no "final" one.
-        "best": neutralise_shortcodes(best.id),
-        "baseline_code": baseline.code,
-        "best_code": best.code,
-        "saved_code": saved,
-        "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0,
+        # there is no "final" one. When none works there is no best and no figure of it: a post that
+        # cites one is refused by check (an unknown variable), never shown a broken snapshot's.
+        **(best_figures(baseline, best) if best is not None else {"best": NO_BEST,
+                                                                  "baseline_code": baseline.code}),
         # A setting is published only where some snapshot's arguments use it: `args: []` has no seed.
         **{name: getattr(diary.settings, name) for name in ("steps", "seed", "samples")
            if any(name in snap.meta.placeholders for snap in diary.snapshots)},
@@ -75,11 +72,21 @@ def build_variables(diary: Diary) -> dict:
     }
     definitions: dict[str, dict] = {}
     for key, d in baseline.definitions.items():
-        found = diary.follow(key, baseline, best)  # across renames, moves and splits
-        if found is not None:
+        found = diary.follow(key, baseline, best) if best is not None else None  # across renames, moves, splits
+        if found is not None and best is not None:
             definitions[key] = {"baseline": d.code, "best": best.definitions[found].code,
                                 "saved": d.code - best.definitions[found].code, "best_name": found}
     return {"diary": summary, "snap": snaps, "def": nested(definitions)}
+
+
+NO_BEST = "none (no snapshot works)"
+
+
+def best_figures(baseline: Snapshot, best: Snapshot) -> dict[str, Any]:
+    saved = baseline.code - best.code
+    return {"best": neutralise_shortcodes(best.id), "baseline_code": baseline.code, "best_code": best.code,
+            "saved_code": saved,
+            "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0}
 
 
 def nested(by_key: dict[str, dict]) -> dict:
