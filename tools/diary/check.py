@@ -25,7 +25,7 @@ from diary.measure.allowed import allowances
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
 from diary.measure.gate import contradicted_timings, judge_changes, judge_identity, unsandboxed
 from diary.measure.judge import stage
-from diary.project.freshness import staleness
+from diary.project.freshness import metadata_changes, staleness, with_metadata
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import Page, read_front, read_pages
 from diary.project.project import Project
@@ -105,6 +105,13 @@ def stale_records(project: Project) -> list[Problem]:
                 "run 'diary measure', then 'diary generate' (or 'diary build' for both), and commit "
                 "_data/records/ and the generated files",
             ))
+        elif changes := metadata_changes(record, snap):
+            problems.append(Problem(
+                path, _key_line(record_path(root, snap.id)),
+                f"the record of '{snap.id}' has its old {', '.join(changes)} (snapshot.yml changed since)",
+                "run 'diary measure' (it rewrites what snapshot.yml says and runs nothing) and commit "
+                "_data/records/",
+            ))
     for orphan in sorted(set(project.records) - {s.id for s in project.snapshots}):
         problems.append(Problem(_rel(record_path(root, orphan), root), None,
                                 f"record for a snapshot that no longer exists: '{orphan}'", "run 'diary measure'"))
@@ -144,6 +151,7 @@ def unfaithful_records(project: Project) -> list[Problem]:
         record = records.get(snap.id)
         if record is None:
             continue
+        record = with_metadata(record, snap)  # an old copy of snapshot.yml: stale_records says so
         staged = staged_baseline if snap is baseline else stage(snap)
         derived = derived_parts(staged, baseline_comments, project.settings, measured_parts(record), baseline_run,
                                 baseline.id, allowed)
@@ -162,14 +170,16 @@ def surprising_verdicts(project: Project) -> list[Problem]:
     """Snapshots whose verdict is not the one their snapshot.yml expects: `measure` and `build` exit 1
     on these, so the gate fails too."""
     problems = []
-    for snap_id, record in _fresh_records(project).items():
+    for snap_id, committed in _fresh_records(project).items():
+        meta = next(s for s in project.snapshots if s.id == snap_id)
+        record = with_metadata(committed, meta)  # the expectation is snapshot.yml's, as it is now
         if record.verdict.surprise:
-            meta = next(s for s in project.snapshots if s.id == snap_id)
             reasons = "; ".join(record.verdict.reasons) or "every check passed"
             problems.append(Problem(
                 _rel(meta.directory / "snapshot.yml", project.root), None,
                 f"snapshot '{snap_id}' is {record.verdict.status}, but expected {record.verdict.expected}: {reasons}",
-                "fix the snapshot, or set 'expect:' to what it is and say so in the posts",
+                "fix the snapshot, or set 'expect:' to what it is and say so in the posts ('diary measure' "
+                "then rewrites the record and runs nothing)",
             ))
     return problems
 

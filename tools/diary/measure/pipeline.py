@@ -28,7 +28,7 @@ from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
 from diary.project.config import CONFIG_NAME, Settings
 from diary.project.discover import SnapshotMeta
-from diary.project.freshness import ExpectedKey, expected_key, staleness
+from diary.project.freshness import ExpectedKey, expected_key, metadata_changes, staleness, with_metadata
 from diary.project.merge import write_shard_folder
 from diary.project.normalise import normalised_hashes, scrub_paths, terminal_lines
 from diary.project.project import Project
@@ -56,6 +56,7 @@ class MeasureReport:
     records: dict[str, Record]
     measured: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
+    relabelled: list[str] = field(default_factory=list)  # cached, with the snapshot's new metadata
     removed: list[str] = field(default_factory=list)
     sandbox: str = "none"
     wall_s: float = 0.0
@@ -200,6 +201,13 @@ def measure_all(
         stale = [s for s in stale if s.id in share]
     report = MeasureReport(snapshots=snapshots, records=dict(existing), sandbox="none")
     report.cached = [s.id for s in snapshots if s not in stale]
+    for snapshot in snapshots if shard is None else []:  # a new title, note, parent or expect: no run
+        record = report.records.get(snapshot.id)
+        if snapshot not in stale and record is not None and metadata_changes(record, snapshot):
+            report.records[snapshot.id] = with_metadata(record, snapshot)
+            report.relabelled.append(snapshot.id)
+            if write:
+                write_record(root, report.records[snapshot.id])
     for orphan in sorted(set(existing) - set(by_id)):
         if only is None and write and shard is None:
             remove_record(root, orphan)

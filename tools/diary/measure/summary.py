@@ -41,6 +41,8 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
             note = "UNEXPECTED" if verdict.status == "broken" else "expected broken, but passes"
         else:
             note = "cached" if snap.id in report.cached else "measured"
+        if snap.id in report.relabelled:
+            note += " (metadata updated, nothing ran)"
         if snap.id in alternatives:
             note += f", alternative of {alternatives[snap.id]}"
         if snap.id == best:

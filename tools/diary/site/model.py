@@ -12,7 +12,7 @@ from diary.core.errors import DiaryError
 from diary.measure.count import module_name
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta, alternatives
-from diary.project.freshness import ExpectedKey, staleness
+from diary.project.freshness import ExpectedKey, metadata_changes, staleness
 from diary.project.records import Definition, Record, best_snapshot, record_path
 from diary.site.lineage import FileSource, Origin, follow_definitions, pair_files
 
@@ -205,6 +205,9 @@ def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Rec
         if changed is not None:
             raise DiaryError(f"the record of snapshot '{meta.id}' is stale: {', '.join(changed)} changed since "
                              "it was measured", file=path, hint="run 'diary measure' to measure it again")
+        if changes := metadata_changes(record, meta):
+            raise DiaryError(f"the record of snapshot '{meta.id}' has its old {', '.join(changes)}", file=path,
+                             hint="run 'diary measure': it rewrites what snapshot.yml says and runs nothing")
         raw = meta.read_sources()
         texts = {name: data.decode("utf-8", errors="replace") for name, data in raw.items()}
         snapshots.append(Snapshot(meta, record, raw, texts, definition_keys(meta, record)))
