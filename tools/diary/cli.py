@@ -219,7 +219,8 @@ def cmd_new_snapshot(args: argparse.Namespace) -> int:
 
     program_args = _program_args(args.args) if args.args is not None else None
     path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title,
-                        files_from=Path(args.files) if args.files else None, entry=args.entry, args=program_args)
+                        files_from=Path(args.files) if args.files else None, entry=args.entry, args=program_args,
+                        replace=args.replace)
     print(f"wrote {path}")
     return 0
 
@@ -368,8 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="parent", required=True, metavar="PARENT")
     p.add_argument("--title", default=None)
     p.add_argument("--files", metavar="DIR", help="take the snapshot's files from DIR instead of copying the parent")
-    p.add_argument("--entry", metavar="FILE.py", help="the snapshot's own entry module (default: the parent's, "
-                                                      "or inferred when its files do not hold it)")
+    p.add_argument("--entry", metavar="FILE.py", help="the snapshot's own entry module (default: the parent's; "
+                                                      "with --files, the one module that runs as a script)")
+    p.add_argument("--replace", action="store_true", help="replace the files and snapshot.yml of an existing id")
     p.add_argument("--args", metavar="'ARG ...'", default=None,
                    help="the snapshot's own arguments (split as a shell would)")
     p.set_defaults(func=cmd_new_snapshot)

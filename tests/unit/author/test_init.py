@@ -167,6 +167,23 @@ def test_several_candidate_entries_need_entry(tmp_path: Path) -> None:
     assert settings_of(tmp_path / "d")["entry"] == "b.py"
 
 
+def test_init_snapshots_refuses_a_variant_with_several_entries_before_any_run(tmp_path: Path) -> None:
+    """The rule of `new snapshot --files`: a split that keeps the baseline's entry name for its
+    dispatcher beside another module that runs is asked about, not run as the wrong one."""
+    snaps = tmp_path / "snaps"
+    (snaps / "00-base").mkdir(parents=True)
+    (snaps / "00-base/prog.py").write_text('if __name__ == "__main__":\n    print("hi")\n', encoding="utf-8")
+    (snaps / "01-split").mkdir()
+    (snaps / "01-split/prog.py").write_text('import sys\nif __name__ == "__main__":\n    sys.exit(2)\n',
+                                            encoding="utf-8")
+    (snaps / "01-split/run.py").write_text('if __name__ == "__main__":\n    print("hi")\n', encoding="utf-8")
+    done = init(tmp_path, "d", "--snapshots", "snaps")
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "snaps/01-split" in line and "several modules could be the entry: prog.py, run.py" in line, line
+    assert "entry: FILE.py" in line and "timing run" not in done.stdout
+
+
 def as_this_checkout_runs_it(source: str) -> str:
     """wordgen reading data/words.txt and printing no timestamp: what this checkout's contract runs
     byte for byte (the `{from, to}` data files and declared normalisations come with issue 12)."""

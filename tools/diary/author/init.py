@@ -164,9 +164,7 @@ def meta_path(snapshot_id: str) -> str:
 
 def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, broken: str | None = None) -> bytes:
     """The `snapshot.yml` init writes for `snap`; `broken`: why init's measure found it broken."""
-    own_entry = None
-    if entry not in snap.files:  # a snapshot laid out otherwise (a split) names its own entry
-        own_entry = infer_entry(snap.files, None, Path(snap.source))
+    own_entry = variant_entry(snap, entry)
     if broken is not None:
         note = f"diary init measured it broken: {broken}"
     else:
@@ -176,6 +174,16 @@ def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, broken: str | 
         date=day.isoformat(), parent=snap.parent, entry=own_entry, source=snap.source, note=note,
         expect="broken" if broken is not None else "ok",
     ).encode()
+
+
+def variant_entry(snap: SnapshotSource, entry: str) -> str | None:
+    """A snapshot's own entry when it is not the diary's `entry`, by the rule of `new snapshot
+    --files` (scaffold.infer_entry): never a silent choice among several modules that run."""
+    if snap.parent is None:  # the baseline's entry is the diary's
+        return None
+    own = infer_entry(snap.files, None, Path(snap.source), inherited=entry,
+                      hint=f"give that folder a {META_NAME} (id, title, date, parent and entry: FILE.py)")
+    return None if own == entry else own
 
 
 def mark_broken(staging: Path, plan: Plan, report: InitReport) -> None:
@@ -217,6 +225,9 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
                                 f"give data files with --data): {shown}"))
     baseline = sources[0]
     entry = infer_entry(baseline.files, options.entry, Path(where))
+    for snap in sources:  # before the timing run: a refusal costs no run
+        if snap.meta is None:
+            variant_entry(snap, entry)
     data = [parse_data(spec) for spec in options.data]
     stored = [item.stored for item in data]
     if len(set(stored)) != len(stored):
