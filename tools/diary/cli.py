@@ -237,7 +237,7 @@ def _program_args(text: str) -> tuple[str, ...]:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from diary.author.init import init_diary
-    from diary.author.options import InitOptions
+    from diary.author.options import TIMING_LIMIT_S, InitOptions
     from diary.core.escape import for_terminal
 
     program_args = _program_args(args.args or "")
@@ -247,6 +247,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         data=tuple(args.data or ()), tests=Path(args.tests) if args.tests else None, title=args.title,
         alternatives=args.alternatives, normalise=tuple(args.normalise or ()),
         filters=tuple((name, pattern, text) for name, pattern, text in args.filter or ()),
+        timing_limit=float(args.timing_limit) if args.timing_limit is not None else TIMING_LIMIT_S,
     ))
     print(for_terminal(report.timing))
     for file, warning in report.warnings:
@@ -354,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace what REGEX matches by TEXT before comparing, e.g. "
                         "--filter timestamp 'started .*' 'started <time>'; repeatable")
     p.add_argument("--title", default=None, help="the site's title (default: The <entry> diary)")
+    p.add_argument("--timing-limit", type=_count(1, 7 * 24 * 3600), default=None, metavar="SECONDS",
+                   help="how long the two timing runs of the baseline may take (default: 900); the timeouts "
+                        "init sets follow from what they took")
     p.set_defaults(func=cmd_init)
 
     new = sub.add_parser("new", help="scaffold a post or a snapshot")

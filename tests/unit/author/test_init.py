@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from diarykit import REPO, make_diary, run_diary, tree_bytes
 
 THIRDPARTY = REPO / "tests" / "fixtures" / "thirdparty"
 WORDS = THIRDPARTY / "words.txt"
+# wordgen prints the time it started: the filter init proposes for it (test_init_finds_output_...).
+STARTED = ("--filter", "timestamp", "^started .*$", "started <time>")
 # The user's own pytest tests of wordgen, in-process (DIARY_SNAPSHOT / DIARY_ENTRY, docs/architecture.md).
 USER_SUITE = '''\
 import importlib.util
@@ -88,7 +91,7 @@ def a_program_folder(tmp_path: Path, reads: str = "input.txt") -> Path:
 
 def test_init_writes_a_whole_diary_of_wordgen(tmp_path: Path) -> None:
     mine = a_program_folder(tmp_path)
-    done = init(tmp_path, "diary", "--program", "mine/wordgen.py", "--data", "mine/words.txt:input.txt")
+    done = init(tmp_path, "diary", *STARTED, "--program", "mine/wordgen.py", "--data", "mine/words.txt:input.txt")
     assert done.returncode == 0, done.stderr
     root = tmp_path / "diary"
     files = set(tree(root))
@@ -126,7 +129,7 @@ def test_init_with_a_suite_and_arguments_writes_them(tmp_path: Path) -> None:
     mine = a_program_folder(tmp_path, reads="data/words.txt")
     (tmp_path / "mytests").mkdir()
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
-    done = init(tmp_path, "d", "--program", str(mine / "wordgen.py"),
+    done = init(tmp_path, "d", *STARTED, "--program", str(mine / "wordgen.py"),
                 "--data", str(mine / "words.txt") + ":data/words.txt", "--tests", "mytests",
                 "--args", "--fast 'two words'", "--title", "Words, shorter")
     assert done.returncode == 0, done.stderr
@@ -142,7 +145,7 @@ def test_a_folder_of_modules_gets_its_entry_and_its_arguments(tmp_path: Path) ->
     shutil.copytree(THIRDPARTY / "split", tmp_path / "split")
     (tmp_path / "split/README.md").write_text("The split.\n", encoding="utf-8")
     shutil.copyfile(WORDS, tmp_path / "split/input.txt")
-    done = init(tmp_path, "d", "--program", "split", "--args", "run", "--data", "split/input.txt")
+    done = init(tmp_path, "d", *STARTED, "--program", "split", "--args", "run", "--data", "split/input.txt")
     assert done.returncode == 0, done.stderr
     # A snapshot holds modules only (any other file breaks the hidden-code rule): the rest is named.
     assert "split: warning: left out of the snapshots (a snapshot holds Python modules only; " \
@@ -241,19 +244,45 @@ def test_the_alternatives_of_wordgen_as_they_are_with_declared_normalisations(tm
     build_and_check(tmp_path / "d")
 
 
-def test_init_says_when_two_runs_print_different_output(tmp_path: Path) -> None:
+def test_init_finds_output_that_does_not_repeat_and_proposes_a_filter_that_works(tmp_path: Path) -> None:
+    """Before anything is measured: two runs, whatever their length; the line that differs, and a
+    filter checked to make them agree, which init accepts as proposed."""
     wordgen = str(THIRDPARTY / "program/wordgen.py")
     done = init(tmp_path, "d", "--program", wordgen, "--data", f"{WORDS}:input.txt")
-    assert done.returncode == 0, done.stderr
-    [warning] = done.stderr.strip().splitlines()
-    assert warning.startswith(f"{tmp_path / 'd/code/diary.yml'}: warning: two runs of the baseline printed "
-                              "different output, from line 1 on ('started ")
-    assert "--filter NAME REGEX TEXT" in warning
-    declared = init(tmp_path, "e", "--program", wordgen, "--data", f"{WORDS}:input.txt",
-                    "--filter", "timestamp", "^started .*$", "started <time>")
-    assert declared.returncode == 0 and declared.stderr == ""
+    assert done.returncode == 2 and not (tmp_path / "d").exists(), done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "two runs of the baseline printed different output at line 1 ('started " in line, line
+    proposed = shlex.split(line.split("e.g. ", 1)[1].split(" (with it", 1)[0])
+    assert proposed[:2] == ["--filter", "varies"] and len(proposed) == 4, proposed
+    declared = init(tmp_path, "e", "--program", wordgen, "--data", f"{WORDS}:input.txt", *proposed)
+    assert declared.returncode == 0 and declared.stderr == "", declared.stderr
+    assert settings_of(tmp_path / "e")["normalise"] == [
+        {"name": "varies", "pattern": proposed[2], "replace": proposed[3]}]
     bad = init(tmp_path, "f", "--program", wordgen, "--data", f"{WORDS}:input.txt", "--filter", "t", "(", "x")
     assert bad.returncode == 2 and "is not a regular expression" in bad.stderr and not (tmp_path / "f").exists()
+
+
+def test_a_program_that_prints_its_own_run_time_is_refused_with_a_filter_that_works(tmp_path: Path) -> None:
+    program = tmp_path / "timed.py"
+    program.write_text('import time\nstart = time.perf_counter()\nprint("result: 42")\n'
+                       'print(f"took {time.perf_counter() - start + time.time() % 1:.6f} s")\n', encoding="utf-8")
+    done = init(tmp_path, "d", "--program", "timed.py")
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "at line 2 ('took " in line and "--filter varies '^took .* s$' 'took <varies> s'" in line, line
+    assert init(tmp_path, "d", "--program", "timed.py", "--filter", "varies", "^took .* s$",
+                "took <varies> s").returncode == 0
+
+
+def test_the_timing_limit_is_a_setting_and_its_message_names_it(tmp_path: Path) -> None:
+    program = tmp_path / "slow.py"  # a deterministic CPU burn of about two seconds
+    program.write_text("total = 0\nfor i in range(40_000_000):\n    total += i % 7\nprint(total)\n",
+                       encoding="utf-8")
+    done = init(tmp_path, "d", "--program", "slow.py", "--timing-limit", "1")
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "stopped after 1 s (--timing-limit)" in line and "--timing-limit SECONDS" in line, line
+    assert "--args" not in line  # nothing was missing: it needed time
 
 
 def test_a_snapshot_folder_named_as_no_id_can_be_is_refused(tmp_path: Path) -> None:
@@ -302,7 +331,7 @@ def test_init_into_an_existing_repository_keeps_its_files_and_refuses_clashes(tm
     (repo / ".gitignore").write_text("*.log\n", encoding="utf-8")
     shutil.copyfile(WORDS, repo / "input.txt")
     shutil.copyfile(THIRDPARTY / "program/wordgen.py", repo / "wordgen.py")
-    done = init(repo, ".", "--program", "wordgen.py", "--data", "input.txt")
+    done = init(repo, ".", *STARTED, "--program", "wordgen.py", "--data", "input.txt")
     assert done.returncode == 0, done.stderr
     assert (repo / "README.md").read_text(encoding="utf-8") == "My project.\n"
     gitignore = (repo / ".gitignore").read_text(encoding="utf-8")
@@ -318,7 +347,7 @@ def test_init_into_an_existing_repository_keeps_its_files_and_refuses_clashes(tm
     (other / "pyproject.toml").write_text("[project]\nname = 'mine'\n", encoding="utf-8")
     shutil.copyfile(WORDS, other / "input.txt")
     before = tree(other)
-    done = init(other, ".", "--program", str(THIRDPARTY / "program/wordgen.py"), "--data", "input.txt")
+    done = init(other, ".", *STARTED, "--program", str(THIRDPARTY / "program/wordgen.py"), "--data", "input.txt")
     assert done.returncode == 2 and "the folder already holds pyproject.toml" in done.stderr
     assert tree(other) == before
 
@@ -361,8 +390,8 @@ def test_build_and_check_pass_straight_after_init(tmp_path: Path) -> None:
     mine = a_program_folder(tmp_path, reads="data/words.txt")
     (tmp_path / "mytests").mkdir()
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
-    done = init(tmp_path, "d", "--program", str(mine / "wordgen.py"), "--data", f"{mine / 'words.txt'}:data/words.txt",
-                "--tests", "mytests")
+    done = init(tmp_path, "d", *STARTED, "--program", str(mine / "wordgen.py"),
+                "--data", f"{mine / 'words.txt'}:data/words.txt", "--tests", "mytests")
     assert done.returncode == 0, done.stderr
     root = tmp_path / "d"
     build_and_check(root)
@@ -377,7 +406,7 @@ def test_build_and_check_pass_straight_after_init(tmp_path: Path) -> None:
 def test_build_and_check_pass_straight_after_init_of_wordgen_as_it_is(tmp_path: Path) -> None:
     """wordgen reading input.txt, no suite: the agreed `{from, to}` data file and `tests: none`."""
     root = tmp_path / "d"
-    assert init(tmp_path, "d", "--program", str(THIRDPARTY / "program/wordgen.py"),
+    assert init(tmp_path, "d", *STARTED, "--program", str(THIRDPARTY / "program/wordgen.py"),
                 "--data", f"{WORDS}:input.txt").returncode == 0
     build_and_check(root)
     about = (root / "_site/about.html").read_text(encoding="utf-8")
@@ -442,7 +471,7 @@ def test_new_snapshot_takes_a_folder_of_files_with_its_own_entry_and_arguments(t
     mine = a_program_folder(tmp_path, reads="data/words.txt")
     (tmp_path / "mytests").mkdir()
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
-    assert init(tmp_path, "d", "--program", str(mine / "wordgen.py"), "--tests", "mytests",
+    assert init(tmp_path, "d", *STARTED, "--program", str(mine / "wordgen.py"), "--tests", "mytests",
                 "--data", f"{WORDS}:data/words.txt").returncode == 0
     root = tmp_path / "d"
     compact = tmp_path / "compact"

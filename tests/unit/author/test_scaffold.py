@@ -303,7 +303,8 @@ def test_a_snapshot_id_scaffold_refuses_is_refused_by_every_command(diary_root: 
 
 # ------------------------------------------------------------------ one entry rule, --replace
 
-DISPATCHER = 'import sys\nimport train\n\nif __name__ == "__main__":\n    sys.exit(train.main(sys.argv[1:]) if sys.argv[1:] else 2)\n'
+DISPATCHER = ('import sys\nimport train\n\nif __name__ == "__main__":\n'
+              '    sys.exit(train.main(sys.argv[1:]) if sys.argv[1:] else 2)\n')
 TRAIN = 'def main(argv):\n    print("trained")\n    return 0\n\n\nif __name__ == "__main__":\n    main([])\n'
 
 

@@ -17,20 +17,17 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from diary.author.options import DataFile, InitOptions, InitReport, SnapshotSource
 from diary.author.scaffold import SKIP_NAMES, PostSnapshot, folder_files, infer_entry, post_folder, post_text
 from diary.author.timing import (
-    REPEAT_BELOW_S,
-    REPEAT_GAP_S,
     TEST_TIMEOUT_FLOOR_S,
     TEST_TIMEOUT_HEADROOM,
     TIMEOUT_FLOOR_S,
     TIMEOUT_HEADROOM,
-    timing_run,
+    timing_runs,
     unrepeatable,
     with_headroom,
 )
@@ -52,7 +49,7 @@ from diary.core.contract import (
 from diary.core.errors import DiaryError
 from diary.core.safefs import HARD_MAX_FILE_BYTES, check_name, read_bytes
 from diary.project.discover import META_NAME
-from diary.project.normalise import BUILT_IN, NAME, regex_problem
+from diary.project.normalise import BUILT_IN, NAME, Normalisation, regex_problem
 from diary.site.prose import front_matter_problem
 
 BASELINE_ID = "00-baseline"
@@ -245,17 +242,20 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
                          hint='write it as plain text, e.g. --title "The wordgen diary"')
 
     normalise = _normalisations(options)
-    result = timing_run(options, baseline, entry, data)
+    result, again = timing_runs(options, baseline, entry, data)
+    if result.status == "timeout":
+        raise DiaryError(f"the timing run of the baseline was stopped after {options.timing_limit:g} s "
+                         f"(--timing-limit), before the program finished ({result.cpu_s:.0f} s of CPU so far)",
+                         file=Path(where), hint="a slow program is fine: give its runs more time with "
+                                                "--timing-limit SECONDS; the timeouts init sets follow")
     if result.status != "ok":
         raise DiaryError(f"the program does not run: {result.status}: {result.reason}", file=Path(where),
-                         hint="fix it, or give what it needs with --args and --data "
-                              f"(the timing run had {options.timing_limit:g} s at most)")
+                         hint="fix it, or give what it needs with --args and --data")
     spent = max(result.wall_s, result.cpu_s)
-    if spent < REPEAT_BELOW_S and not normalise:
-        time.sleep(max(0.0, REPEAT_GAP_S - result.wall_s))
-        again = timing_run(options, baseline, entry, data)
-        if again.status == "ok" and again.stdout != result.stdout:
-            report.warnings.append((str(options.target / SETTINGS_PATH), unrepeatable(result.stdout, again.stdout)))
+    declared = tuple(Normalisation(n, "", "") if isinstance(n, str) else Normalisation(**n) for n in normalise)
+    varies = unrepeatable(result.stdout, again.stdout, declared) if again.status == "ok" else None
+    if varies is not None:  # found before anything is measured: no record would ever hold
+        raise DiaryError(varies, file=Path(where), hint="give init the filter, or make the output repeat")
     timeout = with_headroom(spent, TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S)
     test_timeout = with_headroom(spent, TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S)
     report.timing = (f"timing run of {baseline.id} ({result.sandbox} sandbox): {result.wall_s:.2f} s wall, "
