@@ -252,12 +252,13 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(for_terminal(report.timing))
     for file, warning in report.warnings:
         print(for_terminal(f"{file}: warning: {warning}"), file=sys.stderr)
-    for broken in report.broken:
-        print(for_terminal(f"measured broken, so marked expect: broken: {broken}"))
     print(for_terminal(f"wrote a diary of {report.entry} in {report.target} ({len(report.written)} files; "
                        f"snapshots: {', '.join(report.snapshots)})"))
+    for file, surprise in report.broken:  # as measure reports one: exit 1, and what to do about it
+        print(for_terminal(f"{file}: {surprise} (fix it, or if you meant it set 'expect: broken' there and say "
+                           "so in a post: 'diary measure' then runs nothing)"), file=sys.stderr)
     print("next: cd into it, then diary build (measure, generate, render) and diary check")
-    return 0
+    return 1 if report.broken else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

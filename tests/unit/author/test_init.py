@@ -214,21 +214,31 @@ def test_a_folder_of_snapshots_is_chained_in_name_order_or_made_alternatives(tmp
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
     given = ("--data", f"{WORDS}:data/words.txt", "--tests", "mytests")
     chain = init(tmp_path, "chain", "--snapshots", "snaps", *given)
-    assert chain.returncode == 0, chain.stderr
+    assert chain.returncode == 1, chain.stderr  # 02-newline differs from its parent: said, not hidden
     alternatives = init(tmp_path, "alts", "--snapshots", "snaps", "--alternatives", *given)
-    assert alternatives.returncode == 0, alternatives.stderr
+    assert alternatives.returncode == 1, alternatives.stderr
     assert {k: m["parent"] for k, m in metas(tmp_path / "chain").items()} == {
         "00-base": None, "01-compact": "00-base", "02-newline": "01-compact"}
     assert {k: m["parent"] for k, m in metas(tmp_path / "alts").items()} == {
         "00-base": None, "01-compact": "00-base", "02-newline": "00-base"}
     assert "timing run of 00-base " in chain.stdout
-    # init measured them: the one that ends its progress lines otherwise differs byte for byte, and
-    # is marked as such, with the reason; the compact one prints the same and stays ok.
-    marked = metas(tmp_path / "alts")
-    assert marked["01-compact"]["expect"] == "ok" and marked["02-newline"]["expect"] == "broken"
-    assert marked["02-newline"]["note"].startswith("diary init measured it broken: ")
-    assert "measured broken, so marked expect: broken: 02-newline: " in alternatives.stdout
-    build_and_check(tmp_path / "alts")
+    # init measured them and kept the records: the one that ends its progress lines otherwise
+    # differs byte for byte, and init says so where the author can act, leaving 'expect: ok'.
+    root = tmp_path / "alts"
+    marked = metas(root)
+    assert {k: m["expect"] for k, m in marked.items()} == dict.fromkeys(marked, "ok")
+    [surprise] = [line for line in alternatives.stderr.splitlines() if "02-newline is broken" in line]
+    assert surprise.startswith("code/snapshots/02-newline/snapshot.yml: 02-newline is broken, expected ok: ")
+    assert "set 'expect: broken' there" in surprise
+    assert sorted(p.name for p in (root / "_data/records").iterdir()) == [f"{k}.yml" for k in marked]
+    # Titles from the folder's name (the docstrings are the baseline's), never the id again.
+    assert (marked["01-compact"]["title"], marked["02-newline"]["title"]) == ("Compact", "Newline")
+    # The author agrees it is broken: that costs no run, and the diary builds and checks.
+    meta = root / "code/snapshots/02-newline/snapshot.yml"
+    meta.write_text(meta.read_text(encoding="utf-8").replace("expect: ok", "expect: broken"), encoding="utf-8")
+    measured = run_diary(root, "measure")
+    assert measured.returncode == 0 and "0 measured" in measured.stdout, measured.stdout + measured.stderr
+    build_and_check(root)
 
 
 def test_the_alternatives_of_wordgen_as_they_are_with_declared_normalisations(tmp_path: Path) -> None:

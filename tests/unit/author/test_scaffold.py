@@ -89,11 +89,24 @@ def test_new_snapshot_copies_the_parent_and_writes_its_metadata(diary_root: Path
     assert [(s.id, s.parent) for s in snaps] == [("00-baseline", None), ("01-shorter", "00-baseline")]
 
 
-def test_new_snapshot_title_defaults_to_the_id_and_a_child_of_a_child_works(diary_root: Path) -> None:
+def test_new_snapshot_title_defaults_to_the_words_of_the_id_and_a_child_of_a_child_works(diary_root: Path) -> None:
     assert run(diary_root, "new", "snapshot", "01-a", "--from", "00-baseline") == 0
-    assert run(diary_root, "new", "snapshot", "02-b", "--from", "01-a") == 0
-    meta = yaml.safe_load((diary_root / "code" / "snapshots" / "02-b" / "snapshot.yml").read_bytes())
-    assert meta["title"] == "02-b" and meta["parent"] == "01-a"
+    assert run(diary_root, "new", "snapshot", "02-other-sampler", "--from", "01-a") == 0
+    meta = yaml.safe_load((diary_root / "code" / "snapshots" / "02-other-sampler" / "snapshot.yml").read_bytes())
+    # Not the id again (a page would read "02-other-sampler: 02-other-sampler").
+    assert meta["title"] == "Other sampler" and meta["parent"] == "01-a" and meta["note"] == ""
+
+
+def test_new_snapshot_files_give_their_title_and_whole_note_from_the_docstring(
+        diary_root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "golfed"
+    folder.mkdir()
+    said = "The same program, golfed.\n\n" + "Every step is kept; the samples are the same. " * 12
+    (folder / "microgpt.py").write_text(f'"""{said}"""\nprint("hello")  # one line of output\n', encoding="utf-8")
+    assert run(diary_root, "new", "snapshot", "01-golf", "--from", "00-baseline", "--files", str(folder)) == 0
+    meta = yaml.safe_load((diary_root / "code/snapshots/01-golf/snapshot.yml").read_bytes())
+    assert meta["title"] == "The same program, golfed."
+    assert meta["note"] == ("Every step is kept; the samples are the same. " * 12).strip()  # whole, not cut
 
 
 def test_new_snapshot_keeps_a_custom_entry(diary_root: Path) -> None:

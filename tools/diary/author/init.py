@@ -21,7 +21,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from diary.author.options import DataFile, InitOptions, InitReport, SnapshotSource
-from diary.author.scaffold import SKIP_NAMES, PostSnapshot, folder_files, infer_entry, post_folder, post_text
+from diary.author.scaffold import (
+    SKIP_NAMES,
+    PostSnapshot,
+    describe_snapshot,
+    folder_files,
+    infer_entry,
+    post_folder,
+    post_text,
+)
 from diary.author.timing import (
     TEST_TIMEOUT_FLOOR_S,
     TEST_TIMEOUT_HEADROOM,
@@ -159,17 +167,17 @@ def meta_path(snapshot_id: str) -> str:
     return f"{SNAPSHOTS_DIR}/{snapshot_id}/{META_NAME}"
 
 
-def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, broken: str | None = None) -> bytes:
-    """The `snapshot.yml` init writes for `snap`; `broken`: why init's measure found it broken."""
+def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, parent_files: dict[str, bytes] | None) -> bytes:
+    """The `snapshot.yml` init writes for `snap`: a title and a whole note from its files (the
+    docstring, else the folder's name), `expect: ok` (what init measures broken, it says)."""
     own_entry = variant_entry(snap, entry)
-    if broken is not None:
-        note = f"diary init measured it broken: {broken}"
-    else:
-        note = f"{snap.source}, as given to diary init." if snap.parent is None else ""
+    title, note = describe_snapshot(snap.id, snap.files, own_entry or entry, parent_files)
+    if snap.parent is None:
+        title = title if title != describe_snapshot(snap.id, {}, entry)[0] else "The baseline"
+        note = note or f"{snap.source}, as given to diary init."
     return render_template(
-        "init/snapshot.yml.j2", id=snap.id, title="The baseline" if snap.parent is None else snap.id,
-        date=day.isoformat(), parent=snap.parent, entry=own_entry, source=snap.source, note=note,
-        expect="broken" if broken is not None else "ok",
+        "init/snapshot.yml.j2", id=snap.id, title=title, date=day.isoformat(), parent=snap.parent,
+        entry=own_entry, source=snap.source, note=note, expect="ok",
     ).encode()
 
 
@@ -183,21 +191,23 @@ def variant_entry(snap: SnapshotSource, entry: str) -> str | None:
     return None if own == entry else own
 
 
-def mark_broken(staging: Path, plan: Plan, report: InitReport) -> None:
-    """Measure the staged diary (writing nothing) and mark each snapshot init wrote the metadata of
-    and found broken `expect: broken`, with its reasons: `diary build` then passes straight after init."""
+def measure_staged(staging: Path, plan: Plan, report: InitReport) -> None:
+    """Measure the staged diary and keep its records (the first build measures nothing again). A
+    snapshot that is not what its snapshot.yml expects is reported, never hidden in `expect:`: the
+    author decides (setting `expect: broken` then costs no run, freshness.with_metadata)."""
     from diary.measure.pipeline import measure_all
     from diary.project.project import Project
 
-    fresh = measure_all(Project.load(staging), write=False)
+    fresh = measure_all(Project.load(staging))
+    for snap_id in fresh.records:  # placed with the rest (_place moves what plan.files names)
+        name = f"{RECORDS_DIR}/{snap_id}.yml"
+        plan.files[name] = (staging / name).read_bytes()
+        report.written.append(name)
     for snap in plan.sources:
         verdict = fresh.records[snap.id].verdict
-        if snap.meta is not None or snap.parent is None or verdict.status != "broken":
-            continue
-        why = "; ".join(verdict.reasons)[:300] or "its verdict is broken"
-        plan.files[meta_path(snap.id)] = snapshot_meta(snap, plan.entry, plan.day, broken=why)
-        write_bytes_atomic(staging / meta_path(snap.id), plan.files[meta_path(snap.id)])
-        report.broken.append(f"{snap.id}: {why}")
+        if verdict.surprise:
+            report.broken.append((meta_path(snap.id), f"{snap.id} is {verdict.status}, expected {verdict.expected}: "
+                                  + ("; ".join(verdict.reasons) or "every check passed")))
 
 
 @dataclass
@@ -281,7 +291,9 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     for snap in sources:
         for name, content in snap.files.items():
             files[f"{SNAPSHOTS_DIR}/{snap.id}/{name}"] = content
-        files[meta_path(snap.id)] = snap.meta if snap.meta is not None else snapshot_meta(snap, entry, day)
+        parent_files = next((s.files for s in sources if s.id == snap.parent), None)
+        files[meta_path(snap.id)] = snap.meta if snap.meta is not None else snapshot_meta(
+            snap, entry, day, parent_files)
 
     files[SITE_CONFIG_PATH] = render_template(
         "init/quarto.yml.j2", title=title,
@@ -359,7 +371,7 @@ def init_diary(options: InitOptions) -> InitReport:
             write_bytes_atomic(staging / name, content)
         if len(plan.sources) > 1:
             try:
-                mark_broken(staging, plan, report)
+                measure_staged(staging, plan, report)
             except DiaryError as exc:  # about a file init wrote: named where it will be
                 if exc.file and Path(exc.file).is_relative_to(staging):
                     exc.file = str(target / Path(exc.file).relative_to(staging))

@@ -123,6 +123,31 @@ def infer_entry(files: dict[str, bytes], given: str | None, where: Path, *, inhe
     raise DiaryError(f"several modules could be the entry: {', '.join(candidates)}", file=where, hint=hint)
 
 
+MAX_TITLE = 100
+
+
+def describe_snapshot(snapshot_id: str, files: dict[str, bytes], entry: str,
+                      parent_files: dict[str, bytes] | None = None) -> tuple[str, str]:
+    """A title and a note for a snapshot, from its files: the entry module's docstring (its first
+    line, then the rest whole), unless it is the parent's too; else the title from the id
+    (`02-other-sampler` -> "Other sampler") and no note. The author edits both in snapshot.yml."""
+    lines = _docstring(files.get(entry, b""))
+    if parent_files is not None and lines == _docstring(parent_files.get(entry, b"")):
+        lines = []
+    title = lines[0] if lines and len(lines[0]) <= MAX_TITLE else ""
+    words = re.sub(r"^[\d._-]+", "", snapshot_id).replace("-", " ").replace("_", " ").strip()
+    return title or (words[:1].upper() + words[1:]) or snapshot_id, " ".join(lines[1:] if title else lines)
+
+
+def _docstring(source: bytes) -> list[str]:
+    """The module docstring's lines, stripped, blank ones left out."""
+    try:
+        text = ast.get_docstring(ast.parse(source)) or ""
+    except (SyntaxError, ValueError):
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def slugify(title: str) -> str:
     """`Day 1: the Value class` -> `day-1-the-value-class` (ASCII letters, digits and single dashes)."""
     text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii").lower()
@@ -284,8 +309,7 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
     problem = snapshot_id_problem(snapshot_id)
     if problem is not None:  # the rule discover applies: refused here, before anything is written
         raise DiaryError(problem, hint=SNAPSHOT_ID_HINT)
-    title = (title if title is not None else snapshot_id).strip()
-    if not title or "\n" in title:
+    if title is not None and (not title.strip() or "\n" in title):
         raise DiaryError("a snapshot needs a title on one line", hint='--title "Shorter sampler"')
     settings, known = _snapshots(root)
     by_id = {snap.id: snap for snap in known}
@@ -308,8 +332,12 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
     # The parent's files keep its entry; other files get the one rule of init (infer_entry).
     own_entry = infer_entry(files, entry, Path(files_from), inherited=source.entry) if files_from is not None \
         else infer_entry(files, entry, source.directory) if entry is not None else source.entry
+    # Copied files say nothing new: the title comes from the id; given files may say what they are.
+    described_title, note = describe_snapshot(snapshot_id, files, own_entry,
+                                              source.read_sources() if files_from is not None else files)
+    title = (title or described_title).strip()
     meta = _render(
-        SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, date=dt.date.today().isoformat(), parent=parent,
+        SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, note=note, date=dt.date.today().isoformat(), parent=parent,
         entry=own_entry if own_entry != settings.entry else None,
         # Given --args, those; else the parent's own contract goes with its files (a split run as
         # `main.py run` stays one).

@@ -21,7 +21,7 @@ from diary.project.normalise import Normalisation, label, normalised_hashes, reg
 
 # The second run checks that the output repeats; it starts this long after the first, so that a
 # timestamp to the second shows, and runs beside it, so a slow program costs one run's wall time.
-REPEAT_GAP_S = 1.1
+REPEAT_GAP_S = 2.1  # more than a second beyond the two runs' start-up times, however they vary
 PROPOSED_FILTER = "varies"
 MAX_LINE = 500  # a longer line that differs gets no proposal: it is said where it differs
 # The timeouts the timing run sets are its time times the headroom, at least the floor (a loaded
