@@ -111,7 +111,7 @@ def test_record_round_trip(measured: Path) -> None:
     [
         (lambda t: t[: len(t) // 3], "01-wrong.yml:"),
         (lambda t: "", "01-wrong.yml:1: error: record file is empty"),
-        (lambda t: t.replace("schema: 1", "schema: 9"), "schema 9, newer than this tool's 1"),
+        (lambda t: t.replace("schema: 2", "schema: 9"), "schema 9, newer than this tool's 2"),
         (lambda t: t.replace("  passed: 0", "  passed: many"), "record field 'tests.passed' must be an integer"),
         (lambda t: t.replace("  identical: false", "  identical: 'no'"), "'behaviour.identical' must be true or false"),
         (lambda t: "key: [unclosed\n" + t, re.compile(r"01-wrong\.yml:2:\d+: error: record is not valid YAML")),
@@ -158,7 +158,7 @@ def test_records_are_stable_diff_friendly_yaml(measured: Path) -> None:
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
     assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "definitions", "comments",
                     "tabs", "run", "behaviour", "tests", "probes", "breaches", "verdict"]
-    assert yaml.safe_load(text)["schema"] == 1
+    assert yaml.safe_load(text)["schema"] == 2
 
 
 def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:

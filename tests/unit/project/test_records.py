@@ -63,7 +63,7 @@ def older_record(text: str) -> str:
 
 def test_an_older_schema_without_a_migration_is_refused(a_record: Path, tmp_path: Path) -> None:
     path = tmp_path / a_record.name
-    with pytest.raises(DiaryError, match="record has schema 0, this tool reads 1"):
+    with pytest.raises(DiaryError, match=f"record has schema 0, this tool reads {records.RECORD_SCHEMA}"):
         parse_record(older_record(a_record.read_text(encoding="utf-8")), path)
 
 
@@ -75,7 +75,7 @@ def test_an_older_schema_is_migrated_when_it_loads(a_record: Path, tmp_path: Pat
     monkeypatch.setitem(records.MIGRATIONS, 0, update_to_1)
     current = load_record(a_record)
     migrated = parse_record(older_record(a_record.read_text(encoding="utf-8")), tmp_path / a_record.name)
-    assert migrated.schema == 1 and migrated.tests.cpu_s == 0.0
+    assert migrated.schema == records.RECORD_SCHEMA and migrated.tests.cpu_s == 0.0
     assert dataclasses.replace(migrated, tests=current.tests) == current
 
 
@@ -84,3 +84,13 @@ def test_a_migration_that_breaks_the_shape_is_an_error_not_a_crash(a_record: Pat
     monkeypatch.setitem(records.MIGRATIONS, 0, lambda data: {**data, "schema": 1})  # forgets cpu_s
     with pytest.raises(DiaryError, match="record field 'tests' is missing the key 'cpu_s'"):
         parse_record(older_record(a_record.read_text(encoding="utf-8")), tmp_path / a_record.name)
+
+
+def test_a_schema_1_record_gets_the_count_of_the_lines_it_kept(a_record: Path, tmp_path: Path) -> None:
+    """Schema 1 kept the first 200 lines of stdout and no count: what it kept is what it knew."""
+    data = yaml.safe_load(a_record.read_text(encoding="utf-8"))
+    data["schema"] = 1
+    del data["run"]["stdout_line_count"]
+    migrated = parse_record(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), tmp_path / a_record.name)
+    assert migrated.schema == records.RECORD_SCHEMA == 2
+    assert migrated.run.stdout_line_count == len(migrated.run.stdout_lines) == len(data["run"]["stdout_lines"])

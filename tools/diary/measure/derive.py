@@ -36,6 +36,7 @@ from diary.project.records import (
     Tab,
     Tests,
     Verdict,
+    leading_lines,
 )
 
 
@@ -106,8 +107,9 @@ def compare_behaviour(run: Run, baseline_run: Run, baseline_id: str,
                                    baseline_run.stdout_normalised) if both_ran else None
     if needed is not None:
         return Behaviour(True, False, tuple(needed), baseline_id, None)
-    expected = filter_lines(normalisations, list(baseline_run.stdout_lines))
-    actual = filter_lines(normalisations, list(run.stdout_lines))
+    # Line by line as far as both were kept without a gap (a long output keeps its head and tail).
+    expected = filter_lines(normalisations, leading_lines(baseline_run))
+    actual = filter_lines(normalisations, leading_lines(run))
     for index in range(max(len(expected), len(actual))):
         want = expected[index] if index < len(expected) else "<end of output>"
         got = actual[index] if index < len(actual) else "<end of output>"

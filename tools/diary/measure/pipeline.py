@@ -37,6 +37,7 @@ from diary.project.records import (
     Probes,
     Record,
     Run,
+    kept_lines,
     records_dir,
     remove_record,
     write_record,
@@ -44,7 +45,6 @@ from diary.project.records import (
 from diary.project.shards import Shard, plan_for
 
 T = TypeVar("T")
-STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
 EXCERPT_CHARS = 2000
 
 
@@ -113,8 +113,9 @@ def _run_part(result: RunResult, workdir: Path, snapshot: SnapshotMeta, settings
         command=scrub_paths(run_command(snapshot, settings), root),
         stdout_sha256=result.stdout_sha256,
         stdout_normalised=normalised_hashes(settings.normalise, result.stdout),
-        stdout_truncated=bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
-        stdout_lines=tuple(lines[:STDOUT_LINES_KEPT]),
+        stdout_truncated=bool(result.stdout_truncated),
+        stdout_lines=tuple(kept_lines(lines)),
+        stdout_line_count=len(lines),
         # A progress bar on stderr (tqdm) is redrawn with \r too: its last state, as for stdout.
         stderr_excerpt=scrub_paths(scrub(_as_terminal(result.stderr_text()), workdir), root)[-EXCERPT_CHARS:],
     )

@@ -24,7 +24,7 @@ from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_da
 from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
 from diary.project.linecounts import Counts, Lines, RecordInvariantError, check_classes
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2
 HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
 
 # The parts of a record, in the order they are written. A field typed `float` also holds an int (a
@@ -136,7 +136,10 @@ class Run:
     stdout_sha256: str  # of the raw bytes, whatever is normalised or shown
     stdout_normalised: dict[str, str]  # sha256[:16] of stdout under each combination of `normalise:`
     stdout_truncated: bool
+    # The lines as a terminal shows them: all of them, or the first STDOUT_HEAD and the last
+    # STDOUT_TAIL of `stdout_line_count` (what a program prints last, its result, stays visible).
     stdout_lines: tuple[str, ...]
+    stdout_line_count: int
     stderr_excerpt: str
 
 
@@ -239,7 +242,29 @@ class Record:
 # `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
 # against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
-MIGRATIONS: dict[int, Migration] = {}
+STDOUT_HEAD, STDOUT_TAIL = 150, 50  # the lines a record keeps of a longer output
+
+
+def _count_stdout_lines(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 kept the first lines only: as many as it kept is what is known of the count."""
+    run = data.get("run")
+    if isinstance(run, dict) and isinstance(run.get("stdout_lines"), list):
+        data["run"] = {**run, "stdout_line_count": len(run["stdout_lines"])}
+    return {**data, "schema": 2}
+
+
+MIGRATIONS: dict[int, Migration] = {1: _count_stdout_lines}
+
+
+def kept_lines(lines: list[str]) -> list[str]:
+    """What a record keeps of an output's lines (Run.stdout_lines)."""
+    return lines if len(lines) <= STDOUT_HEAD + STDOUT_TAIL else [*lines[:STDOUT_HEAD], *lines[-STDOUT_TAIL:]]
+
+
+def leading_lines(run: Run) -> list[str]:
+    """The kept lines that follow each other from the first: all, or the head before the gap."""
+    lines = list(run.stdout_lines)
+    return lines if len(lines) >= run.stdout_line_count else lines[:STDOUT_HEAD]
 
 
 def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:

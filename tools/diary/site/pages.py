@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 from diary.core.contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
 from diary.core.errors import DiaryError
 from diary.core.escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
-from diary.project.records import best_snapshot
+from diary.measure.rules import describe
+from diary.project.records import Breach, Record, Run, best_snapshot
 from diary.site.model import Diary, Snapshot
 from diary.site.tables import struck
 from diary.site.templating import front_matter, identity, render, render_table, signed, signed_percent
 
-STDOUT_EXCERPT_LINES = 40
+STDOUT_HEAD_SHOWN, STDOUT_TAIL_SHOWN = 25, 25  # of a run's output on its page
 
 
 def _size(count: int) -> str:
@@ -49,12 +52,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
     if tests.status == "error":
         reason = tests.reason or "no reason given"
         tests_summary += " The suite could not run: " + escape_markdown_inline(reason)
-    stdout_lines = run.stdout_lines
-    shown = stdout_lines[:STDOUT_EXCERPT_LINES]
-    if len(shown) < len(stdout_lines) or run.stdout_truncated:
-        stdout_note = f"the first {len(shown)} lines"
-    else:
-        stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
+    shown, tail, stdout_note = stdout_excerpt(run)
     for name in snap.meta.files:
         if shortcode_argument("/" + code_partial_path(snap.id, name)) is None:
             raise DiaryError(f"the file name {name!r} cannot be shown on the snapshot's page: an include "
@@ -90,7 +88,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         file_sources=file_sources_note(snap),
         note=None if description else snap.meta.note,
         broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
-        reasons=verdict.reasons,
+        reasons=grouped_reasons(record),
         metrics_table=metrics_table,
         first_difference=difference, compared_with=behaviour.compared_with,
         normalised_by=list(behaviour.normalised_by) if behaviour.identical else [],
@@ -99,10 +97,49 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         tests_summary=tests_summary, failures=tests.failures, suite=tests.judged,
         probes_passed=record.probes.status == "passed",
         command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
+        stdout_tail="\n".join(tail), stdout_left_out=run.stdout_line_count - len(shown) - len(tail),
         stderr=run.stderr_excerpt.strip("\n"),
         files=files,
         parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
     )
+
+
+PLACES_SHOWN = 3  # of a rule broken in many places, on the verdict's one line for it
+_MORE = re.compile(r"(\d+) more of the same in ")
+
+
+def grouped_reasons(record: Record) -> list[str]:
+    """The verdict's reasons with the rules' breaches grouped by rule, each with its count and its
+    first places: a page opens with what broke, not with thirty bullets of one rule."""
+    each = {describe(breach) for breach in record.breaches}
+    reasons = [reason for reason in record.verdict.reasons if reason not in each]
+    by_rule: dict[str, list[Breach]] = {}
+    for breach in record.breaches:
+        by_rule.setdefault(breach.rule, []).append(breach)
+    for rule, breaches in by_rule.items():
+        places = [b for b in breaches if b.line]
+        more = sum(int(m.group(1)) for b in breaches if not b.line and (m := _MORE.match(b.what)))
+        count = len(places) + more + sum(1 for b in breaches if not b.line and not _MORE.match(b.what))
+        where: dict[str, list[str]] = {}  # what was found -> where, for the first places
+        for b in places[:PLACES_SHOWN]:
+            where.setdefault(b.what, []).append(f"{b.file}:{b.line}")
+        shown = "; ".join(f"{what} ({', '.join(at)})" for what, at in where.items()) or breaches[0].what
+        rest = count - min(len(places), PLACES_SHOWN) if places else count - 1
+        reasons.append(f"rule {rule}, broken {count} time{'s' * (count != 1)}: {shown}"
+                       + (f" (and {rest} more)" if rest > 0 else ""))
+    return reasons
+
+
+def stdout_excerpt(run: Run) -> tuple[list[str], list[str], str]:
+    """The head and the tail of a run's output shown on its page, and what they are: a long
+    output's last lines (a result, samples) stay visible, and the middle left out is counted."""
+    lines, count = list(run.stdout_lines), run.stdout_line_count
+    cut = " of what was captured (the output cap stopped it)" if run.stdout_truncated else ""
+    if count <= STDOUT_HEAD_SHOWN + STDOUT_TAIL_SHOWN and len(lines) == count:
+        return lines, [], f"all {count} line{'s' * (count != 1)}{cut}"
+    head, tail = lines[:STDOUT_HEAD_SHOWN], lines[-STDOUT_TAIL_SHOWN:]
+    return head, tail, (f"lines 1 to {len(head)} and {count - len(tail) + 1} to {count} of {count}{cut}; "
+                        f"the {count - len(head) - len(tail)} between are left out here")
 
 
 def alternatives_table(diary: Diary, snap: Snapshot) -> str | None:
