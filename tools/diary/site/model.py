@@ -14,7 +14,7 @@ from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta, alternatives
 from diary.project.freshness import ExpectedKey, metadata_changes, staleness
 from diary.project.records import Definition, Record, best_snapshot, record_path
-from diary.site.lineage import FileSource, Origin, follow_definitions, pair_files
+from diary.site.lineage import FileSource, Origin, follow_definitions, follow_moves, pair_files
 
 DEFINITION_KINDS = ("class", "function")  # the top-level definitions that get a partial and variables
 
@@ -112,6 +112,7 @@ class Diary:
             snap.file_sources = pair_files(parent.texts, snap.texts)
             snap.origins = follow_definitions(parent.definitions, parent.texts, snap.definitions, snap.texts,
                                               snap.meta.renames, snap.meta.meta_path)
+            snap.file_sources = follow_moves(snap.file_sources, snap.origins, parent.definitions, snap.definitions)
             snap.aliases = {key: continued_names(parent.aliases.get(origin.parent_key or "", []), key)
                             for key, origin in snap.origins.items()}
         self.metrics = compute_metrics(self)
