@@ -322,6 +322,10 @@ def test_a_folder_that_holds_a_diary_is_refused_and_left_alone(tmp_path: Path) -
     [line] = done.stderr.strip().splitlines()
     assert "error: this folder holds a diary already (code/diary.yml exists)" in line
     assert tree(root) == before
+    # A filter found after the first init goes into the settings, not a second init.
+    again = init(tmp_path, "diary", "--program", str(THIRDPARTY / "program/wordgen.py"), *STARTED)
+    assert again.returncode == 2 and "add the filter under 'normalise:' in code/diary.yml" in again.stderr
+    assert tree(root) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["diary"]  # no staging folder left behind
 
 

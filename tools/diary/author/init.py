@@ -150,13 +150,14 @@ def _snapshot_sources(options: InitOptions, left_out: list[str]) -> list[Snapsho
     return sources
 
 
-def _check_target(target: Path) -> None:
+def _check_target(target: Path, filters: bool = False) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise DiaryError("the diary's folder is not a folder", file=target, hint="give init a new or empty folder")
     for marker in DIARY_MARKERS:
         if (target / marker).exists() or (target / marker).is_symlink():
             raise DiaryError(f"this folder holds a diary already ({marker} exists)", file=target / marker,
-                             hint="run init in a new or empty folder; to add a step, use diary new snapshot")
+                             hint=f"add the filter under 'normalise:' in {SETTINGS_PATH} instead" if filters else
+                             "run init in a new or empty folder; to add a step, use diary new snapshot")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,7 +358,7 @@ def _place(staging: Path, target: Path, files: dict[str, bytes]) -> None:
 def init_diary(options: InitOptions) -> InitReport:
     target = options.target.resolve()
     options = replace(options, target=target)
-    _check_target(target)
+    _check_target(target, bool(options.filters))
     report = InitReport(target=target)
     plan = plan_files(options, report)
     files = plan.files
