@@ -61,3 +61,14 @@ def test_a_rule_broken_in_many_places_is_one_line_with_its_count(tmp_path: Path)
     assert rule == (r"- rule joined\-statements, broken 25 times: two statements joined with \';\' "
                     r"(prog\.py:17, prog\.py:18, prog\.py:19) (and 22 more)"), rule
     assert "more of the same" not in verdict and len(bullets) == 1, bullets
+
+
+def test_a_broken_snapshots_change_against_the_baseline_has_no_nested_parentheses(tmp_path: Path) -> None:
+    root = make_diary(tmp_path)  # 01-wrong is broken
+    assert main(["--root", str(root), "measure"]) == 0
+    assert main(["--root", str(root), "generate", "--quiet"]) == 0
+    page = (root / "snapshots/01-wrong.qmd").read_text(encoding="utf-8")
+    [row] = [line for line in page.splitlines() if "change in code lines against the baseline" in line]
+    assert "~~(0, 0.0%)~~" in row, row
+    ok = (root / "snapshots/02-short.qmd").read_text(encoding="utf-8")
+    assert "0 (0.0%)" in next(line for line in ok.splitlines() if "against the baseline" in line)

@@ -34,7 +34,9 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         ["change in code lines against " + (escape_markdown_inline(reference) if reference else "the parent"),
          struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—"],
         ["change in code lines against the baseline",
-         struck(f"{signed(m.vs_baseline)} ({signed_percent(m.percent_vs_baseline)}%)", snap.broken)],
+         # Struck in parentheses when broken: no parentheses inside them ("(-122 (-79.2%))").
+         struck(f"{signed(m.vs_baseline)}" + (", " if snap.broken else " (")
+                + f"{signed_percent(m.percent_vs_baseline)}%" + ("" if snap.broken else ")"), snap.broken)],
         ["comments of the baseline kept",
          f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)"],
         ["output identical to the baseline's",
