@@ -41,6 +41,7 @@ EXCERPT_DIRS = (f"{GENERATED_DIR}/code/", f"{GENERATED_DIR}/diff/")
 PROGRESS_VAR = re.compile(
     r"\Asnap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline|saved_code|saved_percent)\Z"
 )
+STATUS_VAR = re.compile(r"\Asnap\.([\w.-]+?)\.status\Z")
 # Variables of the latest state of the diary: they change whenever a snapshot is added, so a post
 # (which tells of its own snapshots) must not use them; the home and progress pages may.
 FLOATING_VAR = re.compile(
@@ -274,15 +275,23 @@ def broken_as_progress(post: Path, root: Path, records: dict[str, Record], text:
     if text is None:
         text = post.read_text(encoding="utf-8-sig")
     problems = []
-    for number, line in prose_lines(text):
+    lines = prose_lines(text)
+    # A change shown in a paragraph that also gives the snapshot's status says it is broken.
+    paragraph: dict[int, int] = {}  # line -> the first line of its paragraph
+    said: set[tuple[int, str]] = set()  # (paragraph, snapshot id) of each status given
+    for (before, previous), (number, line) in zip([(0, ""), *lines], lines, strict=False):
+        paragraph[number] = paragraph[before] if previous.strip() and before == number - 1 else number
+        said.update((paragraph[number], match.group(1)) for match in _var_keys(STATUS_VAR, line))
+    for number, line in lines:
         for match in _var_keys(PROGRESS_VAR, line):
             snap_id = match.group(1)
             record = records.get(snap_id)
-            if record and record.verdict.status == "broken":
+            if record and record.verdict.status == "broken" and (paragraph[number], snap_id) not in said:
                 problems.append(Problem(
                     _rel(post, root), number,
                     f"presents the change of broken snapshot '{snap_id}' as progress ({match.group(2)})",
-                    f"say that it is broken ({{{{< var snap.{snap_id}.status >}}}}) or cite a working snapshot",
+                    f"say that it is broken in the same paragraph ({{{{< var snap.{snap_id}.status >}}}}) "
+                    "or cite a working snapshot",
                 ))
     return problems
 

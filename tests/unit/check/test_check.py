@@ -370,6 +370,20 @@ def test_a_broken_snapshot_named_as_broken_is_fine(diary: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_following_checks_hint_clears_the_problem(diary: Path) -> None:
+    """`diary new post` writes 'Status: ... Code lines against its parent: ...' for a snapshot that
+    worked; once it breaks, the status in the same paragraph says so, as check's own fix asks."""
+    post = a_post(diary)
+    append_line(post, f"Status: **{{{{< var snap.{BROKEN}.status >}}}}**. Code lines against its parent:")
+    with post.open("a", encoding="utf-8") as text:  # the next line of the same paragraph
+        text.write(f"{{{{< var snap.{BROKEN}.code_vs_parent >}}}}.\n")
+    result = run_check(diary)
+    assert result.returncode == 0, result.stderr
+    # In another paragraph the change stands alone: refused.
+    line = append_line(post, f"Then it changed by {{{{< var snap.{BROKEN}.code_vs_parent >}}}}.")
+    assert problems_at(check_fails(diary), f"{rel(post, diary)}:{line}")
+
+
 def test_every_problem_is_listed_at_once(diary: Path) -> None:
     post = a_post(diary)
     figure = append_line(post, "It took 12 tests to be sure.")
