@@ -371,3 +371,14 @@ def test_new_snapshot_replace_swaps_an_existing_ids_files(diary_root: Path, tmp_
     assert (folder / "microgpt.py").read_text(encoding="utf-8") == DISPATCHER
     assert yaml.safe_load((folder / "snapshot.yml").read_text(encoding="utf-8"))["title"] == "The split"
     assert sorted(p.name for p in folder.parent.iterdir()) == ["00-baseline", "01-v"]  # nothing left aside
+
+
+def test_new_snapshot_files_count_the_parents_entry_as_a_candidate(diary_root: Path, tmp_path: Path, capsys) -> None:
+    """microgpt.py runs at top level (the parent's entry); a helper with a main guard of its own
+    is a second candidate: asked, not chosen by the guard alone."""
+    folder = tmp_path / "variant"
+    folder.mkdir()
+    (folder / "microgpt.py").write_text(PROGRAM, encoding="utf-8")
+    (folder / "check.py").write_text('if __name__ == "__main__":\n    print("self-test")\n', encoding="utf-8")
+    assert run(diary_root, "new", "snapshot", "01-v", "--from", "00-baseline", "--files", str(folder)) == 2
+    assert "several modules could be the entry: check.py, microgpt.py" in capsys.readouterr().err

@@ -104,20 +104,20 @@ def infer_entry(files: dict[str, bytes], given: str | None, where: Path, *, inhe
                 hint: str = ENTRY_HINT) -> str:
     """The entry module of a program's files: the one rule of init, `init --snapshots` and `new
     snapshot --files`. `given` (--entry) when it names a top-level module; else the one module that
-    runs as a script; else `inherited` (the parent's entry) when no module runs as a script and the
-    files hold one of that name. Several candidates are a refusal, even when one is named like the
-    parent's entry: a split keeps the old name for its dispatcher as often as for its main module."""
+    runs as a script, the parent's entry (`inherited`) counted as one when the files hold a module
+    of that name. Several candidates are a refusal, even when one is named like the parent's entry:
+    a split keeps the old name for its dispatcher as often as for its main module."""
     if given is not None:
         if given not in files or "/" in given or not given.endswith(".py"):
             raise DiaryError(f"--entry {given!r} is not a top-level .py file of the program", file=where,
                              hint="top-level modules: " + ", ".join(n for n in files if "/" not in n) or "none")
         return given
     candidates = entry_candidates(files)
+    if inherited is not None and inherited in files and inherited not in candidates:
+        candidates = sorted([*candidates, inherited])
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        if inherited is not None and inherited in files:
-            return inherited
         raise DiaryError("no module of the program runs as a script (no top-level .py file with "
                          "if __name__ == \"__main__\")", file=where, hint=hint)
     raise DiaryError(f"several modules could be the entry: {', '.join(candidates)}", file=where, hint=hint)
