@@ -23,6 +23,7 @@ from diary.core.errors import DiaryError
 from diary.measure.allowed import allowances
 from diary.measure.derive import Measured, assemble, counts, derived_parts
 from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
+from diary.measure.renormalise import keep_raw_stdout, renormalisable, renormalise
 from diary.measure.sandbox.run import chosen_sandbox, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
@@ -57,6 +58,7 @@ class MeasureReport:
     measured: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     relabelled: list[str] = field(default_factory=list)  # cached, with the snapshot's new metadata
+    renormalised: list[str] = field(default_factory=list)  # derived again under new normalisations
     removed: list[str] = field(default_factory=list)
     sandbox: str = "none"
     wall_s: float = 0.0
@@ -97,6 +99,7 @@ def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
 
 
 def _run_part(result: RunResult, workdir: Path, snapshot: SnapshotMeta, settings: Settings) -> Run:
+    keep_raw_stdout(result.stdout, result.stdout_sha256)  # a normalisation added later re-runs nothing
     # As a terminal shows it (a \r-redrawn progress line is the one line a reader saw); the hashes
     # are of the raw bytes.
     lines = terminal_lines(result.stdout.decode("utf-8", errors="replace"))
@@ -214,6 +217,12 @@ def measure_all(
             remove_record(root, orphan)
             report.records.pop(orphan)
             report.removed.append(orphan)
+    if stale and not force and shard is None and all(renormalisable(existing.get(s.id), keys[s.id]) for s in stale):
+        for snap_id, record in renormalise(project, stale, keys, report.records).items():
+            report.records[snap_id] = record
+            if write:
+                write_record(root, record)
+        report.renormalised, stale = [s.id for s in stale], []
     if stale:
         report.sandbox = chosen_sandbox(sandbox, settings.sandbox, settings.root / CONFIG_NAME)
         if progress:

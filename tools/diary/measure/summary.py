@@ -41,6 +41,8 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
             note = "UNEXPECTED" if verdict.status == "broken" else "expected broken, but passes"
         else:
             note = "cached" if snap.id in report.cached else "measured"
+        if snap.id in report.renormalised:
+            note = "renormalised, nothing ran"
         if snap.id in report.relabelled:
             note += " (metadata updated, nothing ran)"
         if snap.id in alternatives:
@@ -61,7 +63,8 @@ def print_summary(report: MeasureReport) -> None:
     # Ids, reasons and test messages come from the repository and the program: never raw to a terminal.
     rows = [tuple(for_terminal(cell) for cell in row) for row in summary_rows(report)]
     footer = (f"{len(report.measured)} measured, {len(report.cached)} cached"
-              f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s; "
+              + (f", {len(report.renormalised)} renormalised (nothing ran)" if report.renormalised else "")
+              + f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s; "
               + for_terminal(best_line(report)))  # an id comes from the repository
     if sys.stdout.isatty():
         from rich.console import Console

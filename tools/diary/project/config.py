@@ -124,9 +124,13 @@ class Settings:
         keep = asdict(self)
         for key in ("root", "jobs", "shards", "snapshots", "max_file_kb", "max_files", "raw_html"):
             keep.pop(key, None)
-        if not keep["normalise"]:
-            keep.pop("normalise")  # none declared: the same fingerprint as before the key existed
+        keep.pop("normalise")  # its own part of the key: a filter added re-runs nothing it does not change
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def normalise_fingerprint(self) -> str:
+        """A hash of the declared normalisations (`normalise:`), or "none"."""
+        declared = [n.as_dict() for n in self.normalise]
+        return hashlib.sha256(json.dumps(declared).encode()).hexdigest()[:16] if declared else "none"
 
 
 MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")

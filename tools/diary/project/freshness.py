@@ -61,6 +61,7 @@ def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings,
     run (measure passes it, so a record is keyed by what ran, even if a file changed meanwhile)."""
     produced_by = ProducedBy(
         tool=__version__, measure=MEASURE_VERSION, settings=settings.run_fingerprint(),
+        normalise=settings.normalise_fingerprint(),
         content=(content or snapshot.content_hash())[:16], baseline=baseline_hash[:16], suite=suite,
     )
     parts = to_data(produced_by)  # in the order of the fields: the key of every committed record depends on it

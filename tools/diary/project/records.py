@@ -51,6 +51,7 @@ class ProducedBy:
     tool: str
     measure: str
     settings: str
+    normalise: str  # the declared normalisations: a change re-derives the record from kept output
     content: str
     baseline: str
     suite: str
@@ -245,15 +246,18 @@ Migration = Callable[[dict[str, Any]], dict[str, Any]]
 STDOUT_HEAD, STDOUT_TAIL = 150, 50  # the lines a record keeps of a longer output
 
 
-def _count_stdout_lines(data: dict[str, Any]) -> dict[str, Any]:
-    """Schema 1 kept the first lines only: as many as it kept is what is known of the count."""
-    run = data.get("run")
+def _update_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 kept the first lines of stdout only (as many as it kept is what is known of their
+    count) and had no `normalise` part of its key."""
+    run, produced_by = data.get("run"), data.get("produced_by")
     if isinstance(run, dict) and isinstance(run.get("stdout_lines"), list):
         data["run"] = {**run, "stdout_line_count": len(run["stdout_lines"])}
+    if isinstance(produced_by, dict):  # unknown: the key no longer matches, the record is stale
+        data["produced_by"] = {**produced_by, "normalise": "unknown"}
     return {**data, "schema": 2}
 
 
-MIGRATIONS: dict[int, Migration] = {1: _count_stdout_lines}
+MIGRATIONS: dict[int, Migration] = {1: _update_to_2}
 
 
 def kept_lines(lines: list[str]) -> list[str]:
