@@ -218,9 +218,8 @@ def cmd_new_snapshot(args: argparse.Namespace) -> int:
     from diary.author.scaffold import new_snapshot
 
     program_args = _program_args(args.args) if args.args is not None else None
-    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title,
-                        files_from=Path(args.files) if args.files else None, entry=args.entry, args=program_args,
-                        replace=args.replace)
+    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title, replace=args.replace,
+                        files_from=Path(args.files) if args.files else None, entry=args.entry, args=program_args)
     print(f"wrote {path}")
     return 0
 
@@ -237,7 +236,7 @@ def _program_args(text: str) -> tuple[str, ...]:
 
 def cmd_init(args: argparse.Namespace) -> int:
     from diary.author.init import init_diary
-    from diary.author.options import TIMING_LIMIT_S, InitOptions
+    from diary.author.options import InitOptions
     from diary.core.escape import for_terminal
 
     program_args = _program_args(args.args or "")
@@ -247,7 +246,7 @@ def cmd_init(args: argparse.Namespace) -> int:
         data=tuple(args.data or ()), tests=Path(args.tests) if args.tests else None, title=args.title,
         alternatives=args.alternatives, normalise=tuple(args.normalise or ()),
         filters=tuple((name, pattern, text) for name, pattern, text in args.filter or ()),
-        timing_limit=float(args.timing_limit) if args.timing_limit is not None else TIMING_LIMIT_S,
+        timing_limit=args.timing_limit,
     ))
     print(for_terminal(report.timing))
     for file, warning in report.warnings:
@@ -357,8 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "--filter timestamp 'started .*' 'started <time>'; repeatable")
     p.add_argument("--title", default=None, help="the site's title (default: The <entry> diary)")
     p.add_argument("--timing-limit", type=_count(1, 7 * 24 * 3600), default=None, metavar="SECONDS",
-                   help="how long the two timing runs of the baseline may take (default: 900); the timeouts "
-                        "init sets follow from what they took")
+                   help="the most the baseline's two timing runs may take (default: 900); timeouts follow")
     p.set_defaults(func=cmd_init)
 
     new = sub.add_parser("new", help="scaffold a post or a snapshot")

@@ -35,6 +35,7 @@ from diary.author.timing import (
     TEST_TIMEOUT_HEADROOM,
     TIMEOUT_FLOOR_S,
     TIMEOUT_HEADROOM,
+    timing_limit,
     timing_runs,
     unrepeatable,
     with_headroom,
@@ -255,7 +256,7 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     normalise = _normalisations(options)
     result, again = timing_runs(options, baseline, entry, data)
     if result.status == "timeout":
-        raise DiaryError(f"the timing run of the baseline was stopped after {options.timing_limit:g} s "
+        raise DiaryError(f"the timing run of the baseline was stopped after {timing_limit(options):g} s "
                          f"(--timing-limit), before the program finished ({result.cpu_s:.0f} s of CPU so far)",
                          file=Path(where), hint="a slow program is fine: give its runs more time with "
                                                 "--timing-limit SECONDS; the timeouts init sets follow")

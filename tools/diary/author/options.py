@@ -48,7 +48,7 @@ class InitOptions:
     filters: tuple[tuple[str, str, str], ...] = ()  # (name, pattern, replacement)
     alternatives: bool = False  # --snapshots: every snapshot a child of the first, not a chain
     date: dt.date | None = None
-    timing_limit: float = TIMING_LIMIT_S
+    timing_limit: float | None = None  # seconds; None: TIMING_LIMIT_S
     sandbox: str = "auto"
 
 

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from diary.author.options import DataFile, InitOptions, SnapshotSource
+from diary.author.options import TIMING_LIMIT_S, DataFile, InitOptions, SnapshotSource
 from diary.measure.sandbox.supervise import RunResult
 from diary.project.config import Settings
 from diary.project.normalise import Normalisation, label, normalised_hashes, regex_problem
@@ -45,10 +45,14 @@ def timing_run(options: InitOptions, baseline: SnapshotSource, entry: str, data:
             (work / item.to).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(item.source, work / item.to)
         return run_sandboxed(
-            [sys.executable, entry, *options.args], workdir=work, timeout=options.timing_limit,
+            [sys.executable, entry, *options.args], workdir=work, timeout=timing_limit(options),
             memory_mb=Settings.memory_mb, output_bytes=Settings.output_kb * 1024,
             env=clean_environment(work), mode=mode,
         )
+
+
+def timing_limit(options: InitOptions) -> float:
+    return float(options.timing_limit or TIMING_LIMIT_S)
 
 
 def timing_runs(options: InitOptions, baseline: SnapshotSource, entry: str,

@@ -20,7 +20,7 @@ from diary.measure.rules import describe
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta
 from diary.project.linecounts import NO_LINES, Counts, Lines
-from diary.project.normalise import Normalisation, filter_lines, needed_normalisations
+from diary.project.normalise import Normalisation, filter_lines, leading_lines, needed_normalisations
 from diary.project.records import (
     RECORD_SCHEMA,
     Behaviour,
@@ -36,7 +36,6 @@ from diary.project.records import (
     Tab,
     Tests,
     Verdict,
-    leading_lines,
 )
 
 
@@ -108,8 +107,8 @@ def compare_behaviour(run: Run, baseline_run: Run, baseline_id: str,
     if needed is not None:
         return Behaviour(True, False, tuple(needed), baseline_id, None)
     # Line by line as far as both were kept without a gap (a long output keeps its head and tail).
-    expected = filter_lines(normalisations, leading_lines(baseline_run))
-    actual = filter_lines(normalisations, leading_lines(run))
+    expected = filter_lines(normalisations, leading_lines(baseline_run.stdout_lines, baseline_run.stdout_line_count))
+    actual = filter_lines(normalisations, leading_lines(run.stdout_lines, run.stdout_line_count))
     for index in range(max(len(expected), len(actual))):
         want = expected[index] if index < len(expected) else "<end of output>"
         got = actual[index] if index < len(actual) else "<end of output>"

@@ -31,14 +31,13 @@ from diary.project.config import CONFIG_NAME, Settings
 from diary.project.discover import SnapshotMeta
 from diary.project.freshness import ExpectedKey, expected_key, metadata_changes, staleness, with_metadata
 from diary.project.merge import write_shard_folder
-from diary.project.normalise import normalised_hashes, scrub_paths, terminal_lines
+from diary.project.normalise import kept_lines, normalised_hashes, scrub_paths, terminal_lines
 from diary.project.project import Project
 from diary.project.records import (
     NO_PROBES,
     Probes,
     Record,
     Run,
-    kept_lines,
     records_dir,
     remove_record,
     write_record,

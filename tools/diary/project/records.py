@@ -137,8 +137,8 @@ class Run:
     stdout_sha256: str  # of the raw bytes, whatever is normalised or shown
     stdout_normalised: dict[str, str]  # sha256[:16] of stdout under each combination of `normalise:`
     stdout_truncated: bool
-    # The lines as a terminal shows them: all of them, or the first STDOUT_HEAD and the last
-    # STDOUT_TAIL of `stdout_line_count` (what a program prints last, its result, stays visible).
+    # The lines as a terminal shows them: all, or the head and the tail of `stdout_line_count`
+    # (normalise.kept_lines: what a program prints last, its result, stays visible).
     stdout_lines: tuple[str, ...]
     stdout_line_count: int
     stderr_excerpt: str
@@ -243,7 +243,6 @@ class Record:
 # `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
 # against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
-STDOUT_HEAD, STDOUT_TAIL = 150, 50  # the lines a record keeps of a longer output
 
 
 def _update_to_2(data: dict[str, Any]) -> dict[str, Any]:
@@ -258,17 +257,6 @@ def _update_to_2(data: dict[str, Any]) -> dict[str, Any]:
 
 
 MIGRATIONS: dict[int, Migration] = {1: _update_to_2}
-
-
-def kept_lines(lines: list[str]) -> list[str]:
-    """What a record keeps of an output's lines (Run.stdout_lines)."""
-    return lines if len(lines) <= STDOUT_HEAD + STDOUT_TAIL else [*lines[:STDOUT_HEAD], *lines[-STDOUT_TAIL:]]
-
-
-def leading_lines(run: Run) -> list[str]:
-    """The kept lines that follow each other from the first: all, or the head before the gap."""
-    lines = list(run.stdout_lines)
-    return lines if len(lines) >= run.stdout_line_count else lines[:STDOUT_HEAD]
 
 
 def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
