@@ -250,9 +250,9 @@ def _update_to_2(data: dict[str, Any]) -> dict[str, Any]:
     count) and had no `normalise` part of its key."""
     run, produced_by = data.get("run"), data.get("produced_by")
     if isinstance(run, dict) and isinstance(run.get("stdout_lines"), list):
-        data["run"] = {**run, "stdout_line_count": len(run["stdout_lines"])}
+        data["run"] = {"stdout_line_count": len(run["stdout_lines"]), **run}
     if isinstance(produced_by, dict):  # unknown: the key no longer matches, the record is stale
-        data["produced_by"] = {**produced_by, "normalise": "unknown"}
+        data["produced_by"] = {"normalise": "unknown", **produced_by}
     return {**data, "schema": 2}
 
 
