@@ -284,6 +284,18 @@ def test_a_program_that_prints_its_own_run_time_is_refused_with_a_filter_that_wo
                 "took <varies> s").returncode == 0
 
 
+def test_the_proposed_filter_reads_the_varying_part_of_a_line_and_survives_hostile_lines() -> None:
+    from diary.author.timing import unrepeatable
+
+    said = unrepeatable(b"loss 2.31\ntook 12.3 s\n", b"loss 2.31\ntook 12.9 s\n")
+    assert said is not None and "at line 2 ('took 12.3 s', then 'took 12.9 s')" in said
+    assert "--filter varies '^took .* s$' 'took <varies> s'" in said
+    # Many numbered words before a difference: scanned in linear time, not backtracked over.
+    hostile = ("12345 " * 80 + "z ").encode()
+    said = unrepeatable(hostile + b"a\n", hostile + b"b\n")
+    assert said is not None and "--filter varies" in said
+
+
 def test_the_timing_limit_is_a_setting_and_its_message_names_it(tmp_path: Path) -> None:
     program = tmp_path / "slow.py"  # a deterministic CPU burn of about two seconds
     program.write_text("total = 0\nfor i in range(40_000_000):\n    total += i % 7\nprint(total)\n",

@@ -143,7 +143,7 @@ def _docstring(source: bytes) -> list[str]:
     """The module docstring's lines, stripped, blank ones left out."""
     try:
         text = ast.get_docstring(ast.parse(source)) or ""
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # a snapshot's text is anybody's
         return []
     return [line.strip() for line in text.splitlines() if line.strip()]
 

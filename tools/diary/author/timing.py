@@ -106,13 +106,40 @@ def _proposed_filter(ours: str, theirs: str) -> Normalisation | None:
         end += 1
     # What is shared by chance at either edge of the middle belongs to it: the rest of its word (12.3
     # and 12.7), and the words with digits next to it (the date before a time: tomorrow's differs).
-    prefix = re.sub(r"(?:\S*\d\S*\s+)+$", "", re.sub(r"[\w.:/+-]+$", "", ours[:start]))
-    suffix = re.sub(r"^(?:\s+\S*\d\S*)+", "", re.sub(r"^[\w.:/+-]+", "", ours[len(ours) - end:] if end else ""))
+    # Scanned by hand, not by a regular expression: the line is the program's, and nested
+    # repetitions over it could backtrack for ever.
+    prefix = _drop_numbered_words(_drop_word_end(ours[:start]))
+    suffix = _drop_numbered_words(_drop_word_end((ours[len(ours) - end:] if end else "")[::-1]))[::-1]
     if not prefix and not suffix:
         return None
     pattern = "^" + _escape(prefix) + ".*" + _escape(suffix) + "$"
     replacement = (prefix + "<varies>" + suffix).replace("\\", "\\\\")
     return None if regex_problem(pattern, replacement) else Normalisation(PROPOSED_FILTER, pattern, replacement)
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char in "_.:/+-"
+
+
+def _drop_word_end(text: str) -> str:
+    """`text` without the word characters it ends with (the rest of a number cut by the difference)."""
+    end = len(text)
+    while end and _word_char(text[end - 1]):
+        end -= 1
+    return text[:end]
+
+
+def _drop_numbered_words(text: str) -> str:
+    """`text` without the words holding a digit it ends with, each followed by whitespace."""
+    while text and text[-1].isspace():
+        word_end = len(text.rstrip())
+        start = word_end
+        while start and not text[start - 1].isspace():
+            start -= 1
+        if start == word_end or not any(char.isdigit() for char in text[start:word_end]):
+            return text
+        text = text[:start]
+    return text
 
 
 def _escape(text: str) -> str:
