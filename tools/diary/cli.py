@@ -244,18 +244,16 @@ def cmd_init(args: argparse.Namespace) -> int:
         target=Path(args.dir), program=Path(args.program) if args.program else None,
         snapshots=Path(args.snapshots) if args.snapshots else None, entry=args.entry, args=program_args,
         data=tuple(args.data or ()), tests=Path(args.tests) if args.tests else None, title=args.title,
-        alternatives=args.alternatives, normalise=tuple(args.normalise or ()),
+        alternatives=args.alternatives, normalise=tuple(args.normalise or ()), timing_limit=args.timing_limit,
         filters=tuple((name, pattern, text) for name, pattern, text in args.filter or ()),
-        timing_limit=args.timing_limit,
     ))
     print(for_terminal(report.timing))
     for file, warning in report.warnings:
         print(for_terminal(f"{file}: warning: {warning}"), file=sys.stderr)
     print(for_terminal(f"wrote a diary of {report.entry} in {report.target} ({len(report.written)} files; "
                        f"snapshots: {', '.join(report.snapshots)})"))
-    for file, surprise in report.broken:  # as measure reports one: exit 1, and what to do about it
-        print(for_terminal(f"{file}: {surprise} (fix it, or if you meant it set 'expect: broken' there and say "
-                           "so in a post: 'diary measure' then runs nothing)"), file=sys.stderr)
+    for file, surprise in report.broken:  # as measure reports one: exit 1
+        print(for_terminal(f"{file}: {surprise}"), file=sys.stderr)
     print("next: cd into it, then diary build (measure, generate, render) and diary check")
     return 1 if report.broken else 0
 
@@ -330,10 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="start a diary of a program: diary init [DIR] --program PATH",
                        description="Write a working diary of a program into DIR (new or empty; a folder that "
-                                   "holds a diary is refused): code/diary.yml with the entry, arguments, data "
-                                   "files and timeouts from a first timing run in the sandbox, the baseline "
-                                   "snapshot, the site's pages, a first post, .gitignore and the workflows. "
-                                   "'diary build' and 'diary check' pass straight after it.")
+                                   "holds a diary is refused): code/diary.yml with the entry, arguments, data files "
+                                   "and timeouts from two timing runs in the sandbox, the snapshots and their records, "
+                                   "the site's pages, a first post, .gitignore and the workflows.")
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the diary's folder (default: .)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--program", metavar="PATH", help="the program: a .py file or a folder of modules")
@@ -355,8 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace what REGEX matches by TEXT before comparing, e.g. "
                         "--filter timestamp 'started .*' 'started <time>'; repeatable")
     p.add_argument("--title", default=None, help="the site's title (default: The <entry> diary)")
-    p.add_argument("--timing-limit", type=_count(1, 7 * 24 * 3600), default=None, metavar="SECONDS",
-                   help="the most the baseline's two timing runs may take (default: 900); timeouts follow")
+    p.add_argument("--timing-limit", type=_count(1, 604_800), metavar="S", help="timing runs' limit (900 s)")
     p.set_defaults(func=cmd_init)
 
     new = sub.add_parser("new", help="scaffold a post or a snapshot")
@@ -372,8 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="parent", required=True, metavar="PARENT")
     p.add_argument("--title", default=None)
     p.add_argument("--files", metavar="DIR", help="take the snapshot's files from DIR instead of copying the parent")
-    p.add_argument("--entry", metavar="FILE.py", help="the snapshot's own entry module (default: the parent's; "
-                                                      "with --files, the one module that runs as a script)")
+    p.add_argument("--entry", metavar="FILE.py", help="its entry (the parent's; with --files, the one that runs)")
     p.add_argument("--replace", action="store_true", help="replace the files and snapshot.yml of an existing id")
     p.add_argument("--args", metavar="'ARG ...'", default=None,
                    help="the snapshot's own arguments (split as a shell would)")

@@ -209,7 +209,9 @@ def measure_staged(staging: Path, plan: Plan, report: InitReport) -> None:
         verdict = fresh.records[snap.id].verdict
         if verdict.surprise:
             report.broken.append((meta_path(snap.id), f"{snap.id} is {verdict.status}, expected {verdict.expected}: "
-                                  + ("; ".join(verdict.reasons) or "every check passed")))
+                                  + ("; ".join(verdict.reasons) or "every check passed") + " (fix it, or if you meant "
+                                  "it set 'expect: broken' there and say so in a post: 'diary measure' then runs "
+                                  "nothing)"))
 
 
 @dataclass

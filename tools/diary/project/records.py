@@ -8,7 +8,6 @@ only `--force` overwrites it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from diary.core.safefs import no_links
 from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_data
 from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
 from diary.project.linecounts import Counts, Lines, RecordInvariantError, check_classes
+from diary.project.migrations import MIGRATIONS
 
 RECORD_SCHEMA = 2
 HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
@@ -237,26 +237,6 @@ class Record:
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = to_data(self)
         return data
-
-
-# Migrations: MIGRATIONS[n] turns the plain data of a schema-n record into schema n + 1 (like asv's
-# `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
-# against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
-Migration = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def _update_to_2(data: dict[str, Any]) -> dict[str, Any]:
-    """Schema 1 kept the first lines of stdout only (as many as it kept is what is known of their
-    count) and had no `normalise` part of its key."""
-    run, produced_by = data.get("run"), data.get("produced_by")
-    if isinstance(run, dict) and isinstance(run.get("stdout_lines"), list):
-        data["run"] = {"stdout_line_count": len(run["stdout_lines"]), **run}
-    if isinstance(produced_by, dict):  # unknown: the key no longer matches, the record is stale
-        data["produced_by"] = {"normalise": "unknown", **produced_by}
-    return {**data, "schema": 2}
-
-
-MIGRATIONS: dict[int, Migration] = {1: _update_to_2}
 
 
 def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
