@@ -72,3 +72,12 @@ def test_a_broken_snapshots_change_against_the_baseline_has_no_nested_parenthese
     assert "~~(0, 0.0%)~~" in row, row
     ok = (root / "snapshots/02-short.qmd").read_text(encoding="utf-8")
     assert "0 (0.0%)" in next(line for line in ok.splitlines() if "against the baseline" in line)
+
+
+def test_measure_prints_a_surprise_with_its_breaches_grouped(tmp_path: Path, capsys) -> None:
+    joined = TINY_PROGRAM.replace('    names = open("data/names.txt").read().split()\n',
+                                  '    names = open("data/names.txt").read().split()\n' + "    x = 1; y = 2\n" * 25)
+    root = make_diary(tmp_path, {"00-base": (TINY_PROGRAM, None, "ok"), "01-joined": (joined, "00-base", "ok")})
+    assert main(["--root", str(root), "measure"]) == 1
+    [said] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("01-joined: expected ok")]
+    assert "rule joined-statements, broken 25 times: " in said and "more of the same" not in said, said

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from diary.core.contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
 from diary.core.errors import DiaryError
 from diary.core.escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
-from diary.measure.rules import describe
-from diary.project.records import Breach, Record, Run, best_snapshot
+from diary.measure.summary import grouped_reasons
+from diary.project.records import Run, best_snapshot
 from diary.site.model import Diary, Snapshot
 from diary.site.tables import struck
 from diary.site.templating import front_matter, identity, render, render_table, signed, signed_percent
@@ -104,32 +102,6 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         files=files,
         parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
     )
-
-
-PLACES_SHOWN = 3  # of a rule broken in many places, on the verdict's one line for it
-_MORE = re.compile(r"(\d+) more of the same in ")
-
-
-def grouped_reasons(record: Record) -> list[str]:
-    """The verdict's reasons with the rules' breaches grouped by rule, each with its count and its
-    first places: a page opens with what broke, not with thirty bullets of one rule."""
-    each = {describe(breach) for breach in record.breaches}
-    reasons = [reason for reason in record.verdict.reasons if reason not in each]
-    by_rule: dict[str, list[Breach]] = {}
-    for breach in record.breaches:
-        by_rule.setdefault(breach.rule, []).append(breach)
-    for rule, breaches in by_rule.items():
-        places = [b for b in breaches if b.line]
-        more = sum(int(m.group(1)) for b in breaches if not b.line and (m := _MORE.match(b.what)))
-        count = len(places) + more + sum(1 for b in breaches if not b.line and not _MORE.match(b.what))
-        where: dict[str, list[str]] = {}  # what was found -> where, for the first places
-        for b in places[:PLACES_SHOWN]:
-            where.setdefault(b.what, []).append(f"{b.file}:{b.line}")
-        shown = "; ".join(f"{what} ({', '.join(at)})" for what, at in where.items()) or breaches[0].what
-        rest = count - min(len(places), PLACES_SHOWN) if places else count - 1
-        reasons.append(f"rule {rule}, broken {count} time{'s' * (count != 1)}: {shown}"
-                       + (f" (and {rest} more)" if rest > 0 else ""))
-    return reasons
 
 
 def stdout_excerpt(run: Run) -> tuple[list[str], list[str], str]:
