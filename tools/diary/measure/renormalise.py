@@ -15,6 +15,7 @@ import hashlib
 from dataclasses import replace
 
 from diary.core import usercache
+from diary.measure.allowed import allowances
 from diary.measure.derive import assemble, counts, derived_parts, measured_parts
 from diary.measure.judge import stage
 from diary.project.discover import SnapshotMeta
@@ -55,10 +56,11 @@ def renormalise(project: Project, snapshots: list[SnapshotMeta], keys: dict[str,
     baseline_run = runs.get(baseline.id) or records[baseline.id].run
     staged_baseline = stage(baseline)
     comments = counts(staged_baseline).comments
+    allowed = allowances(staged_baseline.files)  # the baseline defines what the rules allow
     fresh = {}
     for snap in snapshots:
         measured = replace(measured_parts(records[snap.id]), run=runs[snap.id])
         staged = staged_baseline if snap.id == baseline.id else stage(snap)
-        derived = derived_parts(staged, comments, settings, measured, baseline_run, baseline.id)
+        derived = derived_parts(staged, comments, settings, measured, baseline_run, baseline.id, allowed)
         fresh[snap.id] = assemble(snap.id, keys[snap.id].key, keys[snap.id].produced_by, measured, derived)
     return fresh
