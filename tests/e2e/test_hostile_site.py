@@ -81,6 +81,9 @@ def repo(built: Path, tmp_path: Path) -> Path:
 def add_post(root: Path, body: str, front: str = 'title: "A post"', folder: str = "evil") -> Path:
     path = root / "posts" / folder / "index.qmd"
     path.parent.mkdir(parents=True, exist_ok=True)
+    # A description, as every post needs one (the listing would show the page's first text instead).
+    if "description:" not in front:
+        front += "\ndescription: A post of a hostile repository."
     path.write_text(f"---\n{front}\ndate: 2026-03-01\n---\n\n{body}\n", encoding="utf-8")
     return path
 

@@ -41,7 +41,7 @@ from diary.project import config, discover
 from diary.project.config import load_settings
 from diary.project.discover import discover_snapshots, read_snapshot
 from diary.project.pages import read_post
-from diary.project.records import load_record, parse_record
+from diary.project.records import RECORD_SCHEMA, load_record, parse_record
 from diarykit import REPO, make_diary, run_diary, snapshot_meta, tree_bytes, write
 
 pytestmark = pytest.mark.fuzz
@@ -454,7 +454,7 @@ def test_record_mutated(tmp_path_factory: pytest.TempPathFactory, mutated: tuple
     if error is None:
         assert not has_keys_records_cannot_match(data)
         record = load_record(path)
-        assert record.id == snap_id and record.schema == 1
+        assert record.id == snap_id and record.schema == RECORD_SCHEMA
 
 
 def test_the_real_records_load() -> None:
@@ -489,7 +489,7 @@ def test_record_with_a_key_written_twice() -> None:
 
 
 def test_record_with_a_merge_key() -> None:
-    text = edited_record("schema: 1\n", "<<: {schema: 1}\n")
+    text = edited_record(f"schema: {RECORD_SCHEMA}\n", f"<<: {{schema: {RECORD_SCHEMA}}}\n")
     assert has_keys_records_cannot_match(text)
     with pytest.raises(DiaryError):
         parse_record(text, Path(f"{sorted(RECORDS)[0]}.yml"))
