@@ -23,6 +23,7 @@ from diary.core.contract import GENERATED_DIR
 from diary.core.errors import DiaryError
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
 from diary.measure.judge import stage
+from diary.measure.rules import longest_line
 from diary.project.freshness import staleness
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import Page, read_front, read_pages
@@ -135,6 +136,7 @@ def unfaithful_records(project: Project) -> list[Problem]:
     baseline = project.snapshots[0]
     staged_baseline = stage(baseline)
     baseline_comments = counts(staged_baseline).comments
+    baseline_longest = longest_line(staged_baseline.code())
     baseline_run = records[baseline.id].run
     problems = []
     for snap in project.snapshots:
@@ -143,7 +145,7 @@ def unfaithful_records(project: Project) -> list[Problem]:
             continue
         staged = staged_baseline if snap is baseline else stage(snap)
         derived = derived_parts(staged, baseline_comments, project.settings, measured_parts(record), baseline_run,
-                                baseline.id)
+                                baseline.id, baseline_longest)
         wrong = [_disagreement(name, record, derived) for name in DERIVED
                  if getattr(derived, name) != getattr(record, name)]
         if wrong:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diary.project.records import dump_record, load_record, parse_record
+from diary.project.records import RECORD_SCHEMA, dump_record, load_record, parse_record
 from diarykit import TINY_PROGRAM, make_diary, read_record, run_diary, tree_bytes, write
 
 
@@ -111,7 +111,8 @@ def test_record_round_trip(measured: Path) -> None:
     [
         (lambda t: t[: len(t) // 3], "01-wrong.yml:"),
         (lambda t: "", "01-wrong.yml:1: error: record file is empty"),
-        (lambda t: t.replace("schema: 1", "schema: 9"), "schema 9, newer than this tool's 1"),
+        (lambda t: t.replace(f"schema: {RECORD_SCHEMA}", "schema: 9"),
+         f"schema 9, newer than this tool's {RECORD_SCHEMA}"),
         (lambda t: t.replace("  passed: 0", "  passed: many"), "record field 'tests.passed' must be an integer"),
         (lambda t: t.replace("  identical: false", "  identical: 'no'"), "'behaviour.identical' must be true or false"),
         (lambda t: "key: [unclosed\n" + t, re.compile(r"01-wrong\.yml:2:\d+: error: record is not valid YAML")),

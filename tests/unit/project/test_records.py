@@ -63,7 +63,7 @@ def older_record(text: str) -> str:
 
 def test_an_older_schema_without_a_migration_is_refused(a_record: Path, tmp_path: Path) -> None:
     path = tmp_path / a_record.name
-    with pytest.raises(DiaryError, match="record has schema 0, this tool reads 1"):
+    with pytest.raises(DiaryError, match=f"record has schema 0, this tool reads {records.RECORD_SCHEMA}"):
         parse_record(older_record(a_record.read_text(encoding="utf-8")), path)
 
 
@@ -75,8 +75,11 @@ def test_an_older_schema_is_migrated_when_it_loads(a_record: Path, tmp_path: Pat
     monkeypatch.setitem(records.MIGRATIONS, 0, update_to_1)
     current = load_record(a_record)
     migrated = parse_record(older_record(a_record.read_text(encoding="utf-8")), tmp_path / a_record.name)
-    assert migrated.schema == 1 and migrated.tests.cpu_s == 0.0
-    assert dataclasses.replace(migrated, tests=current.tests) == current
+    assert migrated.schema == records.RECORD_SCHEMA and migrated.tests.cpu_s == 0.0
+    # schema 1 -> 2 added tokens and characters, 0 until the record is measured again
+    assert migrated.lines.total.tokens == 0 and current.lines.total.tokens > 0
+    assert dataclasses.replace(migrated, tests=current.tests, lines=current.lines,
+                               definitions=current.definitions) == current
 
 
 def test_a_migration_that_breaks_the_shape_is_an_error_not_a_crash(a_record: Path, tmp_path: Path,
@@ -84,3 +87,14 @@ def test_a_migration_that_breaks_the_shape_is_an_error_not_a_crash(a_record: Pat
     monkeypatch.setitem(records.MIGRATIONS, 0, lambda data: {**data, "schema": 1})  # forgets cpu_s
     with pytest.raises(DiaryError, match="record field 'tests' is missing the key 'cpu_s'"):
         parse_record(older_record(a_record.read_text(encoding="utf-8")), tmp_path / a_record.name)
+
+
+def test_a_schema_1_record_loads_without_sizes_until_measured_again(a_record: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(a_record.read_text(encoding="utf-8"))
+    data["schema"] = 1
+    for counts in [data["lines"]["total"], *data["lines"]["files"].values(), *data["definitions"]]:
+        del counts["tokens"], counts["characters"]
+    migrated = parse_record(yaml.safe_dump(data, sort_keys=False), tmp_path / a_record.name)
+    assert migrated.schema == records.RECORD_SCHEMA
+    assert (migrated.lines.total.tokens, migrated.lines.total.characters) == (0, 0)
+    assert all(d.tokens == 0 for d in migrated.definitions)

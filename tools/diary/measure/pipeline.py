@@ -22,6 +22,7 @@ from diary.core.atomic import remove_stale_temporaries
 from diary.core.errors import DiaryError
 from diary.measure.derive import Measured, assemble, counts, derived_parts
 from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
+from diary.measure.rules import longest_line
 from diary.measure.sandbox.run import raise_for_infrastructure, run_sandboxed, sandbox_mode
 from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
@@ -122,6 +123,7 @@ def _as_terminal(text: str) -> str:
 def build_record(
     staged: Staged, expected: ExpectedKey, run: Run, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: Run, baseline_comments: list[str], settings: Settings,
+    baseline_longest_line: int,
 ) -> Record:
     root = settings.root
     measured = Measured(
@@ -130,7 +132,8 @@ def build_record(
         tests=tests.to_record(lambda text: scrub_paths(text, root)),
         probes=Probes(**tests.probes) if tests.probes else NO_PROBES,
     )
-    derived = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id)
+    derived = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id,
+                            baseline_longest_line)
     return assemble(staged.meta.id, expected.key, expected.produced_by, measured, derived)
 
 
@@ -247,6 +250,7 @@ def _measure(
                                          content=staged[snapshot.id].content_hash)
     judge = Judge.for_measure(settings, mode, staged_baseline)
     base_comments = baseline_comments(staged_baseline)
+    base_longest = longest_line(staged_baseline.code())
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diary-measure") as pool:
         runs: dict[str, Future] = {}
         suites: dict[str, Future] = {}
@@ -279,7 +283,7 @@ def _measure(
             run = baseline_run if snapshot is baseline else runs[snapshot.id].result()[1]
             expected = keys[snapshot.id]
             record = build_record(staged[snapshot.id], expected, run, outcome, baseline, baseline_run, base_comments,
-                                  settings)
+                                  settings, base_longest)
             if write:
                 write_record(settings.root, record)
             report.records[snapshot.id] = record

@@ -22,9 +22,9 @@ from diary.core.errors import DiaryError
 from diary.core.safefs import no_links
 from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_data
 from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
-from diary.project.linecounts import Counts, Lines, RecordInvariantError, check_classes
+from diary.project.linecounts import Counts, Lines, RecordInvariantError, Size, Sizes, check_classes
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2
 HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
 
 # The parts of a record, in the order they are written. A field typed `float` also holds an int (a
@@ -81,6 +81,8 @@ class Definition:
     comment: int
     docstring: int
     code: int
+    tokens: int
+    characters: int
 
     def __post_init__(self) -> None:
         check_classes(self.physical, self.blank, self.comment, self.docstring, self.code)
@@ -90,6 +92,10 @@ class Definition:
     @property
     def counts(self) -> Counts:
         return Counts(self.physical, self.blank, self.comment, self.docstring, self.code)
+
+    @property
+    def size(self) -> Size:
+        return Size(self.tokens, self.characters)
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,7 @@ class Record:
     produced_by: ProducedBy
     snapshot: SnapshotInfo
     lines: Lines
+    size: Sizes  # code tokens and characters beside the lines (measure/size.py)
     definitions: tuple[Definition, ...]
     comments: Comments
     tabs: tuple[Tab, ...]
@@ -239,7 +246,30 @@ class Record:
 # `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
 # against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_sizes(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 1 -> 2: a record gained `size` (tokens and characters per file and in total) and each
+    definition its tokens and characters. A schema-1 record was measured by an older tool, so its key
+    is stale and it is measured again; until then it says 0 of each."""
+    lines = data.get("lines")
+    files = lines.get("files") if isinstance(lines, dict) else None
+    zero = {"tokens": 0, "characters": 0}
+    size = {"total": dict(zero), "files": {name: dict(zero) for name in files} if isinstance(files, dict) else {}}
+    ordered: dict[str, Any] = {}
+    for key, value in data.items():  # the record's own order: size right after lines
+        if key != "size":
+            ordered[key] = value
+        if key == "lines":
+            ordered["size"] = size
+    definitions = ordered.get("definitions")
+    if isinstance(definitions, list):
+        ordered["definitions"] = [{**d, **zero} if isinstance(d, dict) else d for d in definitions]
+    ordered["schema"] = 2
+    return ordered
+
+
+MIGRATIONS: dict[int, Migration] = {1: _add_sizes}
 
 
 def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
