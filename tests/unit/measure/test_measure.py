@@ -46,10 +46,13 @@ def test_every_snapshot_gets_a_record(measured: Path) -> None:
 def test_line_counts_and_definitions_are_recorded(measured: Path) -> None:
     rec = read_record(measured, "00-base")
     assert rec["lines"]["total"] == {"physical": 22, "blank": 6, "comment": 1, "docstring": 1, "code": 14}
+    assert rec["size"]["total"] == {"tokens": 115, "characters": 433}
     names = [d["name"] for d in rec["definitions"]]
     assert "add" in names and "main" in names
     add = next(d for d in rec["definitions"] if d["name"] == "add")
     assert (add["kind"], add["code"], add["comment"]) == ("function", 2, 1)
+    # def add ( a , b ) : return a + b -- the comment is no token
+    assert (add["tokens"], add["characters"]) == (12, len("defadd(a,b):returna+b"))
     assert rec["comments"] == {"total": 1, "kept": 1, "percent": 100.0, "dropped": []}
 
 
@@ -159,7 +162,7 @@ def test_records_are_stable_diff_friendly_yaml(measured: Path) -> None:
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
     assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "definitions", "comments",
                     "tabs", "run", "behaviour", "tests", "probes", "breaches", "verdict"]
-    assert yaml.safe_load(text)["schema"] == 1
+    assert yaml.safe_load(text)["schema"] == RECORD_SCHEMA == 2
 
 
 def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:
@@ -172,7 +175,11 @@ def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:
     rec = read_record(root, "00-base")
     assert rec["lines"]["files"]["helper.py"] == {"physical": 5, "blank": 2, "comment": 1, "docstring": 0,
                                                   "code": 2}
+    assert rec["size"]["files"]["helper.py"] == {"tokens": 12, "characters": 21}
     assert rec["lines"]["total"]["physical"] == 16
+    files = rec["size"]["files"].values()
+    assert rec["size"]["total"]["tokens"] == sum(f["tokens"] for f in files)  # the total sums the files
+    assert rec["size"]["total"]["characters"] == sum(f["characters"] for f in files)
     assert rec["run"]["stdout_lines"] == ["3"]
     assert {d["file"] for d in rec["definitions"]} == {"prog.py", "helper.py"}
 

@@ -287,13 +287,19 @@ def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
 RECORD_SHAPE = shape_of(Record)
 
 
-def best_snapshot(records: dict[str, Record], order: list[str]) -> str | None:
-    """The best snapshot: the shortest that works (fewest code lines, the earlier in `order` on a
-    tie), or None when none does. Children of one parent are alternatives, so the last snapshot is
-    not "the result": the best is what the diary achieved (in a chain that only shortens, the last
-    working one)."""
+# What "shortest" means for the best snapshot: the measure it is chosen by, and how it is named.
+BEST_MEASURES = {"code": "code lines", "tokens": "code tokens"}
+
+
+def best_snapshot(records: dict[str, Record], order: list[str], measure: str = "code") -> str | None:
+    """The best snapshot: the shortest that works (fewest code lines, or code tokens with
+    `measure="tokens"`; the earlier in `order` on a tie), or None when none does. Children of one
+    parent are alternatives, so the last snapshot is not "the result": the best is what the diary
+    achieved (in a chain that only shortens, the last working one)."""
+    if measure not in BEST_MEASURES:
+        raise ValueError(f"no measure {measure!r}: one of {', '.join(BEST_MEASURES)}")
     working = [snap_id for snap_id in order if snap_id in records and records[snap_id].verdict.status == "ok"]
-    return min(working, key=lambda snap_id: records[snap_id].lines.total.code, default=None)
+    return min(working, key=lambda snap_id: getattr(records[snap_id].lines.total, measure), default=None)
 
 
 # What differs between two honest measurements of the same files: timings and memory.

@@ -28,6 +28,7 @@ from diary.core.contract import (
     GENERATED_DIR,
     PAGE_MARKER,
     PAGES_DIR,
+    POST_CHARTS_DIR,
     RAW_DIR,
     SETTINGS_PATH,
     SNAPSHOT_INDEX_PATH,
@@ -43,7 +44,7 @@ from diary.project.pages import page_sources, read_front, read_text
 from diary.project.project import Project
 from diary.project.records import record_path
 from diary.site import templating
-from diary.site.chart import chart_files, chart_partial
+from diary.site.chart import chart_files, chart_partial, post_charts
 from diary.site.checks import checks_partial
 from diary.site.excerpts import code_partials, diff_partial
 from diary.site.model import Diary, load_snapshots
@@ -146,7 +147,7 @@ def _read_or_empty(path: Path) -> bytes:
 def generated_tree_digest(root: Path) -> str:
     """Every file in the generated places, by path, size and modification time."""
     candidates = [root / VARIABLES_PATH, root / CHART_PATH, root / CHART_DARK_PATH]
-    for folder in (root / GENERATED_DIR, root / PAGES_DIR):
+    for folder in (root / GENERATED_DIR, root / PAGES_DIR, root / POST_CHARTS_DIR):
         if folder.is_dir():
             candidates.extend(path for path in folder.rglob("*") if path.is_file())
     return safefs.stat_digest(sorted(candidates), root)
@@ -222,11 +223,14 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
         if diff_partial_path(older.id, newer.id) in wanted:
             files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
 
+    pinned, pinned_drawn = post_charts(reuse_from, diary, pages, wanted)
+    files.update(pinned)
     problems += check_pages(root, pages, files, variables)
     problems += _other_page_problems(root, pages, files, allow_raw_html)
     problems += metadata_problems(root, _rendered_pages(root), allow_raw_html)
     charts, drawn = chart_files(reuse_from, diary)
     files.update(charts)
+    drawn = drawn or pinned_drawn
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
     return Outputs(encoded, chart_drawn=drawn, problems=problems)
 
@@ -283,7 +287,7 @@ def write_outputs(root: Path, outputs: Outputs) -> GenerateReport:
 def stale_files(root: Path, produced: set[str]) -> list[Path]:
     """What an earlier run generated and this one does not: only in the generated places."""
     candidates: list[Path] = []
-    for folder in (root / GENERATED_DIR, root / RAW_DIR):
+    for folder in (root / GENERATED_DIR, root / RAW_DIR, root / POST_CHARTS_DIR):
         if folder.is_dir():
             candidates.extend(path for path in folder.rglob("*") if path.is_file())
     pages = root / PAGES_DIR
@@ -304,7 +308,7 @@ def remove_stale(root: Path, produced: set[str]) -> list[str]:
     for path in stale_files(root, produced):
         path.unlink()
         removed.append(path.relative_to(root).as_posix())
-    for folder in (root / GENERATED_DIR, root / RAW_DIR):
+    for folder in (root / GENERATED_DIR, root / RAW_DIR, root / POST_CHARTS_DIR):
         if folder.is_dir():
             for directory in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
                 if directory.is_dir() and not any(directory.iterdir()):
