@@ -40,6 +40,7 @@ from diary.core.contract import (
 )
 from diary.core.errors import DiaryError
 from diary.core.yamlio import dump_yaml
+from diary.project.cited import CITED_PATH
 from diary.project.pages import page_sources, read_front, read_text
 from diary.project.project import Project
 from diary.project.records import record_path
@@ -119,6 +120,7 @@ def input_digest(project: Project) -> str:
             if path.suffix in (".py", ".j2") and path.is_file():
                 digest.update(f"\0{path}\0".encode() + path.read_bytes())
     digest.update(_read_or_empty(project.root / SETTINGS_PATH))
+    digest.update(_read_or_empty(project.root / CITED_PATH))
     expected = project.expected_keys
     for meta in project.snapshots:
         digest.update(f"\0{meta.id}\0{expected[meta.id].key}\0".encode())

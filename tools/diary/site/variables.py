@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from diary.core.escape import metadata_text, neutralise_shortcodes
+from diary.project.cited import citation, load_cited
 from diary.project.records import BEST_MEASURES, Counts
 from diary.site.model import Diary
 from diary.site.templating import identity, mark, signed, signed_percent
@@ -86,7 +87,9 @@ def build_variables(diary: Diary) -> dict:
         if found is not None:
             definitions[key] = {"baseline": d.code, "best": best.definitions[found].code,
                                 "saved": d.code - best.definitions[found].code, "best_name": found}
-    return {"diary": summary, "snap": snaps, "def": nested(definitions)}
+    # Figures quoted from outside (project/cited.py): only ever as a citation, never a bare number.
+    cited = {figure.name: citation(figure) for figure in load_cited(diary.settings.root)}
+    return {"diary": summary, "snap": snaps, "def": nested(definitions), **({"cited": cited} if cited else {})}
 
 
 def size_figures(baseline: Counts, best: Counts) -> dict[str, Any]:
