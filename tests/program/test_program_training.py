@@ -49,5 +49,5 @@ def test_trained_weights_are_bit_identical_to_the_baselines(observed, baseline_o
     printed line the same. After the same short training, every weight must have the baseline's bits."""
     ours, theirs = observed["trained"]["weights"], baseline_observed["trained"]["weights"]
     assert len(ours) == len(theirs), f"{len(ours)} trained weights, the baseline has {len(theirs)}"
-    differ = sum(a != b for a, b in zip(ours, theirs))
+    differ = sum(a != b for a, b in zip(ours, theirs, strict=True))
     assert differ == 0, f"{differ} of {len(theirs)} trained weights differ from the baseline's in their last bits"

@@ -202,7 +202,8 @@ def test_variables_have_the_contract_keys_and_values(site):
     assert list(variables) == ["diary", "snap", "def"]
     assert list(variables["diary"]) == [
         "snapshots", "broken", "baseline", "best", "baseline_code", "best_code", "saved_code",
-        "saved_percent", "best_measure", "baseline_tokens", "best_tokens", "saved_tokens", "saved_tokens_percent",
+        "saved_percent", "best_measure", "best_identity", "best_tests_passed", "best_tests_total",
+        "baseline_tokens", "best_tokens", "saved_tokens", "saved_tokens_percent",
         "baseline_characters", "best_characters", "saved_characters", "saved_characters_percent",
         "steps", "seed", "samples", "tests_total", "sandbox"]
     assert list(variables["snap"]) == SNAPSHOTS

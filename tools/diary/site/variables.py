@@ -74,6 +74,11 @@ def build_variables(diary: Diary) -> dict:
         "saved_code": saved,
         "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0,
         "best_measure": BEST_MEASURES["code"],  # what "shortest" means for the best (records.best_snapshot)
+        # The headline of the home page: the best's behaviour and tests, beside its size.
+        "best_identity": identity(diary.metrics[best.id].identical, diary.metrics[best.id].normalised_by,
+                                  bool(diary.settings.normalise)),
+        "best_tests_passed": diary.metrics[best.id].tests_passed,
+        "best_tests_total": diary.metrics[best.id].tests_total,
         **size_figures(baseline.record.lines.total, best.record.lines.total),
         # A setting is published only where some snapshot's arguments use it: `args: []` has no seed.
         **{name: getattr(diary.settings, name) for name in ("steps", "seed", "samples")
