@@ -562,7 +562,7 @@ def test_tokens_and_characters_come_from_the_records_beside_every_saving(site):
     assert snap["def"]["total"]["tokens"] == next(d["tokens"] for d in fixed["definitions"] if d["name"] == "total")
     # the progress table and the snapshot page show the tokens saved beside the lines saved
     row = table_rows(read(site, "_generated/_progress-table.md"))["02-fixed"]
-    assert row[6] == f"{snap['code_vs_baseline']} ({snap['tokens_vs_baseline']} tokens)"
+    assert row[6] == f"{snap['code_vs_baseline']} lines, {snap['tokens_vs_baseline']} tokens"
     page = read(site, "snapshots/02-fixed.qmd")
     assert re.search(r"\| change in code tokens against the baseline +\| +"
                      + re.escape(snap["tokens_vs_baseline"]) + r" \(", page)

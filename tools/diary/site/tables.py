@@ -48,7 +48,7 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
             str(m.code), str(m.comment), str(m.blank),
             struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—",
             # Lines alone reward cramming: the tokens saved stand beside the lines saved.
-            struck(f"{signed(m.vs_baseline)} ({signed(m.tokens_vs_baseline)} tokens)", snap.broken)
+            struck(f"{signed(m.vs_baseline)} lines, {signed(m.tokens_vs_baseline)} tokens", snap.broken)
             if snap is not diary.baseline else "—",
             str(m.best_so_far) if m.best_so_far is not None else "—",
             *per_definition,
