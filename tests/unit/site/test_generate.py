@@ -591,3 +591,15 @@ def test_a_post_that_includes_the_whole_diarys_chart_is_refused(diary, capsys):
     err = capsys.readouterr().err
     assert "posts/day-2/index.qmd:" in err and "the whole diary's chart" in err
     assert "/_generated/charts/_day-2.md" in err
+
+
+def test_a_snapshot_download_runs_with_its_data_beside_it(site):
+    """The raw folder of a snapshot is a run's folder: its files, and each data file at the path the
+    program opens; the page links the data file and says what to run there."""
+    raw = site / "snapshots/raw/02-fixed"
+    assert (raw / "data/names.txt").read_bytes() == (site / "code/data/names.txt").read_bytes()
+    assert (raw / "prog.py").read_bytes() == (site / "code/snapshots/02-fixed/prog.py").read_bytes()
+    page = read(site, "snapshots/02-fixed.qmd")
+    command = record(site, "02-fixed")["run"]["command"]
+    assert "[data/names\\.txt](raw/02-fixed/data/names.txt) at that path" in page
+    assert "and run " + templating.escape_markdown_inline(command) + " there." in page

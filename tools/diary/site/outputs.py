@@ -221,6 +221,9 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
         files.update(code_partials(reuse_from, snap, wanted))
         for name, data in snap.raw.items():
             files[raw_file_path(snap.id, name)] = data
+        for data_file in snap.meta.data_files:  # beside the files, where a run finds it (pages.py)
+            files[raw_file_path(snap.id, data_file.target)] = safefs.read_bytes(
+                project.settings.code_dir / data_file.source, project.settings.max_file_bytes)
     for older, newer in diff_pairs:
         if diff_partial_path(older.id, newer.id) in wanted:
             files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)

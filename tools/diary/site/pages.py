@@ -67,6 +67,11 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
     files = [{"name": name, "raw_href": link_target(raw_file_path(snap.id, name).removeprefix(f"{PAGES_DIR}/")),
               "size": _size(len(snap.raw[name])), "partial": code_partial_path(snap.id, name)}
              for name in snap.meta.files]
+    # A download that runs: each data file is published beside the snapshot's files, at the path the
+    # program opens it by (outputs.build_outputs), and the page says where it goes and what to run.
+    data_files = [{"target": data.target,
+                   "href": link_target(raw_file_path(snap.id, data.target).removeprefix(f"{PAGES_DIR}/"))}
+                  for data in snap.meta.data_files]
     # Front matter holds only plain text (escape.metadata_text); what is not plain is shown once, in
     # the body, escaped as body Markdown. The note is shown once either way: as the description (both
     # engines print it under the title) or as the body's first paragraph.
@@ -104,7 +109,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         probes_passed=record.probes.status == "passed",
         command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
         stderr=run.stderr_excerpt.strip("\n"),
-        files=files,
+        files=files, data_files=data_files,
         parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
     )
 
