@@ -160,7 +160,7 @@ def test_deleted_snapshot_loses_its_record(measured: Path, tmp_path: Path) -> No
 def test_records_are_stable_diff_friendly_yaml(measured: Path) -> None:
     text = (measured / "_data/records/00-base.yml").read_text()
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
-    assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "definitions", "comments",
+    assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "size", "definitions", "comments",
                     "tabs", "run", "behaviour", "tests", "probes", "breaches", "verdict"]
     assert yaml.safe_load(text)["schema"] == RECORD_SCHEMA == 2
 

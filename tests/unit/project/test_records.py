@@ -77,8 +77,8 @@ def test_an_older_schema_is_migrated_when_it_loads(a_record: Path, tmp_path: Pat
     migrated = parse_record(older_record(a_record.read_text(encoding="utf-8")), tmp_path / a_record.name)
     assert migrated.schema == records.RECORD_SCHEMA and migrated.tests.cpu_s == 0.0
     # schema 1 -> 2 added tokens and characters, 0 until the record is measured again
-    assert migrated.lines.total.tokens == 0 and current.lines.total.tokens > 0
-    assert dataclasses.replace(migrated, tests=current.tests, lines=current.lines,
+    assert migrated.size.total.tokens == 0 and current.size.total.tokens > 0
+    assert dataclasses.replace(migrated, tests=current.tests, size=current.size,
                                definitions=current.definitions) == current
 
 
@@ -92,9 +92,12 @@ def test_a_migration_that_breaks_the_shape_is_an_error_not_a_crash(a_record: Pat
 def test_a_schema_1_record_loads_without_sizes_until_measured_again(a_record: Path, tmp_path: Path) -> None:
     data = yaml.safe_load(a_record.read_text(encoding="utf-8"))
     data["schema"] = 1
-    for counts in [data["lines"]["total"], *data["lines"]["files"].values(), *data["definitions"]]:
-        del counts["tokens"], counts["characters"]
+    del data["size"]
+    for definition in data["definitions"]:
+        del definition["tokens"], definition["characters"]
     migrated = parse_record(yaml.safe_dump(data, sort_keys=False), tmp_path / a_record.name)
     assert migrated.schema == records.RECORD_SCHEMA
-    assert (migrated.lines.total.tokens, migrated.lines.total.characters) == (0, 0)
+    assert (migrated.size.total.tokens, migrated.size.total.characters) == (0, 0)
+    assert set(migrated.size.files) == set(migrated.lines.files)
     assert all(d.tokens == 0 for d in migrated.definitions)
+    assert list(migrated.to_data())[:7] == ["schema", "id", "key", "produced_by", "snapshot", "lines", "size"]

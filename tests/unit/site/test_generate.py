@@ -551,14 +551,14 @@ def test_a_file_name_no_include_can_hold_is_refused(diary, capsys):
 
 def test_tokens_and_characters_come_from_the_records_beside_every_saving(site):
     variables = yaml.safe_load(read(site, "_variables.yml"))
-    base, fixed = record(site, "00-base"), record(site, "02-fixed")
+    base, fixed = read_record(site, "00-base"), read_record(site, "02-fixed")
     summary = variables["diary"]
     assert summary["best_measure"] == "code lines"
-    assert (summary["baseline_tokens"], summary["best_tokens"]) == (base["lines"]["total"]["tokens"],
-                                                                    fixed["lines"]["total"]["tokens"])
-    assert summary["saved_tokens"] == base["lines"]["total"]["tokens"] - fixed["lines"]["total"]["tokens"]
+    assert (summary["baseline_tokens"], summary["best_tokens"]) == (base["size"]["total"]["tokens"],
+                                                                    fixed["size"]["total"]["tokens"])
+    assert summary["saved_tokens"] == base["size"]["total"]["tokens"] - fixed["size"]["total"]["tokens"]
     snap = variables["snap"]["02-fixed"]
-    assert snap["tokens"] == fixed["lines"]["total"]["tokens"] > 0
+    assert snap["tokens"] == fixed["size"]["total"]["tokens"] > 0
     assert snap["def"]["total"]["tokens"] == next(d["tokens"] for d in fixed["definitions"] if d["name"] == "total")
     # the progress table and the snapshot page show the tokens saved beside the lines saved
     row = table_rows(read(site, "_generated/_progress-table.md"))["02-fixed"]
@@ -600,6 +600,6 @@ def test_a_snapshot_download_runs_with_its_data_beside_it(site):
     assert (raw / "data/names.txt").read_bytes() == (site / "code/data/names.txt").read_bytes()
     assert (raw / "prog.py").read_bytes() == (site / "code/snapshots/02-fixed/prog.py").read_bytes()
     page = read(site, "snapshots/02-fixed.qmd")
-    command = record(site, "02-fixed")["run"]["command"]
+    command = read_record(site, "02-fixed")["run"]["command"]
     assert "[data/names\\.txt](raw/02-fixed/data/names.txt) at that path" in page
     assert "and run " + templating.escape_markdown_inline(command) + " there." in page

@@ -287,7 +287,7 @@ def test_measure_names_the_best_and_the_alternatives(tree_site, tmp_path, capsys
     assert "alternative" not in rows["04-renamed"] and "alternative" not in rows["05-tally"]
     assert rows["04-renamed"].rstrip().endswith(", best")
     code = code_of(root, "04-renamed")
-    tokens = yaml.safe_load((root / "_data/records/04-renamed.yml").read_text())["lines"]["total"]["tokens"]
+    tokens = yaml.safe_load((root / "_data/records/04-renamed.yml").read_text())["size"]["total"]["tokens"]
     assert f"best: 04-renamed, {code} code lines, {tokens} code tokens (the working snapshot with the fewest code " \
            "lines)" in out
 

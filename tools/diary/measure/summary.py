@@ -26,7 +26,7 @@ def best_line(report: MeasureReport) -> str:
     if best is None:
         return "best: none (no snapshot works)"
     total = report.records[best].lines.total
-    return (f"best: {best}, {total.code} code lines, {total.tokens} code tokens "
+    return (f"best: {best}, {total.code} code lines, {report.records[best].size.total.tokens} code tokens "
             f"(the working snapshot with the fewest {records.BEST_MEASURES['code']})")
 
 

@@ -8,7 +8,6 @@ only `--force` overwrites it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from diary.core.safefs import no_links
 from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_data
 from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
 from diary.project.linecounts import Counts, Lines, RecordInvariantError, Size, Sizes, check_classes
+from diary.project.migrations import MIGRATIONS
 
 RECORD_SCHEMA = 2
 HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
@@ -245,31 +245,7 @@ class Record:
 # Migrations: MIGRATIONS[n] turns the plain data of a schema-n record into schema n + 1 (like asv's
 # `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
 # against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
-Migration = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-def _add_sizes(data: dict[str, Any]) -> dict[str, Any]:
-    """Schema 1 -> 2: a record gained `size` (tokens and characters per file and in total) and each
-    definition its tokens and characters. A schema-1 record was measured by an older tool, so its key
-    is stale and it is measured again; until then it says 0 of each."""
-    lines = data.get("lines")
-    files = lines.get("files") if isinstance(lines, dict) else None
-    zero = {"tokens": 0, "characters": 0}
-    size = {"total": dict(zero), "files": {name: dict(zero) for name in files} if isinstance(files, dict) else {}}
-    ordered: dict[str, Any] = {}
-    for key, value in data.items():  # the record's own order: size right after lines
-        if key != "size":
-            ordered[key] = value
-        if key == "lines":
-            ordered["size"] = size
-    definitions = ordered.get("definitions")
-    if isinstance(definitions, list):
-        ordered["definitions"] = [{**d, **zero} if isinstance(d, dict) else d for d in definitions]
-    ordered["schema"] = 2
-    return ordered
-
-
-MIGRATIONS: dict[int, Migration] = {1: _add_sizes}
+# The migrations themselves are in migrations.py (MIGRATIONS is that module's dict).
 
 
 def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
@@ -299,7 +275,9 @@ def best_snapshot(records: dict[str, Record], order: list[str], measure: str = "
     if measure not in BEST_MEASURES:
         raise ValueError(f"no measure {measure!r}: one of {', '.join(BEST_MEASURES)}")
     working = [snap_id for snap_id in order if snap_id in records and records[snap_id].verdict.status == "ok"]
-    return min(working, key=lambda snap_id: getattr(records[snap_id].lines.total, measure), default=None)
+    if measure == "tokens":
+        return min(working, key=lambda snap_id: records[snap_id].size.total.tokens, default=None)
+    return min(working, key=lambda snap_id: records[snap_id].lines.total.code, default=None)
 
 
 # What differs between two honest measurements of the same files: timings and memory.

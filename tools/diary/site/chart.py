@@ -61,7 +61,7 @@ def chart_partial(diary: Diary, snapshots: list[Snapshot] | None = None,
     best = diary.by_id[best_id] if best_id is not None else baseline
     broken = sum(1 for snap in shown if snap.broken)
     scope = "each snapshot" if snapshots is None else f"each snapshot up to {escape_markdown_inline(shown[-1].id)}"
-    tokens = (baseline.record.lines.total.tokens, best.record.lines.total.tokens)
+    tokens = (baseline.record.size.total.tokens, best.record.size.total.tokens)
     caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of {scope}: from "
                f"{baseline.code} code lines ({tokens[0]} code tokens) in {escape_markdown_inline(baseline.id)} "
                f"to {best.code} ({tokens[1]} tokens) in "

@@ -237,7 +237,7 @@ def definition_keys(meta: SnapshotMeta, record: Record) -> dict[str, Definition]
 
 def compute_metrics(diary: Diary) -> dict[str, Metrics]:
     baseline_code = diary.baseline.code
-    baseline_tokens = diary.baseline.record.lines.total.tokens
+    baseline_tokens = diary.baseline.record.size.total.tokens
     metrics: dict[str, Metrics] = {}
     best: int | None = None
 
@@ -255,8 +255,8 @@ def compute_metrics(diary: Diary) -> dict[str, Metrics]:
         reasons = record.verdict.reasons
         metrics[snap.id] = Metrics(
             code=snap.code,
-            tokens=total.tokens,
-            characters=total.characters,
+            tokens=record.size.total.tokens,
+            characters=record.size.total.characters,
             comment=total.comment + total.docstring,
             blank=total.blank,
             physical=total.physical,
@@ -264,8 +264,9 @@ def compute_metrics(diary: Diary) -> dict[str, Metrics]:
             vs_parent=snap.code - reference.code if reference else None,
             vs_baseline=snap.code - baseline_code,
             percent_vs_baseline=percent(snap.code - baseline_code),
-            tokens_vs_baseline=total.tokens - baseline_tokens,
-            tokens_percent_vs_baseline=(round(100.0 * (total.tokens - baseline_tokens) / baseline_tokens, 1)
+            tokens_vs_baseline=record.size.total.tokens - baseline_tokens,
+            tokens_percent_vs_baseline=(round(100.0 * (record.size.total.tokens - baseline_tokens) / baseline_tokens,
+                                              1)
                                         if baseline_tokens else 0.0),
             best_so_far=best,
             comments_kept=record.comments.kept,

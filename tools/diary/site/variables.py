@@ -6,7 +6,8 @@ from typing import Any
 
 from diary.core.escape import metadata_text, neutralise_shortcodes
 from diary.project.cited import citation, load_cited
-from diary.project.records import BEST_MEASURES, Counts
+from diary.project.linecounts import Size
+from diary.project.records import BEST_MEASURES
 from diary.site.model import Diary
 from diary.site.templating import identity, mark, signed, signed_percent
 
@@ -79,7 +80,7 @@ def build_variables(diary: Diary) -> dict:
                                   bool(diary.settings.normalise)),
         "best_tests_passed": diary.metrics[best.id].tests_passed,
         "best_tests_total": diary.metrics[best.id].tests_total,
-        **size_figures(baseline.record.lines.total, best.record.lines.total),
+        **size_figures(baseline.record.size.total, best.record.size.total),
         # A setting is published only where some snapshot's arguments use it: `args: []` has no seed.
         **{name: getattr(diary.settings, name) for name in ("steps", "seed", "samples")
            if any(name in snap.meta.placeholders for snap in diary.snapshots)},
@@ -97,7 +98,7 @@ def build_variables(diary: Diary) -> dict:
     return {"diary": summary, "snap": snaps, "def": nested(definitions), **({"cited": cited} if cited else {})}
 
 
-def size_figures(baseline: Counts, best: Counts) -> dict[str, Any]:
+def size_figures(baseline: Size, best: Size) -> dict[str, Any]:
     """The tokens and characters of the baseline and the best, and what the best saved of each."""
     figures: dict[str, Any] = {}
     for measure in ("tokens", "characters"):
