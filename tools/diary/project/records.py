@@ -21,7 +21,7 @@ from diary.core.errors import DiaryError
 from diary.core.safefs import no_links
 from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_data
 from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
-from diary.project.linecounts import Counts, Lines, RecordInvariantError, Size, Sizes, check_classes
+from diary.project.linecounts import Counts, Lines, RecordInvariantError, Sizes, check_classes
 from diary.project.migrations import MIGRATIONS
 
 RECORD_SCHEMA = 2
@@ -92,10 +92,6 @@ class Definition:
     @property
     def counts(self) -> Counts:
         return Counts(self.physical, self.blank, self.comment, self.docstring, self.code)
-
-    @property
-    def size(self) -> Size:
-        return Size(self.tokens, self.characters)
 
 
 @dataclass(frozen=True)
@@ -244,8 +240,8 @@ class Record:
 
 # Migrations: MIGRATIONS[n] turns the plain data of a schema-n record into schema n + 1 (like asv's
 # `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
-# against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file.
-# The migrations themselves are in migrations.py (MIGRATIONS is that module's dict).
+# against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file
+# (the migrations are in migrations.py).
 
 
 def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
@@ -263,8 +259,7 @@ def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
 RECORD_SHAPE = shape_of(Record)
 
 
-# What "shortest" means for the best snapshot: the measure it is chosen by, and how it is named.
-BEST_MEASURES = {"code": "code lines", "tokens": "code tokens"}
+BEST_MEASURES = {"code": "code lines", "tokens": "code tokens"}  # what "shortest" means, and its name
 
 
 def best_snapshot(records: dict[str, Record], order: list[str], measure: str = "code") -> str | None:
@@ -272,12 +267,9 @@ def best_snapshot(records: dict[str, Record], order: list[str], measure: str = "
     `measure="tokens"`; the earlier in `order` on a tie), or None when none does. Children of one
     parent are alternatives, so the last snapshot is not "the result": the best is what the diary
     achieved (in a chain that only shortens, the last working one)."""
-    if measure not in BEST_MEASURES:
-        raise ValueError(f"no measure {measure!r}: one of {', '.join(BEST_MEASURES)}")
+    size = {"code": lambda r: r.lines.total.code, "tokens": lambda r: r.size.total.tokens}[measure]
     working = [snap_id for snap_id in order if snap_id in records and records[snap_id].verdict.status == "ok"]
-    if measure == "tokens":
-        return min(working, key=lambda snap_id: records[snap_id].size.total.tokens, default=None)
-    return min(working, key=lambda snap_id: records[snap_id].lines.total.code, default=None)
+    return min(working, key=lambda snap_id: size(records[snap_id]), default=None)
 
 
 # What differs between two honest measurements of the same files: timings and memory.
