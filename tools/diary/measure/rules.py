@@ -40,7 +40,7 @@ import sys
 import tokenize
 
 from diary.core import usercache
-from diary.measure.lineclass import physical_lines
+from diary.core.contract import line_texts
 from diary.project.discover import files_digest
 from diary.project.records import Breach
 
@@ -134,13 +134,13 @@ def check_comments(kept: int, total: int, minimum_percent: float) -> list[Breach
 
 def longest_line(code: dict[str, str]) -> int:
     """The characters of the longest physical line of the code files: what the baseline allows."""
-    return max((len(line) for text in code.values() for line in physical_lines(text)), default=0)
+    return max((len(line) for text in code.values() for line in line_texts(text)), default=0)
 
 
 def check_line_length(code: dict[str, str], limit: int) -> list[Breach]:
     """Every line longer than `limit` (the baseline's longest line, or `max_line_length`)."""
     return _limit([Breach("line-length", name, number, f"a line of {len(line)} characters, over the {limit} allowed")
-                   for name, text in code.items() for number, line in enumerate(physical_lines(text), start=1)
+                   for name, text in code.items() for number, line in enumerate(line_texts(text), start=1)
                    if len(line) > limit])
 
 
