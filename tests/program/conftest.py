@@ -4,7 +4,8 @@
 sandboxes, then runs these tests in a third sandbox that holds only the two answer files, with:
 
 - `DIARY_OBSERVED`: the snapshot's answers (JSON written by driver.py);
-- `DIARY_BASELINE_OBSERVED`: the baseline's answers, for the comparison tests.
+- `DIARY_BASELINE_OBSERVED`: the baseline's answers, for the comparison tests;
+- `DIARY_QUESTIONS_SEED`: the seed the questions were drawn from at measure time (spec.asked).
 
 No code of the snapshot runs in this process, so it cannot change what pytest reports. Without
 `DIARY_OBSERVED` nothing here is collected, so the project's own `pytest` run skips it. See
@@ -51,6 +52,15 @@ class Answers:
         if isinstance(answer, dict) and "error" in answer:
             pytest.fail(f"{name}: the {self.whose} raised {answer['error']}", pytrace=False)
         return answer
+
+
+@pytest.fixture(scope="session")
+def asked() -> dict:
+    """The questions of this measure, drawn from the seed the tool chose (DIARY_QUESTIONS_SEED)."""
+    from spec import asked as draw
+
+    seed = os.environ.get("DIARY_QUESTIONS_SEED", "")
+    return draw(int(seed) if seed.isdigit() else None)
 
 
 @pytest.fixture(scope="session")

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import spec
 
+ASKED = spec.asked(None)  # the questions of this measure: set from the seed in main()
+
 
 def load(directory: Path, entry: str):
     sys.path.insert(0, str(directory))  # a snapshot may hold several modules that import each other
@@ -82,7 +84,8 @@ def ask_import(directory: Path, entry: str) -> tuple[object, dict]:
 
 
 def ask_operation(m, name: str) -> dict:
-    on_values, _, inputs = spec.OPERATIONS[name]
+    on_values, _, _ = spec.OPERATIONS[name]
+    inputs = ASKED["operations"][name]
     leaves = [m.Value(x) for x in inputs]
     out = on_values(*leaves)
     is_value = isinstance(out, m.Value)
@@ -93,14 +96,14 @@ def ask_operation(m, name: str) -> dict:
 
 
 def ask_shared(m) -> dict:
-    x, y = (m.Value(v) for v in spec.SHARED_INPUTS)
+    x, y = (m.Value(v) for v in ASKED["shared"])
     out = spec.shared_expression(x, y)
     out.backward()
     return {"data": out.data, "grads": [x.grad, y.grad]}
 
 
 def ask_sum(m) -> dict:
-    leaves = [m.Value(v) for v in spec.SUM_INPUTS]
+    leaves = [m.Value(v) for v in ASKED["sum"]]
     total = sum(leaf * leaf for leaf in leaves)
     total.backward()
     return {"data": total.data, "grads": [leaf.grad for leaf in leaves]}
@@ -119,7 +122,7 @@ def ask_matrix(m) -> dict:
 
 
 def ask_init(m) -> dict:
-    params = build(m, spec.SEEDS["shapes"])
+    params = build(m, ASKED["seeds"]["shapes"])
     sd = m.state_dict
     flat = [p for mat in sd.values() for row in mat for p in row]
     return {
@@ -149,12 +152,12 @@ def ask_helpers(m) -> dict:
 
 
 def ask_gpt(m) -> dict:
-    build(m, spec.SEEDS["shapes"])
+    build(m, ASKED["seeds"]["shapes"])
     keys, values = new_cache(m)
     first = m.gpt(spec.TOKENS[0], 0, keys, values)
     logits = {"count": len(first),
               "all_finite_values": all(isinstance(v, m.Value) and math.isfinite(v.data) for v in first)}
-    build(m, spec.SEEDS["shapes"])
+    build(m, ASKED["seeds"]["shapes"])
     keys, values = new_cache(m)
     growth = []
     for pos, tok in enumerate(spec.TOKENS):
@@ -179,7 +182,7 @@ def ask_gradients(m, seed: int, tokens=spec.TOKENS) -> dict:
 
 
 def ask_training(m) -> dict:
-    params = build(m, spec.SEEDS["training"])
+    params = build(m, ASKED["seeds"]["training"])
     loss = sequence_loss(m)
     loss.backward()
     for p in params:
@@ -213,6 +216,8 @@ def ask_probe(m, seed: int) -> dict:
 def main(argv: list[str]) -> None:
     directory, entry, out = Path(argv[0]).resolve(), argv[1], Path(argv[2])
     probe_seed = int(argv[3]) if len(argv) > 3 else None
+    global ASKED
+    ASKED = spec.asked(probe_seed)  # asked at measure time: the tests draw the same from the seed
     answers: dict = {}
     sys.dont_write_bytecode = True
     try:
@@ -222,9 +227,9 @@ def main(argv: list[str]) -> None:
     questions = {
         "operations": lambda m: {name: ask_operation(m, name) for name in spec.OPERATIONS},
         "shared": ask_shared, "sum": ask_sum, "leaf": ask_leaf, "matrix": ask_matrix, "init": ask_init,
-        "weights": lambda m: ask_weights(m, spec.SEEDS["init"]), "helpers": ask_helpers, "gpt": ask_gpt,
-        "forward": lambda m: ask_forward(m, spec.SEEDS["forward"]),
-        "gradients": lambda m: ask_gradients(m, spec.SEEDS["gradients"]), "training": ask_training,
+        "weights": lambda m: ask_weights(m, ASKED["seeds"]["init"]), "helpers": ask_helpers, "gpt": ask_gpt,
+        "forward": lambda m: ask_forward(m, ASKED["seeds"]["forward"]),
+        "gradients": lambda m: ask_gradients(m, ASKED["seeds"]["gradients"]), "training": ask_training,
         "trained": ask_trained,  # last: it runs main(), which sets the program's globals as a run does
     }
     if probe_seed is not None:

@@ -7,6 +7,7 @@ judging side (the tests) can use it as well as the driver that runs beside the p
 from __future__ import annotations
 
 import math
+import random
 
 VOCAB = 27  # 26 letters and the BOS token, as for data/names.txt
 TOKENS = [26, 4, 12, 12, 0, 26]  # BOS e m m a BOS
@@ -48,3 +49,23 @@ SOFTMAX_LARGE = (1000.0, 999.0, -1000.0)
 RMSNORM_X = (0.3, -1.2, 2.5, 0.0, -0.7, 1.1, 0.9, -2.0)
 CALLABLES = ("Value", "matrix", "init_model", "linear", "softmax", "rmsnorm", "gpt", "main")
 INTS = ("n_layer", "n_embd", "n_head", "block_size")
+
+
+def asked(seed: int | None) -> dict:
+    """The questions of one measure, drawn from `seed` (chosen by the tool at measure time and
+    never stored): the operands of every operation and expression, near the values above and
+    within each operation's domain, and the seeds of the model's questions. With None, the values
+    above. Both halves call this with the same seed (the driver gets it as an argument, the tests
+    as DIARY_QUESTIONS_SEED), so answers remembered from another measure cannot pass."""
+    if seed is None:
+        return {"operations": {name: inputs for name, (_, _, inputs) in OPERATIONS.items()},
+                "shared": SHARED_INPUTS, "sum": SUM_INPUTS, "seeds": dict(SEEDS)}
+    rng = random.Random(seed)
+
+    def near(value: float) -> float:
+        # Within 30 % of the value: the same sign, so log, fractional powers and relu keep their domain.
+        return round(value * rng.uniform(0.7, 1.3), 6)
+
+    return {"operations": {name: tuple(near(x) for x in inputs) for name, (_, _, inputs) in OPERATIONS.items()},
+            "shared": tuple(near(x) for x in SHARED_INPUTS), "sum": tuple(near(x) for x in SUM_INPUTS),
+            "seeds": {name: value + rng.randrange(1, 1_000_000) for name, value in SEEDS.items()}}

@@ -18,10 +18,3 @@ def test_the_tiny_diarys_committed_records_are_fresh() -> None:
         "the tiny diary's records are stale (what changed is listed): run python tests/fixtures/remeasure.py "
         "and commit tests/fixtures/tinydiary/_data/records")
 
-
-def test_the_tiny_diarys_site_assets_are_this_diarys() -> None:
-    # Copies, not links (links among the site's files are refused): they must not drift from the originals.
-    from diarykit import REPO
-
-    for name in ("styles.css", "theme.scss"):
-        assert (TINY / name).read_bytes() == (REPO / name).read_bytes(), f"copy {name} to tests/fixtures/tinydiary/"

@@ -21,10 +21,12 @@ from pathlib import Path
 from diary.core import shortcodes
 from diary.core.contract import GENERATED_DIR
 from diary.core.errors import DiaryError
+from diary.measure.allowed import allowances
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
+from diary.measure.gate import contradicted_timings, judge_changes, judge_identity, unsandboxed
 from diary.measure.judge import stage
 from diary.measure.rules import longest_line
-from diary.project.freshness import staleness
+from diary.project.freshness import metadata_changes, staleness, with_metadata
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import Page, read_front, read_pages
 from diary.project.project import Project
@@ -40,6 +42,7 @@ EXCERPT_DIRS = (f"{GENERATED_DIR}/code/", f"{GENERATED_DIR}/diff/")
 PROGRESS_VAR = re.compile(
     r"\Asnap\.([\w.-]+?)\.(code_vs_parent|code_vs_baseline|percent_vs_baseline|saved_code|saved_percent)\Z"
 )
+STATUS_VAR = re.compile(r"\Asnap\.([\w.-]+?)\.status\Z")
 # Variables of the latest state of the diary: they change whenever a snapshot is added, so a post
 # (which tells of its own snapshots) must not use them; the home and progress pages may.
 FLOATING_VAR = re.compile(
@@ -104,6 +107,13 @@ def stale_records(project: Project) -> list[Problem]:
                 "run 'diary measure', then 'diary generate' (or 'diary build' for both), and commit "
                 "_data/records/ and the generated files",
             ))
+        elif changes := metadata_changes(record, snap):
+            problems.append(Problem(
+                path, _key_line(record_path(root, snap.id)),
+                f"the record of '{snap.id}' has its old {', '.join(changes)} (snapshot.yml changed since)",
+                "run 'diary measure' (it rewrites what snapshot.yml says and runs nothing) and commit "
+                "_data/records/",
+            ))
     for orphan in sorted(set(project.records) - {s.id for s in project.snapshots}):
         problems.append(Problem(_rel(record_path(root, orphan), root), None,
                                 f"record for a snapshot that no longer exists: '{orphan}'", "run 'diary measure'"))
@@ -138,14 +148,16 @@ def unfaithful_records(project: Project) -> list[Problem]:
     baseline_comments = counts(staged_baseline).comments
     baseline_longest = longest_line(staged_baseline.code())
     baseline_run = records[baseline.id].run
+    allowed = allowances(staged_baseline.files)
     problems = []
     for snap in project.snapshots:
         record = records.get(snap.id)
         if record is None:
             continue
+        record = with_metadata(record, snap)  # an old copy of snapshot.yml: stale_records says so
         staged = staged_baseline if snap is baseline else stage(snap)
         derived = derived_parts(staged, baseline_comments, project.settings, measured_parts(record), baseline_run,
-                                baseline.id, baseline_longest)
+                                baseline.id, allowed, baseline_longest)
         wrong = [_disagreement(name, record, derived) for name in DERIVED
                  if getattr(derived, name) != getattr(record, name)]
         if wrong:
@@ -161,14 +173,16 @@ def surprising_verdicts(project: Project) -> list[Problem]:
     """Snapshots whose verdict is not the one their snapshot.yml expects: `measure` and `build` exit 1
     on these, so the gate fails too."""
     problems = []
-    for snap_id, record in _fresh_records(project).items():
+    for snap_id, committed in _fresh_records(project).items():
+        meta = next(s for s in project.snapshots if s.id == snap_id)
+        record = with_metadata(committed, meta)  # the expectation is snapshot.yml's, as it is now
         if record.verdict.surprise:
-            meta = next(s for s in project.snapshots if s.id == snap_id)
             reasons = "; ".join(record.verdict.reasons) or "every check passed"
             problems.append(Problem(
                 _rel(meta.directory / "snapshot.yml", project.root), None,
                 f"snapshot '{snap_id}' is {record.verdict.status}, but expected {record.verdict.expected}: {reasons}",
-                "fix the snapshot, or set 'expect:' to what it is and say so in the posts",
+                "fix the snapshot, or set 'expect:' to what it is and say so in the posts ('diary measure' "
+                "then rewrites the record and runs nothing)",
             ))
     return problems
 
@@ -207,7 +221,7 @@ def contradicted_records(project: Project, fresh: dict[str, Record]) -> list[Pro
                 f"record of '{snap_id}' is contradicted by a fresh run of the same files: {', '.join(wrong)}",
                 f"run 'diary measure --force --only {snap_id}' and commit what it measures",
             ))
-    return problems
+    return problems + [_from_error(error, project.root) for error in contradicted_timings(project, fresh)]
 
 
 def stale_generated(project: Project) -> list[Problem]:
@@ -263,15 +277,23 @@ def broken_as_progress(post: Path, root: Path, records: dict[str, Record], text:
     if text is None:
         text = post.read_text(encoding="utf-8-sig")
     problems = []
-    for number, line in prose_lines(text):
+    lines = prose_lines(text)
+    # A change shown in a paragraph that also gives the snapshot's status says it is broken.
+    paragraph: dict[int, int] = {}  # line -> the first line of its paragraph
+    said: set[tuple[int, str]] = set()  # (paragraph, snapshot id) of each status given
+    for (before, previous), (number, line) in zip([(0, ""), *lines], lines, strict=False):
+        paragraph[number] = paragraph[before] if previous.strip() and before == number - 1 else number
+        said.update((paragraph[number], match.group(1)) for match in _var_keys(STATUS_VAR, line))
+    for number, line in lines:
         for match in _var_keys(PROGRESS_VAR, line):
             snap_id = match.group(1)
             record = records.get(snap_id)
-            if record and record.verdict.status == "broken":
+            if record and record.verdict.status == "broken" and (paragraph[number], snap_id) not in said:
                 problems.append(Problem(
                     _rel(post, root), number,
                     f"presents the change of broken snapshot '{snap_id}' as progress ({match.group(2)})",
-                    f"say that it is broken ({{{{< var snap.{snap_id}.status >}}}}) or cite a working snapshot",
+                    f"say that it is broken in the same paragraph ({{{{< var snap.{snap_id}.status >}}}}) "
+                    "or cite a working snapshot",
                 ))
     return problems
 
@@ -304,6 +326,7 @@ def collect_problems(project: Project) -> list[Problem]:
     root = project.root
     problems = stale_records(project)
     stale = {problem.file for problem in problems}
+    problems += [_from_error(error, root) for error in [*judge_changes(project), *unsandboxed(project)]]
     problems += unfaithful_records(project)
     problems += surprising_verdicts(project)
     try:
@@ -344,3 +367,10 @@ def check(root: Path) -> list[Problem]:
             problems += broken_as_progress(page.path, root, records, page.text)
         return problems + [_from_error(error, root) for error in unpublishable(root)]
     return collect_problems(project)
+
+
+def passed(root: Path) -> str:
+    """What `diary check` prints when nothing is wrong: the judge that passed the records (the
+    publish workflow's log names it), then the verdict."""
+    verdict = "diary check: everything is fresh and every figure comes from the data"
+    return f"{judge_identity(Project.load(root))}\n{verdict}"

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from diary import __version__
 from diary.core.errors import DiaryError, LockedError
 from diary.core.lock import command_lock, lock_held_by_ancestor
+from diary.measure.sandbox.run import add_sandbox_option
 from diary.project.normalise import BUILT_IN
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def run_measure(project: Project, args: argparse.Namespace, quiet: bool = False)
 
     progress = None if quiet else console_progress()
     report = measure_all(project, only=args.only, force=args.force, jobs=args.jobs, progress=progress,
-                         shard=parse_shard(getattr(args, "shard", None)), out=getattr(args, "out", None))
+                         shard=parse_shard(vars(args).get("shard")), out=vars(args).get("out"), sandbox=args.sandbox)
     notice = sandbox_notice(report.sandbox) if report.measured and not quiet else None
     if notice:
         print(notice, file=sys.stderr)
@@ -177,7 +178,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from diary.check import check, contradicted_records
+    from diary.check import check, contradicted_records, passed
 
     problems = check(_root(args))
     if args.rerun:
@@ -189,7 +190,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
         project = load_project(args)
         fresh = measure_all(project, force=True, write=False, jobs=args.jobs, shard=parse_shard(args.shard),
-                            out=args.out, progress=console_progress())
+                            out=args.out, progress=console_progress(), sandbox=args.sandbox)
         problems += contradicted_records(project, fresh.records)
     from diary.core.escape import for_terminal
     from diary.render.siteurl import placeholder_site_url_warning
@@ -201,7 +202,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         print(f"diary check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print("diary check: everything is fresh and every figure comes from the data")
+    print(passed(_root(args)))
     return 0
 
 
@@ -217,7 +218,7 @@ def cmd_new_snapshot(args: argparse.Namespace) -> int:
     from diary.author.scaffold import new_snapshot
 
     program_args = _program_args(args.args) if args.args is not None else None
-    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title,
+    path = new_snapshot(_root(args), args.id, parent=args.parent, title=args.title, replace=args.replace,
                         files_from=Path(args.files) if args.files else None, entry=args.entry, args=program_args)
     print(f"wrote {path}")
     return 0
@@ -243,18 +244,18 @@ def cmd_init(args: argparse.Namespace) -> int:
         target=Path(args.dir), program=Path(args.program) if args.program else None,
         snapshots=Path(args.snapshots) if args.snapshots else None, entry=args.entry, args=program_args,
         data=tuple(args.data or ()), tests=Path(args.tests) if args.tests else None, title=args.title,
-        alternatives=args.alternatives, normalise=tuple(args.normalise or ()),
+        alternatives=args.alternatives, normalise=tuple(args.normalise or ()), timing_limit=args.timing_limit,
         filters=tuple((name, pattern, text) for name, pattern, text in args.filter or ()),
     ))
     print(for_terminal(report.timing))
     for file, warning in report.warnings:
         print(for_terminal(f"{file}: warning: {warning}"), file=sys.stderr)
-    for broken in report.broken:
-        print(for_terminal(f"measured broken, so marked expect: broken: {broken}"))
     print(for_terminal(f"wrote a diary of {report.entry} in {report.target} ({len(report.written)} files; "
                        f"snapshots: {', '.join(report.snapshots)})"))
+    for file, surprise in report.broken:  # as measure reports one: exit 1
+        print(for_terminal(f"{file}: {surprise}"), file=sys.stderr)
     print("next: cd into it, then diary build (measure, generate, render) and diary check")
-    return 0
+    return 1 if report.broken else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,8 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--force", action="store_true",
                        help="measure again even when cached; overwrite records that do not load")
         p.add_argument("--only", action="append", metavar="ID", help="measure only this snapshot (repeatable)")
-        p.add_argument("--jobs", "-j", type=_count(1, 256), default=None,
-                       help="parallel jobs (default: one per core)")
+        p.add_argument("--jobs", "-j", type=_count(1, 256), default=None, help="parallel jobs (default: one per core)")
 
     def sharding(p: argparse.ArgumentParser, what: str) -> None:
         p.add_argument("--shard", metavar="K/N", help=f"{what} only share K of N of diary plan ('ci': GitLab's)")
@@ -299,8 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", "-q", action="store_true")
         if name == "build":
             p.add_argument("--verbose", "-v", action="store_true", help="list the pages this build renders")
-            p.add_argument("--full", action="store_true",
-                           help="render every page, not only those whose inputs changed")
+            p.add_argument("--full", action="store_true", help="render every page, not only those whose inputs changed")
         if name == "preview":
             p.add_argument("--port", type=_count(1, 65535), default=4200)
             p.add_argument("--no-browser", action="store_true")
@@ -329,10 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("init", help="start a diary of a program: diary init [DIR] --program PATH",
                        description="Write a working diary of a program into DIR (new or empty; a folder that "
-                                   "holds a diary is refused): code/diary.yml with the entry, arguments, data "
-                                   "files and timeouts from a first timing run in the sandbox, the baseline "
-                                   "snapshot, the site's pages, a first post, .gitignore and the workflows. "
-                                   "'diary build' and 'diary check' pass straight after it.")
+                                   "holds a diary is refused): code/diary.yml with the entry, arguments, data files "
+                                   "and timeouts from two timing runs in the sandbox, the snapshots and their records, "
+                                   "the site's pages, a first post, .gitignore and the workflows.")
     p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="the diary's folder (default: .)")
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--program", metavar="PATH", help="the program: a .py file or a folder of modules")
@@ -354,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace what REGEX matches by TEXT before comparing, e.g. "
                         "--filter timestamp 'started .*' 'started <time>'; repeatable")
     p.add_argument("--title", default=None, help="the site's title (default: The <entry> diary)")
+    p.add_argument("--timing-limit", type=_count(1, 604_800), metavar="S", help="timing runs' limit (900 s)")
     p.set_defaults(func=cmd_init)
 
     new = sub.add_parser("new", help="scaffold a post or a snapshot")
@@ -369,11 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="parent", required=True, metavar="PARENT")
     p.add_argument("--title", default=None)
     p.add_argument("--files", metavar="DIR", help="take the snapshot's files from DIR instead of copying the parent")
-    p.add_argument("--entry", metavar="FILE.py", help="the snapshot's own entry module (default: the parent's, "
-                                                      "or inferred when its files do not hold it)")
+    p.add_argument("--entry", metavar="FILE.py", help="its entry (the parent's; with --files, the one that runs)")
+    p.add_argument("--replace", action="store_true", help="replace the files and snapshot.yml of an existing id")
     p.add_argument("--args", metavar="'ARG ...'", default=None,
                    help="the snapshot's own arguments (split as a shell would)")
     p.set_defaults(func=cmd_new_snapshot)
+    add_sandbox_option(sub, ("measure", "refresh", "build", "preview", "check"))  # the commands that run snapshots
     return parser
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from diarykit import REPO, make_diary, run_diary, tree_bytes
 
 THIRDPARTY = REPO / "tests" / "fixtures" / "thirdparty"
 WORDS = THIRDPARTY / "words.txt"
+# wordgen prints the time it started: the filter init proposes for it (test_init_finds_output_...).
+STARTED = ("--filter", "timestamp", "^started .*$", "started <time>")
 # The user's own pytest tests of wordgen, in-process (DIARY_SNAPSHOT / DIARY_ENTRY, docs/architecture.md).
 USER_SUITE = '''\
 import importlib.util
@@ -88,7 +91,7 @@ def a_program_folder(tmp_path: Path, reads: str = "input.txt") -> Path:
 
 def test_init_writes_a_whole_diary_of_wordgen(tmp_path: Path) -> None:
     mine = a_program_folder(tmp_path)
-    done = init(tmp_path, "diary", "--program", "mine/wordgen.py", "--data", "mine/words.txt:input.txt")
+    done = init(tmp_path, "diary", *STARTED, "--program", "mine/wordgen.py", "--data", "mine/words.txt:input.txt")
     assert done.returncode == 0, done.stderr
     root = tmp_path / "diary"
     files = set(tree(root))
@@ -126,7 +129,7 @@ def test_init_with_a_suite_and_arguments_writes_them(tmp_path: Path) -> None:
     mine = a_program_folder(tmp_path, reads="data/words.txt")
     (tmp_path / "mytests").mkdir()
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
-    done = init(tmp_path, "d", "--program", str(mine / "wordgen.py"),
+    done = init(tmp_path, "d", *STARTED, "--program", str(mine / "wordgen.py"),
                 "--data", str(mine / "words.txt") + ":data/words.txt", "--tests", "mytests",
                 "--args", "--fast 'two words'", "--title", "Words, shorter")
     assert done.returncode == 0, done.stderr
@@ -142,7 +145,7 @@ def test_a_folder_of_modules_gets_its_entry_and_its_arguments(tmp_path: Path) ->
     shutil.copytree(THIRDPARTY / "split", tmp_path / "split")
     (tmp_path / "split/README.md").write_text("The split.\n", encoding="utf-8")
     shutil.copyfile(WORDS, tmp_path / "split/input.txt")
-    done = init(tmp_path, "d", "--program", "split", "--args", "run", "--data", "split/input.txt")
+    done = init(tmp_path, "d", *STARTED, "--program", "split", "--args", "run", "--data", "split/input.txt")
     assert done.returncode == 0, done.stderr
     # A snapshot holds modules only (any other file breaks the hidden-code rule): the rest is named.
     assert "split: warning: left out of the snapshots (a snapshot holds Python modules only; " \
@@ -165,6 +168,23 @@ def test_several_candidate_entries_need_entry(tmp_path: Path) -> None:
     done = init(tmp_path, "d", "--program", "two", "--entry", "b.py")
     assert done.returncode == 0, done.stderr
     assert settings_of(tmp_path / "d")["entry"] == "b.py"
+
+
+def test_init_snapshots_refuses_a_variant_with_several_entries_before_any_run(tmp_path: Path) -> None:
+    """The rule of `new snapshot --files`: a split that keeps the baseline's entry name for its
+    dispatcher beside another module that runs is asked about, not run as the wrong one."""
+    snaps = tmp_path / "snaps"
+    (snaps / "00-base").mkdir(parents=True)
+    (snaps / "00-base/prog.py").write_text('if __name__ == "__main__":\n    print("hi")\n', encoding="utf-8")
+    (snaps / "01-split").mkdir()
+    (snaps / "01-split/prog.py").write_text('import sys\nif __name__ == "__main__":\n    sys.exit(2)\n',
+                                            encoding="utf-8")
+    (snaps / "01-split/run.py").write_text('if __name__ == "__main__":\n    print("hi")\n', encoding="utf-8")
+    done = init(tmp_path, "d", "--snapshots", "snaps")
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "snaps/01-split" in line and "several modules could be the entry: prog.py, run.py" in line, line
+    assert "entry: FILE.py" in line and "timing run" not in done.stdout
 
 
 def as_this_checkout_runs_it(source: str) -> str:
@@ -194,21 +214,31 @@ def test_a_folder_of_snapshots_is_chained_in_name_order_or_made_alternatives(tmp
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
     given = ("--data", f"{WORDS}:data/words.txt", "--tests", "mytests")
     chain = init(tmp_path, "chain", "--snapshots", "snaps", *given)
-    assert chain.returncode == 0, chain.stderr
+    assert chain.returncode == 1, chain.stderr  # 02-newline differs from its parent: said, not hidden
     alternatives = init(tmp_path, "alts", "--snapshots", "snaps", "--alternatives", *given)
-    assert alternatives.returncode == 0, alternatives.stderr
+    assert alternatives.returncode == 1, alternatives.stderr
     assert {k: m["parent"] for k, m in metas(tmp_path / "chain").items()} == {
         "00-base": None, "01-compact": "00-base", "02-newline": "01-compact"}
     assert {k: m["parent"] for k, m in metas(tmp_path / "alts").items()} == {
         "00-base": None, "01-compact": "00-base", "02-newline": "00-base"}
     assert "timing run of 00-base " in chain.stdout
-    # init measured them: the one that ends its progress lines otherwise differs byte for byte, and
-    # is marked as such, with the reason; the compact one prints the same and stays ok.
-    marked = metas(tmp_path / "alts")
-    assert marked["01-compact"]["expect"] == "ok" and marked["02-newline"]["expect"] == "broken"
-    assert marked["02-newline"]["note"].startswith("diary init measured it broken: ")
-    assert "measured broken, so marked expect: broken: 02-newline: " in alternatives.stdout
-    build_and_check(tmp_path / "alts")
+    # init measured them and kept the records: the one that ends its progress lines otherwise
+    # differs byte for byte, and init says so where the author can act, leaving 'expect: ok'.
+    root = tmp_path / "alts"
+    marked = metas(root)
+    assert {k: m["expect"] for k, m in marked.items()} == dict.fromkeys(marked, "ok")
+    [surprise] = [line for line in alternatives.stderr.splitlines() if "02-newline is broken" in line]
+    assert surprise.startswith("code/snapshots/02-newline/snapshot.yml: 02-newline is broken, expected ok: ")
+    assert "set 'expect: broken' there" in surprise
+    assert sorted(p.name for p in (root / "_data/records").iterdir()) == [f"{k}.yml" for k in marked]
+    # Titles from the folder's name (the docstrings are the baseline's), never the id again.
+    assert (marked["01-compact"]["title"], marked["02-newline"]["title"]) == ("Compact", "Newline")
+    # The author agrees it is broken: that costs no run, and the diary builds and checks.
+    meta = root / "code/snapshots/02-newline/snapshot.yml"
+    meta.write_text(meta.read_text(encoding="utf-8").replace("expect: ok", "expect: broken"), encoding="utf-8")
+    measured = run_diary(root, "measure")
+    assert measured.returncode == 0 and "0 measured" in measured.stdout, measured.stdout + measured.stderr
+    build_and_check(root)
 
 
 def test_the_alternatives_of_wordgen_as_they_are_with_declared_normalisations(tmp_path: Path) -> None:
@@ -224,19 +254,57 @@ def test_the_alternatives_of_wordgen_as_they_are_with_declared_normalisations(tm
     build_and_check(tmp_path / "d")
 
 
-def test_init_says_when_two_runs_print_different_output(tmp_path: Path) -> None:
+def test_init_finds_output_that_does_not_repeat_and_proposes_a_filter_that_works(tmp_path: Path) -> None:
+    """Before anything is measured: two runs, whatever their length; the line that differs, and a
+    filter checked to make them agree, which init accepts as proposed."""
     wordgen = str(THIRDPARTY / "program/wordgen.py")
     done = init(tmp_path, "d", "--program", wordgen, "--data", f"{WORDS}:input.txt")
-    assert done.returncode == 0, done.stderr
-    [warning] = done.stderr.strip().splitlines()
-    assert warning.startswith(f"{tmp_path / 'd/code/diary.yml'}: warning: two runs of the baseline printed "
-                              "different output, from line 1 on ('started ")
-    assert "--filter NAME REGEX TEXT" in warning
-    declared = init(tmp_path, "e", "--program", wordgen, "--data", f"{WORDS}:input.txt",
-                    "--filter", "timestamp", "^started .*$", "started <time>")
-    assert declared.returncode == 0 and declared.stderr == ""
+    assert done.returncode == 2 and not (tmp_path / "d").exists(), done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert "two runs of the baseline printed different output at line 1 ('started " in line, line
+    proposed = shlex.split(line.split("e.g. ", 1)[1].split(" (with it", 1)[0])
+    assert proposed[:2] == ["--filter", "varies"] and len(proposed) == 4, proposed
+    declared = init(tmp_path, "e", "--program", wordgen, "--data", f"{WORDS}:input.txt", *proposed)
+    assert declared.returncode == 0 and declared.stderr == "", declared.stderr
+    assert settings_of(tmp_path / "e")["normalise"] == [
+        {"name": "varies", "pattern": proposed[2], "replace": proposed[3]}]
     bad = init(tmp_path, "f", "--program", wordgen, "--data", f"{WORDS}:input.txt", "--filter", "t", "(", "x")
     assert bad.returncode == 2 and "is not a regular expression" in bad.stderr and not (tmp_path / "f").exists()
+
+
+def test_a_program_that_prints_its_own_run_time_is_refused_with_a_filter_that_works(tmp_path: Path) -> None:
+    program = tmp_path / "timed.py"
+    program.write_text('import time\nstart = time.perf_counter()\nprint("result: 42")\n'
+                       'print(f"took {time.perf_counter() - start + time.time() % 1:.6f} s")\n', encoding="utf-8")
+    done = init(tmp_path, "d", "--program", "timed.py")
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "at line 2 ('took " in line and "--filter varies '^took .* s$' 'took <varies> s'" in line, line
+    assert init(tmp_path, "d", "--program", "timed.py", "--filter", "varies", "^took .* s$",
+                "took <varies> s").returncode == 0
+
+
+def test_the_proposed_filter_reads_the_varying_part_of_a_line_and_survives_hostile_lines() -> None:
+    from diary.author.timing import unrepeatable
+
+    said = unrepeatable(b"loss 2.31\ntook 12.3 s\n", b"loss 2.31\ntook 12.9 s\n")
+    assert said is not None and "at line 2 ('took 12.3 s', then 'took 12.9 s')" in said
+    assert "--filter varies '^took .* s$' 'took <varies> s'" in said
+    # Many numbered words before a difference: scanned in linear time, not backtracked over.
+    hostile = ("12345 " * 80 + "z ").encode()
+    said = unrepeatable(hostile + b"a\n", hostile + b"b\n")
+    assert said is not None and "--filter varies" in said
+
+
+def test_the_timing_limit_is_a_setting_and_its_message_names_it(tmp_path: Path) -> None:
+    program = tmp_path / "slow.py"  # a deterministic CPU burn of about two seconds
+    program.write_text("total = 0\nfor i in range(40_000_000):\n    total += i % 7\nprint(total)\n",
+                       encoding="utf-8")
+    done = init(tmp_path, "d", "--program", "slow.py", "--timing-limit", "1")
+    assert done.returncode == 2 and not (tmp_path / "d").exists()
+    [line] = done.stderr.strip().splitlines()
+    assert "stopped after 1 s (--timing-limit)" in line and "--timing-limit SECONDS" in line, line
+    assert "--args" not in line  # nothing was missing: it needed time
 
 
 def test_a_snapshot_folder_named_as_no_id_can_be_is_refused(tmp_path: Path) -> None:
@@ -266,6 +334,10 @@ def test_a_folder_that_holds_a_diary_is_refused_and_left_alone(tmp_path: Path) -
     [line] = done.stderr.strip().splitlines()
     assert "error: this folder holds a diary already (code/diary.yml exists)" in line
     assert tree(root) == before
+    # A filter found after the first init goes into the settings, not a second init.
+    again = init(tmp_path, "diary", "--program", str(THIRDPARTY / "program/wordgen.py"), *STARTED)
+    assert again.returncode == 2 and "add the filter under 'normalise:' in code/diary.yml" in again.stderr
+    assert tree(root) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["diary"]  # no staging folder left behind
 
 
@@ -285,7 +357,7 @@ def test_init_into_an_existing_repository_keeps_its_files_and_refuses_clashes(tm
     (repo / ".gitignore").write_text("*.log\n", encoding="utf-8")
     shutil.copyfile(WORDS, repo / "input.txt")
     shutil.copyfile(THIRDPARTY / "program/wordgen.py", repo / "wordgen.py")
-    done = init(repo, ".", "--program", "wordgen.py", "--data", "input.txt")
+    done = init(repo, ".", *STARTED, "--program", "wordgen.py", "--data", "input.txt")
     assert done.returncode == 0, done.stderr
     assert (repo / "README.md").read_text(encoding="utf-8") == "My project.\n"
     gitignore = (repo / ".gitignore").read_text(encoding="utf-8")
@@ -301,7 +373,7 @@ def test_init_into_an_existing_repository_keeps_its_files_and_refuses_clashes(tm
     (other / "pyproject.toml").write_text("[project]\nname = 'mine'\n", encoding="utf-8")
     shutil.copyfile(WORDS, other / "input.txt")
     before = tree(other)
-    done = init(other, ".", "--program", str(THIRDPARTY / "program/wordgen.py"), "--data", "input.txt")
+    done = init(other, ".", *STARTED, "--program", str(THIRDPARTY / "program/wordgen.py"), "--data", "input.txt")
     assert done.returncode == 2 and "the folder already holds pyproject.toml" in done.stderr
     assert tree(other) == before
 
@@ -344,8 +416,8 @@ def test_build_and_check_pass_straight_after_init(tmp_path: Path) -> None:
     mine = a_program_folder(tmp_path, reads="data/words.txt")
     (tmp_path / "mytests").mkdir()
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
-    done = init(tmp_path, "d", "--program", str(mine / "wordgen.py"), "--data", f"{mine / 'words.txt'}:data/words.txt",
-                "--tests", "mytests")
+    done = init(tmp_path, "d", *STARTED, "--program", str(mine / "wordgen.py"),
+                "--data", f"{mine / 'words.txt'}:data/words.txt", "--tests", "mytests")
     assert done.returncode == 0, done.stderr
     root = tmp_path / "d"
     build_and_check(root)
@@ -360,7 +432,7 @@ def test_build_and_check_pass_straight_after_init(tmp_path: Path) -> None:
 def test_build_and_check_pass_straight_after_init_of_wordgen_as_it_is(tmp_path: Path) -> None:
     """wordgen reading input.txt, no suite: the agreed `{from, to}` data file and `tests: none`."""
     root = tmp_path / "d"
-    assert init(tmp_path, "d", "--program", str(THIRDPARTY / "program/wordgen.py"),
+    assert init(tmp_path, "d", *STARTED, "--program", str(THIRDPARTY / "program/wordgen.py"),
                 "--data", f"{WORDS}:input.txt").returncode == 0
     build_and_check(root)
     about = (root / "_site/about.html").read_text(encoding="utf-8")
@@ -425,7 +497,7 @@ def test_new_snapshot_takes_a_folder_of_files_with_its_own_entry_and_arguments(t
     mine = a_program_folder(tmp_path, reads="data/words.txt")
     (tmp_path / "mytests").mkdir()
     (tmp_path / "mytests/test_wordgen.py").write_text(USER_SUITE, encoding="utf-8")
-    assert init(tmp_path, "d", "--program", str(mine / "wordgen.py"), "--tests", "mytests",
+    assert init(tmp_path, "d", *STARTED, "--program", str(mine / "wordgen.py"), "--tests", "mytests",
                 "--data", f"{WORDS}:data/words.txt").returncode == 0
     root = tmp_path / "d"
     compact = tmp_path / "compact"

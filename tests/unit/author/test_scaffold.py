@@ -89,11 +89,24 @@ def test_new_snapshot_copies_the_parent_and_writes_its_metadata(diary_root: Path
     assert [(s.id, s.parent) for s in snaps] == [("00-baseline", None), ("01-shorter", "00-baseline")]
 
 
-def test_new_snapshot_title_defaults_to_the_id_and_a_child_of_a_child_works(diary_root: Path) -> None:
+def test_new_snapshot_title_defaults_to_the_words_of_the_id_and_a_child_of_a_child_works(diary_root: Path) -> None:
     assert run(diary_root, "new", "snapshot", "01-a", "--from", "00-baseline") == 0
-    assert run(diary_root, "new", "snapshot", "02-b", "--from", "01-a") == 0
-    meta = yaml.safe_load((diary_root / "code" / "snapshots" / "02-b" / "snapshot.yml").read_bytes())
-    assert meta["title"] == "02-b" and meta["parent"] == "01-a"
+    assert run(diary_root, "new", "snapshot", "02-other-sampler", "--from", "01-a") == 0
+    meta = yaml.safe_load((diary_root / "code" / "snapshots" / "02-other-sampler" / "snapshot.yml").read_bytes())
+    # Not the id again (a page would read "02-other-sampler: 02-other-sampler").
+    assert meta["title"] == "Other sampler" and meta["parent"] == "01-a" and meta["note"] == ""
+
+
+def test_new_snapshot_files_give_their_title_and_whole_note_from_the_docstring(
+        diary_root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "golfed"
+    folder.mkdir()
+    said = "The same program, golfed.\n\n" + "Every step is kept; the samples are the same. " * 12
+    (folder / "microgpt.py").write_text(f'"""{said}"""\nprint("hello")  # one line of output\n', encoding="utf-8")
+    assert run(diary_root, "new", "snapshot", "01-golf", "--from", "00-baseline", "--files", str(folder)) == 0
+    meta = yaml.safe_load((diary_root / "code/snapshots/01-golf/snapshot.yml").read_bytes())
+    assert meta["title"] == "The same program, golfed."
+    assert meta["note"] == ("Every step is kept; the samples are the same. " * 12).strip()  # whole, not cut
 
 
 def test_new_snapshot_keeps_a_custom_entry(diary_root: Path) -> None:
@@ -299,3 +312,73 @@ def test_a_snapshot_id_scaffold_refuses_is_refused_by_every_command(diary_root: 
     after = tree(diary_root)
     after.pop(".diary.lock", None)  # the commands' lock file, which holds no data
     assert after == before
+
+
+# ------------------------------------------------------------------ one entry rule, --replace
+
+DISPATCHER = ('import sys\nimport train\n\nif __name__ == "__main__":\n'
+              '    sys.exit(train.main(sys.argv[1:]) if sys.argv[1:] else 2)\n')
+TRAIN = 'def main(argv):\n    print("trained")\n    return 0\n\n\nif __name__ == "__main__":\n    main([])\n'
+
+
+def a_split(tmp_path: Path, name: str = "split") -> Path:
+    """A module split whose dispatcher keeps the parent's entry name (microgpt.py) beside another
+    module that runs as a script: two candidates, neither to be chosen silently."""
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "microgpt.py").write_text(DISPATCHER, encoding="utf-8")
+    (folder / "train.py").write_text(TRAIN, encoding="utf-8")
+    return folder
+
+
+def test_new_snapshot_files_never_keep_the_parents_entry_among_several_candidates(
+        diary_root: Path, tmp_path: Path, capsys) -> None:
+    split = a_split(tmp_path)
+    before = tree(diary_root)
+    assert run(diary_root, "new", "snapshot", "01-split", "--from", "00-baseline", "--files", str(split)) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "several modules could be the entry: microgpt.py, train.py" in line and "--entry" in line, line
+    assert tree(diary_root) == before
+    assert run(diary_root, "new", "snapshot", "01-split", "--from", "00-baseline", "--files", str(split),
+               "--entry", "train.py") == 0
+    meta = yaml.safe_load((diary_root / "code/snapshots/01-split/snapshot.yml").read_text(encoding="utf-8"))
+    assert meta["entry"] == "train.py"
+
+
+def test_new_snapshot_files_keep_the_parents_entry_when_it_is_the_one_candidate(
+        diary_root: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "variant"
+    folder.mkdir()
+    (folder / "microgpt.py").write_text(PROGRAM, encoding="utf-8")  # runs at top level, no main guard
+    (folder / "helper.py").write_text(HELPER, encoding="utf-8")
+    assert run(diary_root, "new", "snapshot", "01-v", "--from", "00-baseline", "--files", str(folder)) == 0
+    meta = yaml.safe_load((diary_root / "code/snapshots/01-v/snapshot.yml").read_text(encoding="utf-8"))
+    assert "entry" not in meta  # the diary's own, microgpt.py
+
+
+def test_new_snapshot_replace_swaps_an_existing_ids_files(diary_root: Path, tmp_path: Path, capsys) -> None:
+    split = a_split(tmp_path)
+    assert run(diary_root, "new", "snapshot", "01-v", "--from", "00-baseline") == 0
+    before = tree(diary_root)
+    assert run(diary_root, "new", "snapshot", "01-v", "--from", "00-baseline", "--files", str(split),
+               "--entry", "train.py") == 2
+    assert "--replace" in capsys.readouterr().err
+    assert tree(diary_root) == before
+    assert run(diary_root, "new", "snapshot", "01-v", "--from", "00-baseline", "--files", str(split),
+               "--entry", "train.py", "--replace", "--title", "The split") == 0
+    folder = diary_root / "code/snapshots/01-v"
+    assert sorted(p.name for p in folder.iterdir()) == ["microgpt.py", "snapshot.yml", "train.py"]
+    assert (folder / "microgpt.py").read_text(encoding="utf-8") == DISPATCHER
+    assert yaml.safe_load((folder / "snapshot.yml").read_text(encoding="utf-8"))["title"] == "The split"
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["00-baseline", "01-v"]  # nothing left aside
+
+
+def test_new_snapshot_files_count_the_parents_entry_as_a_candidate(diary_root: Path, tmp_path: Path, capsys) -> None:
+    """microgpt.py runs at top level (the parent's entry); a helper with a main guard of its own
+    is a second candidate: asked, not chosen by the guard alone."""
+    folder = tmp_path / "variant"
+    folder.mkdir()
+    (folder / "microgpt.py").write_text(PROGRAM, encoding="utf-8")
+    (folder / "check.py").write_text('if __name__ == "__main__":\n    print("self-test")\n', encoding="utf-8")
+    assert run(diary_root, "new", "snapshot", "01-v", "--from", "00-baseline", "--files", str(folder)) == 2
+    assert "several modules could be the entry: check.py, microgpt.py" in capsys.readouterr().err

@@ -177,6 +177,42 @@ def test_a_snapshot_edited_without_measuring(diary: Path) -> None:
     assert MEASURE_FIX in problems[0]
 
 
+def run_diary_command(root: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
+    return subprocess.run([sys.executable, "-m", "diary", "--root", str(root), *args], capture_output=True,
+                          text=True, timeout=300, env={**env, "PYTHONPATH": str(REPO / "tools")})
+
+
+def test_metadata_edits_cost_no_run_and_measure_and_check_agree(diary: Path) -> None:
+    """Title, note, parent and expect are what the author says, not what a run measured: measure
+    rewrites them without running anything, check asks for exactly that, and neither calls it stale."""
+    latest = diary / "code/snapshots" / LATEST / "snapshot.yml"
+    broken = diary / "code/snapshots" / BROKEN / "snapshot.yml"
+    text = latest.read_text(encoding="utf-8")
+    latest.write_text(text.replace("title: Shorter and right", "title: Right again")
+                      .replace("parent: 01-broken", "parent: 00-base")
+                      .replace("The sum starts at 0 again.", "A longer note, " * 40), encoding="utf-8")
+    broken.write_text(broken.read_text(encoding="utf-8").replace("expect: broken", "expect: ok"), encoding="utf-8")
+    problems = check_fails(diary)
+    for snap_id in (LATEST, BROKEN):
+        found = [p for p in problems if p.startswith(f"_data/records/{snap_id}.yml:")]
+        assert found and all("runs nothing" in p and "stale" not in p for p in found), problems
+    # Following the hint: no program runs, and the record says the surprise snapshot.yml now asks for.
+    measured = run_diary_command(diary, "measure")
+    assert measured.returncode == 1, measured.stderr  # 01-broken is broken, not ok as now expected
+    assert "0 measured" in measured.stdout and "metadata updated" in measured.stdout, measured.stdout
+    record = yaml.safe_load((diary / f"_data/records/{LATEST}.yml").read_text(encoding="utf-8"))
+    assert (record["snapshot"]["title"], record["snapshot"]["parent"]) == ("Right again", "00-base")
+    assert record["snapshot"]["note"] == ("A longer note, " * 40).strip()
+    # check's own hint for the surprise ('set expect: to what it is') costs no run either.
+    broken.write_text(broken.read_text(encoding="utf-8").replace("expect: ok", "expect: broken"), encoding="utf-8")
+    again = run_diary_command(diary, "measure")
+    assert again.returncode == 0 and "0 measured" in again.stdout, again.stdout + again.stderr
+    assert run_diary_command(diary, "generate", "--quiet").returncode == 0
+    result = run_check(diary)
+    assert result.returncode == 0, result.stderr
+
+
 def test_changed_settings_make_every_record_stale(diary: Path) -> None:
     config = diary / "code/diary.yml"
     text = config.read_text(encoding="utf-8")
@@ -354,6 +390,20 @@ def test_a_broken_snapshot_named_as_broken_is_fine(diary: Path) -> None:
                       f"`{{{{{{< var snap.{BROKEN}.code_vs_baseline >}}}}}}` would be wrong here.")
     result = run_check(diary)
     assert result.returncode == 0, result.stderr
+
+
+def test_following_checks_hint_clears_the_problem(diary: Path) -> None:
+    """`diary new post` writes 'Status: ... Code lines against its parent: ...' for a snapshot that
+    worked; once it breaks, the status in the same paragraph says so, as check's own fix asks."""
+    post = a_post(diary)
+    append_line(post, f"Status: **{{{{< var snap.{BROKEN}.status >}}}}**. Code lines against its parent:")
+    with post.open("a", encoding="utf-8") as text:  # the next line of the same paragraph
+        text.write(f"{{{{< var snap.{BROKEN}.code_vs_parent >}}}}.\n")
+    result = run_check(diary)
+    assert result.returncode == 0, result.stderr
+    # In another paragraph the change stands alone: refused.
+    line = append_line(post, f"Then it changed by {{{{< var snap.{BROKEN}.code_vs_parent >}}}}.")
+    assert problems_at(check_fails(diary), f"{rel(post, diary)}:{line}")
 
 
 def test_every_problem_is_listed_at_once(diary: Path) -> None:

@@ -189,7 +189,7 @@ CONFIG_VALUES: dict[str, tuple[st.SearchStrategy[Any], list[Any]]] = {
     "tests": (st.just("tests/program"), ["", "/", "nope", "code/data/names.txt", "a\x00b", "../.."]),
     "test_timeout": (st.floats(1, 86_400), [0.5, float("nan")]),
     "snapshots": (st.just("code/snapshots"), ["", ".", "nope", "code/data/names.txt", "a\x00b"]),
-    "sandbox": (st.sampled_from(["auto", "bwrap", "none"]), ["docker", "", "Auto"]),
+    "sandbox": (st.sampled_from(["auto", "bwrap"]), ["docker", "", "Auto", "none"]),
     "jobs": (st.integers(0, 256), [-1, 257, 1.0]),
     "normalise": (st.sampled_from([[], ["carriage-returns"],
                                    ["line-endings", {"name": "t", "pattern": "\\d+", "replace": "N"}]]),

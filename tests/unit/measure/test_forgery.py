@@ -25,6 +25,8 @@ baseline must stay ok: the checks catch forgeries, not honest code.
 | 8. a function body indented by 2 spaces                      | rule indentation                                   |
 | 8. every comment dropped                                     | rule comments (below comments_min_percent)         |
 | 1. the code run by `typing.ForwardRef` (no `exec` in sight)  | the run-time guard stops the probes and the driver |
+| 6 (issue 23). operators missing, an exit hook swaps the       | tests failed: the questions are drawn at measure   |
+|    answers to the published questions for remembered ones     | time, the remembered answers answer others         |
 """
 
 from __future__ import annotations
@@ -82,14 +84,46 @@ def remembered_stdout(tmp: Path) -> str:
     return done.stdout
 
 
-def remembered_answers(tmp: Path) -> str:
-    """The baseline's answers to the driver (the configured questions; a probe on a guessed seed)."""
-    work = tmp / "remember-answers"
+def remembered_answers(tmp: Path, *seed: str) -> str:
+    """The baseline's answers to the driver: on a guessed seed, or (no seed) to the published questions."""
+    work = tmp / f"remember-answers{'-'.join(seed)}"
     shutil.copytree(MICROGPT / "code/data", work / "data")
     shutil.copytree(BASELINE_DIR, work / "snapshot")
     subprocess.run([sys.executable, str(REPO / "tests/program/driver.py"), "snapshot", "microgpt.py",
-                    "answers.json", "42"], cwd=work, check=True, timeout=300, capture_output=True)
+                    "answers.json", *seed], cwd=work, check=True, timeout=300, capture_output=True)
     return (work / "answers.json").read_text(encoding="utf-8")
+
+
+# Issue 23, forgery 6: two reflected operators missing (the model never uses them, so the probe
+# answers stay right), and an exit hook in the driver's process that swaps the answers to the
+# operation questions for the baseline's, remembered from the published questions.
+SWAP_ANSWERS = """
+
+def _swap_answers():
+    import json as _json
+    import sys as _sys
+    if len(_sys.argv) > 3 and _sys.argv[3].endswith(".json"):
+        with open(_sys.argv[3]) as _file:
+            _answers = _json.load(_file)
+        _answers["operations"] = REMEMBERED_OPERATIONS
+        with open(_sys.argv[3], "w") as _file:
+            _json.dump(_answers, _file)
+
+
+import atexit  # noqa: E402
+
+atexit.register(_swap_answers)
+"""
+
+
+def operators_missing_answers_swapped(published_answers: str) -> str:
+    source = BASELINE
+    for operator in ("__rsub__", "__rtruediv__"):
+        start = source.index(f"    def {operator}(")
+        end = source.index("\n\n", start) + 2
+        source = source[:start] + source[end:]
+    operations = json.loads(published_answers)["operations"]
+    return source + f"\nREMEMBERED_OPERATIONS = {operations!r}\n" + SWAP_ANSWERS
 
 
 def fixture(name: str, **fill: str) -> str:
@@ -127,7 +161,8 @@ def without_comments(source: str) -> str:
 # id -> (files, the reasons that must all appear in the verdict)
 def forgeries(tmp: Path) -> dict[str, tuple[dict[str, str], list[str]]]:
     stdout = remembered_stdout(tmp)
-    answers = remembered_answers(tmp)
+    answers = remembered_answers(tmp, "42")
+    published = remembered_answers(tmp)
     blob = base64.b64encode(zlib.compress(BASELINE.encode())).decode()
     return {
         "10-code-in-txt": ({"microgpt.py": fixture("code_in_txt.py"), "impl.txt": BASELINE},
@@ -149,6 +184,8 @@ def forgeries(tmp: Path) -> dict[str, tuple[dict[str, str], list[str]]]:
         "18-indented": ({"microgpt.py": badly_indented(BASELINE)},
                         ["rule indentation at microgpt.py:119: indented by 2 spaces instead of 4"]),
         "19-no-comments": ({"microgpt.py": without_comments(BASELINE)}, ["rule comments: "]),
+        "22-operators-swapped": ({"microgpt.py": operators_missing_answers_swapped(published)},
+                                 ["tests failed"]),
         "21-typing-eval": ({"microgpt.py": fixture("typing_eval.py", SOURCE=BASELINE)},
                            ["tests failed", GUARDED + "PermissionError: diary guard: rule dynamic-code"]),
     }
@@ -183,7 +220,7 @@ def test_measure_says_the_forgeries_broke_unexpectedly(judged) -> None:
 
 @pytest.mark.parametrize("snap_id", ["10-code-in-txt", "11-code-compressed", "12-code-outside", "13-report-writer",
                                      "14-answers-writer", "15-becomes-baseline", "16-skips-at-import", "17-joined",
-                                     "18-indented", "19-no-comments", "21-typing-eval"])
+                                     "18-indented", "19-no-comments", "21-typing-eval", "22-operators-swapped"])
 def test_each_forgery_ends_broken_with_its_reason_named(judged, snap_id: str) -> None:
     root, cases, _ = judged
     record = verdict(root, snap_id)
@@ -258,7 +295,7 @@ elif what == "own":
 
 @pytest.mark.parametrize(("what", "refused"), [
     ("exec", "rule dynamic-code: compile on behalf of prog.py"),
-    ("typing", "rule dynamic-code: compile on behalf of prog.py"),
+    ("typing", "rule dynamic-code: exec on behalf of typing.py"),
     ("read", "rule outside-import: open of "),
     ("spawn", "rule code-loader: subprocess.Popen: the program may not start other programs"),
     ("own", None),
@@ -273,7 +310,8 @@ def test_the_run_time_guard(tmp_path: Path, what: str, refused: str | None) -> N
     write(work / "helper.py", "X = 5\n")
     settings = load_settings(repo)
     baseline = repo / "code/snapshots/00-baseline/microgpt.py"
-    argv = guarded(settings, work, work, "prog.py", [what, str(baseline)])
+    argv = guarded(settings, work, work, "prog.py", [what, str(baseline)],
+                   {"prog.py": GUARD_PROGRAM.encode(), "helper.py": b"X = 5\n"})
     done = run_sandboxed(argv, workdir=work, timeout=60, memory_mb=1024, output_bytes=65536,
                          readable=[repo])
     if refused is None:
@@ -397,7 +435,7 @@ def test_an_edit_during_measure_is_never_recorded_as_the_undone_files(tmp_path: 
 
 def test_remembered_answers_parse(tmp_path: Path) -> None:
     """The forged answers are the baseline's real answers: only the probe can tell them apart."""
-    answers = json.loads(remembered_answers(tmp_path))
+    answers = json.loads(remembered_answers(tmp_path, "42"))
     assert "probe" in answers and "error" not in answers["gradients"]
 
 

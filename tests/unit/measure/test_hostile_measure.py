@@ -2,14 +2,14 @@
 
 A tiny diary (tests/diarykit.py) is measured once with its well-behaved snapshots; then thirteen
 hostile snapshots (children of the baseline, `expect: broken`) are added and one `diary measure`
-runs them all in parallel, once with `sandbox: bwrap` and once with `sandbox: none` (caps: timeout
+runs them all in parallel, once with `--sandbox bwrap` and once with `--sandbox none` (caps: timeout
 3 s, memory 256 MB, output 64 KB, test timeout 20 s). Each hostile program also prints a line the
 baseline never prints, so a run that "succeeds" is still broken by its behaviour. The hostile code
 sits at module level, so the behavioural suite (which imports the snapshot) meets it too.
 
 What the run of each kind ends as (`run.status`: `run.reason`), and what holds:
 
-| kind                         | with bwrap                                   | with sandbox: none                  |
+| kind                         | with bwrap                                   | with --sandbox none                 |
 | ---------------------------- | -------------------------------------------- | ----------------------------------- |
 | infinite loop                | timeout: timed out after 3.0 s (raise 'timeout' in …) | same                     |
 | allocates 50 GB              | memory: memory limit 256 MB exceeded         | same                                |
@@ -72,7 +72,6 @@ output_kb: 64
 data_files: [data/names.txt]
 tests: tests/program
 test_timeout: {TEST_TIMEOUT_S}
-sandbox: {{mode}}
 """
 
 # Run as a script, the program re-executes itself with MARKER as an extra argument, so that `ps`
@@ -208,7 +207,7 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     with socket.create_server(("127.0.0.1", 0)) as listener, pytest.MonkeyPatch.context() as patch:
         patch.setenv("GITHUB_TOKEN", SECRET)
         patch.setenv("TMPDIR", str(tmpdir))
-        first = run_diary(root, "measure")
+        first = run_diary(root, "measure", "--sandbox", mode)
         assert first.returncode == 0, first.stderr + first.stdout
         before = tree_bytes(root)
         values = {"var_tmp": str(outside[0]), "checkout": str(outside[1]), "port": listener.getsockname()[1]}
@@ -218,7 +217,7 @@ def measured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
             write(folder / "prog.py", source.format(**values) if snap_id in ("20-write", "21-network") else source)
         (root / "code/snapshots/17-latin1/prog.py").write_bytes(NOT_UTF8)
         started = time.monotonic()
-        proc = run_diary(root, "measure")
+        proc = run_diary(root, "measure", "--sandbox", mode)
         wall_s = time.monotonic() - started
         survivors = marked_processes()
         connections = pending_connections(listener)

@@ -162,7 +162,7 @@ def test_records_are_stable_diff_friendly_yaml(measured: Path) -> None:
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
     assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "size", "definitions", "comments",
                     "tabs", "run", "behaviour", "tests", "probes", "breaches", "verdict"]
-    assert yaml.safe_load(text)["schema"] == RECORD_SCHEMA == 2
+    assert yaml.safe_load(text)["schema"] == RECORD_SCHEMA == 3
 
 
 def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:
@@ -248,9 +248,9 @@ def test_each_record_is_written_before_later_snapshots_are_judged(tmp_path: Path
                  "02-last": (TINY_PROGRAM + "\n# two\n", "01-next", "ok")}
     root = make_diary(tmp_path, snapshots)
     config = root / "code/diary.yml"
-    config.write_text(config.read_text(encoding="utf-8") + "sandbox: none\njobs: 1\n", encoding="utf-8")
+    config.write_text(config.read_text(encoding="utf-8") + "jobs: 1\n", encoding="utf-8")
     write(root / "tests/program/test_order.py", ORDER_SUITE.format(records=str(root / "_data/records")))
-    proc = run_diary(root, "measure")
+    proc = run_diary(root, "measure", "--sandbox", "none")
     assert proc.returncode == 0, proc.stderr + proc.stdout
     tests = read_record(root, "02-last")["tests"]
     assert (tests["status"], tests["passed"]) == ("ok", 2), tests["failures"]

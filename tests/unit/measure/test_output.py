@@ -236,7 +236,7 @@ def test_without_the_carriage_return_normalisation_the_newline_variant_is_broken
     shutil.copytree(wordgen, root)
     write(root / "code/diary.yml", CONFIG.replace("  - carriage-returns\n", ""))
     stale = run_diary(root, "check")  # the normalisations are part of every record's key
-    assert stale.returncode == 1 and "record of '00-base' is stale (settings changed)" in stale.stdout + stale.stderr
+    assert stale.returncode == 1 and "record of '00-base' is stale (normalise changed)" in stale.stdout + stale.stderr
     write(root / "code/snapshots/01-newline/snapshot.yml", snapshot_yml("01-newline", "00-base", "broken"))
     proc = run_diary(root, "measure", "--force")
     assert proc.returncode == 0, proc.stderr + proc.stdout  # 01-newline and 03-crash broken, as they expect

@@ -536,3 +536,41 @@ def test_reliability_table_is_the_modules_and_names_a_test_per_line() -> None:
     for row in cells:
         names = [name.strip(" `") for name in row[3].split(",")]
         assert names and all(callable(globals().get(name)) for name in names), row
+
+
+def test_no_sandbox_outlives_the_tool_killed_by_sigkill(tmp_path: Path) -> None:
+    """The tool itself dies (SIGKILL, no clean-up runs): bwrap and everything in its namespace die
+    with it (PR_SET_PDEATHSIG on bwrap, --die-with-parent below it), nothing sleeps on."""
+    if sandbox_mode("auto") != "bwrap":
+        pytest.skip("bwrap does not work here")
+    marker = f"sandbox-orphan-{uuid.uuid4().hex}"
+    tool = (
+        "import sys\nfrom pathlib import Path\n"
+        "from diary.measure.sandbox.run import clean_environment, run_sandboxed\n"
+        "work = Path(sys.argv[1])\n"
+        "run_sandboxed([sys.executable, '-c', 'import time; time.sleep(120)', sys.argv[2]], workdir=work,\n"
+        "              timeout=300, memory_mb=512, output_bytes=4096, env=clean_environment(work), mode='bwrap')\n"
+    )
+    started = subprocess.Popen([sys.executable, "-c", tool, str(tmp_path), marker],
+                               env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    try:
+        sleeping = f"import time; time.sleep(120)\0{marker}".encode()
+        deadline = time.monotonic() + 60
+        while not _cmdline_exists(sleeping) and time.monotonic() < deadline:  # the program under the init
+            time.sleep(0.1)
+        assert _cmdline_exists(sleeping), "the sandbox never started"
+        time.sleep(1.0)  # the init waits for the program by now
+    finally:
+        started.kill()
+        started.wait()
+    assert survivors(marker) == []
+
+
+def _cmdline_exists(tail: bytes) -> bool:
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if Path(f"/proc/{pid}/cmdline").read_bytes().endswith(tail + b"\0"):
+                return True
+        except OSError:
+            continue
+    return False

@@ -17,20 +17,26 @@ import datetime as dt
 import os
 import shutil
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from diary.author.options import DataFile, InitOptions, InitReport, SnapshotSource
-from diary.author.scaffold import SKIP_NAMES, PostSnapshot, folder_files, infer_entry, post_folder, post_text
+from diary.author.scaffold import (
+    SKIP_NAMES,
+    PostSnapshot,
+    describe_snapshot,
+    folder_files,
+    infer_entry,
+    post_folder,
+    post_text,
+)
 from diary.author.timing import (
-    REPEAT_BELOW_S,
-    REPEAT_GAP_S,
     TEST_TIMEOUT_FLOOR_S,
     TEST_TIMEOUT_HEADROOM,
     TIMEOUT_FLOOR_S,
     TIMEOUT_HEADROOM,
-    timing_run,
+    timing_limit,
+    timing_runs,
     unrepeatable,
     with_headroom,
 )
@@ -52,7 +58,7 @@ from diary.core.contract import (
 from diary.core.errors import DiaryError
 from diary.core.safefs import HARD_MAX_FILE_BYTES, check_name, read_bytes
 from diary.project.discover import META_NAME
-from diary.project.normalise import BUILT_IN, NAME, regex_problem
+from diary.project.normalise import BUILT_IN, NAME, Normalisation, regex_problem
 from diary.site.prose import front_matter_problem
 
 BASELINE_ID = "00-baseline"
@@ -145,13 +151,14 @@ def _snapshot_sources(options: InitOptions, left_out: list[str]) -> list[Snapsho
     return sources
 
 
-def _check_target(target: Path) -> None:
+def _check_target(target: Path, filters: bool = False) -> None:
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise DiaryError("the diary's folder is not a folder", file=target, hint="give init a new or empty folder")
     for marker in DIARY_MARKERS:
         if (target / marker).exists() or (target / marker).is_symlink():
             raise DiaryError(f"this folder holds a diary already ({marker} exists)", file=target / marker,
-                             hint="run init in a new or empty folder; to add a step, use diary new snapshot")
+                             hint=f"add the filter under 'normalise:' in {SETTINGS_PATH} instead" if filters else
+                             "run init in a new or empty folder; to add a step, use diary new snapshot")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,37 +169,49 @@ def meta_path(snapshot_id: str) -> str:
     return f"{SNAPSHOTS_DIR}/{snapshot_id}/{META_NAME}"
 
 
-def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, broken: str | None = None) -> bytes:
-    """The `snapshot.yml` init writes for `snap`; `broken`: why init's measure found it broken."""
-    own_entry = None
-    if entry not in snap.files:  # a snapshot laid out otherwise (a split) names its own entry
-        own_entry = infer_entry(snap.files, None, Path(snap.source))
-    if broken is not None:
-        note = f"diary init measured it broken: {broken}"
-    else:
-        note = f"{snap.source}, as given to diary init." if snap.parent is None else ""
+def snapshot_meta(snap: SnapshotSource, entry: str, day: dt.date, parent_files: dict[str, bytes] | None) -> bytes:
+    """The `snapshot.yml` init writes for `snap`: a title and a whole note from its files (the
+    docstring, else the folder's name), `expect: ok` (what init measures broken, it says)."""
+    own_entry = variant_entry(snap, entry)
+    title, note = describe_snapshot(snap.id, snap.files, own_entry or entry, parent_files)
+    if snap.parent is None:
+        title = title if title != describe_snapshot(snap.id, {}, entry)[0] else "The baseline"
+        note = note or f"{snap.source}, as given to diary init."
     return render_template(
-        "init/snapshot.yml.j2", id=snap.id, title="The baseline" if snap.parent is None else snap.id,
-        date=day.isoformat(), parent=snap.parent, entry=own_entry, source=snap.source, note=note,
-        expect="broken" if broken is not None else "ok",
+        "init/snapshot.yml.j2", id=snap.id, title=title, date=day.isoformat(), parent=snap.parent,
+        entry=own_entry, source=snap.source, note=note, expect="ok",
     ).encode()
 
 
-def mark_broken(staging: Path, plan: Plan, report: InitReport) -> None:
-    """Measure the staged diary (writing nothing) and mark each snapshot init wrote the metadata of
-    and found broken `expect: broken`, with its reasons: `diary build` then passes straight after init."""
+def variant_entry(snap: SnapshotSource, entry: str) -> str | None:
+    """A snapshot's own entry when it is not the diary's `entry`, by the rule of `new snapshot
+    --files` (scaffold.infer_entry): never a silent choice among several modules that run."""
+    if snap.parent is None:  # the baseline's entry is the diary's
+        return None
+    own = infer_entry(snap.files, None, Path(snap.source), inherited=entry,
+                      hint=f"give that folder a {META_NAME} (id, title, date, parent and entry: FILE.py)")
+    return None if own == entry else own
+
+
+def measure_staged(staging: Path, plan: Plan, report: InitReport) -> None:
+    """Measure the staged diary and keep its records (the first build measures nothing again). A
+    snapshot that is not what its snapshot.yml expects is reported, never hidden in `expect:`: the
+    author decides (setting `expect: broken` then costs no run, freshness.with_metadata)."""
     from diary.measure.pipeline import measure_all
     from diary.project.project import Project
 
-    fresh = measure_all(Project.load(staging), write=False)
+    fresh = measure_all(Project.load(staging))
+    for snap_id in fresh.records:  # placed with the rest (_place moves what plan.files names)
+        name = f"{RECORDS_DIR}/{snap_id}.yml"
+        plan.files[name] = (staging / name).read_bytes()
+        report.written.append(name)
     for snap in plan.sources:
         verdict = fresh.records[snap.id].verdict
-        if snap.meta is not None or snap.parent is None or verdict.status != "broken":
-            continue
-        why = "; ".join(verdict.reasons)[:300] or "its verdict is broken"
-        plan.files[meta_path(snap.id)] = snapshot_meta(snap, plan.entry, plan.day, broken=why)
-        write_bytes_atomic(staging / meta_path(snap.id), plan.files[meta_path(snap.id)])
-        report.broken.append(f"{snap.id}: {why}")
+        if verdict.surprise:
+            report.broken.append((meta_path(snap.id), f"{snap.id} is {verdict.status}, expected {verdict.expected}: "
+                                  + ("; ".join(verdict.reasons) or "every check passed") + " (fix it, or if you meant "
+                                  "it set 'expect: broken' there and say so in a post: 'diary measure' then runs "
+                                  "nothing)"))
 
 
 @dataclass
@@ -217,6 +236,9 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
                                 f"give data files with --data): {shown}"))
     baseline = sources[0]
     entry = infer_entry(baseline.files, options.entry, Path(where))
+    for snap in sources:  # before the timing run: a refusal costs no run
+        if snap.meta is None:
+            variant_entry(snap, entry)
     data = [parse_data(spec) for spec in options.data]
     stored = [item.stored for item in data]
     if len(set(stored)) != len(stored):
@@ -234,17 +256,20 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
                          hint='write it as plain text, e.g. --title "The wordgen diary"')
 
     normalise = _normalisations(options)
-    result = timing_run(options, baseline, entry, data)
+    result, again = timing_runs(options, baseline, entry, data)
+    if result.status == "timeout":
+        raise DiaryError(f"the timing run of the baseline was stopped after {timing_limit(options):g} s "
+                         f"(--timing-limit), before the program finished ({result.cpu_s:.0f} s of CPU so far)",
+                         file=Path(where), hint="a slow program is fine: give its runs more time with "
+                                                "--timing-limit SECONDS; the timeouts init sets follow")
     if result.status != "ok":
         raise DiaryError(f"the program does not run: {result.status}: {result.reason}", file=Path(where),
-                         hint="fix it, or give what it needs with --args and --data "
-                              f"(the timing run had {options.timing_limit:g} s at most)")
+                         hint="fix it, or give what it needs with --args and --data")
     spent = max(result.wall_s, result.cpu_s)
-    if spent < REPEAT_BELOW_S and not normalise:
-        time.sleep(max(0.0, REPEAT_GAP_S - result.wall_s))
-        again = timing_run(options, baseline, entry, data)
-        if again.status == "ok" and again.stdout != result.stdout:
-            report.warnings.append((str(options.target / SETTINGS_PATH), unrepeatable(result.stdout, again.stdout)))
+    declared = tuple(Normalisation(n, "", "") if isinstance(n, str) else Normalisation(**n) for n in normalise)
+    varies = unrepeatable(result.stdout, again.stdout, declared) if again.status == "ok" else None
+    if varies is not None:  # found before anything is measured: no record would ever hold
+        raise DiaryError(varies, file=Path(where), hint="give init the filter, or make the output repeat")
     timeout = with_headroom(spent, TIMEOUT_HEADROOM, TIMEOUT_FLOOR_S)
     test_timeout = with_headroom(spent, TEST_TIMEOUT_HEADROOM, TEST_TIMEOUT_FLOOR_S)
     report.timing = (f"timing run of {baseline.id} ({result.sandbox} sandbox): {result.wall_s:.2f} s wall, "
@@ -270,7 +295,9 @@ def plan_files(options: InitOptions, report: InitReport) -> Plan:
     for snap in sources:
         for name, content in snap.files.items():
             files[f"{SNAPSHOTS_DIR}/{snap.id}/{name}"] = content
-        files[meta_path(snap.id)] = snap.meta if snap.meta is not None else snapshot_meta(snap, entry, day)
+        parent_files = next((s.files for s in sources if s.id == snap.parent), None)
+        files[meta_path(snap.id)] = snap.meta if snap.meta is not None else snapshot_meta(
+            snap, entry, day, parent_files)
 
     files[SITE_CONFIG_PATH] = render_template(
         "init/quarto.yml.j2", title=title,
@@ -334,7 +361,7 @@ def _place(staging: Path, target: Path, files: dict[str, bytes]) -> None:
 def init_diary(options: InitOptions) -> InitReport:
     target = options.target.resolve()
     options = replace(options, target=target)
-    _check_target(target)
+    _check_target(target, bool(options.filters))
     report = InitReport(target=target)
     plan = plan_files(options, report)
     files = plan.files
@@ -348,7 +375,7 @@ def init_diary(options: InitOptions) -> InitReport:
             write_bytes_atomic(staging / name, content)
         if len(plan.sources) > 1:
             try:
-                mark_broken(staging, plan, report)
+                measure_staged(staging, plan, report)
             except DiaryError as exc:  # about a file init wrote: named where it will be
                 if exc.file and Path(exc.file).is_relative_to(staging):
                     exc.file = str(target / Path(exc.file).relative_to(staging))

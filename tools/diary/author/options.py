@@ -48,7 +48,7 @@ class InitOptions:
     filters: tuple[tuple[str, str, str], ...] = ()  # (name, pattern, replacement)
     alternatives: bool = False  # --snapshots: every snapshot a child of the first, not a chain
     date: dt.date | None = None
-    timing_limit: float = TIMING_LIMIT_S
+    timing_limit: float | None = None  # seconds; None: TIMING_LIMIT_S
     sandbox: str = "auto"
 
 
@@ -60,7 +60,8 @@ class InitReport:
     entry: str = ""
     snapshots: list[str] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)  # (the file it is about, what to say)
-    broken: list[str] = field(default_factory=list)  # snapshots init measured broken and marked so
+    # (snapshot.yml, what init measured) of each snapshot that is not what it expects: exit 1
+    broken: list[tuple[str, str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------------

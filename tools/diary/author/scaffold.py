@@ -97,20 +97,55 @@ def entry_candidates(files: dict[str, bytes]) -> list[str]:
     return [name for name in modules if _has_main_guard(files[name])]
 
 
-def infer_entry(files: dict[str, bytes], given: str | None, where: Path) -> str:
+ENTRY_HINT = "name the one to run with --entry FILE.py"
+
+
+def infer_entry(files: dict[str, bytes], given: str | None, where: Path, *, inherited: str | None = None,
+                hint: str = ENTRY_HINT) -> str:
+    """The entry module of a program's files: the one rule of init, `init --snapshots` and `new
+    snapshot --files`. `given` (--entry) when it names a top-level module; else the one module that
+    runs as a script, the parent's entry (`inherited`) counted as one when the files hold a module
+    of that name. Several candidates are a refusal, even when one is named like the parent's entry:
+    a split keeps the old name for its dispatcher as often as for its main module."""
     if given is not None:
         if given not in files or "/" in given or not given.endswith(".py"):
             raise DiaryError(f"--entry {given!r} is not a top-level .py file of the program", file=where,
                              hint="top-level modules: " + ", ".join(n for n in files if "/" not in n) or "none")
         return given
     candidates = entry_candidates(files)
+    if inherited is not None and inherited in files and inherited not in candidates:
+        candidates = sorted([*candidates, inherited])
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
         raise DiaryError("no module of the program runs as a script (no top-level .py file with "
-                         "if __name__ == \"__main__\")", file=where, hint="name the entry with --entry FILE.py")
-    raise DiaryError(f"several modules could be the entry: {', '.join(candidates)}", file=where,
-                     hint="name the one to run with --entry FILE.py")
+                         "if __name__ == \"__main__\")", file=where, hint=hint)
+    raise DiaryError(f"several modules could be the entry: {', '.join(candidates)}", file=where, hint=hint)
+
+
+MAX_TITLE = 100
+
+
+def describe_snapshot(snapshot_id: str, files: dict[str, bytes], entry: str,
+                      parent_files: dict[str, bytes] | None = None) -> tuple[str, str]:
+    """A title and a note for a snapshot, from its files: the entry module's docstring (its first
+    line, then the rest whole), unless it is the parent's too; else the title from the id
+    (`02-other-sampler` -> "Other sampler") and no note. The author edits both in snapshot.yml."""
+    lines = _docstring(files.get(entry, b""))
+    if parent_files is not None and lines == _docstring(parent_files.get(entry, b"")):
+        lines = []
+    title = lines[0] if lines and len(lines[0]) <= MAX_TITLE else ""
+    words = re.sub(r"^[\d._-]+", "", snapshot_id).replace("-", " ").replace("_", " ").strip()
+    return title or (words[:1].upper() + words[1:]) or snapshot_id, " ".join(lines[1:] if title else lines)
+
+
+def _docstring(source: bytes) -> list[str]:
+    """The module docstring's lines, stripped, blank ones left out."""
+    try:
+        text = ast.get_docstring(ast.parse(source)) or ""
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # a snapshot's text is anybody's
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def slugify(title: str) -> str:
@@ -259,7 +294,7 @@ def new_post(
 
 def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = None, *,
                  files_from: Path | None = None, entry: str | None = None,
-                 args: tuple[str, ...] | None = None) -> Path:
+                 args: tuple[str, ...] | None = None, replace: bool = False) -> Path:
     """Copy snapshot `parent` into `code/snapshots/<snapshot_id>/` with a new snapshot.yml; return the folder.
 
     With `files_from`, the snapshot holds that folder's files instead (a variant written elsewhere, a
@@ -274,28 +309,35 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
     problem = snapshot_id_problem(snapshot_id)
     if problem is not None:  # the rule discover applies: refused here, before anything is written
         raise DiaryError(problem, hint=SNAPSHOT_ID_HINT)
-    title = (title if title is not None else snapshot_id).strip()
-    if not title or "\n" in title:
+    if title is not None and (not title.strip() or "\n" in title):
         raise DiaryError("a snapshot needs a title on one line", hint='--title "Shorter sampler"')
     settings, known = _snapshots(root)
     by_id = {snap.id: snap for snap in known}
     if parent not in by_id:
         raise DiaryError(f"parent snapshot {parent!r} does not exist", hint="known ids: " + ", ".join(by_id))
     target = settings.snapshots_dir / snapshot_id
-    if snapshot_id in by_id:
+    replaced = by_id.get(snapshot_id) if replace else None
+    if replaced is not None and (parent == snapshot_id or replaced.directory != target):
+        raise DiaryError(f"snapshot {snapshot_id!r} cannot be replaced by a copy of itself or from another folder",
+                         file=replaced.meta_path, hint="give --from its parent, and --files the new files")
+    if snapshot_id in by_id and replaced is None:
         raise DiaryError(f"snapshot {snapshot_id!r} already exists", file=by_id[snapshot_id].meta_path,
-                         hint="choose another id")
-    if target.exists():
+                         hint="choose another id, or give --replace to replace its files and snapshot.yml")
+    if target.exists() and replaced is None:
         raise DiaryError("the snapshot's folder already exists", file=target,
                          hint="choose another id, or move the folder away")
     source = by_id[parent]
     left_out: list[str] = []
     files = source.read_sources() if files_from is None else folder_files(Path(files_from).resolve(), left_out)
-    own_entry = entry if entry is not None else source.entry
-    if entry is not None or own_entry not in files:
-        own_entry = infer_entry(files, entry, Path(files_from or source.directory))
+    # The parent's files keep its entry; other files get the one rule of init (infer_entry).
+    own_entry = infer_entry(files, entry, Path(files_from), inherited=source.entry) if files_from is not None \
+        else infer_entry(files, entry, source.directory) if entry is not None else source.entry
+    # Copied files say nothing new: the title comes from the id; given files may say what they are.
+    described_title, note = describe_snapshot(snapshot_id, files, own_entry,
+                                              source.read_sources() if files_from is not None else files)
+    title = (title or described_title).strip()
     meta = _render(
-        SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, date=dt.date.today().isoformat(), parent=parent,
+        SNAPSHOT_TEMPLATE, id=snapshot_id, title=title, note=note, date=dt.date.today().isoformat(), parent=parent,
         entry=own_entry if own_entry != settings.entry else None,
         # Given --args, those; else the parent's own contract goes with its files (a split run as
         # `main.py run` stays one).
@@ -311,7 +353,13 @@ def new_snapshot(root: Path, snapshot_id: str, parent: str, title: str | None = 
             write_bytes_atomic(staging / name, data)
         write_text_atomic(staging / META_NAME, meta)
         try:
-            os.rename(staging, target)  # fails if another process created the folder meanwhile
+            if replaced is not None:  # the old folder moves aside first: the id is never half replaced
+                old = Path(tempfile.mkdtemp(prefix=f".{snapshot_id}.", suffix=".old", dir=settings.snapshots_dir))
+                os.rename(target, old / snapshot_id)
+                os.rename(staging, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.rename(staging, target)  # fails if another process created the folder meanwhile
         except OSError as exc:
             raise DiaryError(f"cannot create the snapshot's folder: {exc.strerror}", file=target,
                              hint="choose another id, or move the folder away") from None

@@ -21,7 +21,7 @@ from diary.measure.rules import describe
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta
 from diary.project.linecounts import NO_LINES, NO_SIZE, Counts, Lines, Size, Sizes
-from diary.project.normalise import Normalisation, filter_lines, needed_normalisations
+from diary.project.normalise import Normalisation, filter_lines, leading_lines, needed_normalisations
 from diary.project.records import (
     RECORD_SCHEMA,
     Behaviour,
@@ -118,8 +118,9 @@ def compare_behaviour(run: Run, baseline_run: Run, baseline_id: str,
                                    baseline_run.stdout_normalised) if both_ran else None
     if needed is not None:
         return Behaviour(True, False, tuple(needed), baseline_id, None)
-    expected = filter_lines(normalisations, list(baseline_run.stdout_lines))
-    actual = filter_lines(normalisations, list(run.stdout_lines))
+    # Line by line as far as both were kept without a gap (a long output keeps its head and tail).
+    expected = filter_lines(normalisations, leading_lines(baseline_run.stdout_lines, baseline_run.stdout_line_count))
+    actual = filter_lines(normalisations, leading_lines(run.stdout_lines, run.stdout_line_count))
     for index in range(max(len(expected), len(actual))):
         want = expected[index] if index < len(expected) else "<end of output>"
         got = actual[index] if index < len(actual) else "<end of output>"
@@ -162,14 +163,15 @@ def snapshot_info(snapshot: SnapshotMeta) -> SnapshotInfo:
 
 
 def derived_parts(staged: Staged, baseline_comments: list[str], settings: Settings, measured: Measured,
-                  baseline_run: Run, baseline_id: str, baseline_longest_line: int) -> Derived:
-    """Every part of the record but the measured ones (`run`, `tests`, `probes`). `baseline_longest_line`
-    (rules.longest_line of the baseline's code) is the line-length rule's limit unless `max_line_length`
-    is set."""
+                  baseline_run: Run, baseline_id: str, allowed: frozenset[str],
+                  baseline_longest_line: int) -> Derived:
+    """Every part of the record but the measured ones (`run`, `tests`, `probes`); `allowed`: what
+    the baseline does itself (rules.allowances), no breach in any snapshot; `baseline_longest_line`
+    (rules.longest_line of the baseline's code): the line-length rule's limit unless `max_line_length` is set."""
     code = counts(staged)
     kept, total, dropped = comment_retention(baseline_comments, code.comments)
     behaviour = compare_behaviour(measured.run, baseline_run, baseline_id, settings.normalise)
-    breaches = tuple(rule_breaches(staged, kept, total, settings, baseline_longest_line))
+    breaches = tuple(rule_breaches(staged, kept, total, settings, allowed, baseline_longest_line))
     return Derived(
         snapshot=snapshot_info(staged.meta), lines=code.lines, size=code.size, definitions=code.definitions,
         comments=Comments.of(kept, total, tuple(dropped)), tabs=code.tabs, behaviour=behaviour, breaches=breaches,

@@ -6,8 +6,9 @@ Three guarantees, each against a way an author (or a pull request) could forge a
   hashed (the record's key), counted, checked against the rules, run and tested. An edit made
   during `diary measure` changes nothing that is judged.
 - **Probe runs on fresh seeds.** Beside the configured seed, the program runs `probes` times on
-  seeds drawn at measure time (and never stored), each compared with the baseline run on the same
-  seed: printing a remembered output cannot pass. The record keeps only the verdict.
+  seeds drawn at measure time (and never stored), with the configured run's other arguments (as
+  many steps), each compared with the baseline run on the same seed: printing a remembered output
+  cannot pass. The record keeps only the verdict.
 - **The judge stands outside the judged.** With a `driver` configured, the behavioural suite is
   split in two (see testsuite.py): the driver runs beside the program and only reports; the tests
   run in a sandbox that holds no code of the snapshot and decide.
@@ -16,6 +17,7 @@ Three guarantees, each against a way an author (or a pull request) could forge a
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import secrets
@@ -28,6 +30,7 @@ from pathlib import Path
 
 from diary.core.errors import DiaryError
 from diary.core.safefs import copy_file
+from diary.measure.allowed import beyond_baseline
 from diary.measure.rules import check_comments, check_files, check_line_length, code_files
 from diary.measure.sandbox.run import clean_environment, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
@@ -40,55 +43,118 @@ from diary.project.records import Breach
 # program), small enough that a program whose work grows with its seed stays within its timeout.
 PROBE_SEED_LIMIT = 1_000_000
 
-# The run-time guard of probe runs and of the driver: `python -c GUARD CONFIG SCRIPT ARGS...` runs
-# SCRIPT as __main__ under an audit hook (which Python code cannot remove) that stops, with a
-# PermissionError naming the rule, what the static rules (rules.py) look for in the source:
-# - code made at run time: compile/exec/eval asked for by the snapshot's code (or by code compiled
-#   from a string), directly or through the standard library (typing.ForwardRef evaluates strings);
-#   importing a module, the snapshot's own included, stays allowed;
-# - reading the repository (the baseline, other snapshots, the records): any open or directory
-#   listing under CONFIG["block"] outside CONFIG["allow"];
-# - starting other programs while any of the snapshot's code is on the stack.
-# It is a second floor, not a proof: a call made for the program from another thread (a thread
-# whose target is exec) is not seen; the probes' comparison with the baseline still is.
+# The run-time guard of the probe runs and the driver (the configured run is the sandbox's alone,
+# so its figures are; the probes run the same counted code as many steps on fresh seeds):
+# `python -c GUARD CONFIG SCRIPT ARGS...` runs SCRIPT as __main__ under an audit hook (which Python
+# code cannot remove). It rests on one invariant, checked where text or bytes become code, on every
+# thread, whoever asked: **what runs is what was counted**.
+# - Imports: the import machinery (frozen importlib, the direct caller) may read and compile only a
+#   counted file of the snapshot, byte for byte as counted (CONFIG["counted"]: path -> sha256), or a
+#   file under a trusted prefix (the interpreter's standard library and packages, the suite). A
+#   module the program wrote or rewrote (the working folder, /tmp) is refused, whatever its name;
+#   an import searches only trusted folders and the snapshot's, which hold no uncounted extension
+#   module (those load without a compile).
+# - Text made code at run time (compile, exec, eval, marshal, a new code object) is refused, on any
+#   thread and by any route (a profiler's runctx, a timer, a thread whose target is exec), except
+#   when the direct caller is one of the standard library's class builders, which compile text they
+#   generate from identifiers (CONFIG["builders"]: dataclasses, collections.namedtuple; typing's
+#   ForwardRef may compile, never evaluate).
+# - The repository (the baseline, other snapshots, the records) cannot be read: any open or listing
+#   under CONFIG["block"] outside CONFIG["allow"].
+# - Other programs are started only by the judge's own main thread (the driver's run question).
 GUARD = r"""
-import json, os, runpy, sys
+import hashlib, json, os, sys, threading
 config = json.loads(sys.argv[1])
 script = os.path.abspath(sys.argv[2])
 code_dirs = tuple(os.path.realpath(d) + os.sep for d in config["code"])
 blocked = tuple(os.path.realpath(d) + os.sep for d in config["block"])
 allowed = tuple(os.path.realpath(d) + os.sep for d in config["allow"])
+# Trusted code: the interpreter's prefixes and the folders its start-up put on sys.path (its
+# standard library and installed packages, before the program ran; not the working folder) and the
+# suite; builders: where the standard library compiles for a caller.
+packages = [p for p in sys.path[1:] if p and os.path.realpath(p) != os.path.realpath(".")]
+trusted = tuple(os.path.realpath(d) + os.sep for d in [*config["trusted"], *packages, sys.prefix, sys.base_prefix,
+                                                        sys.exec_prefix, sys.base_exec_prefix])
+counted = {os.path.realpath(path): digest for path, digest in config["counted"].items()}
+stdlib = os.path.dirname(os.path.realpath(os.__file__))
+builders = {os.path.join(stdlib, "dataclasses.py"): ("compile", "exec"),
+            os.path.join(stdlib, "collections", "__init__.py"): ("compile", "exec"),
+            os.path.join(stdlib, "typing.py"): ("compile",)}
 SPAWN = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
          "pty.spawn", "ctypes.dlopen", "ctypes.cdata")
 LISTING = ("open", "os.listdir", "os.scandir", "os.chdir", "shutil.copyfile", "shutil.copytree")
-
+CODE_EVENTS = ("compile", "exec", "marshal.loads", "marshal.load", "code.__new__")
+EXTENSIONS = (".so", ".pyd", ".dylib")
+main_thread = threading.main_thread()
 guard_frame = sys._getframe()
-
-def program_code(frame):
-    filename = frame.f_code.co_filename
-    if frame is guard_frame or filename.startswith("<frozen "):
-        return False
-    return filename.startswith("<") or os.path.realpath(filename).startswith(code_dirs)
 
 def refuse(rule, what):
     raise PermissionError(f"diary guard: rule {rule}: {what}")
 
+def importer(frame):
+    return frame is not None and frame.f_code.co_filename.startswith(("<frozen importlib", "<frozen zipimport"))
+
+def program_code(frame):
+    filename = frame.f_code.co_filename
+    return frame is not guard_frame and not filename.startswith("<frozen ") and (
+        filename.startswith("<") or os.path.realpath(filename).startswith(code_dirs))
+
+def check_code_file(path, source):
+    real = os.path.realpath(path)
+    if real in counted:
+        if source is not None and hashlib.sha256(source).hexdigest() != counted[real]:
+            refuse("hidden-code", f"{os.path.basename(real)} changed after it was counted")
+        return
+    if real.startswith(trusted):
+        return
+    refuse("hidden-code", f"code from {os.path.basename(real)}, which is not a counted file of the snapshot")
+
+with open(script, "rb") as file:
+    main_source = file.read()
+if os.path.realpath(script).startswith(code_dirs):
+    check_code_file(script, main_source)
+main_code = compile(main_source, script, "exec")
+started = []
+
+def check_search_path(path):
+    # Extension modules load without a compile: every folder an import searches is trusted, or a
+    # folder of the snapshot's that holds no extension module it did not count.
+    for entry in path:
+        real = os.path.realpath(entry or ".") + os.sep
+        if real.startswith(trusted) or not isinstance(entry, str):
+            continue
+        if real not in code_dirs:
+            refuse("hidden-code", f"imports from {real.rstrip(os.sep)}, a folder the program can write")
+        for name in os.listdir(real):
+            if name.endswith(EXTENSIONS) and os.path.join(real, name) not in counted:
+                refuse("hidden-code", f"code from {name}, which is not a counted file of the snapshot")
+
 def hook(event, args):
-    if event in ("compile", "exec"):
-        # Refused when the program asked for it, directly or through the standard library; allowed
-        # when an import stands between (a module's own body, e.g. a namedtuple made by shutil).
-        frame = sys._getframe(1)
-        while frame is not None:
-            if frame.f_code.co_filename.startswith("<frozen importlib"):
-                break
-            if program_code(frame):
-                refuse("dynamic-code", f"{event} on behalf of {os.path.basename(frame.f_code.co_filename)}")
-            frame = frame.f_back
+    if event == "import":
+        check_search_path(list(args[2] or ()))
+    elif event in CODE_EVENTS:
+        caller = sys._getframe(1)
+        if event == "exec" and args and args[0] is main_code and not started:
+            started.append(True)  # the script itself, compiled above from its counted bytes
+        elif importer(caller) and event != "code.__new__":
+            if event == "compile" and isinstance(args[1], str):
+                source = args[0] if isinstance(args[0], bytes) else None
+                check_code_file(args[1], source)
+        elif event in builders.get(os.path.realpath(caller.f_code.co_filename), ()):
+            pass  # a class builder of the standard library, on text it generated
+        else:
+            what = os.path.basename(caller.f_code.co_filename)
+            refuse("dynamic-code", f"{event} on behalf of {what}, on thread {threading.current_thread().name}")
     elif event in LISTING and args and isinstance(args[0], (str, bytes, os.PathLike)):
-        path = os.path.realpath(os.fsdecode(args[0])) + os.sep
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if event == "open" and importer(sys._getframe(1)):
+            check_code_file(path, None)  # importlib reads a module (or its bytecode) only from counted files
+        path += os.sep
         if path.startswith(blocked) and not path.startswith(allowed):
             refuse("outside-import", f"{event} of {path.rstrip(os.sep)}, outside the snapshot")
     elif event.startswith(SPAWN):
+        if threading.current_thread() is not main_thread:
+            refuse("code-loader", f"{event} from a thread: the program may not start other programs")
         frame = sys._getframe(1)
         while frame is not None:
             if program_code(frame):
@@ -98,7 +164,10 @@ def hook(event, args):
 sys.argv = sys.argv[2:]
 sys.path[0] = os.path.dirname(script)
 sys.addaudithook(hook)
-runpy.run_path(script, run_name="__main__")
+main_globals = {"__name__": "__main__", "__file__": script, "__builtins__": __builtins__, "__doc__": None,
+                "__spec__": None, "__loader__": None, "__package__": None}
+del file
+exec(main_code, main_globals)
 """
 
 
@@ -146,10 +215,11 @@ def stage(snapshot: SnapshotMeta) -> Staged:
 
 
 def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, settings: Settings,
-                  baseline_longest_line: int) -> list[Breach]:
-    """Every named breach of the diary's rules, in file and line order (comments last). A line may be as
-    long as `max_line_length` when it is set, else as the baseline's longest line."""
-    breaches: list[Breach] = check_files(staged.files)
+                  allowed: frozenset[str], baseline_longest_line: int) -> list[Breach]:
+    """Every named breach of the diary's rules beyond what the baseline does itself (`allowed`,
+    rules.allowances) and the modules `allow:` names, in file and line order (comments last). A line may be as long as
+    `max_line_length` when it is set, else as the baseline's longest line."""
+    breaches: list[Breach] = beyond_baseline(check_files(staged.files), allowed, settings.allow)
     breaches += check_line_length(staged.code(), settings.max_line_length or baseline_longest_line)
     breaches.sort(key=lambda b: (b.file, b.line, b.rule))
     breaches += check_comments(comments_kept, comments_total, settings.comments_min_percent)
@@ -157,8 +227,10 @@ def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, setti
 
 
 def probe_args(settings: Settings, staged: Staged, seed: int) -> list[str]:
-    """The snapshot's arguments for a probe run: a fresh seed, at most `probe_steps` steps."""
-    return fill_placeholders(staged.meta.args, seed, min(settings.steps, settings.probe_steps), settings.samples)
+    """The snapshot's arguments for a probe run: the configured run's, on a fresh seed. As long as
+    the configured run: a program that prints a remembered output for the published arguments and
+    computes only shorter runs cannot tell a probe from the configured run by its length."""
+    return fill_placeholders(staged.meta.args, seed, settings.steps, settings.samples)
 
 
 def probes_not_run(settings: Settings, baseline: Staged) -> str:
@@ -207,7 +279,7 @@ class Judge:
             staged.write(work)
             copy_data(settings, staged, work)
             result = run_sandboxed(
-                guarded(settings, work, work, staged.entry, args), workdir=work, timeout=settings.timeout,
+                guarded(settings, work, work, staged.entry, args, staged.files), workdir=work, timeout=settings.timeout,
                 memory_mb=settings.memory_mb, output_bytes=settings.output_kb * 1024,
                 env=clean_environment(work), mode=self.mode,
             )
@@ -306,10 +378,14 @@ def with_setting_hint(result: RunResult, setting: str) -> RunResult:
     return result
 
 
-def guarded(settings: Settings, work: Path, code_dir: Path, script: str, args: list[str]) -> list[str]:
-    """The command that runs `script` under GUARD: the snapshot's code is what lies in `code_dir`;
-    the repository is closed to it, except the behavioural suite (public) and the interpreter."""
+def guarded(settings: Settings, work: Path, code_dir: Path, script: str, args: list[str],
+            counted: dict[str, bytes]) -> list[str]:
+    """The command that runs `script` under GUARD: the snapshot's code is `counted` (its files by
+    name, as staged into `code_dir`); the repository is closed to it, except the behavioural suite
+    (public) and the interpreter."""
     suite = [str(settings.tests_dir)] if settings.suite_kind != "none" else []
     allow = [str(work), *suite, sys.prefix, sys.base_prefix, sys.exec_prefix]
-    config = {"code": [str(code_dir)], "block": [str(settings.root)], "allow": allow}
+    digests = {str(code_dir / name): hashlib.sha256(data).hexdigest() for name, data in counted.items()}
+    config = {"code": [str(code_dir)], "block": [str(settings.root)], "allow": allow, "trusted": suite,
+              "counted": digests}
     return [settings.interpreter, "-c", GUARD, json.dumps(config), script, *args]

@@ -20,17 +20,19 @@ from typing import TypeVar
 
 from diary.core.atomic import remove_stale_temporaries
 from diary.core.errors import DiaryError
+from diary.measure.allowed import allowances
 from diary.measure.derive import Measured, assemble, counts, derived_parts
 from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
+from diary.measure.renormalise import keep_raw_stdout, renormalisable, renormalise
 from diary.measure.rules import longest_line
-from diary.measure.sandbox.run import raise_for_infrastructure, run_sandboxed, sandbox_mode
+from diary.measure.sandbox.run import chosen_sandbox, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
-from diary.project.config import Settings
+from diary.project.config import CONFIG_NAME, Settings
 from diary.project.discover import SnapshotMeta
-from diary.project.freshness import ExpectedKey, expected_key, staleness
+from diary.project.freshness import ExpectedKey, expected_key, metadata_changes, staleness, with_metadata
 from diary.project.merge import write_shard_folder
-from diary.project.normalise import normalised_hashes, scrub_paths, terminal_lines
+from diary.project.normalise import kept_lines, normalised_hashes, scrub_paths, terminal_lines
 from diary.project.project import Project
 from diary.project.records import (
     NO_PROBES,
@@ -44,7 +46,6 @@ from diary.project.records import (
 from diary.project.shards import Shard, plan_for
 
 T = TypeVar("T")
-STDOUT_LINES_KEPT = 200  # enough for the whole output of a measured run; the hash covers the rest
 EXCERPT_CHARS = 2000
 
 
@@ -56,6 +57,8 @@ class MeasureReport:
     records: dict[str, Record]
     measured: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
+    relabelled: list[str] = field(default_factory=list)  # cached, with the snapshot's new metadata
+    renormalised: list[str] = field(default_factory=list)  # derived again under new normalisations
     removed: list[str] = field(default_factory=list)
     sandbox: str = "none"
     wall_s: float = 0.0
@@ -78,6 +81,9 @@ def run_snapshot(snapshot: Staged, settings: Settings, mode: str) -> tuple[RunRe
         work = Path(tmp)
         snapshot.write(work)  # the copy made at hashing time, not the files as they are now
         copy_data(settings, snapshot, work)
+        # Not under the run-time guard: its figures are the sandbox's alone (a program may start
+        # others here, under the sandbox's caps). The same counted code runs guarded in the probes,
+        # on fresh seeds and as many steps, and beside the driver (judge.GUARD).
         argv = [settings.interpreter, snapshot.entry, *settings.command_args(snapshot.meta.args)]
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.timeout, memory_mb=settings.memory_mb,
@@ -93,6 +99,7 @@ def run_command(snapshot: SnapshotMeta, settings: Settings) -> str:
 
 
 def _run_part(result: RunResult, workdir: Path, snapshot: SnapshotMeta, settings: Settings) -> Run:
+    keep_raw_stdout(result.stdout, result.stdout_sha256)  # a normalisation added later re-runs nothing
     # As a terminal shows it (a \r-redrawn progress line is the one line a reader saw); the hashes
     # are of the raw bytes.
     lines = terminal_lines(result.stdout.decode("utf-8", errors="replace"))
@@ -109,8 +116,9 @@ def _run_part(result: RunResult, workdir: Path, snapshot: SnapshotMeta, settings
         command=scrub_paths(run_command(snapshot, settings), root),
         stdout_sha256=result.stdout_sha256,
         stdout_normalised=normalised_hashes(settings.normalise, result.stdout),
-        stdout_truncated=bool(result.stdout_truncated or len(lines) > STDOUT_LINES_KEPT),
-        stdout_lines=tuple(lines[:STDOUT_LINES_KEPT]),
+        stdout_truncated=bool(result.stdout_truncated),
+        stdout_lines=tuple(kept_lines(lines)),
+        stdout_line_count=len(lines),
         # A progress bar on stderr (tqdm) is redrawn with \r too: its last state, as for stdout.
         stderr_excerpt=scrub_paths(scrub(_as_terminal(result.stderr_text()), workdir), root)[-EXCERPT_CHARS:],
     )
@@ -123,6 +131,7 @@ def _as_terminal(text: str) -> str:
 def build_record(
     staged: Staged, expected: ExpectedKey, run: Run, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: Run, baseline_comments: list[str], settings: Settings,
+    allowed: frozenset[str],
     baseline_longest_line: int,
 ) -> Record:
     root = settings.root
@@ -133,7 +142,7 @@ def build_record(
         probes=Probes(**tests.probes) if tests.probes else NO_PROBES,
     )
     derived = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id,
-                            baseline_longest_line)
+                            allowed, baseline_longest_line)
     return assemble(staged.meta.id, expected.key, expected.produced_by, measured, derived)
 
 
@@ -162,6 +171,7 @@ def measure_all(
     write: bool = True,
     shard: Shard | None = None,
     out: str | Path | None = None,
+    sandbox: str = "bwrap",
 ) -> MeasureReport:
     """Measure every stale snapshot (or those in `only`), write their records, return all records.
 
@@ -196,13 +206,26 @@ def measure_all(
         stale = [s for s in stale if s.id in share]
     report = MeasureReport(snapshots=snapshots, records=dict(existing), sandbox="none")
     report.cached = [s.id for s in snapshots if s not in stale]
+    for snapshot in snapshots if shard is None else []:  # a new title, note, parent or expect: no run
+        record = report.records.get(snapshot.id)
+        if snapshot not in stale and record is not None and metadata_changes(record, snapshot):
+            report.records[snapshot.id] = with_metadata(record, snapshot)
+            report.relabelled.append(snapshot.id)
+            if write:
+                write_record(root, report.records[snapshot.id])
     for orphan in sorted(set(existing) - set(by_id)):
         if only is None and write and shard is None:
             remove_record(root, orphan)
             report.records.pop(orphan)
             report.removed.append(orphan)
+    if stale and not force and shard is None and all(renormalisable(existing.get(s.id), keys[s.id]) for s in stale):
+        for snap_id, record in renormalise(project, stale, keys, report.records).items():
+            report.records[snap_id] = record
+            if write:
+                write_record(root, record)
+        report.renormalised, stale = [s.id for s in stale], []
     if stale:
-        report.sandbox = sandbox_mode(settings.sandbox)
+        report.sandbox = chosen_sandbox(sandbox, settings.sandbox, settings.root / CONFIG_NAME)
         if progress:
             progress("planned", str(len(stale)), None)
         # Another shard's baseline: run here too (every comparison needs its output), never recorded here.
@@ -250,6 +273,7 @@ def _measure(
                                          content=staged[snapshot.id].content_hash)
     judge = Judge.for_measure(settings, mode, staged_baseline)
     base_comments = baseline_comments(staged_baseline)
+    allowed = allowances(staged_baseline.files)  # the baseline defines what the rules allow
     base_longest = longest_line(staged_baseline.code())
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diary-measure") as pool:
         runs: dict[str, Future] = {}
@@ -283,7 +307,7 @@ def _measure(
             run = baseline_run if snapshot is baseline else runs[snapshot.id].result()[1]
             expected = keys[snapshot.id]
             record = build_record(staged[snapshot.id], expected, run, outcome, baseline, baseline_run, base_comments,
-                                  settings, base_longest)
+                                  settings, allowed, base_longest)
             if write:
                 write_record(settings.root, record)
             report.records[snapshot.id] = record

@@ -30,6 +30,7 @@ A snapshot is judged on the files it holds, read once (from the copy made at has
 The checks read the source (tokens and `ast`), never run it: they are cheap, and a snapshot cannot
 influence them. They are a floor, not a proof: the run-time defences (the sandbox, probe runs on
 fresh seeds, the test protocol) cover what a static reading cannot.
+What the baseline does itself is allowed in every snapshot: see allowed.py.
 """
 
 from __future__ import annotations
@@ -69,7 +70,6 @@ LOADER_MODULES = frozenset({
 })
 IMPORT_STATE = frozenset({"path", "modules", "meta_path", "path_hooks", "path_importer_cache", "_getframe",
                           "settrace", "setprofile", "addaudithook", "stdout", "__stdout__"})
-MAX_REPORTED_PER_RULE = 20  # a file of 500 joined lines is named 20 times, then counted
 
 
 def python_source(name: str, data: bytes) -> str | None:
@@ -119,7 +119,7 @@ def _check_files(files: dict[str, bytes]) -> list[Breach]:
                                    "a snapshot holds only its modules, data files belong under code/data"))
     for name, text in code_files(files).items():
         breaches.extend(_check_text(name, text, modules))
-    return _limit(breaches)
+    return breaches  # every one: the baseline's excuse them before any is cut (allowed.py)
 
 
 def check_comments(kept: int, total: int, minimum_percent: float) -> list[Breach]:
@@ -139,9 +139,12 @@ def longest_line(code: dict[str, str]) -> int:
 
 def check_line_length(code: dict[str, str], limit: int) -> list[Breach]:
     """Every line longer than `limit` (the baseline's longest line, or `max_line_length`)."""
-    return _limit([Breach("line-length", name, number, f"a line of {len(line)} characters, over the {limit} allowed")
-                   for name, text in code.items() for number, line in enumerate(line_texts(text), start=1)
-                   if len(line) > limit])
+    found = [Breach("line-length", name, number, f"a line of {len(line)} characters, over the {limit} allowed")
+             for name, text in code.items() for number, line in enumerate(line_texts(text), start=1)
+             if len(line) > limit]
+    shown = 20  # a file of 500 long lines is named 20 times, then counted
+    more = [Breach("line-length", found[shown].file, 0, f"{len(found) - shown} more lines over {limit} characters")]
+    return found[:shown] + (more if len(found) > shown else [])
 
 
 def describe(breach: Breach) -> str:
@@ -157,20 +160,6 @@ def _own_modules(files: dict[str, bytes]) -> set[str]:
         first = name.split("/", 1)[0]
         names.add(first.removesuffix(".py"))
     return names
-
-
-def _limit(breaches: list[Breach]) -> list[Breach]:
-    kept: list[Breach] = []
-    seen: dict[tuple[str, str], int] = {}
-    for breach in breaches:
-        count = seen.get((breach.rule, breach.file), 0)
-        seen[(breach.rule, breach.file)] = count + 1
-        if count < MAX_REPORTED_PER_RULE:
-            kept.append(breach)
-    for (rule, file), count in seen.items():
-        if count > MAX_REPORTED_PER_RULE:
-            kept.append(Breach(rule, file, 0, f"{count - MAX_REPORTED_PER_RULE} more of the same in {file}"))
-    return kept
 
 
 def _check_text(name: str, text: str, modules: set[str]) -> list[Breach]:

@@ -1,13 +1,17 @@
-"""The table printed at the end of `diary measure`: one row per snapshot."""
+"""The table printed at the end of `diary measure`: one row per snapshot; and a verdict's reasons
+with the rules' breaches grouped by rule (`grouped_reasons`), as the terminal and the pages show them."""
 
 from __future__ import annotations
 
+import re
 import sys
 
 from diary.core.escape import for_terminal
 from diary.measure.pipeline import MeasureReport
+from diary.measure.rules import describe
 from diary.project import records
 from diary.project.discover import alternatives
+from diary.project.records import Breach, Record
 
 COLUMNS = ("snapshot", "code", "comment", "blank", "identical", "tests", "cpu s", "status", "")
 
@@ -43,6 +47,10 @@ def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:
             note = "UNEXPECTED" if verdict.status == "broken" else "expected broken, but passes"
         else:
             note = "cached" if snap.id in report.cached else "measured"
+        if snap.id in report.renormalised:
+            note = "renormalised, nothing ran"
+        if snap.id in report.relabelled:
+            note += " (metadata updated, nothing ran)"
         if snap.id in alternatives:
             note += f", alternative of {alternatives[snap.id]}"
         if snap.id == best:
@@ -61,7 +69,8 @@ def print_summary(report: MeasureReport) -> None:
     # Ids, reasons and test messages come from the repository and the program: never raw to a terminal.
     rows = [tuple(for_terminal(cell) for cell in row) for row in summary_rows(report)]
     footer = (f"{len(report.measured)} measured, {len(report.cached)} cached"
-              f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s; "
+              + (f", {len(report.renormalised)} renormalised (nothing ran)" if report.renormalised else "")
+              + f"{', sandbox ' + report.sandbox if report.measured else ''}; {report.wall_s:.2f} s; "
               + for_terminal(best_line(report)))  # an id comes from the repository
     if sys.stdout.isatty():
         from rich.console import Console
@@ -82,7 +91,7 @@ def print_summary(report: MeasureReport) -> None:
         verdict = report.records[snap.id].verdict
         if verdict.surprise:
             print(for_terminal(f"{snap.id}: expected {verdict.expected}, is {verdict.status}: "
-                               + ("; ".join(verdict.reasons) or "all checks pass")))
+                               + ("; ".join(grouped_reasons(report.records[snap.id])) or "all checks pass")))
 
 
 def surprise_lines(report: MeasureReport) -> list[str]:
@@ -90,6 +99,32 @@ def surprise_lines(report: MeasureReport) -> list[str]:
     lines = []
     for snap_id in report.surprises:
         verdict = report.records[snap_id].verdict
-        reasons = "; ".join(verdict.reasons) or "no reason recorded"
+        reasons = "; ".join(grouped_reasons(report.records[snap_id])) or "no reason recorded"
         lines.append(for_terminal(f"{snap_id}: {verdict.status}, but expected {verdict.expected}: {reasons}"))
     return lines
+
+
+PLACES_SHOWN = 3  # of a rule broken in many places, on the verdict's one line for it
+_MORE = re.compile(r"(\d+) more of the same in ")
+
+
+def grouped_reasons(record: Record) -> list[str]:
+    """The verdict's reasons with the rules' breaches grouped by rule, each with its count and its
+    first places: a page opens with what broke, not with thirty bullets of one rule."""
+    each = {describe(breach) for breach in record.breaches}
+    reasons = [reason for reason in record.verdict.reasons if reason not in each]
+    by_rule: dict[str, list[Breach]] = {}
+    for breach in record.breaches:
+        by_rule.setdefault(breach.rule, []).append(breach)
+    for rule, breaches in by_rule.items():
+        places = [b for b in breaches if b.line]
+        more = sum(int(m.group(1)) for b in breaches if not b.line and (m := _MORE.match(b.what)))
+        count = len(places) + more + sum(1 for b in breaches if not b.line and not _MORE.match(b.what))
+        where: dict[str, list[str]] = {}  # what was found -> where, for the first places
+        for b in places[:PLACES_SHOWN]:
+            where.setdefault(b.what, []).append(f"{b.file}:{b.line}")
+        shown = "; ".join(f"{what} ({', '.join(at)})" for what, at in where.items()) or breaches[0].what
+        rest = count - min(len(places), PLACES_SHOWN) if places else count - 1
+        reasons.append(f"rule {rule}, broken {count} time{'s' * (count != 1)}: {shown}"
+                       + (f" (and {rest} more)" if rest > 0 else ""))
+    return reasons

@@ -266,7 +266,7 @@ def drive(staged: Staged, settings: Settings, mode: str, seed: int) -> tuple[byt
         answers = work / "answers.json"
         # Under the run-time guard (judge.GUARD): the snapshot's code is what lies in snapshot/.
         argv = guarded(settings, work, work / "snapshot", str(settings.root / settings.driver),
-                       ["snapshot", staged.entry, answers.name, str(seed)])
+                       ["snapshot", staged.entry, answers.name, str(seed)], staged.files)
         result = run_sandboxed(
             argv, workdir=work, timeout=settings.test_timeout, memory_mb=max(settings.memory_mb, 1024),
             output_bytes=settings.output_kb * 1024, env=clean_environment(work), mode=mode,
@@ -313,8 +313,11 @@ def _run_with_driver(staged: Staged, settings: Settings, mode: str, judge: Judge
         observed, baseline_observed = work / "answers" / "snapshot.json", work / "answers" / "baseline.json"
         observed.write_bytes(ours_plain if ours_plain is not None else b"null")
         baseline_observed.write_bytes(base_plain if base_plain is not None else b"null")
+        # The seed the driver drew its questions from (fresh when probes are on): the tests draw the
+        # same questions, so an answer remembered from another measure answers another question.
         env = clean_environment(work, {"DIARY_OBSERVED": str(observed),
-                                       "DIARY_BASELINE_OBSERVED": str(baseline_observed)})
+                                       "DIARY_BASELINE_OBSERVED": str(baseline_observed),
+                                       "DIARY_QUESTIONS_SEED": str(seed)})
         outcome, result = _run_pytest(settings, work, env, mode)
     outcome.judged = "driver"
     if driver_run is not None:

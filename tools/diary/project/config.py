@@ -71,12 +71,12 @@ class Settings:
     tests: str = "tests/program"  # the folder of the behavioural suite, or `none`
     test_timeout: float = 300.0  # seconds the suite may take against one snapshot
     snapshots: str = "code/snapshots"  # the folder of the snapshots, one subfolder each
-    sandbox: str = "auto"  # auto | bwrap | none
+    sandbox: str = "auto"  # auto (the builder chooses, --sandbox) | bwrap (required): never none
     jobs: int = 0  # 0: one per core
     shards: int = 1  # CI runners that share a measure or a check --rerun (diary plan)
     driver: str = ""  # the suite's driver script (testsuite.py); empty: pytest imports the snapshot
     probes: int = 2  # runs on seeds drawn at measure time, compared with the baseline (judge.py)
-    probe_steps: int = 5  # steps of a probe run (at most `steps`)
+    allow: tuple[str, ...] = ()  # modules every snapshot may import beyond the baseline's (allowed.py)
     allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
     comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
     max_line_length: int = 0  # the longest line a snapshot may have; 0: the baseline's longest (rules.py)
@@ -125,16 +125,24 @@ class Settings:
         keep = asdict(self)
         for key in ("root", "jobs", "shards", "snapshots", "max_file_kb", "max_files", "raw_html"):
             keep.pop(key, None)
-        for key in ("normalise", "max_line_length"):
-            if not keep[key]:
-                keep.pop(key)  # not set: the same fingerprint as before the key existed
+        keep.pop("normalise")  # its own part of the key: a filter added re-runs nothing it does not change
+        if not keep["max_line_length"]:
+            keep.pop("max_line_length")  # not set: the same fingerprint as before the key existed
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
+    def normalise_fingerprint(self) -> str:
+        """A hash of the declared normalisations (`normalise:`), or "none"."""
+        declared = [n.as_dict() for n in self.normalise]
+        return hashlib.sha256(json.dumps(declared).encode()).hexdigest()[:16] if declared else "none"
 
+
+MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+# Keys that once were settings and would now weaken the judge: refused with their reason, not as unknown.
+RETIRED = {"probe_steps"}
 ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs", "shards",
-    "driver", "probes", "probe_steps", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
+    "driver", "probes", "allow", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
     "normalise", "raw_html", "max_line_length",
 }
 
@@ -147,7 +155,7 @@ def load_settings(root: Path) -> Settings:
     if not path.exists():
         return Settings(root=root)
     located = read_yaml(path)
-    f = Fields(located, "the program settings", ALLOWED)
+    f = Fields(located, "the program settings", ALLOWED | RETIRED)
     schema = f.get("schema", int, CONFIG_SCHEMA)
     if schema != CONFIG_SCHEMA:
         raise f.error("schema", f"this diary reads schema {CONFIG_SCHEMA}, the file says {schema}",
@@ -175,7 +183,7 @@ def load_settings(root: Path) -> Settings:
         shards=f.number("shards", Settings.shards, 1, 256, integer=True),
         driver=f.get("driver", str, Settings.driver),
         probes=f.number("probes", Settings.probes, 0, 16, integer=True),
-        probe_steps=f.number("probe_steps", Settings.probe_steps, 0, 1_000_000, integer=True),
+        allow=tuple(f.string_list("allow", list(Settings.allow))),
         allowed_skips=tuple(f.string_list("allowed_skips", list(Settings.allowed_skips))),
         comments_min_percent=float(f.number("comments_min_percent", Settings.comments_min_percent, 0, 100)),
         max_line_length=f.number("max_line_length", Settings.max_line_length, 0, 100_000, integer=True),
@@ -186,8 +194,17 @@ def load_settings(root: Path) -> Settings:
     )
     if settings.raw_html not in ("refuse", "allow"):
         raise f.error("raw_html", f"must be refuse or allow, not {settings.raw_html!r}")
-    if settings.sandbox not in ("auto", "bwrap", "none"):
-        raise f.error("sandbox", f"must be auto, bwrap or none, not {settings.sandbox!r}")
+    for module in settings.allow:
+        if not MODULE_NAME.fullmatch(module):
+            raise f.error("allow", f"{module!r} is not a module name", hint="name modules, e.g. allow: [numpy, os]")
+    if "probe_steps" in f.data:
+        raise f.error("probe_steps", "probe runs are as long as the configured run (a shorter probe lets a "
+                      "program tell it from the configured run)", hint="remove the key; 'probes: 0' turns them off")
+    if settings.sandbox == "none":
+        raise f.error("sandbox", "a repository cannot turn the sandbox off: whoever runs the tool chooses",
+                      hint="remove the key, and run 'diary measure --sandbox none' where bwrap cannot work")
+    if settings.sandbox not in ("auto", "bwrap"):
+        raise f.error("sandbox", f"must be auto or bwrap, not {settings.sandbox!r}")
     # Before the data files: they may not lie inside the snapshots' folder, which must be one.
     if not settings.snapshots_dir.is_dir():
         raise f.error("snapshots", f"snapshot directory {settings.snapshots!r} does not exist")

@@ -71,10 +71,11 @@ class SnapshotMeta:
         return placeholders_of(self.args)
 
     def contract_digest(self) -> bytes:
-        """What, beside its files, decides how this snapshot runs: entry, expect, arguments, and the
-        data files (where each goes and its bytes). Part of its content hash, hence of its key."""
+        """What, beside its files, decides how this snapshot runs: entry, arguments, and the data
+        files (where each goes and its bytes). Part of its content hash, hence of its key. What the
+        author says of it (title, note, parent, `expect:`) is not: no run depends on it."""
         digest = hashlib.sha256()
-        digest.update(f"entry={self.entry}\0expect={self.expect}\0args={json.dumps(list(self.args))}".encode())
+        digest.update(f"entry={self.entry}\0args={json.dumps(list(self.args))}".encode())
         for file in self.data_files:
             digest.update(f"\0data={file.source}\0to={file.target}\0".encode())
             if self.code_dir is not None:
@@ -89,7 +90,7 @@ class SnapshotMeta:
         return {name: (self.directory / name).read_bytes() for name in self.files}
 
     def content_hash(self) -> str:
-        """sha256 over file names and bytes, plus the metadata that changes how it is judged (the
+        """sha256 over file names and bytes, plus the contract that changes how it runs (the
         record's key; judge.stage computes the same from the bytes it stages)."""
         digest = files_digest(self.read_sources())
         digest.update(self.contract_digest())

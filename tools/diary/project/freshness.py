@@ -1,12 +1,15 @@
 """Freshness: the one rule measure (what to run), generate (refuse a stale record) and check share.
 
 A record is fresh when its key is the key of what would be measured now: the tool and measure
-versions, the settings that change a run, the snapshot's content, the baseline's and the suite's."""
+versions, the settings that change a run, the snapshot's content, the baseline's and the suite's.
+What its author says about a snapshot (title, date, parent, note, `expect:`) is no part of the key: no
+run depends on it. A record keeps a copy of it, which `measure` rewrites without running anything
+(`with_metadata`) and `check` and `generate` refuse when it is out of date (`metadata_changes`)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diary import MEASURE_VERSION, __version__
@@ -58,6 +61,7 @@ def expected_key(snapshot: SnapshotMeta, baseline_hash: str, settings: Settings,
     run (measure passes it, so a record is keyed by what ran, even if a file changed meanwhile)."""
     produced_by = ProducedBy(
         tool=__version__, measure=MEASURE_VERSION, settings=settings.run_fingerprint(),
+        normalise=settings.normalise_fingerprint(),
         content=(content or snapshot.content_hash())[:16], baseline=baseline_hash[:16], suite=suite,
     )
     parts = to_data(produced_by)  # in the order of the fields: the key of every committed record depends on it
@@ -73,3 +77,20 @@ def staleness(record: Record | None, expected: ExpectedKey) -> list[str] | None:
         return None
     measured_from, now = to_data(record.produced_by), to_data(expected.produced_by)
     return [k for k, v in now.items() if measured_from.get(k) != v] or ["key"]
+
+def metadata_changes(record: Record, snapshot: SnapshotMeta) -> list[str]:
+    """What the author changed in `snapshot.yml` since the record's copy of it was written ([] when
+    nothing): a title, a note, a parent or `expect:` needs a new copy, never a new run."""
+    fresh = with_metadata(record, snapshot)
+    changed = [name for name in ("title", "date", "parent", "note", "expect")
+               if getattr(record.snapshot, name) != getattr(fresh.snapshot, name)]
+    return changed or (["expect"] if record.verdict != fresh.verdict else [])
+
+
+def with_metadata(record: Record, snapshot: SnapshotMeta) -> Record:
+    """`record` with `snapshot`'s current metadata and the verdict's expectation that follows from
+    it (whether the verdict is a surprise); what was measured is kept as it is."""
+    info = replace(record.snapshot, title=snapshot.title, date=snapshot.date.isoformat(), parent=snapshot.parent,
+                   note=snapshot.note, expect=snapshot.expect)
+    verdict = replace(record.verdict, expected=snapshot.expect, surprise=record.verdict.status != snapshot.expect)
+    return replace(record, snapshot=info, verdict=verdict)

@@ -239,3 +239,16 @@ def scrub_paths(text: str, root: str | os.PathLike[str] | None = None) -> str:
     for path, placeholder in host_paths(root):
         text = re.sub(re.escape(path) + r"(?=/|\b|$)", placeholder, text)
     return text
+
+
+STDOUT_HEAD, STDOUT_TAIL = 150, 50  # the lines a record keeps of a longer output
+
+
+def kept_lines(lines: list[str]) -> list[str]:
+    """What a record keeps of an output's lines (Run.stdout_lines): all, or its head and tail."""
+    return lines if len(lines) <= STDOUT_HEAD + STDOUT_TAIL else [*lines[:STDOUT_HEAD], *lines[-STDOUT_TAIL:]]
+
+
+def leading_lines(lines: Sequence[str], count: int) -> list[str]:
+    """Of the kept lines of an output of `count` lines, those that follow each other from the first."""
+    return list(lines) if len(lines) >= count else list(lines[:STDOUT_HEAD])

@@ -24,7 +24,7 @@ from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
 from diary.project.linecounts import Counts, Lines, RecordInvariantError, Sizes, check_classes
 from diary.project.migrations import MIGRATIONS
 
-RECORD_SCHEMA = 2
+RECORD_SCHEMA = 3
 HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
 
 # The parts of a record, in the order they are written. A field typed `float` also holds an int (a
@@ -51,6 +51,7 @@ class ProducedBy:
     tool: str
     measure: str
     settings: str
+    normalise: str  # the declared normalisations: a change re-derives the record from kept output
     content: str
     baseline: str
     suite: str
@@ -138,7 +139,10 @@ class Run:
     stdout_sha256: str  # of the raw bytes, whatever is normalised or shown
     stdout_normalised: dict[str, str]  # sha256[:16] of stdout under each combination of `normalise:`
     stdout_truncated: bool
+    # The lines as a terminal shows them: all, or the head and the tail of `stdout_line_count`
+    # (normalise.kept_lines: what a program prints last, its result, stays visible).
     stdout_lines: tuple[str, ...]
+    stdout_line_count: int
     stderr_excerpt: str
 
 

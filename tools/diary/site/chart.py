@@ -58,19 +58,25 @@ def chart_partial(diary: Diary, snapshots: list[Snapshot] | None = None,
     shown = diary.snapshots if snapshots is None else snapshots
     baseline = diary.baseline
     best_id = best_snapshot({snap.id: snap.record for snap in shown}, [snap.id for snap in shown])
-    best = diary.by_id[best_id] if best_id is not None else baseline
+    best = diary.by_id[best_id] if best_id is not None else None
     broken = sum(1 for snap in shown if snap.broken)
     scope = "each snapshot" if snapshots is None else f"each snapshot up to {escape_markdown_inline(shown[-1].id)}"
-    tokens = (baseline.record.size.total.tokens, best.record.size.total.tokens)
-    caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of {scope}: from "
-               f"{baseline.code} code lines ({tokens[0]} code tokens) in {escape_markdown_inline(baseline.id)} "
-               f"to {best.code} ({tokens[1]} tokens) in "
-               f"{escape_markdown_inline(best.id)}, the best (the shortest snapshot that works). "
+    base_tokens = baseline.record.size.total.tokens
+    if best is None:  # a broken snapshot is never presented as the result
+        result = (f"{baseline.code} code lines ({base_tokens} code tokens) in {escape_markdown_inline(baseline.id)}; "
+                  "no snapshot works yet, so there is no best. ")
+        alt_result = f"the baseline has {baseline.code} code lines and no snapshot works"
+    else:
+        result = (f"from {baseline.code} code lines ({base_tokens} code tokens) in "
+                  f"{escape_markdown_inline(baseline.id)} to {best.code} ({best.record.size.total.tokens} tokens) "
+                  f"in {escape_markdown_inline(best.id)}, the best (the shortest snapshot that works). ")
+        alt_result = (f"code lines go from {baseline.code} in the baseline to {best.code} in the shortest "
+                      "working snapshot")
+    caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of {scope}: {result}"
                f"Hatched bars are broken snapshots ({broken}), never counted as progress; the line is the "
                "best so far.")
     # Alt text is an attribute: only figures, no ids, so nothing needs escaping in it.
-    alt = (f"Bar chart of code and comment lines for {len(shown)} snapshots; code lines go from "
-           f"{baseline.code} in the baseline to {best.code} in the shortest working snapshot; "
+    alt = (f"Bar chart of code and comment lines for {len(shown)} snapshots; {alt_result}; "
            f"{plural(broken, 'broken snapshot')} hatched.")
     return render("chart.md.j2", caption=caption, alt=alt, chart_path=paths["light"], dark_chart_path=paths["dark"])
 

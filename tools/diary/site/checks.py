@@ -83,6 +83,9 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "rules": [(name, RULE_TEXT[name].format(percent=f"{settings.comments_min_percent:g}", **_line_limit(diary)))
                   for name in RULES
                   if name != "comments" or settings.comments_min_percent > 0],
+        "allow": list(settings.allow),
+        "judge": {"suite": baseline.record.produced_by.suite, "settings": baseline.record.produced_by.settings,
+                  "measure": baseline.record.produced_by.measure},
         "suite": tests.judged,
         "tests_folder": settings.tests,
         "driver": settings.driver,
@@ -91,7 +94,7 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "allowed_skips": list(settings.allowed_skips),
         "raw_html": settings.raw_html,
         "probes": {"status": probes.status, "runs": probes.runs, "reason": probes.reason,
-                   "seed": settings.seed, "steps": min(settings.steps, settings.probe_steps)},
+                   "seed": settings.seed, "steps": settings.steps},
     }
 
 

@@ -37,12 +37,16 @@ class FileSource:
     """The parent's file a file is compared with: same name, matched by similarity, or none (new)."""
 
     parent_file: str | None
-    how: str  # "same" | "similar" | "new"
-    percent: int | None = None  # for "similar": the share of this file's lines found in parent_file
+    how: str  # "same" | "similar" | "definitions" | "new"
+    # "similar": the share of this file's lines found in parent_file; "definitions": the share of its
+    # definitions' code lines that continue definitions of parent_file
+    percent: int | None = None
 
     def describe(self) -> str:
         if self.how == "similar":
             return f"from {self.parent_file} (matched by similarity, {self.percent}% of its lines)"
+        if self.how == "definitions":
+            return f"from {self.parent_file} (where {self.percent}% of its definitions' code was)"
         return "new" if self.how == "new" else "same name"
 
 
@@ -91,6 +95,28 @@ def pair_files(parent_texts: Mapping[str, str], texts: Mapping[str, str]) -> dic
         sources[name] = (FileSource(best[1], "similar", best[0]) if best[0] >= FILE_MATCH_PERCENT
                          else FileSource(None, "new"))
     return sources
+
+
+def follow_moves(sources: Mapping[str, FileSource], origins: Mapping[str, Origin],
+                 parent_definitions: Mapping[str, Definition], definitions: Mapping[str, Definition],
+                 ) -> dict[str, FileSource]:
+    """The pairing of files corrected by where the definitions came from: a file most of whose
+    definitions' code continues one parent file is compared with that file, whatever the names say
+    (a split that keeps the old name for its dispatcher puts the model in `model.py`: that is the
+    diff a reader wants, the one the definitions table describes)."""
+    weights: dict[str, Counter[str]] = {}
+    for key, origin in origins.items():
+        previous = parent_definitions.get(origin.parent_key or "")
+        if previous is not None:
+            weights.setdefault(definitions[key].file, Counter())[previous.file] += max(1, definitions[key].code)
+    paired = dict(sources)
+    for name, counter in weights.items():
+        total = sum(d.code for d in definitions.values() if d.file == name) or 1
+        (parent_file, code), = counter.most_common(1)
+        percent = round(100 * code / total)
+        if parent_file != sources[name].parent_file and percent > FILE_MATCH_PERCENT:
+            paired[name] = FileSource(parent_file, "definitions", min(percent, 100))
+    return paired
 
 
 def definition_text(texts: Mapping[str, str], definition: Definition) -> str:

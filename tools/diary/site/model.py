@@ -12,9 +12,9 @@ from diary.core.errors import DiaryError
 from diary.measure.count import module_name
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta, alternatives
-from diary.project.freshness import ExpectedKey, staleness
+from diary.project.freshness import ExpectedKey, metadata_changes, staleness
 from diary.project.records import Definition, Record, best_snapshot, record_path
-from diary.site.lineage import FileSource, Origin, follow_definitions, pair_files
+from diary.site.lineage import FileSource, Origin, follow_definitions, follow_moves, pair_files
 
 DEFINITION_KINDS = ("class", "function")  # the top-level definitions that get a partial and variables
 
@@ -116,6 +116,7 @@ class Diary:
             snap.file_sources = pair_files(parent.texts, snap.texts)
             snap.origins = follow_definitions(parent.definitions, parent.texts, snap.definitions, snap.texts,
                                               snap.meta.renames, snap.meta.meta_path)
+            snap.file_sources = follow_moves(snap.file_sources, snap.origins, parent.definitions, snap.definitions)
             snap.aliases = {key: continued_names(parent.aliases.get(origin.parent_key or "", []), key)
                             for key, origin in snap.origins.items()}
         self.metrics = compute_metrics(self)
@@ -125,13 +126,13 @@ class Diary:
         return self.snapshots[0]
 
     @property
-    def best(self) -> Snapshot:
-        """The shortest snapshot that works (fewest code lines; the earlier one on a tie), the baseline
-        when none does. Several children of one parent are alternatives, not steps, so the last one
-        is no "final": the best is what the diary achieved. In a chain that only shortens, it is the
-        last working snapshot."""
+    def best(self) -> Snapshot | None:
+        """The shortest snapshot that works (fewest code lines; the earlier one on a tie), None when
+        none does: a broken snapshot is never the best, not even the baseline. Several children of
+        one parent are alternatives, not steps, so the last one is no "final": the best is what the
+        diary achieved. In a chain that only shortens, it is the last working snapshot."""
         best = best_snapshot({snap.id: snap.record for snap in self.snapshots}, list(self.by_id))
-        return self.by_id[best] if best is not None else self.baseline
+        return self.by_id[best] if best is not None else None
 
     @property
     def is_chain(self) -> bool:
@@ -209,6 +210,9 @@ def load_snapshots(root: Path, metas: list[SnapshotMeta], records: dict[str, Rec
         if changed is not None:
             raise DiaryError(f"the record of snapshot '{meta.id}' is stale: {', '.join(changed)} changed since "
                              "it was measured", file=path, hint="run 'diary measure' to measure it again")
+        if changes := metadata_changes(record, meta):
+            raise DiaryError(f"the record of snapshot '{meta.id}' has its old {', '.join(changes)}", file=path,
+                             hint="run 'diary measure': it rewrites what snapshot.yml says and runs nothing")
         raw = meta.read_sources()
         texts = {name: data.decode("utf-8", errors="replace") for name, data in raw.items()}
         snapshots.append(Snapshot(meta, record, raw, texts, definition_keys(meta, record)))

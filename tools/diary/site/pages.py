@@ -5,12 +5,13 @@ from __future__ import annotations
 from diary.core.contract import PAGE_MARKER, PAGES_DIR, code_partial_path, diff_partial_path, raw_file_path
 from diary.core.errors import DiaryError
 from diary.core.escape import escape_markdown_inline, link_target, metadata_text, shortcode_argument
-from diary.project.records import best_snapshot
+from diary.measure.summary import grouped_reasons
+from diary.project.records import Run, best_snapshot
 from diary.site.model import Diary, Snapshot
 from diary.site.tables import struck
 from diary.site.templating import front_matter, identity, render, render_table, signed, signed_percent
 
-STDOUT_EXCERPT_LINES = 40
+STDOUT_HEAD_SHOWN, STDOUT_TAIL_SHOWN = 25, 25  # of a run's output on its page
 
 
 def _size(count: int) -> str:
@@ -31,11 +32,14 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         ["change in code lines against " + (escape_markdown_inline(reference) if reference else "the parent"),
          struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—"],
         ["change in code lines against the baseline",
-         struck(f"{signed(m.vs_baseline)} ({signed_percent(m.percent_vs_baseline)}%)", snap.broken)],
+         # Struck in parentheses when broken: no parentheses inside them ("(-122 (-79.2%))").
+         struck(f"{signed(m.vs_baseline)}" + (", " if snap.broken else " (")
+                + f"{signed_percent(m.percent_vs_baseline)}%" + ("" if snap.broken else ")"), snap.broken)],
         ["code tokens (without comments and docstrings)", str(m.tokens)],
         ["characters of those tokens", str(m.characters)],
         ["change in code tokens against the baseline",
-         struck(f"{signed(m.tokens_vs_baseline)} ({signed_percent(m.tokens_percent_vs_baseline)}%)", snap.broken)],
+         struck(f"{signed(m.tokens_vs_baseline)}" + (", " if snap.broken else " (")
+                + f"{signed_percent(m.tokens_percent_vs_baseline)}%" + ("" if snap.broken else ")"), snap.broken)],
         ["comments of the baseline kept",
          f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)"],
         ["output identical to the baseline's",
@@ -53,12 +57,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
     if tests.status == "error":
         reason = tests.reason or "no reason given"
         tests_summary += " The suite could not run: " + escape_markdown_inline(reason)
-    stdout_lines = run.stdout_lines
-    shown = stdout_lines[:STDOUT_EXCERPT_LINES]
-    if len(shown) < len(stdout_lines) or run.stdout_truncated:
-        stdout_note = f"the first {len(shown)} lines"
-    else:
-        stdout_note = f"all {len(shown)} line{'s' * (len(shown) != 1)}"
+    shown, tail, stdout_note = stdout_excerpt(run)
     for name in snap.meta.files:
         if shortcode_argument("/" + code_partial_path(snap.id, name)) is None:
             raise DiaryError(f"the file name {name!r} cannot be shown on the snapshot's page: an include "
@@ -99,7 +98,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         file_sources=file_sources_note(snap),
         note=None if description else snap.meta.note,
         broken=snap.broken, expected_broken=snap.meta.expected_broken, surprise=verdict.surprise,
-        reasons=verdict.reasons,
+        reasons=grouped_reasons(record),
         metrics_table=metrics_table,
         first_difference=difference, compared_with=behaviour.compared_with,
         normalised_by=list(behaviour.normalised_by) if behaviour.identical else [],
@@ -108,10 +107,23 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         tests_summary=tests_summary, failures=tests.failures, suite=tests.judged,
         probes_passed=record.probes.status == "passed",
         command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
+        stdout_tail="\n".join(tail), stdout_left_out=run.stdout_line_count - len(shown) - len(tail),
         stderr=run.stderr_excerpt.strip("\n"),
         files=files, data_files=data_files,
         parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
     )
+
+
+def stdout_excerpt(run: Run) -> tuple[list[str], list[str], str]:
+    """The head and the tail of a run's output shown on its page, and what they are: a long
+    output's last lines (a result, samples) stay visible, and the middle left out is counted."""
+    lines, count = list(run.stdout_lines), run.stdout_line_count
+    cut = " of what was captured (the output cap stopped it)" if run.stdout_truncated else ""
+    if count <= STDOUT_HEAD_SHOWN + STDOUT_TAIL_SHOWN and len(lines) == count:
+        return lines, [], f"all {count} line{'s' * (count != 1)}{cut}"
+    head, tail = lines[:STDOUT_HEAD_SHOWN], lines[-STDOUT_TAIL_SHOWN:]
+    return head, tail, (f"lines 1 to {len(head)} and {count - len(tail) + 1} to {count} of {count}{cut}; "
+                        f"the {count - len(head) - len(tail)} between are left out here")
 
 
 def alternatives_table(diary: Diary, snap: Snapshot) -> str | None:

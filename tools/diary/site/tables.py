@@ -77,8 +77,9 @@ def alternative_note(diary: Diary, snap: Snapshot) -> str:
 def whole_diary_caption(diary: Diary) -> str:
     """The progress table's caption: every snapshot, and which is the best (the shortest that works)."""
     best = diary.best
-    caption = (f"Every snapshot, parents before children. The best is {escape_markdown_inline(best.id)}, "
-               f"the shortest snapshot that works ({best.code} code lines).")
+    caption = ("Every snapshot, parents before children. " + (
+        "No snapshot works yet, so there is no best." if best is None else
+        f"The best is {escape_markdown_inline(best.id)}, the shortest snapshot that works ({best.code} code lines)."))
     if not diary.is_chain:
         caption += (" Several children of one parent are alternatives, not steps: each is measured "
                     "against the parent, and its page compares it with the other alternatives.")

@@ -8,7 +8,7 @@ from diary.core.escape import metadata_text, neutralise_shortcodes
 from diary.project.cited import citation, load_cited
 from diary.project.linecounts import Size
 from diary.project.records import BEST_MEASURES
-from diary.site.model import Diary
+from diary.site.model import Diary, Snapshot
 from diary.site.templating import identity, mark, signed, signed_percent
 
 
@@ -61,26 +61,16 @@ def build_variables(diary: Diary) -> dict:
         entry["def"] = nested(figures)
         snaps[neutralise_shortcodes(snap.id)] = entry
     baseline, best = diary.baseline, diary.best
-    saved = baseline.code - best.code
     base_tests = diary.metrics[baseline.id]
     summary = {
         "snapshots": len(diary.snapshots),
         "broken": sum(1 for snap in diary.snapshots if snap.broken),
         "baseline": neutralise_shortcodes(baseline.id),
         # The shortest snapshot that works (Diary.best): alternatives of one parent are not steps, so
-        # there is no "final" one.
-        "best": neutralise_shortcodes(best.id),
-        "baseline_code": baseline.code,
-        "best_code": best.code,
-        "saved_code": saved,
-        "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0,
-        "best_measure": BEST_MEASURES["code"],  # what "shortest" means for the best (records.best_snapshot)
-        # The headline of the home page: the best's behaviour and tests, beside its size.
-        "best_identity": identity(diary.metrics[best.id].identical, diary.metrics[best.id].normalised_by,
-                                  bool(diary.settings.normalise)),
-        "best_tests_passed": diary.metrics[best.id].tests_passed,
-        "best_tests_total": diary.metrics[best.id].tests_total,
-        **size_figures(baseline.record.size.total, best.record.size.total),
+        # there is no "final" one. When none works there is no best and no figure of it: a post that
+        # cites one is refused by check (an unknown variable), never shown a broken snapshot's.
+        **(best_figures(diary, baseline, best) if best is not None else {"best": NO_BEST,
+                                                                  "baseline_code": baseline.code}),
         # A setting is published only where some snapshot's arguments use it: `args: []` has no seed.
         **{name: getattr(diary.settings, name) for name in ("steps", "seed", "samples")
            if any(name in snap.meta.placeholders for snap in diary.snapshots)},
@@ -89,8 +79,8 @@ def build_variables(diary: Diary) -> dict:
     }
     definitions: dict[str, dict] = {}
     for key, d in baseline.definitions.items():
-        found = diary.follow(key, baseline, best)  # across renames, moves and splits
-        if found is not None:
+        found = diary.follow(key, baseline, best) if best is not None else None  # across renames, moves, splits
+        if found is not None and best is not None:
             definitions[key] = {"baseline": d.code, "best": best.definitions[found].code,
                                 "saved": d.code - best.definitions[found].code, "best_name": found}
     # Figures quoted from outside (project/cited.py): only ever as a citation, never a bare number.
@@ -106,6 +96,22 @@ def size_figures(baseline: Size, best: Size) -> dict[str, Any]:
         figures |= {f"baseline_{measure}": before, f"best_{measure}": after, f"saved_{measure}": before - after,
                     f"saved_{measure}_percent": round(100.0 * (before - after) / before, 1) if before else 0.0}
     return figures
+
+
+NO_BEST = "none (no snapshot works)"
+
+
+def best_figures(diary: Diary, baseline: Snapshot, best: Snapshot) -> dict[str, Any]:
+    saved = baseline.code - best.code
+    m = diary.metrics[best.id]
+    return {"best": neutralise_shortcodes(best.id), "baseline_code": baseline.code, "best_code": best.code,
+            "saved_code": saved,
+            "saved_percent": round(100.0 * saved / baseline.code, 1) if baseline.code else 0.0,
+            "best_measure": BEST_MEASURES["code"],  # what "shortest" means for the best (records.best_snapshot)
+            # The headline of the home page: the best's behaviour and tests, beside its size.
+            "best_identity": identity(m.identical, m.normalised_by, bool(diary.settings.normalise)),
+            "best_tests_passed": m.tests_passed, "best_tests_total": m.tests_total,
+            **size_figures(baseline.record.size.total, best.record.size.total)}
 
 
 def nested(by_key: dict[str, dict]) -> dict:

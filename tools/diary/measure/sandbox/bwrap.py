@@ -46,7 +46,7 @@ INPUT_MOUNT = "/.diary-input"  # the caller's working directory, read-only, copi
 # does: 128 + N when the program died of signal N. Without "ready", the sandbox itself failed.
 # Killing it kills every process in the namespace.
 _SANDBOX_INIT = SPAWN_AND_REPORT + """\
-import json, os, shutil, signal, sys
+import json, os, select, shutil, signal, sys, threading
 setup = json.loads(sys.argv[1])
 try:
     for name in sorted(os.listdir(setup["input"])):
@@ -69,6 +69,20 @@ try:
     os.write(setup["status_fd"], b"ready")
 except OSError as error:
     sys.exit(f"diary-sandbox: set-up failed: {error}")
+
+
+def end_with_the_tool(fd):
+    # The tool alone reads the status pipe: when nobody does, it is gone (even killed by SIGKILL),
+    # and this init exits, which ends every process of the namespace. bwrap's --die-with-parent
+    # cannot see to it: the change of uid above clears the parent-death signal, and PID 1 of a
+    # namespace ignores SIGTERM from outside.
+    poller = select.poll()
+    poller.register(fd, select.POLLERR)
+    poller.poll()
+    os._exit(137)
+
+
+threading.Thread(target=end_with_the_tool, args=(setup["status_fd"],), daemon=True).start()
 spawn_and_report(sys.argv[2:], setup["status_fd"])  # the program's own figures follow "ready"
 """
 

@@ -46,6 +46,7 @@ What holds (README.md's sandbox table names the test of each line, in tests/unit
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import errno
 import functools
@@ -114,10 +115,29 @@ def sandbox_mode(requested: str = "auto") -> str:
     if requested == "bwrap":  # the machine's failure, not the input's: exit 3, nothing measured
         raise ToolError(
             f"the bwrap sandbox was requested, but {problem}",
-            hint="install bubblewrap (apt-get install bubblewrap), or set sandbox: auto or none "
-            "to run snapshots without isolation",
+            hint="install bubblewrap (apt-get install bubblewrap), or run with --sandbox none to run "
+            "snapshots without isolation (the records say so, and diary check refuses them)",
         )
     return "none"
+
+
+def add_sandbox_option(commands: argparse._SubParsersAction, names: Sequence[str]) -> None:
+    """`--sandbox` of the commands `names` (they run snapshots): the builder's choice, never the
+    repository's."""
+    for name in names:
+        commands.choices[name].add_argument(
+            "--sandbox", choices=MODES, default="bwrap",
+            help="bwrap (default), auto (bwrap if it works) or none: snapshots run as you; the records say so, "
+                 "diary check refuses them")
+
+
+def chosen_sandbox(builder: str, repository: str, settings_file: Path) -> str:
+    """The mode of a command's runs: the builder's `--sandbox`, which the repository's `sandbox:`
+    can make stricter (`bwrap`: required), never weaker (the loader refuses `none` there)."""
+    if repository == "bwrap" and builder != "bwrap":
+        raise DiaryError(f"this repository requires the bwrap sandbox, and --sandbox {builder} was given",
+                         file=settings_file, hint="run with --sandbox bwrap")
+    return sandbox_mode(builder)
 
 
 def sandbox_notice(mode: str = "none") -> str | None:

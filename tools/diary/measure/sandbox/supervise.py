@@ -85,16 +85,22 @@ def resource_limits(memory_mb: int, count_processes: bool) -> list[tuple[int, tu
 
 # Sets the limits, then becomes the command: limits are inherited through exec and fork, so the whole
 # tree of the run has them. A process of its own rather than `preexec_fn`, which the standard library
-# calls unsafe in a threaded program (measure starts runs from a thread pool).
+# calls unsafe in a threaded program (measure starts runs from a thread pool). It also asks for
+# SIGKILL as soon as the tool (argv[2], its parent) dies, even by SIGKILL (PR_SET_PDEATHSIG, kept
+# across the exec of bwrap, which is not set-uid): no sandbox outlives the tool (bwrap.py's init
+# sees to what runs under bwrap).
 _LIMITED_EXEC = """\
-import os, resource, sys
+import ctypes, os, resource, signal, sys
 for item in sys.argv[1].split(","):
     kind, soft, hard = (int(number) for number in item.split(":"))
     resource.setrlimit(kind, (soft, hard))
+ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != int(sys.argv[2]):  # the tool died before the signal was armed
+    sys.exit(1)
 try:
-    os.execv(sys.argv[2], sys.argv[2:])
+    os.execv(sys.argv[3], sys.argv[3:])
 except OSError as error:
-    sys.stderr.write(f"diary-sandbox: cannot start {sys.argv[2]!r}: {error.strerror}\\n")
+    sys.stderr.write(f"diary-sandbox: cannot start {sys.argv[3]!r}: {error.strerror}\\n")
     sys.exit(127)
 """
 
@@ -102,7 +108,7 @@ except OSError as error:
 def with_limits(command: list[str], limits: list[tuple[int, tuple[int, int]]]) -> list[str]:
     """`command` started under `limits` (resource, (soft, hard)), set before it runs."""
     spec = ",".join(f"{kind}:{soft}:{hard}" for kind, (soft, hard) in limits)
-    return [sys.executable, "-I", "-S", "-c", _LIMITED_EXEC, spec, *command]
+    return [sys.executable, "-I", "-S", "-c", _LIMITED_EXEC, spec, str(os.getpid()), *command]
 
 
 @dataclass(frozen=True)
