@@ -182,3 +182,11 @@ def test_a_configured_limit_is_the_rule_whatever_the_baseline() -> None:
     assert [b.line for b in check_line_length(code, 79)] == [2]
     assert check_line_length(code, 200) == []
     assert longest_line({"a.py": "ab\r\nabcd\n", "b.py": "abc"}) == 4  # physical lines, without their ends
+
+
+def test_many_long_lines_are_named_twenty_times_then_counted() -> None:
+    code = {"a.py": "x = 1\n" * 3 + ("y = " + "1 + " * 30 + "1\n") * 25}
+    breaches = check_line_length(code, 79)
+    assert [b.line for b in breaches[:20]] == list(range(4, 24)) and len(breaches) == 21
+    assert breaches[-1].line == 0 and breaches[-1].what.startswith("5 more lines over 79")
+    assert len(check_line_length({"a.py": code["a.py"].replace("1 + " * 30, "", 5)}, 79)) == 20

@@ -143,8 +143,10 @@ def check_line_length(code: dict[str, str], limit: int) -> list[Breach]:
              for name, text in code.items() for number, line in enumerate(line_texts(text), start=1)
              if len(line) > limit]
     shown = 20  # a file of 500 long lines is named 20 times, then counted
-    more = [Breach("line-length", found[shown].file, 0, f"{len(found) - shown} more lines over {limit} characters")]
-    return found[:shown] + (more if len(found) > shown else [])
+    if len(found) <= shown:
+        return found
+    return found[:shown] + [Breach("line-length", found[shown].file, 0,
+                                   f"{len(found) - shown} more lines over {limit} characters")]
 
 
 def describe(breach: Breach) -> str:
