@@ -242,12 +242,6 @@ class Record:
         return data
 
 
-# Migrations: MIGRATIONS[n] turns the plain data of a schema-n record into schema n + 1 (like asv's
-# `update_to_2`). A record of an older schema is migrated step by step when it loads, then checked
-# against the current dataclasses; one with no path to RECORD_SCHEMA is refused, naming the file
-# (the migrations are in migrations.py).
-
-
 def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
     schema = data.get("schema")
     while isinstance(schema, int) and not isinstance(schema, bool) and schema in MIGRATIONS \
