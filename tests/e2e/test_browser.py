@@ -463,9 +463,33 @@ FOCUSED_CODE_BOX = (f"() => {{ const e = document.activeElement; const boxes = [
                     f"'{CODE_BOXES}')]; return e && boxes.includes(e) && ({SCROLLS})(e) ? boxes.indexOf(e) : -1; }}")
 
 
-def test_code_boxes_are_reachable_by_keyboard(page, base_url: str) -> None:
-    """Tab reaches every code box that scrolls, so arrow keys can scroll it."""
+# Per code line of an excerpt: whether it is longer than its box would show on one line, and whether it
+# is cut off (wider than the box it sits in, which does not scroll it into view as a whole).
+CODE_LINES = ("() => [...document.querySelectorAll('main div.sourceCode[tabindex] > pre > code > span')].map(s => "
+              "{ const box = s.closest('div.sourceCode'); const line = parseFloat(getComputedStyle(s).lineHeight); "
+              "return [s.getBoundingClientRect().height > 1.5 * line, "
+              "box.scrollWidth > box.clientWidth]; })")
+
+
+def test_long_code_lines_wrap_on_a_wide_screen(page, base_url: str) -> None:
+    """At 1280 px a code line longer than the column wraps inside its own line of the box: no excerpt
+    hides the end of a line beyond the column."""
     pg, watch = page
+    open_page(pg, watch, base_url)
+    wrapped = False
+    for url in post_links(pg, base_url):
+        open_page(pg, watch, url)
+        lines = pg.evaluate(CODE_LINES)
+        assert not any(cut for _, cut in lines), f"{url}: a code box scrolls sideways at 1280 px"
+        wrapped = wrapped or any(many for many, _ in lines)
+    assert wrapped, "no post has a code line longer than the column (nothing wraps)"
+
+
+def test_code_boxes_are_reachable_by_keyboard(page, base_url: str) -> None:
+    """Tab reaches every code box that scrolls, so arrow keys can scroll it. On a phone's width a long
+    line scrolls in its box (on a wide screen it wraps: the next test)."""
+    pg, watch = page
+    pg.set_viewport_size({"width": 390, "height": 844})
     open_page(pg, watch, base_url)
     # The box that scrolls: an excerpt's div.sourceCode (the element its fenced block's tabindex lands
     # on), or the <pre> of a program's output; an element whose overflow is visible scrolls nothing.

@@ -317,9 +317,12 @@ def test_broken_snapshot_is_marked_and_its_change_not_counted(built_site, tiny_s
     row = rows["01-broken"]
     assert cell(row, "status").startswith("broken: output differs from 00-base")
     assert row["status"].find("strong") is not None
+    tokens = [read_record(tiny_site_root, s)["size"]["total"]["tokens"] for s in SNAPSHOTS[:2]]
+    expected = {"vs parent": f"({broken - base:+d})",
+                "vs baseline": f"({broken - base:+d} lines, {tokens[1] - tokens[0]:+d} tokens)"}
     for column in ("vs parent", "vs baseline"):  # shown, struck through and in brackets: not counted
         struck = row[column].find("s") or row[column].find("del")
-        assert struck is not None and struck.text() == f"({broken - base:+d})", column
+        assert struck is not None and struck.text() == expected[column], column
     assert cell(row, "best so far") == str(base)  # ignores the broken snapshot
     assert cell(rows["02-fixed"], "vs parent") == f"{fixed - base:+d}"  # against the nearest working ancestor
     assert rows["02-fixed"]["vs parent"].find("s") is None

@@ -190,6 +190,13 @@ def ask_training(m) -> dict:
     return {"before": loss.data, "after": sequence_loss(m).data}
 
 
+def ask_trained(m) -> dict:
+    """Train as a real run does (spec.TRAIN_ARGS, in this process, in the run's directory), then give
+    every weight's exact bits: stricter than the printed output, whose losses have four decimals."""
+    m.main(list(spec.TRAIN_ARGS))
+    return {"weights": [float(p.data).hex() for p in m.params]}
+
+
 def ask_run(directory: Path, entry: str) -> dict:
     # Started under the tool's run-time guard (`python -c GUARD CONFIG driver.py ...`), the program
     # runs under the same guard: the same first three arguments, then the entry instead of this file.
@@ -223,6 +230,7 @@ def main(argv: list[str]) -> None:
         "weights": lambda m: ask_weights(m, ASKED["seeds"]["init"]), "helpers": ask_helpers, "gpt": ask_gpt,
         "forward": lambda m: ask_forward(m, ASKED["seeds"]["forward"]),
         "gradients": lambda m: ask_gradients(m, ASKED["seeds"]["gradients"]), "training": ask_training,
+        "trained": ask_trained,  # last: it runs main(), which sets the program's globals as a run does
     }
     if probe_seed is not None:
         questions["probe"] = lambda m: ask_probe(m, probe_seed)

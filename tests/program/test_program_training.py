@@ -42,3 +42,12 @@ def test_samples_match_baseline(observed, baseline_observed):
     base = baseline_observed["run"]
     assert base["returncode"] == 0, f"the baseline failed; stderr:\n{base['stderr'][-2000:]}"
     assert sample_lines(observed["run"]["stdout"]) == sample_lines(base["stdout"])
+
+
+def test_trained_weights_are_bit_identical_to_the_baselines(observed, baseline_observed):
+    """The printed losses have four decimals: a change in the last bits of some weights can leave every
+    printed line the same. After the same short training, every weight must have the baseline's bits."""
+    ours, theirs = observed["trained"]["weights"], baseline_observed["trained"]["weights"]
+    assert len(ours) == len(theirs), f"{len(ours)} trained weights, the baseline has {len(theirs)}"
+    differ = sum(a != b for a, b in zip(ours, theirs, strict=True))
+    assert differ == 0, f"{differ} of {len(theirs)} trained weights differ from the baseline's in their last bits"

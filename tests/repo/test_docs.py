@@ -72,7 +72,7 @@ def test_generated_md_lists_exactly_the_variables_generate_writes(tiny_site_root
     assert {f"def.<Name>.{key}" for key in definition} == {key for key in named if key.startswith("def.<Name>.")}
     some = next(iter(variables["snap"].values()))
     per_definition = next(iter(some["def"].values()))
-    assert set(per_definition) == {"code", "physical"} and "snap.<id>.def.<Name>.code" in named
+    assert set(per_definition) == {"code", "physical", "tokens"} and "snap.<id>.def.<Name>.code" in named
 
 
 def test_generated_md_names_the_paths_the_contract_formats() -> None:

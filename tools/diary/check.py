@@ -25,6 +25,7 @@ from diary.measure.allowed import allowances
 from diary.measure.derive import DERIVED, Derived, counts, derived_parts, measured_parts
 from diary.measure.gate import contradicted_timings, judge_changes, judge_identity, unsandboxed
 from diary.measure.judge import stage
+from diary.measure.rules import longest_line
 from diary.project.freshness import metadata_changes, staleness, with_metadata
 from diary.project.normalise import Normalisation, label
 from diary.project.pages import Page, read_front, read_pages
@@ -145,6 +146,7 @@ def unfaithful_records(project: Project) -> list[Problem]:
     baseline = project.snapshots[0]
     staged_baseline = stage(baseline)
     baseline_comments = counts(staged_baseline).comments
+    baseline_longest = longest_line(staged_baseline.code())
     baseline_run = records[baseline.id].run
     allowed = allowances(staged_baseline.files)
     problems = []
@@ -155,7 +157,7 @@ def unfaithful_records(project: Project) -> list[Problem]:
         record = with_metadata(record, snap)  # an old copy of snapshot.yml: stale_records says so
         staged = staged_baseline if snap is baseline else stage(snap)
         derived = derived_parts(staged, baseline_comments, project.settings, measured_parts(record), baseline_run,
-                                baseline.id, allowed)
+                                baseline.id, allowed, baseline_longest)
         wrong = [_disagreement(name, record, derived) for name in DERIVED
                  if getattr(derived, name) != getattr(record, name)]
         if wrong:

@@ -315,6 +315,28 @@ def test_a_post_without_a_description(diary: Path) -> None:
     assert len(problems) == 1, problems
 
 
+def test_a_quoted_figure_is_refused_typed_and_accepted_as_a_citation(diary: Path) -> None:
+    post = a_post(diary)
+    line = append_line(post, "The program we started from has 154 code lines.")
+    assert problems_at(check_fails(diary), f"{rel(post, diary)}:{line}")[0].startswith(
+        f"{rel(post, diary)}:{line}: hand-typed figure '154 code lines'")
+    (diary / "_data/cited.yml").write_text(
+        "original-size:\n  value: 154\n  unit: code lines\n  what: the original as published\n"
+        "  source: Ann Author, the original (2026)\n  url: https://example.org/original\n", encoding="utf-8")
+    text = post.read_text(encoding="utf-8").replace("has 154 code lines.", "has {{< var cited.original-size >}}.")
+    post.write_text(text, encoding="utf-8")
+    assert run_check(diary).returncode == 1  # _variables.yml is stale until generate adds the citation
+    generated = subprocess.run([sys.executable, "-m", "diary", "--root", str(diary), "generate"],
+                               capture_output=True, text=True, timeout=300,
+                               env={**os.environ, "PYTHONPATH": str(REPO / "tools")})
+    assert generated.returncode == 0, generated.stderr
+    variables = yaml.safe_load((diary / "_variables.yml").read_text(encoding="utf-8"))
+    assert variables["cited"]["original-size"] == (
+        "154 code lines (cited from [Ann Author, the original (2026)](https://example.org/original))")
+    result = run_check(diary)
+    assert result.returncode == 0, result.stderr
+
+
 def test_an_unknown_definition_in_front_matter(diary: Path) -> None:
     post = a_post(diary)
     text = post.read_text(encoding="utf-8")

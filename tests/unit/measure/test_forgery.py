@@ -265,7 +265,8 @@ def test_code_the_static_rules_miss_is_stopped_by_the_guard(judged) -> None:
     root, _, _ = judged
     record = verdict(root, "21-typing-eval")
     # The rules are a floor: typing evaluates the string (only the comments, in a string, are missed)
-    assert [b["rule"] for b in record["breaches"]] == ["comments"]
+    # (its one long line breaks line-length too: beside the point here)
+    assert [b["rule"] for b in record["breaches"] if b["rule"] != "line-length"] == ["comments"]
     assert record["behaviour"]["identical"]  # the configured run is the baseline's, verbatim
     [import_failure] = [f for f in record["tests"]["failures"] if f["test"].endswith("test_import_has_no_side_effects")]
     assert "the snapshot raised PermissionError: diary guard: rule dynamic-code" in import_failure["message"]

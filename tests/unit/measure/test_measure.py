@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diary.project.records import dump_record, load_record, parse_record
+from diary.project.records import RECORD_SCHEMA, dump_record, load_record, parse_record
 from diarykit import TINY_PROGRAM, make_diary, read_record, run_diary, tree_bytes, write
 
 
@@ -46,10 +46,13 @@ def test_every_snapshot_gets_a_record(measured: Path) -> None:
 def test_line_counts_and_definitions_are_recorded(measured: Path) -> None:
     rec = read_record(measured, "00-base")
     assert rec["lines"]["total"] == {"physical": 22, "blank": 6, "comment": 1, "docstring": 1, "code": 14}
+    assert rec["size"]["total"] == {"tokens": 115, "characters": 433}
     names = [d["name"] for d in rec["definitions"]]
     assert "add" in names and "main" in names
     add = next(d for d in rec["definitions"] if d["name"] == "add")
     assert (add["kind"], add["code"], add["comment"]) == ("function", 2, 1)
+    # def add ( a , b ) : return a + b -- the comment is no token
+    assert (add["tokens"], add["characters"]) == (12, len("defadd(a,b):returna+b"))
     assert rec["comments"] == {"total": 1, "kept": 1, "percent": 100.0, "dropped": []}
 
 
@@ -111,7 +114,8 @@ def test_record_round_trip(measured: Path) -> None:
     [
         (lambda t: t[: len(t) // 3], "01-wrong.yml:"),
         (lambda t: "", "01-wrong.yml:1: error: record file is empty"),
-        (lambda t: t.replace("schema: 2", "schema: 9"), "schema 9, newer than this tool's 2"),
+        (lambda t: t.replace(f"schema: {RECORD_SCHEMA}", "schema: 9"),
+         f"schema 9, newer than this tool's {RECORD_SCHEMA}"),
         (lambda t: t.replace("  passed: 0", "  passed: many"), "record field 'tests.passed' must be an integer"),
         (lambda t: t.replace("  identical: false", "  identical: 'no'"), "'behaviour.identical' must be true or false"),
         (lambda t: "key: [unclosed\n" + t, re.compile(r"01-wrong\.yml:2:\d+: error: record is not valid YAML")),
@@ -156,9 +160,9 @@ def test_deleted_snapshot_loses_its_record(measured: Path, tmp_path: Path) -> No
 def test_records_are_stable_diff_friendly_yaml(measured: Path) -> None:
     text = (measured / "_data/records/00-base.yml").read_text()
     keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "-"))]
-    assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "definitions", "comments",
+    assert keys == ["schema", "id", "key", "produced_by", "snapshot", "lines", "size", "definitions", "comments",
                     "tabs", "run", "behaviour", "tests", "probes", "breaches", "verdict"]
-    assert yaml.safe_load(text)["schema"] == 2
+    assert yaml.safe_load(text)["schema"] == RECORD_SCHEMA == 3
 
 
 def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:
@@ -171,7 +175,11 @@ def test_multi_file_snapshot_counts_per_file_and_sums(tmp_path: Path) -> None:
     rec = read_record(root, "00-base")
     assert rec["lines"]["files"]["helper.py"] == {"physical": 5, "blank": 2, "comment": 1, "docstring": 0,
                                                   "code": 2}
+    assert rec["size"]["files"]["helper.py"] == {"tokens": 12, "characters": 21}
     assert rec["lines"]["total"]["physical"] == 16
+    files = rec["size"]["files"].values()
+    assert rec["size"]["total"]["tokens"] == sum(f["tokens"] for f in files)  # the total sums the files
+    assert rec["size"]["total"]["characters"] == sum(f["characters"] for f in files)
     assert rec["run"]["stdout_lines"] == ["3"]
     assert {d["file"] for d in rec["definitions"]} == {"prog.py", "helper.py"}
 

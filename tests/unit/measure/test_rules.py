@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from diary.measure.allowed import beyond_baseline
-from diary.measure.rules import check_comments, check_files, code_files
+from diary.measure.rules import check_comments, check_files, check_line_length, code_files, longest_line
 from diarykit import REPO, dedent
 
 CLEAN = dedent('''
@@ -138,3 +138,55 @@ def test_the_breaches_are_the_same_from_the_cache_and_a_damaged_entry_is_a_miss(
     entries[0].write_text("not json", encoding="utf-8")
     assert check_files(files) == cold
     assert check_files({**files, "prog.py": b"x = 1\n"}) != cold  # other bytes, another entry
+
+
+# The cram of issue 22: three statements of the final's training loop packed into one tuple assignment.
+PACKED = ("        n, keys, values = min(block_size, len(tokens) - 1), [[] for _ in range(n_layer)], "
+          "[[] for _ in range(n_layer)]\n")
+
+
+def crammed_final() -> tuple[str, str, str]:
+    """(baseline, final, a crammed copy of the final) of this diary's program."""
+    baseline = (REPO / "code/snapshots/00-baseline/microgpt.py").read_text(encoding="utf-8")
+    final = (REPO / "code/snapshots/07-final/microgpt.py").read_text(encoding="utf-8")
+    crammed = final.replace("        n = min(block_size, len(tokens) - 1)\n", "", 1).replace(
+        "        keys, values = [[] for _ in range(n_layer)], [[] for _ in range(n_layer)]\n        loss",
+        PACKED + "        loss", 1)
+    assert crammed.count("\n") == final.count("\n") - 1
+    return baseline, final, crammed
+
+
+def test_a_crammed_copy_of_the_final_breaks_the_line_length_rule_at_its_line() -> None:
+    baseline, final, crammed = crammed_final()
+    limit = longest_line({"microgpt.py": baseline})
+    assert check_line_length({"microgpt.py": final}, limit) == []  # the honest final keeps the baseline's style
+    breaches = check_line_length({"microgpt.py": crammed}, limit)
+    line = crammed.split("\n").index(PACKED.rstrip("\n")) + 1
+    assert [(b.rule, b.file, b.line) for b in breaches] == [("line-length", "microgpt.py", line)]
+    assert f"{len(PACKED) - 1} characters" in breaches[0].what and f"the {limit} allowed" in breaches[0].what
+
+
+def test_cramming_saves_a_line_and_no_token() -> None:
+    from diary.measure.count import measure_file
+    from diary.measure.size import total
+
+    _, final, crammed = crammed_final()
+    honest, packed = measure_file(final), measure_file(crammed)
+    assert packed.counts.code == honest.counts.code - 1
+    (honest_tokens, honest_characters), (packed_tokens, packed_characters) = total(honest.sizes), total(packed.sizes)
+    assert packed_tokens == honest_tokens + 1 and packed_characters == honest_characters + 1  # two "," for a "="
+
+
+def test_a_configured_limit_is_the_rule_whatever_the_baseline() -> None:
+    code = {"a.py": "x = 1\n" + "y = " + "1 + " * 30 + "1\n"}
+    assert [b.line for b in check_line_length(code, 79)] == [2]
+    assert check_line_length(code, 200) == []
+    assert longest_line({"a.py": "ab\r\nabcd\n", "b.py": "abc"}) == 4  # physical lines, without their ends
+
+
+def test_many_long_lines_are_named_twenty_times_then_counted() -> None:
+    code = {"a.py": "x = 1\n" * 3 + ("y = " + "1 + " * 30 + "1\n") * 25}
+    breaches = check_line_length(code, 79)
+    assert [b.line for b in breaches[:20]] == list(range(4, 24)) and len(breaches) == 21
+    assert breaches[-1].line == 0 and breaches[-1].what.startswith("5 more lines over 79")
+    assert len(check_line_length({"a.py": code["a.py"].replace("1 + " * 30, "", 5)}, 79)) == 20

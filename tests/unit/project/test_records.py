@@ -76,7 +76,10 @@ def test_an_older_schema_is_migrated_when_it_loads(a_record: Path, tmp_path: Pat
     current = load_record(a_record)
     migrated = parse_record(older_record(a_record.read_text(encoding="utf-8")), tmp_path / a_record.name)
     assert migrated.schema == records.RECORD_SCHEMA and migrated.tests.cpu_s == 0.0
-    assert dataclasses.replace(migrated, tests=current.tests) == current
+    # schema 2 -> 3 added tokens and characters, 0 until the record is measured again
+    assert migrated.size.total.tokens == 0 and current.size.total.tokens > 0
+    assert dataclasses.replace(migrated, tests=current.tests, size=current.size,
+                               definitions=current.definitions) == current
 
 
 def test_a_migration_that_breaks_the_shape_is_an_error_not_a_crash(a_record: Path, tmp_path: Path,
@@ -92,5 +95,19 @@ def test_a_schema_1_record_gets_the_count_of_the_lines_it_kept(a_record: Path, t
     data["schema"] = 1
     del data["run"]["stdout_line_count"]
     migrated = parse_record(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), tmp_path / a_record.name)
-    assert migrated.schema == records.RECORD_SCHEMA == 2
+    assert migrated.schema == records.RECORD_SCHEMA == 3
     assert migrated.run.stdout_line_count == len(migrated.run.stdout_lines) == len(data["run"]["stdout_lines"])
+
+
+def test_a_schema_2_record_loads_without_sizes_until_measured_again(a_record: Path, tmp_path: Path) -> None:
+    data = yaml.safe_load(a_record.read_text(encoding="utf-8"))
+    data["schema"] = 2
+    del data["size"]
+    for definition in data["definitions"]:
+        del definition["tokens"], definition["characters"]
+    migrated = parse_record(yaml.safe_dump(data, sort_keys=False), tmp_path / a_record.name)
+    assert migrated.schema == records.RECORD_SCHEMA
+    assert (migrated.size.total.tokens, migrated.size.total.characters) == (0, 0)
+    assert set(migrated.size.files) == set(migrated.lines.files)
+    assert all(d.tokens == 0 for d in migrated.definitions)
+    assert list(migrated.to_data())[:7] == ["schema", "id", "key", "produced_by", "snapshot", "lines", "size"]

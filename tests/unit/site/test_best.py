@@ -38,6 +38,9 @@ def test_the_best_is_the_shortest_working_snapshot_on_every_page(tmp_path: Path)
     wrong = shorter.replace("a + b", "a - b").replace("# the one operation under test\n    ", "")
     root = make_diary(tmp_path, {"00-base": (TINY_PROGRAM, None, "ok"), "01-wrong": (wrong, "00-base", "broken"),
                                  "02-short": (shorter, "00-base", "ok")})
+    # 02-short folds a line into a longer one than the baseline's longest: allowed here, the subject is the best
+    config = root / "code/diary.yml"
+    config.write_text(config.read_text(encoding="utf-8") + "max_line_length: 120\n", encoding="utf-8")
     assert main(["--root", str(root), "measure"]) == 0
     assert main(["--root", str(root), "generate", "--quiet"]) == 0
     variables = yaml.safe_load((root / "_variables.yml").read_text(encoding="utf-8"))["diary"]

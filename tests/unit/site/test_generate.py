@@ -202,7 +202,10 @@ def test_variables_have_the_contract_keys_and_values(site):
     assert list(variables) == ["diary", "snap", "def"]
     assert list(variables["diary"]) == [
         "snapshots", "broken", "baseline", "best", "baseline_code", "best_code", "saved_code",
-        "saved_percent", "steps", "seed", "samples", "tests_total", "sandbox"]
+        "saved_percent", "best_measure", "best_identity", "best_tests_passed", "best_tests_total",
+        "baseline_tokens", "best_tokens", "saved_tokens", "saved_tokens_percent",
+        "baseline_characters", "best_characters", "saved_characters", "saved_characters_percent",
+        "steps", "seed", "samples", "tests_total", "sandbox"]
     assert list(variables["snap"]) == SNAPSHOTS
     base, broken, fixed = (read_record(site, s) for s in SNAPSHOTS)
     code = [r["lines"]["total"]["code"] for r in (base, broken, fixed)]
@@ -214,11 +217,13 @@ def test_variables_have_the_contract_keys_and_values(site):
     assert (summary["steps"], summary["seed"], summary["samples"], summary["tests_total"]) == (4, 7, 2, 2)
     snap = variables["snap"]["01-broken"]
     assert list(snap) == [
-        "title", "date", "code", "comment", "blank", "physical", "status", "identical", "byte_identical",
+        "title", "date", "code", "comment", "blank", "physical", "tokens", "characters", "status", "identical",
+        "byte_identical",
         "normalised_by", "identity", "tests_passed", "tests_total", "tests_failed", "comments_kept",
         "comments_total", "comments_percent", "run_s",
         "cpu_s", "peak_mb", "code_vs_parent", "code_vs_baseline", "percent_vs_baseline",
-        "saved_code", "saved_percent", "snapshots_so_far", "broken_so_far", "first_difference_line", "def"]
+        "tokens_vs_baseline", "tokens_percent_vs_baseline", "saved_code", "saved_percent", "snapshots_so_far",
+        "broken_so_far", "first_difference_line", "def"]
     assert (snap["saved_code"], snap["snapshots_so_far"], snap["broken_so_far"]) == (code[0] - code[1], 2, 1)
     assert (snap["code"], snap["status"], snap["identical"]) == (code[1], "broken", "✗")
     assert snap["code_vs_parent"] == f"{code[1] - code[0]:+d}" and snap["code_vs_parent"][0] in "+-"
@@ -542,3 +547,59 @@ def test_a_file_name_no_include_can_hold_is_refused(diary, capsys):
     message = capsys.readouterr().err.strip()
     assert len(message.splitlines()) == 1 and "x{{< env GITHUB_TOKEN >}}.py" in message, message
     assert ": error: " in message
+
+
+def test_tokens_and_characters_come_from_the_records_beside_every_saving(site):
+    variables = yaml.safe_load(read(site, "_variables.yml"))
+    base, fixed = read_record(site, "00-base"), read_record(site, "02-fixed")
+    summary = variables["diary"]
+    assert summary["best_measure"] == "code lines"
+    assert (summary["baseline_tokens"], summary["best_tokens"]) == (base["size"]["total"]["tokens"],
+                                                                    fixed["size"]["total"]["tokens"])
+    assert summary["saved_tokens"] == base["size"]["total"]["tokens"] - fixed["size"]["total"]["tokens"]
+    snap = variables["snap"]["02-fixed"]
+    assert snap["tokens"] == fixed["size"]["total"]["tokens"] > 0
+    assert snap["def"]["total"]["tokens"] == next(d["tokens"] for d in fixed["definitions"] if d["name"] == "total")
+    # the progress table and the snapshot page show the tokens saved beside the lines saved
+    row = table_rows(read(site, "_generated/_progress-table.md"))["02-fixed"]
+    assert row[6] == f"{snap['code_vs_baseline']} lines, {snap['tokens_vs_baseline']} tokens"
+    page = read(site, "snapshots/02-fixed.qmd")
+    assert re.search(r"\| change in code tokens against the baseline +\| +"
+                     + re.escape(snap["tokens_vs_baseline"]) + r" \(", page)
+
+
+def test_a_posts_chart_is_pinned_and_only_the_progress_chart_moves(diary):
+    pinned = ["_generated/charts/_day-1.md", "images/progress/day-1/light.svg", "images/progress/day-1/dark.svg"]
+    before = {path: (diary / path).read_bytes() for path in [*pinned, contract.CHART_PATH]}
+    assert "each snapshot up to 01\\-broken" in before[pinned[0]].decode()
+    shorter = (diary / "code/snapshots/02-fixed/prog.py").read_text(encoding="utf-8").replace(
+        "def total(values):\n    return sum(values)\n", "def total(values):\n    return sum(values)  # same\n")
+    (diary / "code/snapshots/03-later").mkdir()
+    (diary / "code/snapshots/03-later/prog.py").write_text(shorter, encoding="utf-8")
+    (diary / "code/snapshots/03-later/snapshot.yml").write_text(
+        "id: 03-later\ntitle: Later\ndate: 2026-01-09\nparent: 02-fixed\nnote: Later.\nexpect: ok\n", encoding="utf-8")
+    assert main(["--root", str(diary), "measure"]) == 0
+    assert main(["--root", str(diary), "generate", "--quiet"]) == 0
+    assert {path: (diary / path).read_bytes() for path in pinned} == {path: before[path] for path in pinned}
+    assert (diary / contract.CHART_PATH).read_bytes() != before[contract.CHART_PATH]  # the progress page moves
+
+
+def test_a_post_that_includes_the_whole_diarys_chart_is_refused(diary, capsys):
+    post = diary / "posts/day-2/index.qmd"
+    post.write_text(post.read_text(encoding="utf-8") + "\n{{< include /_generated/_chart.md >}}\n", encoding="utf-8")
+    assert main(["--root", str(diary), "generate", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "posts/day-2/index.qmd:" in err and "the whole diary's chart" in err
+    assert "/_generated/charts/_day-2.md" in err
+
+
+def test_a_snapshot_download_runs_with_its_data_beside_it(site):
+    """The raw folder of a snapshot is a run's folder: its files, and each data file at the path the
+    program opens; the page links the data file and says what to run there."""
+    raw = site / "snapshots/raw/02-fixed"
+    assert (raw / "data/names.txt").read_bytes() == (site / "code/data/names.txt").read_bytes()
+    assert (raw / "prog.py").read_bytes() == (site / "code/snapshots/02-fixed/prog.py").read_bytes()
+    page = read(site, "snapshots/02-fixed.qmd")
+    command = read_record(site, "02-fixed")["run"]["command"]
+    assert "[data/names\\.txt](raw/02-fixed/data/names.txt) at that path" in page
+    assert "and run " + templating.escape_markdown_inline(command) + " there." in page

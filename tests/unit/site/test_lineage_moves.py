@@ -11,7 +11,7 @@ from diary.site.lineage import FileSource, follow_definitions, follow_moves, pai
 
 def definition(name: str, file: str, start: int, end: int) -> Definition:
     code = end - start + 1
-    return Definition(name, "function", file, start, end, code, 0, 0, 0, code)
+    return Definition(name, "function", file, start, end, code, 0, 0, 0, code, 0, 0)
 
 
 PARENT = {"microgpt.py": "def value(x):\n    return x * 2\n\n\ndef train(n):\n    return [value(i) for i in range(n)]\n"

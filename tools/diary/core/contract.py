@@ -72,6 +72,18 @@ def table_partial_path(post: str) -> str:
     return f"{GENERATED_DIR}/tables/_{post}.md"
 
 
+# A post's own chart: the snapshots up to the post's last, drawn once and never moved by a later one.
+POST_CHARTS_DIR = "images/progress"
+
+
+def post_chart_partial_path(post: str) -> str:
+    return f"{GENERATED_DIR}/charts/_{post}.md"
+
+
+def post_chart_path(post: str, theme: str) -> str:
+    return f"{POST_CHARTS_DIR}/{post}/{theme}.svg"
+
+
 def snapshot_page_path(snapshot_id: str) -> str:
     return f"{PAGES_DIR}/{snapshot_id}.qmd"
 

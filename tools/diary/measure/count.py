@@ -57,7 +57,7 @@ from typing import Any
 
 from diary.core import usercache
 from diary.core.contract import line_texts
-from diary.measure import lineclass
+from diary.measure import lineclass, size
 from diary.measure.fasttally import fast_tally
 from diary.measure.lineclass import (
     BLANK,
@@ -182,12 +182,14 @@ def _comments(analysis: Analysis) -> list[str]:
 
 @dataclass(frozen=True)
 class FileMeasures:
-    """Everything a record says of one file: its counts, definitions, comments and tab-indented lines."""
+    """Everything a record says of one file: its counts, definitions, comments, tab-indented lines and
+    the tokens and characters of each line that holds code (size.py)."""
 
     counts: Counts
     definitions: list[DefinitionCount]
     comments: list[str]
     tabs: list[int]
+    sizes: list[size.LineSize]
 
 
 def measure_file(text: str) -> FileMeasures:
@@ -198,14 +200,16 @@ def measure_file(text: str) -> FileMeasures:
     snapshots holding it; `diary check` still re-derives every record from the files (the key is the
     file's content, never what a record says of it)."""
     # The interpreter is part of the key: what parses (and so how lines count) changes between versions.
-    key = usercache.key_of(usercache.code_salt(sys.modules[__name__], lineclass), sys.version, text)
+    key = usercache.key_of(usercache.code_salt(sys.modules[__name__], lineclass, size), sys.version, text)
     return usercache.remembered("counts", key, lambda: _measure(text), encode=_measures_as_data,
                                 decode=_measures_from_data)
 
 
 def _measure(text: str) -> FileMeasures:
     analysis = analyse(text)
-    return FileMeasures(_tally(analysis.kinds), _definitions(analysis), _comments(analysis), tab_indented_lines(text))
+    code_lines = [number for number, kind in enumerate(analysis.kinds, start=1) if kind == CODE]
+    return FileMeasures(_tally(analysis.kinds), _definitions(analysis), _comments(analysis), tab_indented_lines(text),
+                        size.line_sizes(analysis.lines, analysis.tree, code_lines))
 
 
 def _measures_as_data(measures: FileMeasures) -> dict[str, Any]:
@@ -214,6 +218,7 @@ def _measures_as_data(measures: FileMeasures) -> dict[str, Any]:
         "definitions": [[d.name, d.kind, d.start, d.end, d.counts.as_dict()] for d in measures.definitions],
         "comments": measures.comments,
         "tabs": measures.tabs,
+        "sizes": measures.sizes,
     }
 
 
@@ -222,9 +227,10 @@ def _measures_from_data(data: Any) -> FileMeasures:
                    for name, kind, start, end, counts in data["definitions"]]
     comments = data["comments"]
     tabs = data["tabs"]
+    sizes = [(int(line), int(tokens), int(characters)) for line, tokens, characters in data["sizes"]]
     if not (all(isinstance(c, str) for c in comments) and all(isinstance(t, int) for t in tabs)):
         raise TypeError("not a cache entry of measure_file")
-    return FileMeasures(Counts(**data["counts"]), definitions, list(comments), list(tabs))
+    return FileMeasures(Counts(**data["counts"]), definitions, list(comments), list(tabs), sizes)
 
 
 def comment_retention(baseline: list[str], current: list[str]) -> tuple[int, int, list[str]]:

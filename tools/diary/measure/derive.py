@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
+from diary.measure import size
 from diary.measure.count import comment_retention, measure_file
 from diary.measure.judge import Staged, rule_breaches
 from diary.measure.rules import describe
 from diary.project.config import Settings
 from diary.project.discover import SnapshotMeta
-from diary.project.linecounts import NO_LINES, Counts, Lines
+from diary.project.linecounts import NO_LINES, NO_SIZE, Counts, Lines, Size, Sizes
 from diary.project.normalise import Normalisation, filter_lines, leading_lines, needed_normalisations
 from diary.project.records import (
     RECORD_SCHEMA,
@@ -54,6 +55,7 @@ class Derived:
 
     snapshot: SnapshotInfo
     lines: Lines
+    size: Sizes
     definitions: tuple[Definition, ...]
     comments: Comments
     tabs: tuple[Tab, ...]
@@ -70,6 +72,7 @@ class CodeCounts:
     """What counting a snapshot's code gives: lines per file and in total, definitions, comments, tabs."""
 
     lines: Lines
+    size: Sizes
     definitions: tuple[Definition, ...]
     comments: list[str]
     tabs: tuple[Tab, ...]
@@ -77,9 +80,12 @@ class CodeCounts:
 
 def counts(staged: Staged) -> CodeCounts:
     """Line counts per file and in total, per definition, comments, tab-indented lines: of every file
-    the program can load as code (rules.code_files), whatever its extension."""
+    the program can load as code (rules.code_files), whatever its extension; beside the lines, the code
+    tokens and characters of each (size.py), which cramming cannot lower."""
     total = NO_LINES
     per_file: dict[str, Counts] = {}
+    total_size = NO_SIZE
+    per_file_size: dict[str, Size] = {}
     definitions: list[Definition] = []
     comments: list[str] = []
     tabs: list[Tab] = []
@@ -87,12 +93,18 @@ def counts(staged: Staged) -> CodeCounts:
         measures = measure_file(text)  # by content, from the user's cache when another snapshot has the file
         per_file[name] = measures.counts
         total = total + measures.counts
+        per_file_size[name] = Size(*size.total(measures.sizes))
+        total_size = total_size + per_file_size[name]
         definitions.extend(Definition(definition.name, definition.kind, name, definition.start, definition.end,
-                                      **definition.counts.as_dict())
+                                      **definition.counts.as_dict(),
+                                      **dict(zip(("tokens", "characters"),
+                                                 size.total(measures.sizes, definition.start, definition.end),
+                                                 strict=True)))
                            for definition in measures.definitions)
         comments.extend(measures.comments)
         tabs.extend(Tab(name, line) for line in measures.tabs)
-    return CodeCounts(Lines(total, per_file), tuple(definitions), comments, tuple(tabs))
+    return CodeCounts(Lines(total, per_file), Sizes(total_size, per_file_size), tuple(definitions), comments,
+                      tuple(tabs))
 
 
 def compare_behaviour(run: Run, baseline_run: Run, baseline_id: str,
@@ -151,15 +163,17 @@ def snapshot_info(snapshot: SnapshotMeta) -> SnapshotInfo:
 
 
 def derived_parts(staged: Staged, baseline_comments: list[str], settings: Settings, measured: Measured,
-                  baseline_run: Run, baseline_id: str, allowed: frozenset[str]) -> Derived:
+                  baseline_run: Run, baseline_id: str, allowed: frozenset[str],
+                  baseline_longest_line: int) -> Derived:
     """Every part of the record but the measured ones (`run`, `tests`, `probes`); `allowed`: what
-    the baseline does itself (rules.allowances), no breach in any snapshot."""
+    the baseline does itself (rules.allowances), no breach in any snapshot; `baseline_longest_line`
+    (rules.longest_line of the baseline's code): the line-length rule's limit unless `max_line_length` is set."""
     code = counts(staged)
     kept, total, dropped = comment_retention(baseline_comments, code.comments)
     behaviour = compare_behaviour(measured.run, baseline_run, baseline_id, settings.normalise)
-    breaches = tuple(rule_breaches(staged, kept, total, settings, allowed))
+    breaches = tuple(rule_breaches(staged, kept, total, settings, allowed, baseline_longest_line))
     return Derived(
-        snapshot=snapshot_info(staged.meta), lines=code.lines, definitions=code.definitions,
+        snapshot=snapshot_info(staged.meta), lines=code.lines, size=code.size, definitions=code.definitions,
         comments=Comments.of(kept, total, tuple(dropped)), tabs=code.tabs, behaviour=behaviour, breaches=breaches,
         verdict=verdict(staged.meta, measured, behaviour, code.tabs, breaches),
     )
@@ -169,7 +183,8 @@ def assemble(snapshot_id: str, key: str, produced_by: ProducedBy, measured: Meas
     """The record of one measurement, from its measured and derived parts."""
     return Record(
         schema=RECORD_SCHEMA, id=snapshot_id, key=key, produced_by=produced_by, snapshot=derived.snapshot,
-        lines=derived.lines, definitions=derived.definitions, comments=derived.comments, tabs=derived.tabs,
+        lines=derived.lines, size=derived.size, definitions=derived.definitions, comments=derived.comments,
+        tabs=derived.tabs,
         run=measured.run, behaviour=derived.behaviour, tests=measured.tests, probes=measured.probes,
         breaches=derived.breaches, verdict=derived.verdict,
     )

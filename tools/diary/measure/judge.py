@@ -31,7 +31,7 @@ from pathlib import Path
 from diary.core.errors import DiaryError
 from diary.core.safefs import copy_file
 from diary.measure.allowed import beyond_baseline
-from diary.measure.rules import check_comments, check_files, code_files
+from diary.measure.rules import check_comments, check_files, check_line_length, code_files
 from diary.measure.sandbox.run import clean_environment, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.project.config import Settings, fill_placeholders
@@ -215,10 +215,12 @@ def stage(snapshot: SnapshotMeta) -> Staged:
 
 
 def rule_breaches(staged: Staged, comments_kept: int, comments_total: int, settings: Settings,
-                  allowed: frozenset[str]) -> list[Breach]:
+                  allowed: frozenset[str], baseline_longest_line: int) -> list[Breach]:
     """Every named breach of the diary's rules beyond what the baseline does itself (`allowed`,
-    rules.allowances) and the modules `allow:` names, in file and line order (comments last)."""
+    rules.allowances) and the modules `allow:` names, in file and line order (comments last). A line may be as long as
+    `max_line_length` when it is set, else as the baseline's longest line."""
     breaches: list[Breach] = beyond_baseline(check_files(staged.files), allowed, settings.allow)
+    breaches += check_line_length(staged.code(), settings.max_line_length or baseline_longest_line)
     breaches.sort(key=lambda b: (b.file, b.line, b.rule))
     breaches += check_comments(comments_kept, comments_total, settings.comments_min_percent)
     return breaches

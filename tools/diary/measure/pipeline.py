@@ -24,6 +24,7 @@ from diary.measure.allowed import allowances
 from diary.measure.derive import Measured, assemble, counts, derived_parts
 from diary.measure.judge import Judge, Staged, copy_data, stage, with_setting_hint
 from diary.measure.renormalise import keep_raw_stdout, renormalisable, renormalise
+from diary.measure.rules import longest_line
 from diary.measure.sandbox.run import chosen_sandbox, raise_for_infrastructure, run_sandboxed
 from diary.measure.sandbox.supervise import RunResult
 from diary.measure.testsuite import TestOutcome, collected_nothing, run_test_suite, scrub
@@ -131,6 +132,7 @@ def build_record(
     staged: Staged, expected: ExpectedKey, run: Run, tests: TestOutcome,
     baseline: SnapshotMeta, baseline_run: Run, baseline_comments: list[str], settings: Settings,
     allowed: frozenset[str],
+    baseline_longest_line: int,
 ) -> Record:
     root = settings.root
     measured = Measured(
@@ -140,7 +142,7 @@ def build_record(
         probes=Probes(**tests.probes) if tests.probes else NO_PROBES,
     )
     derived = derived_parts(staged, baseline_comments, settings, measured, baseline_run, baseline.id,
-                            allowed)
+                            allowed, baseline_longest_line)
     return assemble(staged.meta.id, expected.key, expected.produced_by, measured, derived)
 
 
@@ -272,6 +274,7 @@ def _measure(
     judge = Judge.for_measure(settings, mode, staged_baseline)
     base_comments = baseline_comments(staged_baseline)
     allowed = allowances(staged_baseline.files)  # the baseline defines what the rules allow
+    base_longest = longest_line(staged_baseline.code())
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="diary-measure") as pool:
         runs: dict[str, Future] = {}
         suites: dict[str, Future] = {}
@@ -304,7 +307,7 @@ def _measure(
             run = baseline_run if snapshot is baseline else runs[snapshot.id].result()[1]
             expected = keys[snapshot.id]
             record = build_record(staged[snapshot.id], expected, run, outcome, baseline, baseline_run, base_comments,
-                                  settings, allowed)
+                                  settings, allowed, base_longest)
             if write:
                 write_record(settings.root, record)
             report.records[snapshot.id] = record

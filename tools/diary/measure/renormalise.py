@@ -18,6 +18,7 @@ from diary.core import usercache
 from diary.measure.allowed import allowances
 from diary.measure.derive import assemble, counts, derived_parts, measured_parts
 from diary.measure.judge import stage
+from diary.measure.rules import longest_line
 from diary.project.discover import SnapshotMeta
 from diary.project.freshness import ExpectedKey, staleness
 from diary.project.normalise import normalised_hashes
@@ -61,6 +62,7 @@ def renormalise(project: Project, snapshots: list[SnapshotMeta], keys: dict[str,
     for snap in snapshots:
         measured = replace(measured_parts(records[snap.id]), run=runs[snap.id])
         staged = staged_baseline if snap.id == baseline.id else stage(snap)
-        derived = derived_parts(staged, comments, settings, measured, baseline_run, baseline.id, allowed)
+        derived = derived_parts(staged, comments, settings, measured, baseline_run, baseline.id, allowed,
+                                longest_line(staged_baseline.code()))
         fresh[snap.id] = assemble(snap.id, keys[snap.id].key, keys[snap.id].produced_by, measured, derived)
     return fresh

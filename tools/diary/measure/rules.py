@@ -24,6 +24,8 @@ A snapshot is judged on the files it holds, read once (from the copy made at has
 | `indentation`      | indentation by anything but spaces: a tab, or a block not 4 spaces deeper     |
 | `comments`         | fewer of the baseline's comments kept than `comments_min_percent` in          |
 |                    | `code/diary.yml`                                                              |
+| `line-length`      | a line longer than the baseline's longest (or than `max_line_length` in       |
+|                    | `code/diary.yml`): folding two lines into one saves a line and nothing else   |
 
 The checks read the source (tokens and `ast`), never run it: they are cheap, and a snapshot cannot
 influence them. They are a floor, not a proof: the run-time defences (the sandbox, probe runs on
@@ -39,11 +41,12 @@ import sys
 import tokenize
 
 from diary.core import usercache
+from diary.core.contract import line_texts
 from diary.project.discover import files_digest
 from diary.project.records import Breach
 
 RULES = ("hidden-code", "dynamic-code", "code-loader", "outside-import", "joined-statements",
-         "blank-lines", "indentation", "comments")
+         "blank-lines", "indentation", "comments", "line-length")
 
 DYNAMIC_NAMES = frozenset({
     "exec", "eval", "compile", "__import__", "breakpoint", "__builtins__", "globals", "locals", "vars",
@@ -127,6 +130,23 @@ def check_comments(kept: int, total: int, minimum_percent: float) -> list[Breach
         return []
     return [Breach("comments", "", 0, f"{kept} of the baseline's {total} comments kept ({percent:.1f} %), "
                    f"below comments_min_percent {minimum_percent:g} %")]
+
+
+def longest_line(code: dict[str, str]) -> int:
+    """The characters of the longest physical line of the code files: what the baseline allows."""
+    return max((len(line) for text in code.values() for line in line_texts(text)), default=0)
+
+
+def check_line_length(code: dict[str, str], limit: int) -> list[Breach]:
+    """Every line longer than `limit` (the baseline's longest line, or `max_line_length`)."""
+    found = [Breach("line-length", name, number, f"a line of {len(line)} characters, over the {limit} allowed")
+             for name, text in code.items() for number, line in enumerate(line_texts(text), start=1)
+             if len(line) > limit]
+    shown = 20  # a file of 500 long lines is named 20 times, then counted
+    if len(found) <= shown:
+        return found
+    return found[:shown] + [Breach("line-length", found[shown].file, 0,
+                                   f"{len(found) - shown} more lines over {limit} characters")]
 
 
 def describe(breach: Breach) -> str:

@@ -29,7 +29,9 @@ def best_line(report: MeasureReport) -> str:
     best = best_snapshot(report)
     if best is None:
         return "best: none (no snapshot works)"
-    return f"best: {best}, {report.records[best].lines.total.code} code lines (the shortest snapshot that works)"
+    total = report.records[best].lines.total
+    return (f"best: {best}, {total.code} code lines, {report.records[best].size.total.tokens} code tokens "
+            f"(the working snapshot with the fewest {records.BEST_MEASURES['code']})")
 
 
 def summary_rows(report: MeasureReport) -> list[tuple[str, ...]]:

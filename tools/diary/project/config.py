@@ -79,6 +79,7 @@ class Settings:
     allow: tuple[str, ...] = ()  # modules every snapshot may import beyond the baseline's (allowed.py)
     allowed_skips: tuple[str, ...] = ()  # test ids (fnmatch) that may skip or xfail; any other is a failure
     comments_min_percent: float = 0.0  # share of the baseline's comments a snapshot must keep (rules.py)
+    max_line_length: int = 0  # the longest line a snapshot may have; 0: the baseline's longest (rules.py)
     # Bounded work, checked before any (safefs).
     max_file_kb: int = MAX_FILE_BYTES // 1024  # the size of a snapshot's or data file, at most
     max_files: int = MAX_FILES  # files a snapshot may hold
@@ -125,6 +126,8 @@ class Settings:
         for key in ("root", "jobs", "shards", "snapshots", "max_file_kb", "max_files", "raw_html"):
             keep.pop(key, None)
         keep.pop("normalise")  # its own part of the key: a filter added re-runs nothing it does not change
+        if not keep["max_line_length"]:
+            keep.pop("max_line_length")  # not set: the same fingerprint as before the key existed
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def normalise_fingerprint(self) -> str:
@@ -140,7 +143,7 @@ ALLOWED = {
     "schema", "entry", "python", "args", "seed", "steps", "samples", "timeout", "memory_mb", "output_kb",
     "data_files", "tests", "test_timeout", "snapshots", "sandbox", "jobs", "shards",
     "driver", "probes", "allow", "allowed_skips", "comments_min_percent", "max_file_kb", "max_files",
-    "normalise", "raw_html",
+    "normalise", "raw_html", "max_line_length",
 }
 
 
@@ -183,6 +186,7 @@ def load_settings(root: Path) -> Settings:
         allow=tuple(f.string_list("allow", list(Settings.allow))),
         allowed_skips=tuple(f.string_list("allowed_skips", list(Settings.allowed_skips))),
         comments_min_percent=float(f.number("comments_min_percent", Settings.comments_min_percent, 0, 100)),
+        max_line_length=f.number("max_line_length", Settings.max_line_length, 0, 100_000, integer=True),
         max_file_kb=f.number("max_file_kb", Settings.max_file_kb, 1, HARD_MAX_FILE_BYTES // 1024, integer=True),
         max_files=f.number("max_files", Settings.max_files, 1, 100_000, integer=True),
         normalise=_normalisations(f, path),

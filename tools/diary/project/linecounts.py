@@ -58,3 +58,37 @@ class Lines:
         if summed != self.total:
             raise RecordInvariantError(f"the total {self.total.as_dict()} is not the sum of the files "
                                        f"{summed.as_dict()}")
+
+
+@dataclass(frozen=True)
+class Size:
+    """The size of code that cramming cannot fake (measure/size.py): its code tokens, without comments
+    and docstrings, and their characters. Packing statements into one line saves a line, no token."""
+
+    tokens: int
+    characters: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tokens <= self.characters:
+            raise RecordInvariantError(f"{self.tokens} tokens of {self.characters} characters")
+
+    def __add__(self, other: object) -> Size:
+        if not isinstance(other, Size):
+            return NotImplemented
+        return Size(self.tokens + other.tokens, self.characters + other.characters)
+
+
+NO_SIZE = Size(0, 0)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Size per file and in total; the total is the sum of the files."""
+
+    total: Size
+    files: dict[str, Size]
+
+    def __post_init__(self) -> None:
+        summed = sum(self.files.values(), NO_SIZE)
+        if summed != self.total:
+            raise RecordInvariantError(f"the total size {self.total} is not the sum of the files' {summed}")

@@ -22,4 +22,27 @@ def _update_to_2(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "schema": 2}
 
 
-MIGRATIONS: dict[int, Migration] = {1: _update_to_2}
+
+
+def _add_sizes(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3: a record gained `size` (tokens and characters per file and in total) and each
+    definition its tokens and characters. A schema-2 record was measured by an older tool, so its key
+    is stale and it is measured again; until then it says 0 of each."""
+    lines = data.get("lines")
+    files = lines.get("files") if isinstance(lines, dict) else None
+    zero = {"tokens": 0, "characters": 0}
+    size = {"total": dict(zero), "files": {name: dict(zero) for name in files} if isinstance(files, dict) else {}}
+    ordered: dict[str, Any] = {}
+    for key, value in data.items():  # the record's own order: size right after lines
+        if key != "size":
+            ordered[key] = value
+        if key == "lines":
+            ordered["size"] = size
+    definitions = ordered.get("definitions")
+    if isinstance(definitions, list):
+        ordered["definitions"] = [{**d, **zero} if isinstance(d, dict) else d for d in definitions]
+    ordered["schema"] = 3
+    return ordered
+
+
+MIGRATIONS: dict[int, Migration] = {1: _update_to_2, 2: _add_sizes}

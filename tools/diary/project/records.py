@@ -21,10 +21,10 @@ from diary.core.errors import DiaryError
 from diary.core.safefs import no_links
 from diary.core.shape import check_keys, check_shape, from_data, shape_of, to_data
 from diary.core.yamlio import compose_and_load, dump_yaml, read_utf8
-from diary.project.linecounts import Counts, Lines, RecordInvariantError, check_classes
+from diary.project.linecounts import Counts, Lines, RecordInvariantError, Sizes, check_classes
 from diary.project.migrations import MIGRATIONS
 
-RECORD_SCHEMA = 2
+RECORD_SCHEMA = 3
 HINT = "restore the file from git, or run 'diary measure --force' to measure it again"
 
 # The parts of a record, in the order they are written. A field typed `float` also holds an int (a
@@ -82,6 +82,8 @@ class Definition:
     comment: int
     docstring: int
     code: int
+    tokens: int
+    characters: int
 
     def __post_init__(self) -> None:
         check_classes(self.physical, self.blank, self.comment, self.docstring, self.code)
@@ -214,6 +216,7 @@ class Record:
     produced_by: ProducedBy
     snapshot: SnapshotInfo
     lines: Lines
+    size: Sizes  # code tokens and characters beside the lines (measure/size.py)
     definitions: tuple[Definition, ...]
     comments: Comments
     tabs: tuple[Tab, ...]
@@ -254,13 +257,17 @@ def migrate(data: dict[str, Any], file: Path) -> dict[str, Any]:
 RECORD_SHAPE = shape_of(Record)
 
 
-def best_snapshot(records: dict[str, Record], order: list[str]) -> str | None:
-    """The best snapshot: the shortest that works (fewest code lines, the earlier in `order` on a
-    tie), or None when none does. Children of one parent are alternatives, so the last snapshot is
-    not "the result": the best is what the diary achieved (in a chain that only shortens, the last
-    working one)."""
+BEST_MEASURES = {"code": "code lines", "tokens": "code tokens"}  # what "shortest" means, and its name
+
+
+def best_snapshot(records: dict[str, Record], order: list[str], measure: str = "code") -> str | None:
+    """The best snapshot: the shortest that works (fewest code lines, or code tokens with
+    `measure="tokens"`; the earlier in `order` on a tie), or None when none does. Children of one
+    parent are alternatives, so the last snapshot is not "the result": the best is what the diary
+    achieved (in a chain that only shortens, the last working one)."""
+    size = {"code": lambda r: r.lines.total.code, "tokens": lambda r: r.size.total.tokens}[measure]
     working = [snap_id for snap_id in order if snap_id in records and records[snap_id].verdict.status == "ok"]
-    return min(working, key=lambda snap_id: records[snap_id].lines.total.code, default=None)
+    return min(working, key=lambda snap_id: size(records[snap_id]), default=None)
 
 
 # What differs between two honest measurements of the same files: timings and memory.

@@ -1,4 +1,9 @@
-"""The progress chart: an SVG drawn by matplotlib only when its data changed, and its partial."""
+"""The progress charts: SVGs drawn by matplotlib only when their data changed, and their partials.
+
+The whole diary's chart (the progress page) moves with every snapshot. A post's chart is pinned like
+its table and its variables: it shows the snapshots up to the post's last one, so a snapshot added
+after the post changes the progress page, never the post (check.py refuses a post that includes the
+whole diary's chart)."""
 
 from __future__ import annotations
 
@@ -8,9 +13,16 @@ import re
 import sys
 from pathlib import Path
 
-from diary.core.contract import CHART_DARK_PATH, CHART_PATH
+from diary.core.contract import (
+    CHART_DARK_PATH,
+    CHART_PATH,
+    post_chart_partial_path,
+    post_chart_path,
+)
 from diary.core.escape import escape_markdown_inline
-from diary.site.model import Diary
+from diary.project.pages import Page
+from diary.project.records import best_snapshot
+from diary.site.model import Diary, Snapshot
 from diary.site.templating import plural, render
 
 # Bump when the chart's drawing code changes: it is part of the hash that decides whether to redraw.
@@ -28,56 +40,93 @@ CHART_MARK = "<!-- diary-chart-input: {} -->"
 CHART_MARK_PATTERN = re.compile(rb"<!-- diary-chart-input: ([0-9a-f]{64}) -->")
 
 
-def chart_data(diary: Diary) -> dict:
-    """Exactly what the chart shows; its hash decides whether the SVG is drawn again."""
+def chart_data(diary: Diary, snapshots: list[Snapshot] | None = None) -> dict:
+    """Exactly what the chart of `snapshots` (every one by default) shows; its hash decides whether the
+    SVG is drawn again."""
     return {
         "version": CHART_VERSION,
         "snapshots": [{"id": snap.id, "code": diary.metrics[snap.id].code,
                        "comment": diary.metrics[snap.id].comment, "broken": snap.broken,
-                       "best": diary.metrics[snap.id].best_so_far} for snap in diary.snapshots],
+                       "best": diary.metrics[snap.id].best_so_far}
+                      for snap in (diary.snapshots if snapshots is None else snapshots)],
     }
 
 
-def chart_partial(diary: Diary) -> str:
-    baseline, best = diary.baseline, diary.best
-    broken = sum(1 for snap in diary.snapshots if snap.broken)
+def chart_partial(diary: Diary, snapshots: list[Snapshot] | None = None,
+                  paths: dict[str, str] = CHART_PATHS) -> str:
+    """The chart's partial: both schemes' images, with a caption and alt text from the figures shown."""
+    shown = diary.snapshots if snapshots is None else snapshots
+    baseline = diary.baseline
+    best_id = best_snapshot({snap.id: snap.record for snap in shown}, [snap.id for snap in shown])
+    best = diary.by_id[best_id] if best_id is not None else None
+    broken = sum(1 for snap in shown if snap.broken)
+    scope = "each snapshot" if snapshots is None else f"each snapshot up to {escape_markdown_inline(shown[-1].id)}"
+    base_tokens = baseline.record.size.total.tokens
     if best is None:  # a broken snapshot is never presented as the result
-        result = (f"{baseline.code} code lines in {escape_markdown_inline(baseline.id)}; no snapshot works "
-                  "yet, so there is no best. ")
+        result = (f"{baseline.code} code lines ({base_tokens} code tokens) in {escape_markdown_inline(baseline.id)}; "
+                  "no snapshot works yet, so there is no best. ")
         alt_result = f"the baseline has {baseline.code} code lines and no snapshot works"
     else:
-        result = (f"from {baseline.code} code lines in {escape_markdown_inline(baseline.id)} to {best.code} in "
-                  f"{escape_markdown_inline(best.id)}, the best (the shortest snapshot that works). ")
+        result = (f"from {baseline.code} code lines ({base_tokens} code tokens) in "
+                  f"{escape_markdown_inline(baseline.id)} to {best.code} ({best.record.size.total.tokens} tokens) "
+                  f"in {escape_markdown_inline(best.id)}, the best (the shortest snapshot that works). ")
         alt_result = (f"code lines go from {baseline.code} in the baseline to {best.code} in the shortest "
                       "working snapshot")
-    caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of each snapshot: {result}"
+    caption = (f"Code lines (the lower bars) and comment lines (stacked on top) of {scope}: {result}"
                f"Hatched bars are broken snapshots ({broken}), never counted as progress; the line is the "
                "best so far.")
     # Alt text is an attribute: only figures, no ids, so nothing needs escaping in it.
-    alt = (f"Bar chart of code and comment lines for {len(diary.snapshots)} snapshots; {alt_result}; "
+    alt = (f"Bar chart of code and comment lines for {len(shown)} snapshots; {alt_result}; "
            f"{plural(broken, 'broken snapshot')} hatched.")
-    return render("chart.md.j2", caption=caption, alt=alt, chart_path=CHART_PATH, dark_chart_path=CHART_DARK_PATH)
+    return render("chart.md.j2", caption=caption, alt=alt, chart_path=paths["light"], dark_chart_path=paths["dark"])
 
 
-def chart_files(root: Path | None, diary: Diary) -> tuple[dict[str, bytes], bool]:
-    """Both schemes' SVGs by path, and whether any was drawn (see chart_bytes)."""
-    files, drawn = {}, False
-    for theme, path in CHART_PATHS.items():
-        files[path], again = chart_bytes(root, diary, theme)
+def post_chart_snapshots(diary: Diary, page: Page) -> list[Snapshot]:
+    """The snapshots a post's chart shows: in diary order, up to the post's last snapshot."""
+    last = max(diary.index[snap_id] for snap_id in page.snapshots)
+    return diary.snapshots[: last + 1]
+
+
+def post_charts(root: Path | None, diary: Diary, pages: list[Page], wanted: set[str]) -> tuple[dict[str, str | bytes],
+                                                                                              bool]:
+    """The partial and both SVGs of every post's own chart that some page includes (`wanted`), and
+    whether any was drawn. A post whose snapshots are unknown gets none (check_front_matter says why)."""
+    files: dict[str, str | bytes] = {}
+    drawn = False
+    for page in pages:
+        if page.name is None or not page.snapshots or post_chart_partial_path(page.name) not in wanted \
+                or any(snap_id not in diary.index for snap_id in page.snapshots):
+            continue
+        shown = post_chart_snapshots(diary, page)
+        paths = {theme: post_chart_path(page.name, theme) for theme in CHART_PATHS}
+        files[post_chart_partial_path(page.name)] = chart_partial(diary, shown, paths)
+        charts, again = chart_files(root, diary, shown, paths)
+        files.update(charts)
         drawn = drawn or again
     return files, drawn
 
 
-def chart_bytes(root: Path | None, diary: Diary, theme: str = "light") -> tuple[bytes, bool]:
+def chart_files(root: Path | None, diary: Diary, snapshots: list[Snapshot] | None = None,
+                paths: dict[str, str] = CHART_PATHS) -> tuple[dict[str, bytes], bool]:
+    """Both schemes' SVGs by path, and whether any was drawn (see chart_bytes)."""
+    files, drawn = {}, False
+    for theme, path in paths.items():
+        files[path], again = chart_bytes(root, diary, theme, snapshots, path)
+        drawn = drawn or again
+    return files, drawn
+
+
+def chart_bytes(root: Path | None, diary: Diary, theme: str = "light", snapshots: list[Snapshot] | None = None,
+                path: str | None = None) -> tuple[bytes, bool]:
     """The SVG: the file on disk under `root` when it was drawn from the same data, else drawn anew
     (slow import). `root=None` always draws: `diary check` compares a fresh drawing with the file, so
     a hand edit that kept the marker is found."""
     # The matplotlib version stays out of the hash on purpose: another version on another machine
     # must not redraw (and so change) a committed chart whose data did not change.
-    data = {**chart_data(diary), "theme": theme}
+    data = {**chart_data(diary, snapshots), "theme": theme}
     digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
     try:
-        existing = (root / CHART_PATHS[theme]).read_bytes() if root is not None else b""
+        existing = (root / (path or CHART_PATHS[theme])).read_bytes() if root is not None else b""
     except OSError:
         existing = b""
     found = CHART_MARK_PATTERN.search(existing[:400])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from diary.measure.rules import RULES
+from diary.measure.rules import RULES, code_files, longest_line
 from diary.project.normalise import Normalisation
 from diary.site.model import Diary
 from diary.site.templating import render
@@ -26,6 +26,7 @@ RULE_TEXT = {
     "blank-lines": "PEP 8 blank lines around and inside definitions",
     "indentation": "indentation of 4 spaces, never tabs",
     "comments": "at least {percent}% of the baseline's comments kept, word for word",
+    "line-length": "no line longer than {limit} characters ({limit_source}): cramming saves no line",
 }
 NORMALISATION_TEXT = {
     "line-endings": "line endings (CRLF read as LF)",
@@ -47,6 +48,13 @@ def _by_file(names: tuple[str, ...]) -> list[tuple[str, list[str]]]:
         module, _, test = name.rpartition("::")
         groups.setdefault(module, []).append(test)
     return list(groups.items())
+
+
+def _line_limit(diary: Diary) -> dict[str, Any]:
+    """The line-length rule's limit, and where it comes from, as judge.rule_breaches sets it."""
+    if diary.settings.max_line_length:
+        return {"limit": diary.settings.max_line_length, "limit_source": "max_line_length in code/diary.yml"}
+    return {"limit": longest_line(code_files(diary.baseline.raw)), "limit_source": "the baseline's longest line"}
 
 
 def checks_context(diary: Diary) -> dict[str, Any]:
@@ -72,7 +80,8 @@ def checks_context(diary: Diary) -> dict[str, Any]:
         "test_timeout": settings.test_timeout,
         "sandbox": baseline.record.run.sandbox,
         "normalisations": _normalisations(settings.normalise),
-        "rules": [(name, RULE_TEXT[name].format(percent=f"{settings.comments_min_percent:g}")) for name in RULES
+        "rules": [(name, RULE_TEXT[name].format(percent=f"{settings.comments_min_percent:g}", **_line_limit(diary)))
+                  for name in RULES
                   if name != "comments" or settings.comments_min_percent > 0],
         "allow": list(settings.allow),
         "judge": {"suite": baseline.record.produced_by.suite, "settings": baseline.record.produced_by.settings,

@@ -68,6 +68,8 @@ class Metrics:
     """The figures every table, page and variable shows for one snapshot, computed once."""
 
     code: int
+    tokens: int  # code tokens, without comments and docstrings (measure/size.py): cramming cannot lower them
+    characters: int  # the characters of those tokens
     comment: int  # comments + docstrings
     blank: int
     physical: int
@@ -75,6 +77,8 @@ class Metrics:
     vs_parent: int | None
     vs_baseline: int
     percent_vs_baseline: float
+    tokens_vs_baseline: int
+    tokens_percent_vs_baseline: float
     best_so_far: int | None  # fewest code lines of a snapshot that is not broken, up to this one
     comments_kept: int
     comments_total: int
@@ -237,6 +241,7 @@ def definition_keys(meta: SnapshotMeta, record: Record) -> dict[str, Definition]
 
 def compute_metrics(diary: Diary) -> dict[str, Metrics]:
     baseline_code = diary.baseline.code
+    baseline_tokens = diary.baseline.record.size.total.tokens
     metrics: dict[str, Metrics] = {}
     best: int | None = None
 
@@ -254,6 +259,8 @@ def compute_metrics(diary: Diary) -> dict[str, Metrics]:
         reasons = record.verdict.reasons
         metrics[snap.id] = Metrics(
             code=snap.code,
+            tokens=record.size.total.tokens,
+            characters=record.size.total.characters,
             comment=total.comment + total.docstring,
             blank=total.blank,
             physical=total.physical,
@@ -261,6 +268,10 @@ def compute_metrics(diary: Diary) -> dict[str, Metrics]:
             vs_parent=snap.code - reference.code if reference else None,
             vs_baseline=snap.code - baseline_code,
             percent_vs_baseline=percent(snap.code - baseline_code),
+            tokens_vs_baseline=record.size.total.tokens - baseline_tokens,
+            tokens_percent_vs_baseline=(round(100.0 * (record.size.total.tokens - baseline_tokens) / baseline_tokens,
+                                              1)
+                                        if baseline_tokens else 0.0),
             best_so_far=best,
             comments_kept=record.comments.kept,
             comments_total=record.comments.total,

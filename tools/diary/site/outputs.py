@@ -28,6 +28,7 @@ from diary.core.contract import (
     GENERATED_DIR,
     PAGE_MARKER,
     PAGES_DIR,
+    POST_CHARTS_DIR,
     RAW_DIR,
     SETTINGS_PATH,
     SNAPSHOT_INDEX_PATH,
@@ -39,11 +40,12 @@ from diary.core.contract import (
 )
 from diary.core.errors import DiaryError
 from diary.core.yamlio import dump_yaml
+from diary.project.cited import CITED_PATH
 from diary.project.pages import page_sources, read_front, read_text
 from diary.project.project import Project
 from diary.project.records import record_path
 from diary.site import templating
-from diary.site.chart import chart_files, chart_partial
+from diary.site.chart import chart_files, chart_partial, post_charts
 from diary.site.checks import checks_partial
 from diary.site.excerpts import code_partials, diff_partial
 from diary.site.model import Diary, load_snapshots
@@ -118,6 +120,7 @@ def input_digest(project: Project) -> str:
             if path.suffix in (".py", ".j2") and path.is_file():
                 digest.update(f"\0{path}\0".encode() + path.read_bytes())
     digest.update(_read_or_empty(project.root / SETTINGS_PATH))
+    digest.update(_read_or_empty(project.root / CITED_PATH))
     expected = project.expected_keys
     for meta in project.snapshots:
         digest.update(f"\0{meta.id}\0{expected[meta.id].key}\0".encode())
@@ -146,7 +149,7 @@ def _read_or_empty(path: Path) -> bytes:
 def generated_tree_digest(root: Path) -> str:
     """Every file in the generated places, by path, size and modification time."""
     candidates = [root / VARIABLES_PATH, root / CHART_PATH, root / CHART_DARK_PATH]
-    for folder in (root / GENERATED_DIR, root / PAGES_DIR):
+    for folder in (root / GENERATED_DIR, root / PAGES_DIR, root / POST_CHARTS_DIR):
         if folder.is_dir():
             candidates.extend(path for path in folder.rglob("*") if path.is_file())
     return safefs.stat_digest(sorted(candidates), root)
@@ -218,15 +221,21 @@ def build_outputs(project: Project, reuse_excerpts: bool = True) -> Outputs:
         files.update(code_partials(reuse_from, snap, wanted))
         for name, data in snap.raw.items():
             files[raw_file_path(snap.id, name)] = data
+        for data_file in snap.meta.data_files:  # beside the files, where a run finds it (pages.py)
+            files[raw_file_path(snap.id, data_file.target)] = safefs.read_bytes(
+                project.settings.code_dir / data_file.source, project.settings.max_file_bytes)
     for older, newer in diff_pairs:
         if diff_partial_path(older.id, newer.id) in wanted:
             files[diff_partial_path(older.id, newer.id)] = diff_partial(reuse_from, older, newer)
 
+    pinned, pinned_drawn = post_charts(reuse_from, diary, pages, wanted)
+    files.update(pinned)
     problems += check_pages(root, pages, files, variables)
     problems += _other_page_problems(root, pages, files, allow_raw_html)
     problems += metadata_problems(root, _rendered_pages(root), allow_raw_html)
     charts, drawn = chart_files(reuse_from, diary)
     files.update(charts)
+    drawn = drawn or pinned_drawn
     encoded = {path: data.encode("utf-8") if isinstance(data, str) else data for path, data in files.items()}
     return Outputs(encoded, chart_drawn=drawn, problems=problems)
 
@@ -283,7 +292,7 @@ def write_outputs(root: Path, outputs: Outputs) -> GenerateReport:
 def stale_files(root: Path, produced: set[str]) -> list[Path]:
     """What an earlier run generated and this one does not: only in the generated places."""
     candidates: list[Path] = []
-    for folder in (root / GENERATED_DIR, root / RAW_DIR):
+    for folder in (root / GENERATED_DIR, root / RAW_DIR, root / POST_CHARTS_DIR):
         if folder.is_dir():
             candidates.extend(path for path in folder.rglob("*") if path.is_file())
     pages = root / PAGES_DIR
@@ -304,7 +313,7 @@ def remove_stale(root: Path, produced: set[str]) -> list[str]:
     for path in stale_files(root, produced):
         path.unlink()
         removed.append(path.relative_to(root).as_posix())
-    for folder in (root / GENERATED_DIR, root / RAW_DIR):
+    for folder in (root / GENERATED_DIR, root / RAW_DIR, root / POST_CHARTS_DIR):
         if folder.is_dir():
             for directory in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
                 if directory.is_dir() and not any(directory.iterdir()):

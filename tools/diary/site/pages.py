@@ -35,6 +35,11 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
          # Struck in parentheses when broken: no parentheses inside them ("(-122 (-79.2%))").
          struck(f"{signed(m.vs_baseline)}" + (", " if snap.broken else " (")
                 + f"{signed_percent(m.percent_vs_baseline)}%" + ("" if snap.broken else ")"), snap.broken)],
+        ["code tokens (without comments and docstrings)", str(m.tokens)],
+        ["characters of those tokens", str(m.characters)],
+        ["change in code tokens against the baseline",
+         struck(f"{signed(m.tokens_vs_baseline)}" + (", " if snap.broken else " (")
+                + f"{signed_percent(m.tokens_percent_vs_baseline)}%" + ("" if snap.broken else ")"), snap.broken)],
         ["comments of the baseline kept",
          f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)"],
         ["output identical to the baseline's",
@@ -61,6 +66,11 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
     files = [{"name": name, "raw_href": link_target(raw_file_path(snap.id, name).removeprefix(f"{PAGES_DIR}/")),
               "size": _size(len(snap.raw[name])), "partial": code_partial_path(snap.id, name)}
              for name in snap.meta.files]
+    # A download that runs: each data file is published beside the snapshot's files, at the path the
+    # program opens it by (outputs.build_outputs), and the page says where it goes and what to run.
+    data_files = [{"target": data.target,
+                   "href": link_target(raw_file_path(snap.id, data.target).removeprefix(f"{PAGES_DIR}/"))}
+                  for data in snap.meta.data_files]
     # Front matter holds only plain text (escape.metadata_text); what is not plain is shown once, in
     # the body, escaped as body Markdown. The note is shown once either way: as the description (both
     # engines print it under the title) or as the body's first paragraph.
@@ -99,7 +109,7 @@ def snapshot_page(diary: Diary, snap: Snapshot) -> str:
         command=run.command, stdout="\n".join(shown), stdout_note=stdout_note,
         stdout_tail="\n".join(tail), stdout_left_out=run.stdout_line_count - len(shown) - len(tail),
         stderr=run.stderr_excerpt.strip("\n"),
-        files=files,
+        files=files, data_files=data_files,
         parent_diff=diff_partial_path(parent.id, snap.id) if parent else None,
     )
 

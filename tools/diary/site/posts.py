@@ -11,7 +11,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from diary.core import shortcodes
-from diary.core.contract import DIFF_PARTIAL, GENERATED_DIR, SITE_CONFIG_PATH
+from diary.core.contract import (
+    CHART_PARTIAL_PATH,
+    DIFF_PARTIAL,
+    GENERATED_DIR,
+    SITE_CONFIG_PATH,
+    post_chart_partial_path,
+)
 from diary.core.errors import DiaryError
 from diary.core.yamlio import read_yaml
 from diary.project.pages import Page
@@ -119,10 +125,19 @@ def check_pages(root: Path, pages: list[Page], files: Mapping[str, object], vari
     problems: list[DiaryError] = []
     for page in pages:
         for rel, line in include_targets(root, page):
+            if rel == CHART_PARTIAL_PATH and page.name is not None:
+                # The whole diary's chart moves with every snapshot: in a post it would contradict the
+                # post's own pinned figures once a later snapshot is added.
+                problems.append(DiaryError(
+                    f"the post includes the whole diary's chart /{rel}, which a later snapshot changes",
+                    file=page.path, line=line,
+                    hint=f"include /{post_chart_partial_path(page.name)}, pinned to this post's snapshots"
+                         + ("" if page.snapshots else " (list them under 'snapshots:')")))
+                continue
             if rel not in files and not DIFF_PARTIAL.match(rel):  # a bad diff include is reported above
                 hint = "see docs/generated.md for the partials"
-                if rel.startswith(f"{GENERATED_DIR}/tables/"):
-                    hint = "a post's table exists when its front matter lists 'snapshots:'"
+                if rel.startswith((f"{GENERATED_DIR}/tables/", f"{GENERATED_DIR}/charts/")):
+                    hint = "a post's table and chart exist when its front matter lists 'snapshots:'"
                 problems.append(DiaryError(f"the include /{rel} is not generated", file=page.path, line=line,
                                            hint=hint))
         for found in shortcodes.find(page.text, "var"):

@@ -31,8 +31,8 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
     """One row per snapshot: lines, changes, definitions, comments, behaviour, tests, time, status."""
     header = ["snapshot", "title", "code", "comment", "blank", "vs parent", "vs baseline", "best so far",
               *(f"{escape_markdown_inline(name)} code" for name in definitions),
-              "comments kept", "identical", "tests", "CPU (wall)", "status"]
-    right = {2, 3, 4, 5, 6, 7, *range(8, 8 + len(definitions)), 8 + len(definitions) + 3}
+              "comments kept", "identical", "tests", "CPU (wall)", "tokens", "status"]
+    right = {2, 3, 4, 5, 6, 7, *range(8, 8 + len(definitions)), 8 + len(definitions) + 3, 8 + len(definitions) + 4}
     rows = []
     for snap in snapshots:
         m = diary.metrics[snap.id]
@@ -47,19 +47,21 @@ def progress_table(diary: Diary, snapshots: list[Snapshot], definitions: list[st
             escape_markdown_inline(snap.meta.title),
             str(m.code), str(m.comment), str(m.blank),
             struck(signed(m.vs_parent), snap.broken) if m.vs_parent is not None else "—",
-            struck(signed(m.vs_baseline), snap.broken) if snap is not diary.baseline else "—",
+            # Lines alone reward cramming: the tokens saved stand beside the lines saved.
+            struck(f"{signed(m.vs_baseline)} lines, {signed(m.tokens_vs_baseline)} tokens", snap.broken)
+            if snap is not diary.baseline else "—",
             str(m.best_so_far) if m.best_so_far is not None else "—",
             *per_definition,
             f"{m.comments_kept}/{m.comments_total} ({m.comments_percent:.1f}%)",
             escape_markdown_inline(identity(m.identical, m.normalised_by, bool(diary.settings.normalise))), tests,
-            f"{m.cpu_s:.2f} s ({m.run_s:.2f} s)", status,
+            f"{m.cpu_s:.2f} s ({m.run_s:.2f} s)", str(m.tokens), status,
         ])
     if caption is None:
         last = snapshots[-1].id if snapshots else ""
         caption = f"Every snapshot up to {escape_markdown_inline(last)}."
     caption += (" Changes count code lines against the nearest ancestor that works and against the "
-                "baseline; a broken snapshot's change is struck through and never counted, and the best so "
-                "far ignores it.")
+                "baseline (beside them, code tokens: cramming saves lines, never tokens); a broken "
+                "snapshot's change is struck through and never counted, and the best so far ignores it.")
     return render_table(header, rows, right, caption, kind="progress")
 
 
