@@ -275,10 +275,8 @@ VOLATILE = {"run": ("wall_s", "cpu_s", "peak_mb"), "tests": ("seconds", "cpu_s")
 
 
 def without_timings(record: Record) -> dict[str, Any]:
-    """The record's data but for what VOLATILE names: what two honest runs of the same files share.
-
-    A failing test's message is left out too, its name kept: the suite's questions are drawn afresh
-    at every measure, so "1032 of 1328 gradients differ" is 1040 in the next run of the same files."""
+    """What two honest runs of the same files share: the data without VOLATILE, and failing tests by name
+    (the suite's questions are drawn afresh at every measure: "1032 of 1328 gradients differ" is 1040 next)."""
     data = record.to_data()
     for part, fields in VOLATILE.items():
         data[part] = {key: value for key, value in data[part].items() if key not in fields}
