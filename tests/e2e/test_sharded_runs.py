@@ -16,6 +16,8 @@ import pytest
 from diary.project.records import load_records, without_timings
 from diarykit import TINY_PROGRAM, make_diary, run_diary
 
+pytestmark = pytest.mark.slow  # several diaries measured in separate clones
+
 SNAPSHOTS = {
     "00-base": (TINY_PROGRAM, None, "ok"),
     "01-wrong": (TINY_PROGRAM.replace("return a + b", "return a - b"), "00-base", "broken"),

@@ -208,6 +208,7 @@ def metas(root: Path) -> dict[str, dict]:
             for p in sorted((root / "code/snapshots").glob("*/snapshot.yml"))}
 
 
+@pytest.mark.slow  # a whole diary initialised, measured and built: the full suite's
 def test_a_folder_of_snapshots_is_chained_in_name_order_or_made_alternatives(tmp_path: Path) -> None:
     snapshot_folders(tmp_path, as_this_checkout_runs_it)
     (tmp_path / "mytests").mkdir()
@@ -241,6 +242,7 @@ def test_a_folder_of_snapshots_is_chained_in_name_order_or_made_alternatives(tmp
     build_and_check(root)
 
 
+@pytest.mark.slow  # a whole diary initialised, measured and built: the full suite's
 def test_the_alternatives_of_wordgen_as_they_are_with_declared_normalisations(tmp_path: Path) -> None:
     """The fixture's own alternatives, a timestamp and \\r progress lines: normalised, every one is ok."""
     snapshot_folders(tmp_path)
@@ -411,6 +413,7 @@ def test_the_workflows_init_writes_pass_actionlint(tmp_path: Path) -> None:
 # build and check pass straight after init (the real sandbox, smalldocs)
 
 
+@pytest.mark.slow  # a whole diary initialised, measured and built: the full suite's
 def test_build_and_check_pass_straight_after_init(tmp_path: Path) -> None:
     """What this checkout's contract reads today: the data file where the run sees it, the user's suite."""
     mine = a_program_folder(tmp_path, reads="data/words.txt")
@@ -443,6 +446,7 @@ def test_build_and_check_pass_straight_after_init_of_wordgen_as_it_is(tmp_path: 
 # diary new post: accepted by diary check as written
 
 
+@pytest.mark.slow  # a whole diary initialised, measured and built: the full suite's
 def test_new_post_passes_check_as_written_for_broken_snapshots_and_figure_like_snapshot_titles(tmp_path: Path) -> None:
     root = make_diary(tmp_path / "diary")  # 00-base, 01-wrong (expected broken), 02-short
     for snap in ("01-wrong", "02-short"):

@@ -8,9 +8,11 @@ Three questions, each against a record an author could make look better than wha
 - **Was it judged by today's judge?** The judge's identity (the driver, the suite's files, the
   normalisations) is part of each record's key; when it changed since a record was made, the gate
   names what changed, not only that the record is stale (`judge_changes`).
-- **Do its timings hold?** `check --rerun` measures again; the published timings (CPU, wall-clock,
+- **Do its timings hold?** `check --rerun` measures again; the program's own figures (CPU seconds,
   peak memory) must agree with the fresh run's within `TIMING_TOLERANCE` (`contradicted_timings`):
-  a typed-in CPU time does not survive a re-run.
+  a typed-in CPU time does not survive a re-run. Wall-clock time is not compared: it measures the
+  machine's load as much as the program (5.9 s against 1.3 s for the same files, one measured on a
+  loaded machine), so the site shows it only beside the CPU time, as measured.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ class Tolerance:
 
 TIMING_TOLERANCE = {
     "cpu_s": Tolerance(factor=3.0, slack=0.1),
-    "wall_s": Tolerance(factor=4.0, slack=0.5),
     "peak_mb": Tolerance(factor=2.0, slack=32.0),
 }
 
