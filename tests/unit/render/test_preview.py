@@ -89,7 +89,7 @@ def test_an_edited_post_is_served_and_reloaded_before_the_listing_is_rebuilt(tmp
             assert EDIT in get(base + POST_URL)
             assert EDIT in (root / "_site" / POST_URL).read_text(encoding="utf-8")
             # The open tab reloaded by itself and shows the edit.
-            tab.wait_for_function(f"document.body.innerText.includes({EDIT!r})", timeout=30_000)
+            tab.wait_for_function(f"document.body && document.body.innerText.includes({EDIT!r})", timeout=30_000)
         finally:
             tab.close()
     finally:
@@ -145,7 +145,7 @@ def test_a_failed_rebuild_says_what_failed_on_the_console_and_on_the_open_page(t
                 wait_for(lambda: "the build failed: " in log.read_text(encoding="utf-8"), timeout=120, step=0.2)
                 console = log.read_text(encoding="utf-8")
                 assert "code/snapshots/02-fixed/snapshot.yml:" in console
-                tab.wait_for_function("document.body.innerText.includes('The last build failed')", timeout=30_000)
+                tab.wait_for_function("document.body && document.body.innerText.includes('The last build failed')", timeout=30_000)
                 assert "snapshot.yml" in tab.inner_text("#diary-preview-failed")
             finally:
                 tab.close()

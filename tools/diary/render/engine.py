@@ -20,7 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diary.core.contract import SITE_CONFIG_PATH, SITE_DIR, STATE_DIR
+from diary.core.contract import (
+    GENERATED_DIR,
+    LOCK_PATH,
+    PAGES_DIR,
+    RECORDS_DIR,
+    SITE_CONFIG_PATH,
+    SITE_DIR,
+    STATE_DIR,
+    VARIABLES_PATH,
+)
 from diary.core.errors import DiaryError
 from diary.core.lock import command_lock
 from diary.core.safefs import no_links
@@ -249,6 +258,16 @@ def preview_site(
     return preview_with_quarto(engine.executable, root, env=env, port=port, open_browser=open_browser)
 
 
+# What measure and generate write (folders, the charts by their common prefix, the variables): the
+# preview's own builds change these, the author does not.
+_BUILD_OUTPUTS = (f"{GENERATED_DIR}/", f"{RECORDS_DIR}/", f"{PAGES_DIR}/", f"{STATE_DIR}/", ".quarto/",
+                  "images/progress", VARIABLES_PATH, LOCK_PATH)
+
+
+def _written_by_build(root: Path, path: str) -> bool:
+    return Path(path).relative_to(root).as_posix().startswith(_BUILD_OUTPUTS)
+
+
 def _preview_with_smalldocs(
     root: Path, engine: Engine, *, env: dict[str, str], port: int, open_browser: bool, echo: Echo,
     refresh: Refresh,
@@ -363,7 +382,11 @@ def _preview_with_smalldocs(
             if build():
                 echo("rebuilt")
             Handler.version += 1  # reload: the rebuilt pages, or the notice that the build failed
-            seen = snapshot(root, out)  # what the builds wrote is not a change
+            # What the build wrote is not a change; an author's edit made while it ran is (it keeps
+            # the time seen before the build, so the next look finds it and builds again).
+            after = snapshot(root, out)
+            seen = {path: stamp if _written_by_build(root, path) else now.get(path, -1.0)
+                    for path, stamp in after.items()}
     except KeyboardInterrupt:
         server.shutdown()
     return 0
