@@ -435,7 +435,9 @@ def test_raw_downloads_are_published_as_text(repo: Path) -> None:
         done = diary(repo, command)
         assert done.returncode == 0, done.stderr
     raw = repo / "snapshots/raw/03-raw"
-    assert sorted(path.name for path in raw.iterdir()) == sorted([*(f"{name}.txt" for name in ACTIVE_FILES), "prog.py"])
+    # Beside the downloads, the diary's data files, so that a downloaded snapshot runs.
+    assert sorted(path.name for path in raw.iterdir()) == sorted([*(f"{name}.txt" for name in ACTIVE_FILES), "prog.py",
+                                                                  "data"])
     page = (repo / "snapshots/03-raw.qmd").read_text()
     for name in ACTIVE_FILES:
         assert f"raw/03-raw/{name}.txt)" in page and f"raw/03-raw/{name})" not in page

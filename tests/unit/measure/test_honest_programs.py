@@ -74,8 +74,8 @@ WORDS_SHORTER = WORDS.replace('Stat = collections.namedtuple("Stat", "word count
                               'Stat = collections.namedtuple("Stat", ["word", "count"])\n').replace(
     "  worker = threading.Thread(target=count, args=(os.path.join(\"data\", \"names.txt\"), found))\n"
     "  worker.start()\n  worker.join()\n",
-    "  (worker := threading.Thread(target=count, args=(os.path.join(\"data\", \"names.txt\"), found))).start()\n"
-    "  worker.join()\n")
+    "  worker = threading.Thread(target=count, args=(os.path.join(\"data\", \"names.txt\"), found))\n"
+    "  worker.start(), worker.join()\n")
 
 # A package installed beside the tool (PyYAML, a dependency of diary): the baseline imports it.
 THIRD_PARTY = '''\

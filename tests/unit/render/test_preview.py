@@ -145,7 +145,8 @@ def test_a_failed_rebuild_says_what_failed_on_the_console_and_on_the_open_page(t
                 wait_for(lambda: "the build failed: " in log.read_text(encoding="utf-8"), timeout=120, step=0.2)
                 console = log.read_text(encoding="utf-8")
                 assert "code/snapshots/02-fixed/snapshot.yml:" in console
-                tab.wait_for_function("document.body && document.body.innerText.includes('The last build failed')", timeout=30_000)
+                tab.wait_for_function("document.body && document.body.innerText.includes('The last build failed')",
+                                      timeout=30_000)
                 assert "snapshot.yml" in tab.inner_text("#diary-preview-failed")
             finally:
                 tab.close()
