@@ -310,6 +310,8 @@ def _preview_with_smalldocs(
 
     if not build():
         return 2
+    # Before anything is served: an edit made as soon as the first page can be read is a change.
+    seen = snapshot(root, root / SITE_DIR)
     reload_script = (Path(__file__).resolve().parents[1] / "templates" / "preview_reload.html.j2").read_bytes()
 
     own_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
@@ -365,7 +367,6 @@ def _preview_with_smalldocs(
     if open_browser:
         webbrowser.open(url)
     engine_key = f"{engine.name} {engine.version}"
-    seen = snapshot(root, out)
     try:
         while True:
             time.sleep(0.3)
